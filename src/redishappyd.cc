@@ -1,0 +1,2 @@
+// Placeholder main until the parent/engine split lands.
+int main() { return 0; }
