@@ -1,0 +1,35 @@
+// Logging in the OpenBSD manner: stderr in the foreground (-d), syslog when
+// daemonized. Each process tags its lines ("parent", "engine"). syslog is
+// opened with LOG_NDELAY before the engine's chroot, so the engine keeps its
+// connection to /dev/log afterwards.
+#pragma once
+
+#include <string_view>
+
+namespace rh::log {
+
+enum class Level { debug = 0, info, notice, warning, error };
+
+// Parses "debug", "info", "notice", "warning" or "error".
+bool parse_level(std::string_view s, Level* out);
+const char* level_name(Level l);
+// Parses a syslog facility name ("daemon", "local0" .. "local7", "user").
+bool parse_facility(std::string_view s, int* out);
+
+// tag: process role; foreground: log to stderr instead of syslog.
+void init(const char* tag, bool foreground, int facility, Level level);
+void set_level(Level level);
+Level level();
+// SIGUSR1: reopen the log sink (syslog: closelog + openlog).
+void reopen();
+
+void debug(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void info(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void notice(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void warn(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void error(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+// fatal appends strerror(errno); fatalx does not. Both exit(1).
+[[noreturn]] void fatal(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+[[noreturn]] void fatalx(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+
+} // namespace rh::log
