@@ -63,7 +63,8 @@ void vlog(Level l, const char* fmt, va_list ap, const char* suffix) {
                 suffix ? suffix : "");
         fflush(stderr);
     } else {
-        syslog(syslog_priority(l), "%s%s%s", msg, suffix ? ": " : "", suffix ? suffix : "");
+        syslog(syslog_priority(l), "%s: %s%s%s", s.tag, msg, suffix ? ": " : "",
+               suffix ? suffix : "");
     }
 }
 
@@ -121,8 +122,9 @@ void init(const char* tag, bool foreground, int facility, Level level) {
     s.foreground = foreground;
     s.facility = facility;
     s.level = level;
+    // One syslog identity for both processes; each line carries the tag.
     if (!foreground)
-        openlog(tag, LOG_PID | LOG_NDELAY, facility);
+        openlog("redishappyd", LOG_PID | LOG_NDELAY, facility);
 }
 
 void set_level(Level level) { sink().level = level; }
@@ -133,7 +135,7 @@ void reopen() {
     if (s.foreground)
         return;
     closelog();
-    openlog(s.tag, LOG_PID | LOG_NDELAY, s.facility);
+    openlog("redishappyd", LOG_PID | LOG_NDELAY, s.facility);
 }
 
 #define RH_LOG_FN(name, lvl)                                                                       \

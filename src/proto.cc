@@ -135,6 +135,9 @@ bool printable(std::string_view s) {
 void put(Writer& w, const ConfigBegin& m) {
     w.u64(m.generation);
     w.u8(m.log_level);
+    w.u32(static_cast<uint32_t>(m.log_facility));
+    w.str(m.user, kMaxName);
+    w.str(m.chroot_dir, kMaxText);
     if (m.api_listen.size() > kMaxListItems) {
         w.str(std::string(kMaxText + 1, ' '), kMaxText);
         return;
@@ -235,6 +238,14 @@ bool get(Reader& r, ConfigBegin* m, std::string* err) {
     NEED(r.u64(&m->generation), "generation: truncated");
     NEED(r.u8(&m->log_level), "log_level: truncated");
     NEED(m->log_level <= 4, "log_level: out of range");
+    uint32_t facility = 0;
+    NEED(r.u32(&facility), "log_facility: truncated");
+    NEED(facility % 8 == 0 && facility <= (23u << 3), "log_facility: out of range");
+    m->log_facility = static_cast<int32_t>(facility);
+    NEED(r.str(&m->user, kMaxName), "user: bad string");
+    NEED(printable(m->user), "user: control character");
+    NEED(r.str(&m->chroot_dir, kMaxText), "chroot: bad string");
+    NEED(printable(m->chroot_dir), "chroot: control character");
     uint16_t n = 0;
     NEED(r.u16(&n), "api_listen: truncated");
     NEED(n <= kMaxListItems, "api_listen: too many addresses");

@@ -70,6 +70,11 @@ struct Header {
 struct ConfigBegin {
     uint64_t generation = 0;
     uint8_t log_level = 1; // log::Level
+    int32_t log_facility = 3 << 3; // LOG_DAEMON
+    // Privilege drop: the engine chroots here (empty: no chroot) and becomes
+    // this user when started as root.
+    std::string user;
+    std::string chroot_dir;
     std::vector<HostPort> api_listen;
     std::string sentinel_password;
     uint16_t min_agreement = 2;

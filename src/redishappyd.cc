@@ -1,2 +1,88 @@
-// Placeholder main until the parent/engine split lands.
-int main() { return 0; }
+// redishappyd: keeps HAProxy and Consul pointed at the Redis master that
+// Redis Sentinel has confirmed. See redishappyd(8).
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "autoconfig.h"
+#include "config.h"
+#include "engine.h"
+#include "log.h"
+#include "parent.h"
+
+namespace {
+
+void usage() {
+    fprintf(stderr, "usage: redishappyd [-dnvV] [-f file]\n");
+    exit(1);
+}
+
+// -n: the same parser and checks the daemon runs, then exit.
+int check_only(const rh::Options& opts) {
+    rh::ParseResult r = rh::load_config(opts.config_path);
+    if (r.errors.empty()) {
+        auto env = rh::check_environment(r.config, geteuid() == 0);
+        r.errors.insert(r.errors.end(), env.begin(), env.end());
+    }
+    for (auto& e : r.errors)
+        fprintf(stderr, "%s\n", rh::format_error(e).c_str());
+    if (!r.errors.empty())
+        return 1;
+    printf("configuration OK\n");
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    rh::Options opts;
+    opts.config_path = SYSCONFDIR "/redishappy.conf";
+    bool check = false;
+    bool engine = false;
+    int ch;
+    while ((ch = getopt(argc, argv, "dEf:nvV")) != -1) {
+        switch (ch) {
+        case 'd':
+            opts.foreground = true;
+            break;
+        case 'E': // internal: run as the engine (re-executed by the parent)
+            engine = true;
+            break;
+        case 'f':
+            opts.config_path = optarg;
+            break;
+        case 'n':
+            check = true;
+            break;
+        case 'v':
+            opts.verbosity++;
+            break;
+        case 'V':
+            printf("redishappyd %s\n", PACKAGE_VERSION);
+            return 0;
+        default:
+            usage();
+        }
+    }
+    if (optind != argc)
+        usage();
+    if (engine) {
+        rh::log::init("engine", opts.foreground, 3 << 3,
+                      opts.verbosity > 0 ? rh::log::Level::debug : rh::log::Level::info);
+        rh::Engine e(opts.foreground);
+        e.run();
+        return e.exit_status();
+    }
+    if (check)
+        return check_only(opts);
+    // The daemon chdirs to /; SIGHUP must still find the file.
+    if (char* abs = realpath(opts.config_path.c_str(), nullptr)) {
+        opts.config_path = abs;
+        free(abs);
+    }
+    rh::log::init("parent", true, 3 << 3, rh::log::Level::info);
+    return rh::parent_main(opts);
+}

@@ -42,6 +42,8 @@ ConfigBegin sample_begin() {
     b.log_level = 0;
     b.api_listen = {{"127.0.0.1", 8000}, {"::1", 8001}};
     b.sentinel_password = "s3cret";
+    b.user = "redishappy";
+    b.chroot_dir = "/var/lib/redishappy";
     b.min_agreement = 2;
     b.trust_discovered = true;
     b.consul = true;

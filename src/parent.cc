@@ -1,0 +1,452 @@
+#include "parent.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+
+#include "backoff.h"
+#include "channel.h"
+#include "config.h"
+#include "evutil.h"
+#include "log.h"
+#include "proto.h"
+
+namespace rh {
+
+namespace {
+
+constexpr int kEngineFd = 3;
+using namespace std::chrono_literals;
+
+int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+std::string describe_status(int status) {
+    if (WIFEXITED(status))
+        return "exited with status " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status))
+        return std::string("killed by signal ") + strsignal(WTERMSIG(status));
+    return "stopped";
+}
+
+// The engine's view of the configuration, sent as begin / items / end.
+std::vector<proto::Message> engine_config(const Config& c, uint64_t generation,
+                                          const std::map<std::string, proto::Master>& applied) {
+    std::vector<proto::Message> out;
+    proto::ConfigBegin b;
+    b.generation = generation;
+    b.log_level = static_cast<uint8_t>(c.log_level);
+    b.log_facility = c.log_facility;
+    b.user = c.user;
+    b.chroot_dir = c.chroot;
+    b.api_listen = c.api_listen;
+    b.sentinel_password = c.sentinel_password;
+    size_t trusted = c.sentinels.size();
+    b.min_agreement = static_cast<uint16_t>(c.min_agreement > 0 ? c.min_agreement
+                                            : trusted >= 2       ? 2
+                                                                 : 1);
+    b.trust_discovered = c.trust_discovered;
+    b.ping_interval_ms = static_cast<uint32_t>(c.ping_interval.count());
+    b.ping_timeout_ms = static_cast<uint32_t>(c.ping_timeout.count());
+    b.connect_timeout_ms = static_cast<uint32_t>(c.connect_timeout.count());
+    b.reread_interval_ms = static_cast<uint32_t>(c.reread_interval.count());
+    b.confirm_timeout_ms = static_cast<uint32_t>(c.confirm_timeout.count());
+    b.forget_discovered_after_ms = static_cast<uint32_t>(c.forget_discovered_after.count());
+    b.backoff_max_ms = static_cast<uint32_t>(c.backoff_max.count());
+    b.max_epoch_jump = c.max_epoch_jump;
+    b.consul = c.consul;
+    b.consul_address = c.consul_address;
+    b.consul_mode = c.consul ? c.consul_mode : "";
+    b.consul_token = c.consul_token;
+    b.consul_timeout_ms = static_cast<uint32_t>(c.consul_timeout.count());
+    b.consul_retry_max_ms = static_cast<uint32_t>(c.consul_retry_max.count());
+    b.config_path = c.path;
+    b.haproxy_template = c.haproxy_template;
+    b.haproxy_output = c.haproxy_output;
+    b.haproxy_check_command = c.check_command;
+    b.haproxy_reload_command = c.reload_command;
+    b.haproxy_runtime_socket = c.runtime_socket;
+    out.emplace_back(std::move(b));
+    for (auto& s : c.sentinels)
+        out.emplace_back(proto::ConfigSentinel{s});
+    for (auto& cl : c.clusters) {
+        proto::ConfigCluster m;
+        m.name = cl.name;
+        m.external_port = cl.external_port;
+        m.password = cl.password;
+        if (auto it = applied.find(cl.name); it != applied.end()) {
+            m.applied_master = it->second.master;
+            m.applied_epoch = it->second.epoch;
+        }
+        m.haproxy_backend = cl.haproxy_backend;
+        m.haproxy_server = cl.haproxy_server;
+        m.consul_service = cl.consul_service;
+        m.consul_service_id = cl.consul_service_id;
+        m.consul_node = cl.consul_node;
+        m.consul_datacenter = cl.consul_datacenter;
+        m.consul_tags = cl.consul_tags;
+        out.emplace_back(std::move(m));
+    }
+    out.emplace_back(proto::ConfigEnd{generation, static_cast<uint32_t>(c.sentinels.size()),
+                                      static_cast<uint32_t>(c.clusters.size())});
+    return out;
+}
+
+class Parent {
+  public:
+    Parent(Options opts, Config config)
+        : opts_(std::move(opts)), config_(std::move(config)), base_(event_base_new()),
+          restart_timer_(base_.get(), [this] { start_engine(); }),
+          kill_timer_(base_.get(), [this] { kill_engine("did not stop in time"); }),
+          backoff_(100ms, 10s, 60s) {
+        if (!base_)
+            log::fatalx("event_base_new failed");
+    }
+
+    int run() {
+        add_signal(SIGHUP, &Parent::on_sighup);
+        add_signal(SIGTERM, &Parent::on_sigterm);
+        add_signal(SIGINT, &Parent::on_sigterm);
+        add_signal(SIGUSR1, &Parent::on_sigusr1);
+        signal(SIGPIPE, SIG_IGN);
+        start_engine();
+        event_base_dispatch(base_.get());
+        log::info("stopped");
+        return 0;
+    }
+
+  private:
+    using SignalFn = void (Parent::*)();
+
+    struct SignalEvent {
+        Parent* self;
+        SignalFn fn;
+        EventPtr ev;
+    };
+
+    void add_signal(int sig, SignalFn fn) {
+        auto se = std::make_unique<SignalEvent>(SignalEvent{this, fn, nullptr});
+        se->ev.reset(evsignal_new(base_.get(), sig, &Parent::signal_cb, se.get()));
+        if (!se->ev || evsignal_add(se->ev.get(), nullptr) != 0)
+            log::fatalx("cannot watch signal %d", sig);
+        signals_.push_back(std::move(se));
+    }
+
+    static void signal_cb(evutil_socket_t, short, void* arg) {
+        auto* se = static_cast<SignalEvent*>(arg);
+        guarded("signal", [se] { (se->self->*se->fn)(); });
+    }
+
+    // ---- engine lifecycle ----
+
+    void start_engine() {
+        if (stopping_ || engine_pid_ > 0)
+            return;
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+            return schedule_restart("socketpair: " + std::string(strerror(errno)));
+
+        // Block signals across fork so the child cannot run our handlers
+        // before exec; the child unblocks them and starts with defaults.
+        sigset_t all, old;
+        sigfillset(&all);
+        sigprocmask(SIG_BLOCK, &all, &old);
+        pid_t pid = fork();
+        if (pid == 0)
+            exec_engine(sv[1]);
+        int saved = errno;
+        sigprocmask(SIG_SETMASK, &old, nullptr);
+        close(sv[1]);
+        if (pid < 0) {
+            close(sv[0]);
+            return schedule_restart("fork: " + std::string(strerror(saved)));
+        }
+
+        engine_pid_ = pid;
+        int pfd = pidfd_open(pid);
+        if (pfd < 0)
+            log::fatal("pidfd_open");
+        pidfd_ev_.reset(event_new(base_.get(), pfd, EV_READ, &Parent::engine_exit_cb, this));
+        event_add(pidfd_ev_.get(), nullptr);
+        engine_pidfd_ = pfd;
+        backoff_.started(std::chrono::steady_clock::now());
+        engine_ready_ = false;
+
+        channel_ = std::make_unique<Channel>(
+            base_.get(), sv[0], [this](proto::Message&& m) { on_engine_message(std::move(m)); },
+            [this](const std::string& why, bool eof) { on_channel_error(why, eof); });
+        for (auto& m : engine_config(config_, generation_, applied_))
+            if (!channel_->send(m))
+                log::fatalx("configuration does not fit the protocol limits");
+        log::info("engine started, pid %d", static_cast<int>(pid));
+    }
+
+    [[noreturn]] void exec_engine(int fd) {
+        if (fd != kEngineFd) {
+            if (dup2(fd, kEngineFd) < 0)
+                _exit(127);
+        } else {
+            fcntl(fd, F_SETFD, 0);
+        }
+        for (int s = 1; s < NSIG; s++)
+            signal(s, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        std::vector<std::string> args = {"redishappyd", "-E", "-f", opts_.config_path};
+        if (opts_.foreground)
+            args.push_back("-d");
+        for (int i = 0; i < opts_.verbosity; i++)
+            args.push_back("-v");
+        std::vector<char*> argv;
+        for (auto& a : args)
+            argv.push_back(a.data());
+        argv.push_back(nullptr);
+        // Re-execute ourselves: the engine starts from a fresh address space,
+        // not a copy of the parent's memory (relayd, OpenNTPD).
+        execv("/proc/self/exe", argv.data());
+        _exit(127);
+    }
+
+    static void engine_exit_cb(evutil_socket_t, short, void* arg) {
+        auto* self = static_cast<Parent*>(arg);
+        guarded("engine exit", [self] { self->on_engine_exit(); });
+    }
+
+    void on_engine_exit() {
+        int status = 0;
+        pid_t pid = engine_pid_;
+        if (waitpid(pid, &status, WNOHANG) != pid)
+            return;
+        pidfd_ev_.reset();
+        close(engine_pidfd_);
+        engine_pidfd_ = -1;
+        engine_pid_ = -1;
+        channel_.reset();
+        kill_timer_.cancel();
+        if (stopping_) {
+            log::info("engine %d %s", static_cast<int>(pid), describe_status(status).c_str());
+            event_base_loopexit(base_.get(), nullptr);
+            return;
+        }
+        if (restart_now_) {
+            restart_now_ = false;
+            backoff_.reset();
+            start_engine();
+            return;
+        }
+        backoff_.failed(std::chrono::steady_clock::now());
+        schedule_restart("engine " + std::to_string(pid) + " " + describe_status(status));
+    }
+
+    void schedule_restart(const std::string& why) {
+        auto delay = backoff_.next();
+        log::warn("%s; restarting it in %lld ms", why.c_str(),
+                  static_cast<long long>(delay.count()));
+        restart_timer_.arm(delay);
+    }
+
+    void kill_engine(const std::string& why) {
+        if (engine_pid_ <= 0)
+            return;
+        log::error("engine %d: %s; killing it", static_cast<int>(engine_pid_), why.c_str());
+        channel_.reset();
+        kill(engine_pid_, SIGKILL);
+    }
+
+    // Asks the engine to stop; the exit handler decides what comes next.
+    void stop_engine(std::chrono::milliseconds grace) {
+        if (engine_pid_ <= 0)
+            return;
+        if (channel_ && channel_->open())
+            channel_->send(proto::Shutdown{});
+        else
+            kill(engine_pid_, SIGTERM);
+        kill_timer_.arm(grace);
+    }
+
+    // ---- messages from the engine: a closed set, each validated ----
+
+    void on_channel_error(const std::string& why, bool eof) {
+        if (!eof)
+            return kill_engine("protocol violation: " + why);
+        // An engine that closes its end is exiting; the pidfd reports when.
+        // One that lingers without a channel is useless: give it a moment.
+        log::debug("engine %d closed the channel", static_cast<int>(engine_pid_));
+        if (!kill_timer_.pending())
+            kill_timer_.arm(2s);
+    }
+
+    void on_engine_message(proto::Message&& m) {
+        if (auto* r = std::get_if<proto::Ready>(&m))
+            return on_ready(*r);
+        if (auto* mm = std::get_if<proto::Master>(&m))
+            return on_master(*mm);
+        kill_engine(std::string("unexpected message ") +
+                    proto::type_name(static_cast<proto::Type>(m.index() + 1)));
+    }
+
+    void on_ready(const proto::Ready& r) {
+        if (engine_ready_)
+            return kill_engine("ready: sent twice");
+        if (r.generation != generation_)
+            return kill_engine("ready: configuration generation " + std::to_string(r.generation) +
+                               ", expected " + std::to_string(generation_));
+        engine_ready_ = true;
+        log::info("engine %d ready", static_cast<int>(engine_pid_));
+    }
+
+    const ClusterConfig* find_cluster(const std::string& name) const {
+        for (auto& c : config_.clusters)
+            if (c.name == name)
+                return &c;
+        return nullptr;
+    }
+
+    void on_master(const proto::Master& m) {
+        if (!engine_ready_)
+            return kill_engine("master: before ready");
+        if (!find_cluster(m.cluster))
+            return kill_engine("master: cluster " + m.cluster + " is not configured");
+        if (!valid_host(m.master.host) || m.master.port == 0)
+            return kill_engine("master: invalid address for cluster " + m.cluster);
+        log::notice("cluster %s: confirmed master %s at epoch %llu", m.cluster.c_str(),
+                    format_host_port(m.master).c_str(),
+                    static_cast<unsigned long long>(m.epoch));
+        desired_[m.cluster] = m;
+        apply();
+    }
+
+    // Without an output section there is nothing to write: what the engine
+    // confirmed is, by definition, what is in effect.
+    void apply() {
+        for (auto& [name, m] : desired_) {
+            auto it = applied_.find(name);
+            if (it != applied_.end() && it->second == m)
+                continue;
+            applied_[name] = m;
+            if (channel_)
+                channel_->send(proto::ApplyResult{name, proto::ApplyState::None, m.master, m.epoch,
+                                                  static_cast<int64_t>(time(nullptr)), ""});
+        }
+    }
+
+    // ---- signals ----
+
+    void on_sighup() {
+        log::info("SIGHUP: reloading %s", opts_.config_path.c_str());
+        ParseResult r = load_config(opts_.config_path);
+        if (r.errors.empty()) {
+            auto env = check_environment(r.config, geteuid() == 0);
+            r.errors.insert(r.errors.end(), env.begin(), env.end());
+        }
+        if (!r.errors.empty()) {
+            for (auto& e : r.errors)
+                log::error("%s", format_error(e).c_str());
+            log::error("configuration rejected (%zu errors); still running with the previous one",
+                       r.errors.size());
+            return;
+        }
+        r.config.consul_token = config_.consul_token;
+        if (!load_secrets(r.config))
+            return;
+        config_ = std::move(r.config);
+        log::set_level(config_.log_level);
+        generation_++;
+        log::info("configuration reloaded; restarting the engine with it");
+        if (engine_pid_ > 0) {
+            restart_now_ = true;
+            stop_engine(5s);
+        } else {
+            restart_timer_.cancel();
+            backoff_.reset();
+            start_engine();
+        }
+    }
+
+    void on_sigterm() {
+        if (stopping_)
+            return;
+        log::info("stopping");
+        stopping_ = true;
+        restart_timer_.cancel();
+        if (engine_pid_ <= 0) {
+            event_base_loopexit(base_.get(), nullptr);
+            return;
+        }
+        stop_engine(5s);
+    }
+
+    void on_sigusr1() { log::reopen(); }
+
+  public:
+    // Reads the secrets the engine cannot read from inside its chroot.
+    static bool load_secrets(Config& c) {
+        if (c.consul && !c.consul_token_file.empty()) {
+            std::string err;
+            std::string token = load_secret_file(c.consul_token_file, &err);
+            if (!err.empty()) {
+                log::error("consul token_file %s: %s", c.consul_token_file.c_str(), err.c_str());
+                return false;
+            }
+            c.consul_token = token;
+        }
+        return true;
+    }
+
+  private:
+    Options opts_;
+    Config config_;
+    EventBasePtr base_;
+    std::vector<std::unique_ptr<SignalEvent>> signals_;
+    Timer restart_timer_;
+    Timer kill_timer_;
+    Backoff backoff_;
+    uint64_t generation_ = 1;
+    pid_t engine_pid_ = -1;
+    int engine_pidfd_ = -1;
+    EventPtr pidfd_ev_;
+    std::unique_ptr<Channel> channel_;
+    bool engine_ready_ = false;
+    bool stopping_ = false;
+    bool restart_now_ = false;
+    std::map<std::string, proto::Master> desired_;
+    std::map<std::string, proto::Master> applied_;
+};
+
+} // namespace
+
+int parent_main(const Options& opts) {
+    ParseResult r = load_config(opts.config_path);
+    if (r.errors.empty()) {
+        auto env = check_environment(r.config, geteuid() == 0);
+        r.errors.insert(r.errors.end(), env.begin(), env.end());
+    }
+    if (!r.errors.empty()) {
+        for (auto& e : r.errors)
+            log::error("%s", format_error(e).c_str());
+        return 1;
+    }
+    if (!Parent::load_secrets(r.config))
+        return 1;
+    log::Level level = r.config.log_level;
+    for (int i = 0; i < opts.verbosity && level > log::Level::debug; i++)
+        level = static_cast<log::Level>(static_cast<int>(level) - 1);
+    log::init("parent", opts.foreground, r.config.log_facility, level);
+    if (!opts.foreground && daemon(0, 0) != 0)
+        log::fatal("daemon");
+    log::info("starting (parent, pid %d)", static_cast<int>(getpid()));
+    Parent p(opts, std::move(r.config));
+    return p.run();
+}
+
+} // namespace rh
