@@ -38,6 +38,9 @@
 //     other reports nor a current master there is no reference and nothing is
 //     suspicious. Because it is evaluated afresh on every verdict and never
 //     stored, a forged epoch cannot block later legitimate epochs.
+//     Trade-off: a lone trusted Sentinel (min_agreement 1) whose epoch moved
+//     more than max_epoch_jump past a seeded epoch is refused until a second
+//     trusted Sentinel reports; size max_epoch_jump accordingly.
 //  6. When no trusted reachable Sentinel reports the cluster (all down, or
 //     none monitors it) the current master is kept, never removed or
 //     guessed, and is_stale() says so.
@@ -53,7 +56,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>

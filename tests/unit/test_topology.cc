@@ -151,6 +151,22 @@ static void one_cannot_two_can_untrusted_never(void**) {
     assert_true(v.candidate == EVIL);
 }
 
+static void reasons_name_every_supporter(void**) {
+    Topology t = make(3);
+    t.report(C, S1, true, A, 2, at(1));
+    t.report(C, S2, true, A, 2, at(1));
+    Verdict v = t.verdict(C);
+    assert_int_equal(v.kind, VerdictKind::None);
+    assert_int_equal(v.reasons.size(), 1);
+    assert_string_equal(v.reasons[0].c_str(), "sentinels 127.0.0.1:26379, 127.0.0.1:26380 report "
+                                              "10.0.0.1:6379 at epoch 2; 2 of 3 required");
+    t.report(C, S3, true, A, 2, at(1));
+    v = t.verdict(C);
+    assert_int_equal(v.kind, VerdictKind::Confirm);
+    assert_int_equal(v.supporters.size(), 3);
+    assert_true(v.reasons.empty());
+}
+
 static void stale_minority_ignored(void**) {
     Topology t = make();
     establish(t, B, 8);
@@ -414,6 +430,7 @@ int main(void) {
         cmocka_unit_test(first_report_confirms_then_settles),
         cmocka_unit_test(failover_and_old_master_never_returns),
         cmocka_unit_test(one_cannot_two_can_untrusted_never),
+        cmocka_unit_test(reasons_name_every_supporter),
         cmocka_unit_test(stale_minority_ignored),
         cmocka_unit_test(equal_epoch_never_flips),
         cmocka_unit_test(conflicting_corroborated_groups_wait),
