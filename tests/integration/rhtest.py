@@ -152,17 +152,28 @@ class Run:
     def on_close(self, fn):
         self.closers.append(fn)
 
-    def close(self):
-        if self.closed:
-            return
-        self.closed = True
-        for fn in reversed(self.closers):
+    def mark(self):
+        """A point to release() back to (used between tests)."""
+        return (len(self.procs), len(self.closers))
+
+    def release(self, mark):
+        """Stop every process and close everything registered after mark."""
+        nprocs, nclosers = mark
+        closers, self.closers = self.closers[nclosers:], self.closers[:nclosers]
+        procs, self.procs = self.procs[nprocs:], self.procs[:nprocs]
+        for fn in reversed(closers):
             try:
                 fn()
             except Exception as exc:
                 print("rhtest: teardown: %s" % exc, file=sys.stderr)
-        for proc in reversed(self.procs):
+        for proc in reversed(procs):
             proc.stop()
+
+    def close(self):
+        if self.closed:
+            return
+        self.closed = True
+        self.release((0, 0))
         if os.environ.get("RH_KEEP") == "1":
             print("rhtest: RH_KEEP=1, kept " + self.dir, file=sys.stderr)
         else:
@@ -638,6 +649,10 @@ class RedisGroup:
 # ---------------------------------------------------------------- HAProxy
 
 
+def _hap_addr(host, port):
+    return "ipv6@[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
+
+
 def render_haproxy_cfg(clusters, admin_socket, timeout_ms=2000):
     """clusters: iterable of (name, frontend_port, master_host, master_port).
     One `mode tcp` frontend per cluster on 127.0.0.1, backend redis_<name>
@@ -658,7 +673,7 @@ def render_haproxy_cfg(clusters, admin_socket, timeout_ms=2000):
                 "    default_backend redis_%s" % name,
                 "",
                 "backend redis_%s" % name,
-                "    server master %s:%d" % (host, port),
+                "    server master %s" % _hap_addr(host, port),
                 ""]
     return "\n".join(out)
 
@@ -1020,7 +1035,8 @@ def require_binaries(*names):
 def run_tests(namespace):
     """Run every test_* function of `namespace` in definition order, print
     each result and `N passed, N failed[, N skipped]`; exit 0 only if none
-    failed."""
+    failed.  Processes and fakes a test started are stopped after it.
+    RH_ONLY=substring runs only the matching tests."""
     tests = [(k, v) for k, v in namespace.items()
              if k.startswith("test_") and callable(v)]
     only = os.environ.get("RH_ONLY")
@@ -1029,8 +1045,12 @@ def run_tests(namespace):
         if only and only not in name:
             continue
         t0 = time.monotonic()
+        mark = run().mark()
         try:
-            fn()
+            try:
+                fn()
+            finally:
+                run().release(mark)  # each test stops what it started
         except Skip as exc:
             skipped += 1
             print("SKIP %s: %s" % (name, exc), flush=True)
