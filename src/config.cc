@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -50,6 +51,7 @@ struct Reader {
     int current = -1;     // index into sections; -1 before any, -2 after a bad header
     int pending_line = 0; // a "key = value" line inih has not yet handed to us
     std::vector<std::pair<int, std::string>> errors;
+    bool failed = false; // an exception stopped the parse
 
     void error(int line, std::string msg) { errors.emplace_back(line, std::move(msg)); }
 
@@ -127,15 +129,26 @@ struct Reader {
     }
 };
 
+// No exception may unwind through inih: a failure ends the parse and is
+// reported after ini_parse_stream() returns.
 extern "C" char* reader_trampoline(char* buf, int size, void* stream) {
-    return static_cast<Reader*>(stream)->next(buf, size);
+    auto* r = static_cast<Reader*>(stream);
+    try {
+        return r->next(buf, size);
+    } catch (...) {
+        r->failed = true;
+        return nullptr;
+    }
 }
 
 extern "C" int handler_trampoline(void* user, const char*, const char* name, const char* value) {
+    auto* r = static_cast<Reader*>(user);
     try {
-        static_cast<Reader*>(user)->entry(name, value);
+        if (name) // NULL only for a new section, which this build does not report
+            r->entry(name, value);
         return 1;
     } catch (...) {
+        r->failed = true;
         return 0;
     }
 }
@@ -699,8 +712,8 @@ ParseResult parse_config(std::string_view text, std::string_view filename) {
     reader.flush_pending();
     for (auto& [line, msg] : reader.errors)
         r.errors.push_back(ConfigError{std::string(filename), line, msg});
-    if (rc < 0)
-        r.errors.push_back(ConfigError{std::string(filename), 0, "inih: out of memory"});
+    if (rc < 0 || reader.failed)
+        r.errors.push_back(ConfigError{std::string(filename), 0, "out of memory while parsing"});
     else if (rc > 0 && std::none_of(r.errors.begin(), r.errors.end(),
                                     [&](const ConfigError& e) { return e.line == rc; }))
         r.errors.push_back(ConfigError{std::string(filename), rc, "syntax error"});

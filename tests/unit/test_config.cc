@@ -433,6 +433,20 @@ static void all_errors_collected(void**) {
     assert_int_equal(r.errors[3].line, 4);
 }
 
+static void many_clusters_sorted(void**) {
+    std::string text = minimal;
+    for (int i = 999; i >= 0; i--)
+        text += "[cluster c" + std::to_string(i) +
+                "]\nexternal_port = " + std::to_string(10000 + i) + "\n";
+    auto r = parse(text);
+    assert_clean(r);
+    assert_int_equal(r.config.clusters.size(), 1000);
+    for (size_t i = 1; i < r.config.clusters.size(); i++)
+        assert_true(r.config.clusters[i - 1].name < r.config.clusters[i].name);
+    assert_string_equal(r.config.clusters[0].name.c_str(), "c0");
+    assert_int_equal(r.config.clusters[0].line, 2 * 999 + 3);
+}
+
 static void durations(void**) {
     Millis m{};
     assert_true(parse_duration("500ms", &m));
@@ -642,6 +656,7 @@ int main() {
         cmocka_unit_test(consul_errors),
         cmocka_unit_test(empty_optional_value_means_unset),
         cmocka_unit_test(all_errors_collected),
+        cmocka_unit_test(many_clusters_sorted),
         cmocka_unit_test(durations),
         cmocka_unit_test(booleans),
         cmocka_unit_test(format_errors),
