@@ -101,7 +101,8 @@ struct Reader {
             body = {};
         }
         classify(body);
-        std::memcpy(buf, body.data(), body.size());
+        if (!body.empty())
+            std::memcpy(buf, body.data(), body.size());
         buf[body.size()] = '\n';
         buf[body.size() + 1] = '\0';
         return buf;
