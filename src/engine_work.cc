@@ -450,9 +450,8 @@ ApiView Engine::build_view() const {
         }
         c.stale = topology_->is_stale(name);
         c.replicas = cw->replicas;
-        bool has_output = !g.haproxy_output.empty();
-        c.apply_state = has_output ? apply_state_name(cw->applied.state) : "none";
-        if (has_output && cw->applied.at == 0 && !cw->applied.master)
+        c.apply_state = apply_state_name(cw->applied.state);
+        if (cw->applied.at == 0 && !cw->applied.master)
             c.apply_state = "pending";
         c.apply_error = cw->applied.error;
         c.applied_at = cw->applied.at;

@@ -335,7 +335,7 @@ class Parent {
                 continue;
             applied_[name] = m;
             if (channel_)
-                channel_->send(proto::ApplyResult{name, proto::ApplyState::None, m.master, m.epoch,
+                channel_->send(proto::ApplyResult{name, proto::ApplyState::Applied, m.master, m.epoch,
                                                   static_cast<int64_t>(time(nullptr)), ""});
         }
     }
