@@ -451,6 +451,11 @@ ApiView Engine::build_view() const {
         c.stale = topology_->is_stale(name);
         c.replicas = cw->replicas;
         c.apply_state = apply_state_name(cw->applied.state);
+        // "applied" means the parent applied this very master; until then
+        // the switch is pending (or failed, with the parent's error).
+        bool same = c.master && cw->applied.master == c.master && cw->applied.epoch == c.epoch;
+        if (cw->applied.state == proto::ApplyState::Applied && !same)
+            c.apply_state = "pending";
         if (cw->applied.at == 0 && !cw->applied.master)
             c.apply_state = "pending";
         c.apply_error = cw->applied.error;

@@ -14,12 +14,14 @@
 #include <memory>
 #include <random>
 
+#include "applier.h"
 #include "backoff.h"
 #include "channel.h"
 #include "config.h"
 #include "evutil.h"
 #include "log.h"
 #include "proto.h"
+#include "statefile.h"
 
 namespace rh {
 
@@ -103,13 +105,20 @@ std::vector<proto::Message> engine_config(const Config& c, uint64_t generation,
 
 class Parent {
   public:
-    Parent(Options opts, Config config)
+    Parent(Options opts, Config config, std::string template_text)
         : opts_(std::move(opts)), config_(std::move(config)), base_(event_base_new()),
           restart_timer_(base_.get(), [this] { start_engine(); }),
           kill_timer_(base_.get(), [this] { kill_engine("did not stop in time"); }),
-          backoff_(100ms, 10s, 60s) {
+          grace_timer_(base_.get(), [this] { on_grace_over(); }), backoff_(100ms, 10s, 60s) {
         if (!base_)
             log::fatalx("event_base_new failed");
+        // What was last applied: a restart renders exactly that until the
+        // engine knows better, so it never writes an empty or partial file.
+        if (!config_.state_file.empty()) {
+            for (auto& [name, m] : load_state(config_.state_file))
+                applied_[name] = proto::Master{name, m.master, m.epoch};
+        }
+        make_applier(std::move(template_text));
     }
 
     int run() {
@@ -118,6 +127,7 @@ class Parent {
         add_signal(SIGINT, &Parent::on_sigterm);
         add_signal(SIGUSR1, &Parent::on_sigusr1);
         signal(SIGPIPE, SIG_IGN);
+        grace_timer_.arm(config_.startup_grace);
         start_engine();
         event_base_dispatch(base_.get());
         log::info("stopped");
@@ -303,6 +313,7 @@ class Parent {
                                ", expected " + std::to_string(generation_));
         engine_ready_ = true;
         log::info("engine %d ready", static_cast<int>(engine_pid_));
+        replay_applied();
     }
 
     const ClusterConfig* find_cluster(const std::string& name) const {
@@ -326,40 +337,165 @@ class Parent {
         apply();
     }
 
+    // ---- applying what the engine confirmed ----
+
+    void make_applier(std::string template_text) {
+        applier_.reset();
+        if (!config_.haproxy)
+            return;
+        ApplierSettings st;
+        st.template_text = std::move(template_text);
+        st.output = config_.haproxy_output;
+        st.check_command = config_.check_command;
+        st.reload_command = config_.reload_command;
+        st.reload_timeout = config_.reload_timeout;
+        st.runtime_socket = config_.runtime_socket;
+        st.runtime_timeout = config_.runtime_timeout;
+        st.state_file = config_.state_file;
+        AppliedState applied;
+        for (auto& [name, m] : applied_)
+            applied[name] = AppliedMaster{m.master, m.epoch};
+        applier_ = std::make_unique<Applier>(base_.get(), std::move(st), std::move(applied),
+                                             [this](const ApplyResult& r) { on_applied(r); });
+    }
+
+    // Nothing is written until something is known: every configured cluster
+    // has a confirmed master, or the start-up grace period is over.
+    bool may_apply() const {
+        if (grace_over_)
+            return true;
+        for (auto& c : config_.clusters)
+            if (!desired_.count(c.name))
+                return false;
+        return true;
+    }
+
+    void on_grace_over() {
+        grace_over_ = true;
+        size_t unknown = 0;
+        for (auto& c : config_.clusters)
+            unknown += desired_.count(c.name) ? 0 : 1;
+        if (unknown)
+            log::warn("start-up grace period over with %zu clusters without a confirmed master; "
+                      "applying what is known",
+                      unknown);
+        apply();
+    }
+
+    void apply() {
+        if (!may_apply())
+            return;
+        if (!applier_)
+            return apply_without_output();
+        std::vector<HaproxyCluster> want;
+        for (auto& c : config_.clusters) {
+            HaproxyCluster h;
+            h.name = c.name;
+            h.external_port = c.external_port;
+            h.backend = c.haproxy_backend;
+            h.server = c.haproxy_server;
+            if (auto it = desired_.find(c.name); it != desired_.end()) {
+                h.master = it->second.master;
+                h.epoch = it->second.epoch;
+            } else if (auto a = applied_.find(c.name); a != applied_.end()) {
+                h.master = a->second.master;
+                h.epoch = a->second.epoch;
+            }
+            want.push_back(std::move(h));
+        }
+        applier_->submit(std::move(want));
+    }
+
+    void on_applied(const ApplyResult& r) {
+        int64_t now = static_cast<int64_t>(time(nullptr));
+        if (!r.ok) {
+            log::error("haproxy: %s", r.error.c_str());
+            if (!r.command_output.empty())
+                log::error("haproxy: command output: %s", r.command_output.c_str());
+            for (auto& [name, m] : desired_) {
+                auto it = applied_.find(name);
+                if (it != applied_.end() && it->second == m)
+                    continue;
+                send_apply(proto::ApplyResult{name, proto::ApplyState::Error,
+                                              it == applied_.end()
+                                                  ? std::nullopt
+                                                  : std::optional<HostPort>(it->second.master),
+                                              it == applied_.end() ? 0 : it->second.epoch, now,
+                                              r.error.substr(0, proto::kMaxText)});
+            }
+            return;
+        }
+        if (r.path != ApplyPath::unchanged)
+            log::notice("haproxy: applied by %s%s (render %.1f ms, write %.1f ms, check %.1f ms, "
+                        "switch %.1f ms, reload %.1f ms)",
+                        apply_path_name(r.path),
+                        r.runtime_fallback ? " after the runtime switch failed" : "",
+                        r.render_ms, r.write_ms, r.check_ms, r.switch_ms, r.reload_ms);
+        for (auto& [name, m] : applier_->applied()) {
+            proto::Master now_applied{name, m.master, m.epoch};
+            auto it = applied_.find(name);
+            if (it != applied_.end() && it->second == now_applied)
+                continue;
+            applied_[name] = now_applied;
+            send_apply(proto::ApplyResult{name, proto::ApplyState::Applied, m.master, m.epoch,
+                                          now, ""});
+        }
+    }
+
     // Without an output section there is nothing to write: what the engine
     // confirmed is, by definition, what is in effect.
-    void apply() {
+    void apply_without_output() {
+        bool changed = false;
         for (auto& [name, m] : desired_) {
             auto it = applied_.find(name);
             if (it != applied_.end() && it->second == m)
                 continue;
             applied_[name] = m;
-            if (channel_)
-                channel_->send(proto::ApplyResult{name, proto::ApplyState::Applied, m.master, m.epoch,
-                                                  static_cast<int64_t>(time(nullptr)), ""});
+            changed = true;
+            send_apply(proto::ApplyResult{name, proto::ApplyState::Applied, m.master, m.epoch,
+                                          static_cast<int64_t>(time(nullptr)), ""});
         }
+        if (changed && !config_.state_file.empty()) {
+            AppliedState st;
+            for (auto& [name, m] : applied_)
+                st[name] = AppliedMaster{m.master, m.epoch};
+            std::string err;
+            if (!save_state(config_.state_file, st, &err))
+                log::error("state file: %s", err.c_str());
+        }
+    }
+
+    void send_apply(const proto::ApplyResult& r) {
+        if (channel_ && engine_ready_)
+            channel_->send(r);
+    }
+
+    // A new engine learns what is in effect.
+    void replay_applied() {
+        for (auto& [name, m] : applied_)
+            send_apply(proto::ApplyResult{name, proto::ApplyState::Applied, m.master, m.epoch,
+                                          static_cast<int64_t>(time(nullptr)), ""});
     }
 
     // ---- signals ----
 
     void on_sighup() {
         log::info("SIGHUP: reloading %s", opts_.config_path.c_str());
-        ParseResult r = load_config(opts_.config_path);
-        if (r.errors.empty()) {
-            auto env = check_environment(r.config, geteuid() == 0);
-            r.errors.insert(r.errors.end(), env.begin(), env.end());
-        }
-        if (!r.errors.empty()) {
-            for (auto& e : r.errors)
+        Config fresh;
+        std::string template_text;
+        auto errors = load_and_check(opts_.config_path, &fresh, &template_text);
+        if (!errors.empty()) {
+            for (auto& e : errors)
                 log::error("%s", format_error(e).c_str());
             log::error("configuration rejected (%zu errors); still running with the previous one",
-                       r.errors.size());
+                       errors.size());
             return;
         }
-        r.config.consul_token = config_.consul_token;
-        if (!load_secrets(r.config))
+        if (!load_secrets(fresh))
             return;
-        config_ = std::move(r.config);
+        config_ = std::move(fresh);
+        make_applier(std::move(template_text));
+        apply();
         log::set_level(config_.log_level);
         generation_++;
         log::info("configuration reloaded; restarting the engine with it");
@@ -410,6 +546,9 @@ class Parent {
     std::vector<std::unique_ptr<SignalEvent>> signals_;
     Timer restart_timer_;
     Timer kill_timer_;
+    Timer grace_timer_;
+    bool grace_over_ = false;
+    std::unique_ptr<Applier> applier_;
     Backoff backoff_;
     uint64_t generation_ = 1;
     pid_t engine_pid_ = -1;
@@ -425,17 +564,50 @@ class Parent {
 
 } // namespace
 
-int parent_main(const Options& opts) {
-    ParseResult r = load_config(opts.config_path);
+std::vector<ConfigError> load_and_check(const std::string& path, Config* out,
+                                        std::string* template_text) {
+    ParseResult r = load_config(path);
     if (r.errors.empty()) {
         auto env = check_environment(r.config, geteuid() == 0);
         r.errors.insert(r.errors.end(), env.begin(), env.end());
     }
-    if (!r.errors.empty()) {
-        for (auto& e : r.errors)
+    if (r.errors.empty() && r.config.haproxy) {
+        std::string err;
+        std::string text;
+        FILE* f = fopen(r.config.haproxy_template.c_str(), "re");
+        if (!f) {
+            err = std::string("cannot read: ") + strerror(errno);
+        } else {
+            char buf[8192];
+            size_t n;
+            while ((n = fread(buf, 1, sizeof buf, f)) > 0 && text.size() < (4u << 20))
+                text.append(buf, n);
+            fclose(f);
+            if (text.size() >= (4u << 20))
+                err = "larger than 4 MiB";
+            else if (!check_template(text, &err))
+                err = "does not render: " + err;
+        }
+        if (!err.empty())
+            r.errors.push_back({r.config.path, r.config.template_line,
+                                "template " + r.config.haproxy_template + ": " + err});
+        else if (template_text)
+            *template_text = std::move(text);
+    }
+    *out = std::move(r.config);
+    return r.errors;
+}
+
+int parent_main(const Options& opts) {
+    Config config;
+    std::string template_text;
+    auto errors = load_and_check(opts.config_path, &config, &template_text);
+    if (!errors.empty()) {
+        for (auto& e : errors)
             log::error("%s", format_error(e).c_str());
         return 1;
     }
+    ParseResult r{std::move(config), {}};
     if (!Parent::load_secrets(r.config))
         return 1;
     log::Level level = r.config.log_level;
@@ -445,7 +617,7 @@ int parent_main(const Options& opts) {
     if (!opts.foreground && daemon(0, 0) != 0)
         log::fatal("daemon");
     log::info("starting (parent, pid %d)", static_cast<int>(getpid()));
-    Parent p(opts, std::move(r.config));
+    Parent p(opts, std::move(r.config), std::move(template_text));
     return p.run();
 }
 

@@ -4,14 +4,23 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace rh {
+
+struct Config;
+struct ConfigError;
 
 struct Options {
     std::string config_path;
     bool foreground = false;
     int verbosity = 0;
 };
+
+// Everything -n checks: the file, its environment, and that the HAProxy
+// template parses and renders. Fills *template_text when there is one.
+std::vector<ConfigError> load_and_check(const std::string& path, Config* out,
+                                        std::string* template_text);
 
 // Runs the parent until SIGTERM/SIGINT; returns the process exit status.
 int parent_main(const Options& opts);

@@ -22,14 +22,11 @@ void usage() {
 
 // -n: the same parser and checks the daemon runs, then exit.
 int check_only(const rh::Options& opts) {
-    rh::ParseResult r = rh::load_config(opts.config_path);
-    if (r.errors.empty()) {
-        auto env = rh::check_environment(r.config, geteuid() == 0);
-        r.errors.insert(r.errors.end(), env.begin(), env.end());
-    }
-    for (auto& e : r.errors)
+    rh::Config config;
+    auto errors = rh::load_and_check(opts.config_path, &config, nullptr);
+    for (auto& e : errors)
         fprintf(stderr, "%s\n", rh::format_error(e).c_str());
-    if (!r.errors.empty())
+    if (!errors.empty())
         return 1;
     printf("configuration OK\n");
     return 0;
