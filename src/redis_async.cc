@@ -36,6 +36,10 @@ const Functions& capped_functions() {
 
 } // namespace
 
+redisReplyObjectFunctions* capped_reply_functions() {
+    return const_cast<redisReplyObjectFunctions*>(&capped_functions().fns);
+}
+
 RedisConn::RedisConn(event_base* base, HostPort addr, Callbacks cb)
     : base_(base), addr_(std::move(addr)), cb_(std::move(cb)) {}
 
@@ -63,7 +67,7 @@ bool RedisConn::connect(std::string* err) {
     ac_ = ac;
     ac_->data = this;
     // Our reply functions: the same objects, with the array count capped.
-    ac_->c.reader->fn = const_cast<redisReplyObjectFunctions*>(&capped_functions().fns);
+    ac_->c.reader->fn = capped_reply_functions();
     rev_.reset(event_new(base_, ac_->c.fd, EV_READ, &RedisConn::on_event, this));
     wev_.reset(event_new(base_, ac_->c.fd, EV_WRITE, &RedisConn::on_event, this));
     if (!rev_ || !wev_) {

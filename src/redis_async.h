@@ -26,6 +26,10 @@
 
 namespace rh {
 
+// hiredis's default reply functions with the multi-bulk count capped at
+// RedisConn::max_elements; for any redisReader (the fuzz target uses it).
+redisReplyObjectFunctions* capped_reply_functions();
+
 class RedisConn {
   public:
     static constexpr size_t max_buffer = 64 * 1024 * 1024;
