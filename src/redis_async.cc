@@ -7,28 +7,56 @@ namespace rh {
 
 namespace {
 
-// hiredis's default reply functions, with createArray capped.
+// hiredis's default reply functions, wrapped: the multi-bulk count is capped,
+// and, when the reader belongs to a RedisConn, a top-level reply nobody asked
+// for is refused (hiredis 0.14 asserts, i.e. aborts the engine, on an
+// unsolicited reply on a connection that is not subscribed).
 struct Functions {
     redisReplyObjectFunctions fns{};
-    void* (*create_array)(const redisReadTask*, int) = nullptr;
+    redisReplyObjectFunctions orig{};
 };
 
 const Functions& capped_functions();
 
-void* capped_create_array(const redisReadTask* task, int elements) {
-    if (elements < 0 || elements > RedisConn::max_elements)
+bool admit(const redisReadTask* task) {
+    if (task->parent || !task->privdata)
+        return true;
+    return static_cast<RedisConn*>(task->privdata)->admit_reply();
+}
+
+void* gated_string(const redisReadTask* t, char* s, size_t len) {
+    return admit(t) ? capped_functions().orig.createString(t, s, len) : nullptr;
+}
+
+void* gated_array(const redisReadTask* t, int elements) {
+    if (elements < 0 || elements > RedisConn::max_elements) {
+        if (t->privdata)
+            static_cast<RedisConn*>(t->privdata)
+                ->refuse("multi-bulk of " + std::to_string(elements) + " elements exceeds the cap");
         return nullptr; // the reader reports out-of-memory and the link dies
-    return capped_functions().create_array(task, elements);
+    }
+    return admit(t) ? capped_functions().orig.createArray(t, elements) : nullptr;
+}
+
+void* gated_integer(const redisReadTask* t, long long v) {
+    return admit(t) ? capped_functions().orig.createInteger(t, v) : nullptr;
+}
+
+void* gated_nil(const redisReadTask* t) {
+    return admit(t) ? capped_functions().orig.createNil(t) : nullptr;
 }
 
 const Functions& capped_functions() {
     static const Functions f = [] {
         Functions out;
         redisReader* r = redisReaderCreate();
-        out.fns = *r->fn;
+        out.orig = *r->fn;
         redisReaderFree(r);
-        out.create_array = out.fns.createArray;
-        out.fns.createArray = capped_create_array;
+        out.fns = out.orig;
+        out.fns.createString = gated_string;
+        out.fns.createArray = gated_array;
+        out.fns.createInteger = gated_integer;
+        out.fns.createNil = gated_nil;
         return out;
     }();
     return f;
@@ -68,6 +96,7 @@ bool RedisConn::connect(std::string* err) {
     ac_->data = this;
     // Our reply functions: the same objects, with the array count capped.
     ac_->c.reader->fn = capped_reply_functions();
+    ac_->c.reader->privdata = this;
     rev_.reset(event_new(base_, ac_->c.fd, EV_READ, &RedisConn::on_event, this));
     wev_.reset(event_new(base_, ac_->c.fd, EV_WRITE, &RedisConn::on_event, this));
     if (!rev_ || !wev_) {
@@ -104,13 +133,33 @@ bool RedisConn::command(const std::vector<std::string>& argv, ReplyFn fn) {
     if (!send(argv, &RedisConn::on_reply))
         return false;
     replies_.push_back(std::move(fn));
+    expected_++;
     return true;
 }
 
 bool RedisConn::subscribe(const std::vector<std::string>& channels) {
     std::vector<std::string> argv{"SUBSCRIBE"};
     argv.insert(argv.end(), channels.begin(), channels.end());
-    return send(argv, &RedisConn::on_push);
+    if (!send(argv, &RedisConn::on_push))
+        return false;
+    subscribed_ = true; // hiredis routes unsolicited replies to pub/sub from now on
+    return true;
+}
+
+bool RedisConn::admit_reply() {
+    if (subscribed_)
+        return true;
+    if (expected_ == 0) {
+        refuse("unsolicited reply");
+        return false;
+    }
+    expected_--;
+    return true;
+}
+
+void RedisConn::refuse(const std::string& why) {
+    if (refused_.empty())
+        refused_ = why;
 }
 
 void RedisConn::close() {
@@ -154,6 +203,8 @@ void RedisConn::on_disconnect(const redisAsyncContext* ac, int status) {
         return;
     guarded("redis disconnect", [&] {
         std::string err = status == REDIS_OK ? "connection closed" : ac->errstr;
+        if (!self->refused_.empty())
+            err = self->refused_;
         self->ac_ = nullptr; // hiredis frees it after we return
         self->connected_ = false;
         self->fail(err);

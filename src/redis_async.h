@@ -6,7 +6,8 @@
 // reply that grows beyond max_buffer bytes (hiredis 0.14 has no limit and
 // would buffer a 1 GB bulk string), and its own reply functions refuse a
 // multi-bulk count above max_elements (a "*2000000000" header would make
-// hiredis calloc 16 GB up front).
+// hiredis calloc 16 GB up front) and any reply that no command asked for
+// (hiredis 0.14 would abort on an assert).
 //
 // Callbacks: failed() is called at most once, after which the connection is
 // dead and says nothing more. Destroy a RedisConn outside its own callbacks
@@ -61,6 +62,11 @@ class RedisConn {
     size_t pending() const { return replies_.size(); }
     const HostPort& addr() const { return addr_; }
 
+    // For the reply reader only: admit_reply() says whether a top-level reply
+    // is expected now; refuse() records why the reader gave up.
+    bool admit_reply();
+    void refuse(const std::string& why);
+
   private:
     static void on_connect(const redisAsyncContext* ac, int status);
     static void on_disconnect(const redisAsyncContext* ac, int status);
@@ -84,6 +90,9 @@ class RedisConn {
     std::deque<ReplyFn> replies_;
     bool connected_ = false;
     bool closed_ = false;
+    bool subscribed_ = false;
+    size_t expected_ = 0; // top-level replies still owed to us
+    std::string refused_;
 };
 
 } // namespace rh

@@ -370,6 +370,42 @@ void test_hostile(event_base* base, const std::string& reply, size_t fill, const
     kill_child(pid, SIGKILL);
 }
 
+// A fake Sentinel that confirms SUBSCRIBE and then publishes a +switch-master
+// whose new address carries injected haproxy.cfg text; the same bytes go to
+// the command connection as the reply to SENTINEL MASTERS. The link must log
+// both as bad replies, survive the extra reply, and pass on no event and no
+// master.
+void test_injection(event_base* base) {
+    std::string payload = "mymaster 127.0.0.1 6379 10.0.0.1\nserver evil 1.2.3.4:1 6380";
+    std::string reply = "*3\r\n$9\r\nsubscribe\r\n$14\r\n+switch-master\r\n:1\r\n"
+                        "*3\r\n$7\r\nmessage\r\n$14\r\n+switch-master\r\n$" +
+                        std::to_string(payload.size()) + "\r\n" + payload + "\r\n";
+    uint16_t port;
+    int lfd = listen_on(&port);
+    pid_t pid = fake_server(lfd, reply, 0);
+    close(lfd);
+    Seen seen;
+    int events = 0;
+    SentinelCallbacks cb = record(&seen);
+    cb.event = [&](const sentinel::Event&) { events++; };
+    SentinelLink link(base, HostPort{"127.0.0.1", port}, fast_settings({"mymaster"}), cb);
+    link.start();
+    CHECK(run_until(
+              base, [&] { return seen.bad >= 2; }, 5s),
+          "bad replies: %d", seen.bad);
+    // The command connection also got a second, unsolicited reply: hiredis
+    // 0.14 would abort on it; RedisConn refuses it and the link goes down.
+    CHECK(run_until(
+              base, [&] { return seen.downs > 0; }, 5s),
+          "link not down");
+    CHECK(seen.down_error == "command connection: unsolicited reply", "down error '%s'",
+          seen.down_error.c_str());
+    CHECK(events == 0 && seen.masters == 0, "events %d masters %d", events, seen.masters);
+    std::printf("last bad reply: %s\n", seen.bad_reason.c_str());
+    link.stop();
+    kill_child(pid, SIGKILL);
+}
+
 } // namespace
 
 int main() {
@@ -386,7 +422,9 @@ int main() {
     EventBasePtr base(event_base_new());
 
     test_live(base.get());
-    test_hostile(base.get(), "*2000000000\r\n", 0, "Out of memory");
+    test_injection(base.get());
+    test_hostile(base.get(), "*2000000000\r\n", 0,
+                 "multi-bulk of 2000000000 elements exceeds the cap");
     test_hostile(base.get(), "$1000000000\r\n", 80u << 20, "reply larger than");
 
     for (pid_t p : std::vector<pid_t>(children)) {
