@@ -18,24 +18,34 @@ struct Functions {
 
 const Functions& capped_functions();
 
-bool admit(const redisReadTask* task) {
-    if (task->parent || !task->privdata)
+RedisConn* owner(const redisReadTask* t) {
+    return static_cast<RedisConn*>(t->privdata);
+}
+
+// A reply object may be built if its connection (if any) accepts it.
+bool admit(const redisReadTask* t, std::string_view str = {}, int elements = 0) {
+    RedisConn* c = owner(t);
+    if (!c)
         return true;
-    return static_cast<RedisConn*>(task->privdata)->admit_reply();
+    if (!t->parent)
+        return c->admit_reply(t->type, elements);
+    if (!t->parent->parent)
+        return c->admit_element(t->idx, t->type, str);
+    return true;
 }
 
 void* gated_string(const redisReadTask* t, char* s, size_t len) {
-    return admit(t) ? capped_functions().orig.createString(t, s, len) : nullptr;
+    return admit(t, std::string_view(s, len)) ? capped_functions().orig.createString(t, s, len)
+                                              : nullptr;
 }
 
 void* gated_array(const redisReadTask* t, int elements) {
     if (elements < 0 || elements > RedisConn::max_elements) {
-        if (t->privdata)
-            static_cast<RedisConn*>(t->privdata)
-                ->refuse("multi-bulk of " + std::to_string(elements) + " elements exceeds the cap");
+        if (RedisConn* c = owner(t))
+            c->refuse("multi-bulk of " + std::to_string(elements) + " elements exceeds the cap");
         return nullptr; // the reader reports out-of-memory and the link dies
     }
-    return admit(t) ? capped_functions().orig.createArray(t, elements) : nullptr;
+    return admit(t, {}, elements) ? capped_functions().orig.createArray(t, elements) : nullptr;
 }
 
 void* gated_integer(const redisReadTask* t, long long v) {
@@ -146,15 +156,36 @@ bool RedisConn::subscribe(const std::vector<std::string>& channels) {
     return true;
 }
 
-bool RedisConn::admit_reply() {
-    if (subscribed_)
+// hiredis 0.14 asserts (aborts) on a reply no command asked for, and on a
+// pub/sub push whose first two elements are not strings; it reads element 2
+// of any push unchecked, and an "unsubscribe" push leaves subscribed mode.
+// So: a reply is admitted when a command is owed one; otherwise, only on the
+// subscribed connection, and only as ["message"|"subscribe", string, x].
+bool RedisConn::admit_reply(int type, int elements) {
+    push_ = false;
+    if (expected_ > 0) {
+        expected_--;
         return true;
-    if (expected_ == 0) {
+    }
+    if (!subscribed_) {
         refuse("unsolicited reply");
         return false;
     }
-    expected_--;
+    if (type != REDIS_REPLY_ARRAY || elements != 3) {
+        refuse("malformed pub/sub message");
+        return false;
+    }
+    push_ = true;
     return true;
+}
+
+bool RedisConn::admit_element(int idx, int type, std::string_view str) {
+    if (!push_ || idx > 1)
+        return true;
+    bool ok = type == REDIS_REPLY_STRING && (idx == 1 || str == "message" || str == "subscribe");
+    if (!ok)
+        refuse("malformed pub/sub message");
+    return ok;
 }
 
 void RedisConn::refuse(const std::string& why) {

@@ -20,6 +20,7 @@
 #include <deque>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "address.h"
@@ -64,7 +65,8 @@ class RedisConn {
 
     // For the reply reader only: admit_reply() says whether a top-level reply
     // is expected now; refuse() records why the reader gave up.
-    bool admit_reply();
+    bool admit_reply(int type, int elements);
+    bool admit_element(int idx, int type, std::string_view str);
     void refuse(const std::string& why);
 
   private:
@@ -91,6 +93,7 @@ class RedisConn {
     bool connected_ = false;
     bool closed_ = false;
     bool subscribed_ = false;
+    bool push_ = false;   // the reply being read is a pub/sub push
     size_t expected_ = 0; // top-level replies still owed to us
     std::string refused_;
 };

@@ -423,6 +423,13 @@ int main() {
 
     test_live(base.get());
     test_injection(base.get());
+    // Pushes hiredis 0.14 would abort on, or mis-read.
+    const std::string sub_ok = "*3\r\n$9\r\nsubscribe\r\n$6\r\n+sdown\r\n:1\r\n";
+    test_hostile(base.get(), sub_ok + "*1\r\n$7\r\nmessage\r\n", 0, "malformed pub/sub message");
+    test_hostile(base.get(), sub_ok + "*3\r\n:1\r\n:2\r\n:3\r\n", 0, "malformed pub/sub message");
+    test_hostile(base.get(), sub_ok + "*3\r\n$11\r\nunsubscribe\r\n$1\r\nx\r\n:0\r\n", 0,
+                 "malformed pub/sub message");
+    test_hostile(base.get(), sub_ok + "+OK\r\n", 0, "malformed pub/sub message");
     test_hostile(base.get(), "*2000000000\r\n", 0,
                  "multi-bulk of 2000000000 elements exceeds the cap");
     test_hostile(base.get(), "$1000000000\r\n", 80u << 20, "reply larger than");
