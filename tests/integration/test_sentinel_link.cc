@@ -357,11 +357,13 @@ void test_hostile(event_base* base, const std::string& reply, size_t fill, const
     pid_t pid = fake_server(lfd, reply, fill);
     close(lfd);
     Seen seen;
-    SentinelLink link(base, HostPort{"127.0.0.1", port}, fast_settings({"mymaster"}),
-                      record(&seen));
+    // Generous timeouts: the cap, not a timer, must end a 64 MB read (slow under ASan).
+    SentinelSettings st = fast_settings({"mymaster"});
+    st.connect_timeout = st.ping_timeout = 20s;
+    SentinelLink link(base, HostPort{"127.0.0.1", port}, st, record(&seen));
     link.start();
     CHECK(run_until(
-              base, [&] { return seen.downs > 0; }, 10s),
+              base, [&] { return seen.downs > 0; }, 30s),
           "fake sentinel: link never down");
     CHECK(seen.down_error.find(want) != std::string::npos, "error '%s', wanted '%s'",
           seen.down_error.c_str(), want);
