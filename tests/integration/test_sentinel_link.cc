@@ -408,6 +408,67 @@ void test_injection(event_base* base) {
     kill_child(pid, SIGKILL);
 }
 
+// A password-protected Sentinel and master, reached over IPv6 (::1).
+void test_auth_ipv6(event_base* base) {
+    uint16_t mport = free_port(), sport = free_port();
+    spawn({"redis-server", "--port", std::to_string(mport), "--bind", "127.0.0.1 ::1", "--save", "",
+           "--appendonly", "no", "--dir", tmpdir, "--requirepass", "pw"},
+          "redis-auth.log");
+    std::string conf = tmpdir + "/sentinel-auth.conf";
+    {
+        std::ofstream f(conf);
+        f << "port " << sport << "\nbind 127.0.0.1 ::1\ndir " << tmpdir << "\nrequirepass pw\n"
+          << "sentinel monitor authm 127.0.0.1 " << mport << " 1\n"
+          << "sentinel auth-pass authm pw\n";
+    }
+    start_sentinel(conf, sport);
+
+    Seen seen;
+    SentinelSettings st = fast_settings({"authm"});
+    st.password = "pw";
+    SentinelLink link(base, HostPort{"::1", sport}, st, record(&seen));
+    link.start();
+    CHECK(run_until(
+              base, [&] { return seen.masters > 0; }, 10s),
+          "no master over ::1 with AUTH: %s", link.stats().last_error.c_str());
+    CHECK(seen.master.addr.port == mport, "master port %u", seen.master.addr.port);
+    link.stop();
+
+    Seen bad;
+    st.password = "wrong";
+    SentinelLink wrong(base, HostPort{"::1", sport}, st, record(&bad));
+    wrong.start();
+    CHECK(run_until(
+              base, [&] { return bad.downs > 0; }, 5s),
+          "wrong password not refused");
+    CHECK(bad.down_error.find("AUTH failed") != std::string::npos, "error '%s'",
+          bad.down_error.c_str());
+    CHECK(bad.masters == 0 && bad.ups == 0, "masters %d ups %d", bad.masters, bad.ups);
+    wrong.stop();
+
+    Confirmer conf_(base);
+    ConfirmResult out;
+    bool done = false;
+    auto cb = [&](const HostPort&, const ConfirmResult& r) {
+        out = r;
+        done = true;
+    };
+    conf_.confirm({"::1", mport}, "pw", 2000ms, cb);
+    CHECK(run_until(
+              base, [&] { return done; }, 5s),
+          "no result");
+    CHECK(out.role == ConfirmResult::Role::master, "%s %s", confirm_role_name(out.role),
+          out.detail.c_str());
+    done = false;
+    conf_.confirm({"::1", mport}, "", 2000ms, cb);
+    CHECK(run_until(
+              base, [&] { return done; }, 5s),
+          "no result");
+    CHECK(out.role == ConfirmResult::Role::error, "%s %s", confirm_role_name(out.role),
+          out.detail.c_str());
+    std::printf("no password: %s\n", out.detail.c_str());
+}
+
 } // namespace
 
 int main() {
@@ -424,6 +485,7 @@ int main() {
     EventBasePtr base(event_base_new());
 
     test_live(base.get());
+    test_auth_ipv6(base.get());
     test_injection(base.get());
     // Pushes hiredis 0.14 would abort on, or mis-read.
     const std::string sub_ok = "*3\r\n$9\r\nsubscribe\r\n$6\r\n+sdown\r\n:1\r\n";
