@@ -1,0 +1,49 @@
+// libFuzzer target: bytes -> hiredis redisReader -> every sentinel_proto parser.
+// Build: clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -I<builddir>/src
+//   tests/fuzz/fuzz_sentinel_proto.cc src/sentinel_proto.cc src/redis_async.cc src/address.cc
+//   src/log.cc -lhiredis -levent -o fuzz_sentinel_proto
+// The first byte picks how the input is split between a channel name and an
+// event payload, so parse_event sees arbitrary text too.
+#include <hiredis/hiredis.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "redis_async.h"
+#include "sentinel_proto.h"
+
+using namespace rh::sentinel;
+
+static void parse_all(const redisReply* r) {
+    (void)parse_master(r);
+    (void)parse_masters(r);
+    (void)parse_replicas(r);
+    (void)parse_sentinels(r);
+    (void)parse_role(r);
+    auto p = parse_push(r);
+    if (p && p.value->has_value())
+        (void)parse_event((*p.value)->channel, (*p.value)->payload);
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    if (size > 0) {
+        std::string_view all(reinterpret_cast<const char*>(data) + 1, size - 1);
+        size_t cut = data[0] % (all.size() + 1);
+        (void)parse_event(all.substr(0, cut), all.substr(cut));
+        const auto& chs = event_channels();
+        (void)parse_event(chs[data[0] % chs.size()], all);
+    }
+    // The engine's reader configuration: multi-bulk counts capped.
+    redisReader* rd = redisReaderCreateWithFunctions(rh::capped_reply_functions());
+    redisReaderFeed(rd, reinterpret_cast<const char*>(data), size);
+    for (int i = 0; i < 16; i++) {
+        void* out = nullptr;
+        if (redisReaderGetReply(rd, &out) != REDIS_OK || !out)
+            break;
+        parse_all(static_cast<redisReply*>(out));
+        freeReplyObject(out);
+    }
+    redisReaderFree(rd);
+    return 0;
+}
