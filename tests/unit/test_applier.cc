@@ -180,7 +180,11 @@ static void against_real_haproxy(void** state) {
     s.runtime_socket = e.sock;
     s.state_file = e.dir + "/state.json";
     std::optional<ApplyResult> slot;
-    Applier ap(e.base.get(), s, {}, [&](const ApplyResult& r) { slot = r; });
+    int applies = 0;
+    Applier ap(e.base.get(), s, {}, [&](const ApplyResult& r) {
+        slot = r;
+        applies++;
+    });
 
     // 1. First apply: no file yet, so write + check + reload (which starts haproxy).
     ap.submit(topo(e, e.port_a, "c1"));
@@ -201,6 +205,19 @@ static void against_real_haproxy(void** state) {
     // 3. Master moves to B: runtime switch, the next connection lands on B,
     // the file names B, no reload.
     std::string pid_before = slurp(e.pidfile);
+    // A client session opened before the switch must be closed by it.
+    int old_client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    {
+        sockaddr_in sin{};
+        sin.sin_family = AF_INET;
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sin.sin_port = htons(e.front);
+        assert_int_equal(connect(old_client, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)), 0);
+    }
+    pollfd pa{e.master_a, POLLIN, 0};
+    assert_int_equal(poll(&pa, 1, 3000), 1);
+    int old_server_side = accept(e.master_a, nullptr, nullptr);
+    assert_true(old_server_side >= 0);
     ap.submit(topo(e, e.port_b, "c1"));
     r = wait_result(e, slot);
     if (!r.ok)
@@ -213,9 +230,16 @@ static void against_real_haproxy(void** state) {
     assert_non_null(
         strstr(slurp(e.cfg).c_str(), ("127.0.0.1:" + std::to_string(e.port_b)).c_str()));
     assert_string_equal(slurp(e.pidfile).c_str(), pid_before.c_str()); // not reloaded
+    // The old master's side of the pre-switch session sees EOF.
+    pollfd po{old_server_side, POLLIN, 0};
+    assert_int_equal(poll(&po, 1, 3000), 1);
+    char byte;
+    assert_true(read(old_server_side, &byte, 1) <= 0);
+    close(old_server_side);
+    close(old_client);
 
-    // 4. Coalescing: three submissions while idle-then-busy end in one
-    // final state (the last), each apply reported.
+    // 4. Coalescing: three submissions before the loop runs are one apply
+    // of the newest.
     // 5. Unknown backend on the runtime socket: falls back to a reload.
     std::vector<HaproxyCluster> renamed = topo(e, e.port_a, "c1");
     ap.submit(topo(e, e.port_a, "nosuch")); // replaced before it runs
@@ -229,6 +253,7 @@ static void against_real_haproxy(void** state) {
     assert_true(r.runtime_fallback);
     assert_int_equal(static_cast<int>(r.path), static_cast<int>(ApplyPath::reload));
     assert_false(ap.busy());
+    assert_int_equal(applies, 4); // first, unchanged, runtime, coalesced fallback
     assert_int_equal(route(e), 'A');
 
     // 6. A failing check_command keeps the old file and HAProxy where it was.

@@ -2,6 +2,12 @@
 // texts are those haproxy 2.6.12 sent on this machine.
 #include "runtime.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <optional>
+
 #include <cstring>
 
 #include "cmocka.h" // last: it defines fail()
@@ -87,6 +93,45 @@ static void switch_sequence_order(void**) {
     assert_string_equal(c[3].c_str(), "set server bk/sv state ready");
 }
 
+static RuntimeResult exchange(const std::string& path, std::chrono::milliseconds timeout) {
+    EventBasePtr base{event_base_new()};
+    RuntimeClient client(base.get(), path);
+    std::optional<RuntimeResult> got;
+    client.run({"set server b/s state ready"}, timeout,
+               [&](RuntimeResult r) { got = std::move(r); });
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!got && std::chrono::steady_clock::now() < deadline)
+        event_base_loop(base.get(), EVLOOP_ONCE);
+    assert_true(got.has_value());
+    assert_false(client.busy());
+    return *got;
+}
+
+static void client_missing_socket(void**) {
+    auto r = exchange("/nonexistent/rh-admin.sock", std::chrono::milliseconds(1000));
+    assert_false(r.ok);
+    if (!strstr(r.error.c_str(), "runtime socket /nonexistent/rh-admin.sock: "))
+        fail_msg("error: %s", r.error.c_str());
+}
+
+static void client_times_out_on_silent_peer(void**) {
+    char dir[] = "/tmp/rh-runtime-test.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    std::string path = std::string(dir) + "/admin.sock";
+    int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    strcpy(sun.sun_path, path.c_str());
+    assert_int_equal(bind(l, reinterpret_cast<sockaddr*>(&sun), sizeof(sun)), 0);
+    assert_int_equal(listen(l, 4), 0); // never accepted, never answered
+    auto r = exchange(path, std::chrono::milliseconds(100));
+    assert_false(r.ok);
+    assert_non_null(strstr(r.error.c_str(), "timed out"));
+    close(l);
+    unlink(path.c_str());
+    rmdir(dir);
+}
+
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(addr_successes),
@@ -94,6 +139,8 @@ int main() {
         cmocka_unit_test(action_commands_answer_empty),
         cmocka_unit_test(splits_non_interactive_output),
         cmocka_unit_test(switch_sequence_order),
+        cmocka_unit_test(client_missing_socket),
+        cmocka_unit_test(client_times_out_on_silent_peer),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
