@@ -93,8 +93,12 @@ void Applier::start() {
     bytes_ = std::move(*bytes);
     auto current = read_file(s_.output);
     bool only_masters = current && compute_switches(*current);
-    for (auto* c : to_switch_)
-        result_.switched.push_back(c->name);
+    for (const auto& c : desired_) {
+        auto it = applied_.find(c.name);
+        bool had = it != applied_.end();
+        if (had != c.master.has_value() || (had && it->second.master != *c.master))
+            result_.switched.push_back(c.name);
+    }
 
     if (current && *current == bytes_ && to_switch_.empty() && !reload_owed_) {
         result_.path = ApplyPath::unchanged;

@@ -40,7 +40,7 @@ struct ApplyResult {
     std::string error; // names the failing step and object
     ApplyPath path = ApplyPath::unchanged;
     bool runtime_fallback = false;     // the runtime switch failed, the reload path was used
-    std::vector<std::string> switched; // clusters whose master changed
+    std::vector<std::string> switched; // clusters whose master changed (or appeared/vanished)
     std::string command_output;        // of the failing check/reload, for the log
     double render_ms = 0, write_ms = 0, check_ms = 0, switch_ms = 0, reload_ms = 0;
 };

@@ -274,9 +274,54 @@ static void against_real_haproxy(void** state) {
     assert_int_equal(system(ls.c_str()), 0);
 }
 
+// Without haproxy: a hanging reload_command is killed and reported, the
+// file stays written, and the next apply of the same topology reloads again
+// instead of calling it unchanged.
+static void reload_timeout_is_reported_and_retried(void**) {
+    char dir[] = "/tmp/rh-applier-reload.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    EventBasePtr base{event_base_new()};
+    ApplierSettings s;
+    s.template_text = "{{#clusters}}{{name}} {{master_host}}:{{master_port}}\n{{/clusters}}";
+    s.output = std::string(dir) + "/out.cfg";
+    s.reload_command = "sleep 30";
+    s.reload_timeout = 200ms;
+    std::optional<ApplyResult> slot;
+    Applier ap(base.get(), s, {}, [&](const ApplyResult& r) { slot = r; });
+    std::vector<HaproxyCluster> t{{"c1", 7000, HostPort{"127.0.0.1", 7001}, 1, "b", "s"}};
+    for (int round = 0; round < 2; round++) {
+        ap.submit(t);
+        auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (!slot && std::chrono::steady_clock::now() < deadline)
+            event_base_loop(base.get(), EVLOOP_ONCE);
+        assert_true(slot.has_value());
+        assert_false(slot->ok);
+        assert_int_equal(static_cast<int>(slot->path), static_cast<int>(ApplyPath::reload));
+        if (!strstr(slot->error.c_str(), "reload_command timed out"))
+            fail_msg("round %d: %s", round, slot->error.c_str());
+        assert_true(slot->reload_ms < 5000);
+        slot.reset();
+    }
+    assert_true(file_has_content(s.output, "c1 127.0.0.1:7001\n"));
+    assert_true(ap.applied().empty()); // never acknowledged
+    s.reload_command = "true";
+    Applier ok(base.get(), s, {}, [&](const ApplyResult& r) { slot = r; });
+    ok.submit(t);
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!slot && std::chrono::steady_clock::now() < deadline)
+        event_base_loop(base.get(), EVLOOP_ONCE);
+    assert_true(slot && slot->ok);
+    // The file already matched: an Applier with no debt calls it unchanged.
+    assert_int_equal(static_cast<int>(slot->path), static_cast<int>(ApplyPath::unchanged));
+    assert_int_equal(ok.applied().at("c1").master.port, 7001);
+    unlink(s.output.c_str());
+    rmdir(dir);
+}
+
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(against_real_haproxy, nullptr, teardown),
+        cmocka_unit_test(reload_timeout_is_reported_and_retried),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
