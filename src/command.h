@@ -41,7 +41,8 @@ class CommandRunner {
     CommandRunner(const CommandRunner&) = delete;
     CommandRunner& operator=(const CommandRunner&) = delete;
 
-    // Never calls done synchronously; a start failure is reported from the loop.
+    // Precondition: !busy(). Never calls done synchronously; a start failure
+    // is reported from the loop.
     void run(const std::string& cmd, std::chrono::milliseconds timeout, Done done);
     bool busy() const { return pid_ > 0 || fail_pending_; }
     pid_t pid() const { return pid_; } // the shell, also the process group id

@@ -82,7 +82,14 @@ std::vector<std::string> split_replies(std::string_view out) {
 
 RuntimeClient::RuntimeClient(event_base* base, std::string socket_path)
     : base_(base), path_(std::move(socket_path)),
-      timer_(base, [this] { fail_exchange("timed out"); }) {}
+      timer_(base, [this] { fail_exchange("timed out"); }), defer_timer_(base, [this] {
+          auto r = std::move(*deferred_);
+          deferred_.reset();
+          auto done = std::move(done_);
+          done_ = nullptr;
+          if (done)
+              done(std::move(r));
+      }) {}
 
 RuntimeClient::~RuntimeClient() {
     if (bev_)
@@ -93,6 +100,11 @@ void RuntimeClient::run(std::vector<std::string> commands, std::chrono::millisec
                         Done done) {
     cmds_ = std::move(commands);
     done_ = std::move(done);
+    in_run_ = true;
+    struct Leave {
+        bool& flag;
+        ~Leave() { flag = false; }
+    } leave{in_run_};
     input_.clear();
     sockaddr_un sun{};
     sun.sun_family = AF_UNIX;
@@ -179,6 +191,11 @@ void RuntimeClient::finish(RuntimeResult r) {
     if (bev_) {
         bufferevent_free(bev_);
         bev_ = nullptr;
+    }
+    if (in_run_) {
+        deferred_ = std::move(r);
+        defer_timer_.arm(std::chrono::microseconds(0));
+        return;
     }
     auto done = std::move(done_);
     done_ = nullptr;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,8 +48,9 @@ class RuntimeClient {
     RuntimeClient(const RuntimeClient&) = delete;
     RuntimeClient& operator=(const RuntimeClient&) = delete;
 
+    // Precondition: !busy(). Never calls done synchronously.
     void run(std::vector<std::string> commands, std::chrono::milliseconds timeout, Done done);
-    bool busy() const { return bev_ != nullptr; }
+    bool busy() const { return bev_ != nullptr || deferred_.has_value(); }
 
   private:
     static void on_read(bufferevent* bev, void* arg);
@@ -63,6 +65,9 @@ class RuntimeClient {
     std::string input_;
     Done done_;
     Timer timer_;
+    bool in_run_ = false;
+    std::optional<RuntimeResult> deferred_; // a failure inside run(), reported from the loop
+    Timer defer_timer_;
 };
 
 } // namespace rh

@@ -2,6 +2,7 @@
 #include "statefile.h"
 
 #include <jansson.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
@@ -95,11 +96,12 @@ std::optional<AppliedState> parse_state(const std::string& text, std::string* er
 }
 
 AppliedState load_state(const std::string& path) {
+    struct stat sb {};
+    if (stat(path.c_str(), &sb) < 0 && errno == ENOENT)
+        return {}; // first start
     std::ifstream in(path, std::ios::binary);
     if (!in) {
-        if (errno != ENOENT)
-            log::warn("state file %s: %s; starting with an empty state", path.c_str(),
-                      std::strerror(errno));
+        log::error("state file %s: cannot read; starting with an empty state", path.c_str());
         return {};
     }
     std::stringstream ss;
