@@ -256,6 +256,20 @@ static void against_real_haproxy(void** state) {
     assert_int_equal(applies, 4); // first, unchanged, runtime, coalesced fallback
     assert_int_equal(route(e), 'A');
 
+    // A restarted daemon (new Applier, state from the file) with the same
+    // topology writes nothing and reloads nothing.
+    {
+        std::string pid_now = slurp(e.pidfile), cfg_now = slurp(e.cfg);
+        Applier again(e.base.get(), s, load_state(s.state_file),
+                      [&](const ApplyResult& res) { slot = res; });
+        again.submit(renamed);
+        r = wait_result(e, slot);
+        assert_true(r.ok);
+        assert_int_equal(static_cast<int>(r.path), static_cast<int>(ApplyPath::unchanged));
+        assert_string_equal(slurp(e.pidfile).c_str(), pid_now.c_str());
+        assert_string_equal(slurp(e.cfg).c_str(), cfg_now.c_str());
+    }
+
     // 6. A failing check_command keeps the old file and HAProxy where it was.
     std::string before = slurp(e.cfg);
     ApplierSettings bad = s;
