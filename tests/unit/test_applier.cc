@@ -332,10 +332,61 @@ static void reload_timeout_is_reported_and_retried(void**) {
     rmdir(dir);
 }
 
+static ApplyResult apply_once(event_base* base, Applier& ap, std::optional<ApplyResult>& slot,
+                              std::vector<HaproxyCluster> t) {
+    ap.submit(std::move(t));
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!slot && std::chrono::steady_clock::now() < deadline)
+        event_base_loop(base, EVLOOP_ONCE);
+    assert_true(slot.has_value());
+    ApplyResult r = *slot;
+    slot.reset();
+    return r;
+}
+
+// Without haproxy: an epoch-only change rewrites the file without a reload;
+// a missing runtime socket falls back to the reload path.
+static void epoch_only_and_missing_socket(void**) {
+    char dir[] = "/tmp/rh-applier-paths.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    EventBasePtr base{event_base_new()};
+    ApplierSettings s;
+    s.template_text =
+        "{{#clusters}}{{name}} {{master_host}}:{{master_port}} e{{epoch}}\n{{/clusters}}";
+    s.output = std::string(dir) + "/out.cfg";
+    s.runtime_socket = std::string(dir) + "/no-such.sock";
+    s.reload_command = "echo reloaded >> " + std::string(dir) + "/reloads";
+    std::string reloads = std::string(dir) + "/reloads";
+    assert_true(write_file_atomic(s.output, "c1 127.0.0.1:7001 e1\n", nullptr));
+    AppliedState st;
+    st["c1"] = {HostPort{"127.0.0.1", 7001}, 1};
+    std::optional<ApplyResult> slot;
+    Applier ap(base.get(), s, st, [&](const ApplyResult& r) { slot = r; });
+
+    auto r =
+        apply_once(base.get(), ap, slot, {{"c1", 7000, HostPort{"127.0.0.1", 7001}, 2, "b", "s"}});
+    assert_true(r.ok);
+    assert_int_equal(static_cast<int>(r.path), static_cast<int>(ApplyPath::file_only));
+    assert_true(file_has_content(s.output, "c1 127.0.0.1:7001 e2\n"));
+    assert_int_equal(access(reloads.c_str(), F_OK), -1); // no reload ran
+
+    r = apply_once(base.get(), ap, slot, {{"c1", 7000, HostPort{"127.0.0.1", 7002}, 3, "b", "s"}});
+    assert_true(r.ok);
+    assert_true(r.runtime_fallback);
+    assert_int_equal(static_cast<int>(r.path), static_cast<int>(ApplyPath::reload));
+    assert_true(file_has_content(s.output, "c1 127.0.0.1:7002 e3\n"));
+    assert_true(file_has_content(reloads, "reloaded\n"));
+    assert_int_equal(r.switched.size(), 1);
+    assert_int_equal(ap.applied().at("c1").master.port, 7002);
+    std::string rm = "rm -rf '" + std::string(dir) + "'";
+    assert_int_equal(system(rm.c_str()), 0);
+}
+
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(against_real_haproxy, nullptr, teardown),
         cmocka_unit_test(reload_timeout_is_reported_and_retried),
+        cmocka_unit_test(epoch_only_and_missing_socket),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
