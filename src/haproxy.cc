@@ -1,0 +1,252 @@
+// Rendering with kainjow mustache (included here only: it is a heavy header)
+// and atomic file replacement.
+#include "haproxy.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <kainjow/mustache.hpp>
+
+namespace rh {
+
+namespace mu = kainjow::mustache;
+
+namespace {
+
+void set_err(std::string* err, std::string msg) {
+    if (err)
+        *err = std::move(msg);
+}
+
+std::string errno_text(const std::string& what, const std::string& path) {
+    return what + " " + path + ": " + std::strerror(errno);
+}
+
+mu::mustache make_template(const std::string& text) {
+    mu::mustache t{text};
+    t.set_custom_escape([](const std::string& s) { return s; });
+    return t;
+}
+
+mu::data cluster_data(const HaproxyCluster& c) {
+    mu::data d;
+    d.set("name", c.name);
+    d.set("external_port", std::to_string(c.external_port));
+    d.set("master_host", c.master ? c.master->host : std::string());
+    d.set("master_port", c.master ? std::to_string(c.master->port) : std::string());
+    d.set("has_master", mu::data(c.master.has_value()));
+    d.set("epoch", std::to_string(c.epoch));
+    d.set("haproxy_backend", c.backend);
+    d.set("haproxy_server", c.server);
+    return d;
+}
+
+std::string dir_of(const std::string& path) {
+    auto slash = path.rfind('/');
+    if (slash == std::string::npos)
+        return ".";
+    if (slash == 0)
+        return "/";
+    return path.substr(0, slash);
+}
+
+bool write_all(int fd, std::string_view bytes) {
+    while (!bytes.empty()) {
+        ssize_t n = write(fd, bytes.data(), bytes.size());
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return false;
+        bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+}
+
+bool fsync_dir(const std::string& dir, std::string* err) {
+    int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        set_err(err, errno_text("open directory", dir));
+        return false;
+    }
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    if (rc < 0) {
+        set_err(err, errno_text("fsync directory", dir));
+        return false;
+    }
+    return true;
+}
+
+} // namespace
+
+bool check_template(const std::string& text, std::string* err) {
+    auto t = make_template(text);
+    if (t.is_valid())
+        return true;
+    set_err(err, "template: " + t.error_message());
+    return false;
+}
+
+std::optional<std::string> render(const std::string& text, std::vector<HaproxyCluster> clusters,
+                                  std::string* err) {
+    auto t = make_template(text);
+    if (!t.is_valid()) {
+        set_err(err, "template: " + t.error_message());
+        return std::nullopt;
+    }
+    std::sort(clusters.begin(), clusters.end(),
+              [](const auto& a, const auto& b) { return a.name < b.name; });
+    mu::data list{mu::data::type::list};
+    for (const auto& c : clusters)
+        list.push_back(cluster_data(c));
+    mu::data root;
+    root.set("clusters", list);
+    std::string out = t.render(root);
+    if (!t.is_valid()) {
+        set_err(err, "template: " + t.error_message());
+        return std::nullopt;
+    }
+    return out;
+}
+
+bool file_has_content(const std::string& path, std::string_view bytes) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    std::string have;
+    char buf[8192];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || have.size() + static_cast<size_t>(n) > bytes.size()) {
+            close(fd);
+            return false;
+        }
+        have.append(buf, static_cast<size_t>(n));
+    }
+    close(fd);
+    return have == bytes;
+}
+
+std::string shell_quote(std::string_view s) {
+    std::string out = "'";
+    for (char c : s) {
+        if (c == '\'')
+            out += "'\\''";
+        else
+            out += c;
+    }
+    out += '\'';
+    return out;
+}
+
+std::string substitute_path(std::string_view cmd, std::string_view path) {
+    std::string out;
+    for (size_t i = 0; i < cmd.size(); i++) {
+        if (cmd[i] == '%' && i + 1 < cmd.size() && cmd[i + 1] == 's') {
+            out += shell_quote(path);
+            i++;
+        } else if (cmd[i] == '%' && i + 1 < cmd.size() && cmd[i + 1] == '%') {
+            out += '%';
+            i++;
+        } else {
+            out += cmd[i];
+        }
+    }
+    return out;
+}
+
+std::optional<PendingFile> PendingFile::create(const std::string& output, std::string_view bytes,
+                                               std::string* err) {
+    mode_t mode = 0644;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    struct stat st {};
+    if (stat(output.c_str(), &st) == 0) {
+        mode = st.st_mode & 07777;
+        uid = st.st_uid;
+        gid = st.st_gid;
+    } else if (errno != ENOENT) {
+        set_err(err, errno_text("stat", output));
+        return std::nullopt;
+    }
+    std::string base =
+        output.substr(output.rfind('/') == std::string::npos ? 0 : output.rfind('/') + 1);
+    std::string tmpl = dir_of(output) + "/." + base + ".tmpXXXXXX";
+    int fd = mkostemp(tmpl.data(), O_CLOEXEC);
+    if (fd < 0) {
+        set_err(err, errno_text("create temporary file for", output));
+        return std::nullopt;
+    }
+    PendingFile pf{output, tmpl};
+    bool ok = write_all(fd, bytes);
+    if (ok && fchmod(fd, mode) < 0)
+        ok = false;
+    // Only root can give a file away; an unprivileged caller (tests) keeps its own.
+    if (ok && geteuid() == 0 && fchown(fd, uid, gid) < 0)
+        ok = false;
+    if (ok && fsync(fd) < 0)
+        ok = false;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    if (!ok) {
+        set_err(err, errno_text("write", tmpl));
+        return std::nullopt;
+    }
+    return pf;
+}
+
+PendingFile::PendingFile(PendingFile&& o) noexcept
+    : output_(std::move(o.output_)), temp_(std::move(o.temp_)) {
+    o.temp_.clear();
+}
+
+PendingFile& PendingFile::operator=(PendingFile&& o) noexcept {
+    if (this != &o) {
+        discard();
+        output_ = std::move(o.output_);
+        temp_ = std::move(o.temp_);
+        o.temp_.clear();
+    }
+    return *this;
+}
+
+PendingFile::~PendingFile() {
+    discard();
+}
+
+void PendingFile::discard() {
+    if (temp_.empty())
+        return;
+    unlink(temp_.c_str());
+    temp_.clear();
+}
+
+bool PendingFile::commit(std::string* err) {
+    if (temp_.empty()) {
+        set_err(err, "rename to " + output_ + ": no temporary file");
+        return false;
+    }
+    if (rename(temp_.c_str(), output_.c_str()) < 0) {
+        set_err(err, errno_text("rename " + temp_ + " to", output_));
+        discard();
+        return false;
+    }
+    temp_.clear();
+    return fsync_dir(dir_of(output_), err);
+}
+
+bool write_file_atomic(const std::string& path, std::string_view bytes, std::string* err) {
+    auto pf = PendingFile::create(path, bytes, err);
+    return pf && pf->commit(err);
+}
+
+} // namespace rh
