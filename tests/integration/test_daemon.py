@@ -58,6 +58,7 @@ def test_two_processes_engine_dropped_and_chrooted():
     tmp, chroot = make_env()
     with Daemon(write_config(tmp, base_config(tmp, chroot))) as d:
         engine = d.wait_engine()
+        d.wait_log("engine %d ready" % engine)  # it drops privileges before saying so
         uids, gids = proc_status_ids(engine)
         import pwd
         pw = pwd.getpwnam(ENGINE_USER)
