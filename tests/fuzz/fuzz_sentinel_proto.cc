@@ -1,3 +1,4 @@
+// fuzz-sources: src/sentinel_proto.cc src/redis_async.cc src/address.cc src/log.cc
 // libFuzzer target: bytes -> hiredis redisReader -> every sentinel_proto parser.
 // Build: clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -I<builddir>/src
 //   tests/fuzz/fuzz_sentinel_proto.cc src/sentinel_proto.cc src/redis_async.cc src/address.cc

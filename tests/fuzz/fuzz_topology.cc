@@ -1,3 +1,4 @@
+// fuzz-sources: src/topology.cc src/address.cc
 // libFuzzer target for src/topology.cc: random event sequences, checking the
 // decision invariants after every step. Build (not wired into automake):
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
