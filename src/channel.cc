@@ -19,7 +19,9 @@ Channel::Channel(event_base* base, int fd, OnMessage on_message, OnError on_erro
     bufferevent_enable(bev_, EV_READ | EV_WRITE);
 }
 
-Channel::~Channel() { close(); }
+Channel::~Channel() {
+    close();
+}
 
 void Channel::close() {
     if (bev_) {
@@ -59,17 +61,16 @@ void Channel::drain() {
         auto* head = evbuffer_pullup(in, proto::kHeaderSize);
         proto::Header hdr;
         std::string err;
-        auto st = proto::parse_header(std::span<const uint8_t>(head, proto::kHeaderSize), &hdr,
-                                      &err);
+        auto st =
+            proto::parse_header(std::span<const uint8_t>(head, proto::kHeaderSize), &hdr, &err);
         if (st == proto::FrameStatus::Invalid)
             return fail(err);
         size_t total = proto::kHeaderSize + hdr.length;
         if (avail < total)
             return;
         auto* frame = evbuffer_pullup(in, static_cast<ev_ssize_t>(total));
-        auto msg = proto::decode(hdr, std::span<const uint8_t>(frame + proto::kHeaderSize,
-                                                                hdr.length),
-                                 &err);
+        auto msg = proto::decode(
+            hdr, std::span<const uint8_t>(frame + proto::kHeaderSize, hdr.length), &err);
         evbuffer_drain(in, total);
         if (!msg)
             return fail(err);

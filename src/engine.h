@@ -48,7 +48,7 @@ class Engine {
     void fail(const std::string& why);
 
     // ---- the work (engine_work.cc) ----
-    struct Link; // a SentinelLink and what we know of it
+    struct Link;        // a SentinelLink and what we know of it
     struct ClusterWork; // per-cluster confirmation and output state
     void add_link(const HostPort& addr, bool configured);
     void on_master_info(Link& l, const sentinel::MasterInfo& m);

@@ -97,8 +97,8 @@ void Engine::after_drop() {
         cw->retry = std::make_unique<Timer>(base_.get(), [this, name] { evaluate(name); });
         if (c.applied_master) {
             topology_->seed(c.name, *c.applied_master, c.applied_epoch, now);
-            cw->applied = {c.name, proto::ApplyState::Applied, c.applied_master, c.applied_epoch,
-                           0, ""};
+            cw->applied = {c.name, proto::ApplyState::Applied, c.applied_master, c.applied_epoch, 0,
+                           ""};
         }
         clusters_[c.name] = std::move(cw);
     }
@@ -200,8 +200,7 @@ void Engine::on_not_monitored(Link& l, const std::string& cluster) {
     evaluate(cluster);
 }
 
-void Engine::on_replicas(const std::string& cluster,
-                         const std::vector<sentinel::ReplicaInfo>& r) {
+void Engine::on_replicas(const std::string& cluster, const std::vector<sentinel::ReplicaInfo>& r) {
     auto it = clusters_.find(cluster);
     if (it == clusters_.end())
         return;
@@ -312,8 +311,8 @@ void Engine::start_confirm(ClusterWork& cw, const HostPort& candidate, uint64_t 
                 }
                 return evaluate(name);
             }
-            std::string why = std::string(confirm_role_name(r.role)) +
-                              (r.detail.empty() ? "" : ": " + r.detail);
+            std::string why =
+                std::string(confirm_role_name(r.role)) + (r.detail.empty() ? "" : ": " + r.detail);
             topology_->confirm_failed(name, c, epoch, why);
             log::warn("cluster %s: candidate %s at epoch %llu not confirmed (%s); not shown, "
                       "retrying",
@@ -338,8 +337,7 @@ void Engine::announce(ClusterWork& cw) {
         return;
     if (st->seeded) {
         Verdict v = topology_->verdict(cw.config.name);
-        if (v.kind != VerdictKind::None ||
-            v.supporters.size() < topology_->policy().min_agreement)
+        if (v.kind != VerdictKind::None || v.supporters.size() < topology_->policy().min_agreement)
             return;
     }
     cw.announced = st->master;

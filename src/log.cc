@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <unistd.h>
 #include <string>
+#include <unistd.h>
 
 namespace rh::log {
 
@@ -127,8 +127,12 @@ void init(const char* tag, bool foreground, int facility, Level level) {
         openlog("redishappyd", LOG_PID | LOG_NDELAY, facility);
 }
 
-void set_level(Level level) { sink().level = level; }
-Level level() { return sink().level; }
+void set_level(Level level) {
+    sink().level = level;
+}
+Level level() {
+    return sink().level;
+}
 
 void reopen() {
     Sink& s = sink();

@@ -1,11 +1,11 @@
 #include "parent.h"
 
 #include <event2/event.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <type_traits>
 
 #include "applier.h"
 #include "backoff.h"
@@ -30,7 +31,9 @@ namespace {
 constexpr int kEngineFd = 3;
 using namespace std::chrono_literals;
 
-int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+int pidfd_open(pid_t pid) {
+    return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+}
 
 std::string describe_status(int status) {
     if (WIFEXITED(status))
@@ -54,8 +57,8 @@ std::vector<proto::Message> engine_config(const Config& c, uint64_t generation,
     b.sentinel_password = c.sentinel_password;
     size_t trusted = c.sentinels.size();
     b.min_agreement = static_cast<uint16_t>(c.min_agreement > 0 ? c.min_agreement
-                                            : trusted >= 2       ? 2
-                                                                 : 1);
+                                            : trusted >= 2      ? 2
+                                                                : 1);
     b.trust_discovered = c.trust_discovered;
     b.ping_interval_ms = static_cast<uint32_t>(c.ping_interval.count());
     b.ping_timeout_ms = static_cast<uint32_t>(c.ping_timeout.count());
@@ -297,43 +300,18 @@ class Parent {
     }
 
     void on_engine_message(proto::Message&& m) {
-        if (auto* r = std::get_if<proto::Ready>(&m))
-            return on_ready(*r);
-        if (auto* mm = std::get_if<proto::Master>(&m))
-            return on_master(*mm);
-        kill_engine(std::string("unexpected message ") +
-                    proto::type_name(static_cast<proto::Type>(m.index() + 1)));
-    }
-
-    void on_ready(const proto::Ready& r) {
-        if (engine_ready_)
-            return kill_engine("ready: sent twice");
-        if (r.generation != generation_)
-            return kill_engine("ready: configuration generation " + std::to_string(r.generation) +
-                               ", expected " + std::to_string(generation_));
-        engine_ready_ = true;
-        log::info("engine %d ready", static_cast<int>(engine_pid_));
-        replay_applied();
-    }
-
-    const ClusterConfig* find_cluster(const std::string& name) const {
-        for (auto& c : config_.clusters)
-            if (c.name == name)
-                return &c;
-        return nullptr;
-    }
-
-    void on_master(const proto::Master& m) {
-        if (!engine_ready_)
-            return kill_engine("master: before ready");
-        if (!find_cluster(m.cluster))
-            return kill_engine("master: cluster " + m.cluster + " is not configured");
-        if (!valid_host(m.master.host) || m.master.port == 0)
-            return kill_engine("master: invalid address for cluster " + m.cluster);
-        log::notice("cluster %s: confirmed master %s at epoch %llu", m.cluster.c_str(),
-                    format_host_port(m.master).c_str(),
-                    static_cast<unsigned long long>(m.epoch));
-        desired_[m.cluster] = m;
+        std::string why = check_engine_message(m, {&config_, generation_, engine_ready_});
+        if (!why.empty())
+            return kill_engine("protocol violation: " + why);
+        if (std::holds_alternative<proto::Ready>(m)) {
+            engine_ready_ = true;
+            log::info("engine %d ready", static_cast<int>(engine_pid_));
+            return replay_applied();
+        }
+        auto& mm = std::get<proto::Master>(m);
+        log::notice("cluster %s: confirmed master %s at epoch %llu", mm.cluster.c_str(),
+                    format_host_port(mm.master).c_str(), static_cast<unsigned long long>(mm.epoch));
+        desired_[mm.cluster] = mm;
         apply();
     }
 
@@ -429,16 +407,16 @@ class Parent {
             log::notice("haproxy: applied by %s%s (render %.1f ms, write %.1f ms, check %.1f ms, "
                         "switch %.1f ms, reload %.1f ms)",
                         apply_path_name(r.path),
-                        r.runtime_fallback ? " after the runtime switch failed" : "",
-                        r.render_ms, r.write_ms, r.check_ms, r.switch_ms, r.reload_ms);
+                        r.runtime_fallback ? " after the runtime switch failed" : "", r.render_ms,
+                        r.write_ms, r.check_ms, r.switch_ms, r.reload_ms);
         for (auto& [name, m] : applier_->applied()) {
             proto::Master now_applied{name, m.master, m.epoch};
             auto it = applied_.find(name);
             if (it != applied_.end() && it->second == now_applied)
                 continue;
             applied_[name] = now_applied;
-            send_apply(proto::ApplyResult{name, proto::ApplyState::Applied, m.master, m.epoch,
-                                          now, ""});
+            send_apply(
+                proto::ApplyResult{name, proto::ApplyState::Applied, m.master, m.epoch, now, ""});
         }
     }
 
@@ -563,6 +541,41 @@ class Parent {
 };
 
 } // namespace
+
+std::string check_engine_message(const proto::Message& m, const EngineMessageContext& ctx) {
+    if (auto* r = std::get_if<proto::Ready>(&m)) {
+        if (ctx.ready)
+            return "ready: sent twice";
+        if (r->generation != ctx.generation)
+            return "ready: configuration generation " + std::to_string(r->generation) +
+                   ", expected " + std::to_string(ctx.generation);
+        return "";
+    }
+    if (auto* mm = std::get_if<proto::Master>(&m)) {
+        if (!ctx.ready)
+            return "master: before ready";
+        bool known = false;
+        for (auto& c : ctx.config->clusters)
+            known = known || c.name == mm->cluster;
+        if (!known)
+            return "master: cluster " + mm->cluster + " is not configured";
+        if (!valid_host(mm->master.host) || mm->master.port == 0)
+            return "master: invalid address for cluster " + mm->cluster;
+        return "";
+    }
+    return std::visit(
+        [](const auto& x) {
+            using T = std::decay_t<decltype(x)>;
+            const char* name = std::is_same_v<T, proto::ConfigBegin>      ? "config-begin"
+                               : std::is_same_v<T, proto::ConfigSentinel> ? "config-sentinel"
+                               : std::is_same_v<T, proto::ConfigCluster>  ? "config-cluster"
+                               : std::is_same_v<T, proto::ConfigEnd>      ? "config-end"
+                               : std::is_same_v<T, proto::ApplyResult>    ? "apply-result"
+                                                                          : "shutdown";
+            return std::string("unexpected message ") + name + " from the engine";
+        },
+        m);
+}
 
 std::vector<ConfigError> load_and_check(const std::string& path, Config* out,
                                         std::string* template_text) {

@@ -43,7 +43,9 @@ bool known_type(uint16_t t) {
     return false;
 }
 
-uint16_t get16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+uint16_t get16(const uint8_t* p) {
+    return static_cast<uint16_t>((p[0] << 8) | p[1]);
+}
 uint32_t get32(const uint8_t* p) {
     return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
@@ -171,7 +173,9 @@ void put(Writer& w, const ConfigBegin& m) {
     w.str(m.haproxy_runtime_socket, kMaxText);
 }
 
-void put(Writer& w, const ConfigSentinel& m) { put_host_port(w, m.address); }
+void put(Writer& w, const ConfigSentinel& m) {
+    put_host_port(w, m.address);
+}
 
 void put(Writer& w, const ConfigCluster& m) {
     w.str(m.name, kMaxName);
@@ -205,7 +209,9 @@ void put(Writer& w, const ApplyResult& m) {
 
 void put(Writer&, const Shutdown&) {}
 
-void put(Writer& w, const Ready& m) { w.u64(m.generation); }
+void put(Writer& w, const Ready& m) {
+    w.u64(m.generation);
+}
 
 void put(Writer& w, const Master& m) {
     w.str(m.cluster, kMaxName);
@@ -214,14 +220,30 @@ void put(Writer& w, const Master& m) {
 }
 
 template <typename T> constexpr Type type_of();
-template <> constexpr Type type_of<ConfigBegin>() { return Type::ConfigBegin; }
-template <> constexpr Type type_of<ConfigSentinel>() { return Type::ConfigSentinel; }
-template <> constexpr Type type_of<ConfigCluster>() { return Type::ConfigCluster; }
-template <> constexpr Type type_of<ConfigEnd>() { return Type::ConfigEnd; }
-template <> constexpr Type type_of<ApplyResult>() { return Type::ApplyResult; }
-template <> constexpr Type type_of<Shutdown>() { return Type::Shutdown; }
-template <> constexpr Type type_of<Ready>() { return Type::Ready; }
-template <> constexpr Type type_of<Master>() { return Type::Master; }
+template <> constexpr Type type_of<ConfigBegin>() {
+    return Type::ConfigBegin;
+}
+template <> constexpr Type type_of<ConfigSentinel>() {
+    return Type::ConfigSentinel;
+}
+template <> constexpr Type type_of<ConfigCluster>() {
+    return Type::ConfigCluster;
+}
+template <> constexpr Type type_of<ConfigEnd>() {
+    return Type::ConfigEnd;
+}
+template <> constexpr Type type_of<ApplyResult>() {
+    return Type::ApplyResult;
+}
+template <> constexpr Type type_of<Shutdown>() {
+    return Type::Shutdown;
+}
+template <> constexpr Type type_of<Ready>() {
+    return Type::Ready;
+}
+template <> constexpr Type type_of<Master>() {
+    return Type::Master;
+}
 
 // ---- decoders ----
 // Each returns false with *err set; the caller adds the message type.
@@ -259,9 +281,9 @@ bool get(Reader& r, ConfigBegin* m, std::string* err) {
     NEED(r.u16(&m->min_agreement), "min_agreement: truncated");
     NEED(m->min_agreement >= 1, "min_agreement: must be at least 1");
     NEED(r.boolean(&m->trust_discovered), "trust_discovered: not a boolean");
-    uint32_t* timers[] = {&m->ping_interval_ms,    &m->ping_timeout_ms,
-                          &m->connect_timeout_ms,  &m->reread_interval_ms,
-                          &m->confirm_timeout_ms,  &m->forget_discovered_after_ms,
+    uint32_t* timers[] = {&m->ping_interval_ms,   &m->ping_timeout_ms,
+                          &m->connect_timeout_ms, &m->reread_interval_ms,
+                          &m->confirm_timeout_ms, &m->forget_discovered_after_ms,
                           &m->backoff_max_ms};
     for (uint32_t* t : timers) {
         NEED(r.u32(t), "timer: truncated");
@@ -277,9 +299,9 @@ bool get(Reader& r, ConfigBegin* m, std::string* err) {
     NEED(r.str(&m->consul_ca_pem, kMaxPem), "consul_ca_pem: bad string");
     NEED(r.u32(&m->consul_timeout_ms), "consul_timeout: truncated");
     NEED(r.u32(&m->consul_retry_max_ms), "consul_retry_max: truncated");
-    std::string* texts[] = {&m->config_path,           &m->haproxy_template,
-                            &m->haproxy_output,        &m->haproxy_check_command,
-                            &m->haproxy_reload_command, &m->haproxy_runtime_socket};
+    std::string* texts[] = {
+        &m->config_path,           &m->haproxy_template,       &m->haproxy_output,
+        &m->haproxy_check_command, &m->haproxy_reload_command, &m->haproxy_runtime_socket};
     for (std::string* s : texts) {
         NEED(r.str(s, kMaxText), "display string: bad string");
         NEED(printable(*s), "display string: control character");
@@ -300,8 +322,8 @@ bool get(Reader& r, ConfigCluster* m, std::string* err) {
     if (!get_opt_host_port(r, &m->applied_master, "applied_master", err))
         return false;
     NEED(r.u64(&m->applied_epoch), "applied_epoch: truncated");
-    std::string* texts[] = {&m->haproxy_backend,   &m->haproxy_server,   &m->consul_service,
-                            &m->consul_service_id, &m->consul_node, &m->consul_datacenter};
+    std::string* texts[] = {&m->haproxy_backend,   &m->haproxy_server, &m->consul_service,
+                            &m->consul_service_id, &m->consul_node,    &m->consul_datacenter};
     for (std::string* s : texts) {
         NEED(r.str(s, s == &m->haproxy_backend || s == &m->haproxy_server ? kMaxName : kMaxText),
              "identifier: bad string");
@@ -338,7 +360,9 @@ bool get(Reader& r, ApplyResult* m, std::string* err) {
     return true;
 }
 
-bool get(Reader&, Shutdown*, std::string*) { return true; }
+bool get(Reader&, Shutdown*, std::string*) {
+    return true;
+}
 
 bool get(Reader& r, Ready* m, std::string* err) {
     NEED(r.u64(&m->generation), "generation: truncated");

@@ -45,11 +45,11 @@ inline constexpr size_t kMaxListItems = 1024;
 
 enum class Type : uint16_t {
     // parent -> engine
-    ConfigBegin = 1,   // global settings; starts a configuration transfer
+    ConfigBegin = 1,    // global settings; starts a configuration transfer
     ConfigSentinel = 2, // one configured Sentinel
-    ConfigCluster = 3, // one configured cluster
-    ConfigEnd = 4,     // the transfer is complete
-    ApplyResult = 5,   // what the parent did with a cluster's master
+    ConfigCluster = 3,  // one configured cluster
+    ConfigEnd = 4,      // the transfer is complete
+    ApplyResult = 5,    // what the parent did with a cluster's master
     Shutdown = 6,
     // engine -> parent
     Ready = 32,  // configuration received and privileges dropped
@@ -69,7 +69,7 @@ struct Header {
 
 struct ConfigBegin {
     uint64_t generation = 0;
-    uint8_t log_level = 1; // log::Level
+    uint8_t log_level = 1;         // log::Level
     int32_t log_facility = 3 << 3; // LOG_DAEMON
     // Privilege drop: the engine chroots here (empty: no chroot) and becomes
     // this user when started as root.

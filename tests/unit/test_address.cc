@@ -25,11 +25,11 @@ static void rejects_injection_and_junk(void**) {
     assert_false(valid_host("trailing-"));
     assert_false(valid_host("a..b"));
     assert_false(valid_host("."));
-    assert_false(valid_host(std::string(64, 'a')));     // label too long
+    assert_false(valid_host(std::string(64, 'a'))); // label too long
     std::string long_name;
     for (int i = 0; i < 64; i++)
         long_name += "abc.";
-    assert_false(valid_host(long_name));                // over 253
+    assert_false(valid_host(long_name)); // over 253
     assert_false(valid_host(std::string("a\0b", 3)));
 }
 
