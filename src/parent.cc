@@ -20,6 +20,7 @@
 #include "channel.h"
 #include "config.h"
 #include "evutil.h"
+#include "haproxy.h"
 #include "log.h"
 #include "proto.h"
 #include "statefile.h"
@@ -630,8 +631,20 @@ int parent_main(const Options& opts) {
     if (!opts.foreground && daemon(0, 0) != 0)
         log::fatal("daemon");
     log::info("starting (parent, pid %d)", static_cast<int>(getpid()));
-    Parent p(opts, std::move(r.config), std::move(template_text));
-    return p.run();
+    std::string pid_file = r.config.pid_file;
+    if (!pid_file.empty()) {
+        std::string err;
+        if (!write_file_atomic(pid_file, std::to_string(getpid()) + "\n", &err))
+            log::fatalx("pid_file: %s", err.c_str());
+    }
+    int status = 0;
+    {
+        Parent p(opts, std::move(r.config), std::move(template_text));
+        status = p.run();
+    }
+    if (!pid_file.empty())
+        unlink(pid_file.c_str());
+    return status;
 }
 
 } // namespace rh

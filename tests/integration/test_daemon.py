@@ -109,13 +109,18 @@ def test_sighup_with_broken_file_keeps_running():
 
 def test_sigterm_stops_both_processes():
     tmp, chroot = make_env()
-    with Daemon(write_config(tmp, base_config(tmp, chroot))) as d:
+    pid_file = os.path.join(tmp, "redishappyd.pid")
+    text = base_config(tmp, chroot).replace("api_listen = none", "api_listen = none\npid_file = " + pid_file)
+    with Daemon(write_config(tmp, text)) as d:
         engine = d.wait_engine()
+        poll_until(lambda: os.path.exists(pid_file), 5, "pid file")
+        assert open(pid_file).read().strip() == str(d.pid)
         os.kill(d.pid, signal.SIGTERM)
         rc = d.proc.wait(timeout=10)
         assert rc == 0, rc
         poll_until(lambda: not os.path.exists(f"/proc/{engine}"), 5, "engine gone")
         assert not os.path.exists(os.path.join(tmp, "state.json")), "nothing written"
+        assert not os.path.exists(pid_file), "pid file removed at exit"
 
 
 def test_engine_exits_when_parent_dies():

@@ -205,6 +205,27 @@ def engine_kill_changes_nothing(path):
     assert s.through_haproxy() == master[1]
 
 
+def test_restart_with_unchanged_topology_writes_nothing():
+    s = Setup("reload")
+    master = s.g.sentinel_master(NAME)
+    poll_until(lambda: s.applied() == master, 15, "master applied")
+    before = s.cfg_text()
+    mtime = os.stat(s.cfg).st_mtime_ns
+    hap_pid = s.hap.pid()
+    s.d.stop()
+    assert s.cfg_text() == before, "stopping must write nothing"
+    # A new daemon on the same state file and configuration.
+    d2 = Daemon(s.conf)
+    d2.__enter__()
+    rhtest.run().on_close(lambda: d2.__exit__(None, None, None))
+    poll_until(lambda: "applied by" in d2.log() or "confirmed master" in d2.log(), 15,
+               "the restarted daemon to confirm the master")
+    poll_until(lambda: s.applied() == master, 15, "master applied after restart")
+    assert os.stat(s.cfg).st_mtime_ns == mtime, "the file was rewritten"
+    assert s.hap.pid() == hap_pid, "haproxy was reloaded"
+    assert "applied by reload" not in d2.log()
+
+
 def test_reload_path_failover_and_stale_master_return():
     failover_and_stale_master_return("reload")
 
