@@ -15,6 +15,7 @@ namespace rh {
 
 class Api;
 class Channel;
+class Consul;
 class Confirmer;
 class SentinelLink;
 class Topology;
@@ -81,6 +82,7 @@ class Engine {
     std::map<std::string, std::unique_ptr<Link>> links_;
     std::map<std::string, std::unique_ptr<ClusterWork>> clusters_;
     std::unique_ptr<Api> api_;
+    std::unique_ptr<Consul> consul_;
     std::unique_ptr<Timer> view_timer_;
     std::unique_ptr<Timer> housekeeping_timer_;
     std::minstd_rand rng_;

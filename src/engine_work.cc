@@ -8,6 +8,8 @@
 // never decide anything: a +switch-master (which carries no epoch) or any
 // report from an untrusted Sentinel makes us re-read SENTINEL MASTER from
 // every trusted Sentinel at once, so corroboration costs one round trip.
+#include <curl/curl.h>
+
 #include <ctime>
 #include <set>
 
@@ -16,6 +18,8 @@
 #include "autoconfig.h"
 #include "channel.h"
 #include "confirm.h"
+#include "consul.h"
+#include "consul_json.h"
 #include "engine.h"
 #include "log.h"
 #include "sentinel.h"
@@ -56,7 +60,8 @@ Engine::Engine(bool foreground) : foreground_(foreground), base_(event_base_new(
 }
 
 Engine::~Engine() {
-    // Links and confirmers hold events on base_: free them before it.
+    // Links, confirmers and transfers hold events on base_: free them before it.
+    consul_.reset();
     clusters_.clear();
     links_.clear();
     api_.reset();
@@ -76,6 +81,10 @@ void Engine::before_drop() {
             log::fatalx("api: %s", err.c_str());
     }
     rng_.seed(static_cast<unsigned>(getpid()) ^ static_cast<unsigned>(time(nullptr)));
+    // libcurl loads its TLS library and reads its configuration here, while
+    // the whole file system is still visible.
+    if (g.consul && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        log::fatalx("consul: curl_global_init failed");
 }
 
 void Engine::after_drop() {
@@ -104,6 +113,19 @@ void Engine::after_drop() {
     }
     for (auto& s : config_.sentinels)
         add_link(s, true);
+    if (g.consul) {
+        ConsulSettings cs;
+        cs.address = g.consul_address;
+        auto mode = parse_consul_mode(g.consul_mode);
+        cs.mode = mode ? *mode : ConsulMode::catalog;
+        cs.token = g.consul_token;
+        cs.ca_pem = g.consul_ca_pem;
+        cs.timeout = Millis(g.consul_timeout_ms);
+        cs.retry_max = Millis(g.consul_retry_max_ms);
+        consul_ = std::make_unique<Consul>(
+            base_.get(), std::move(cs),
+            [this](const std::string&, const ConsulStatus&) { mark_dirty(); });
+    }
     view_timer_ = std::make_unique<Timer>(base_.get(), [this] { publish_view(); });
     housekeeping_timer_ = std::make_unique<Timer>(base_.get(), [this] { housekeeping(); });
     housekeeping_timer_->arm(10s);
@@ -344,6 +366,18 @@ void Engine::announce(ClusterWork& cw) {
     cw.announced_epoch = st->epoch;
     if (!channel_->send(proto::Master{cw.config.name, st->master, st->epoch}))
         log::error("cluster %s: cannot tell the parent", cw.config.name.c_str());
+    // HAProxy first (the parent), then Consul: a slow Consul delays nothing.
+    if (consul_) {
+        ConsulService svc;
+        svc.cluster = cw.config.name;
+        svc.service = cw.config.consul_service;
+        svc.service_id = cw.config.consul_service_id;
+        svc.node = cw.config.consul_node;
+        svc.datacenter = cw.config.consul_datacenter;
+        svc.tags = cw.config.consul_tags;
+        svc.address = st->master;
+        consul_->publish(svc);
+    }
 }
 
 void Engine::on_apply_result(const proto::ApplyResult& r) {
@@ -459,6 +493,15 @@ ApiView Engine::build_view() const {
         c.apply_error = cw->applied.error;
         c.applied_at = cw->applied.at;
         c.apply_errors = cw->apply_errors;
+        if (consul_) {
+            if (const ConsulStatus* cs = consul_->status(name)) {
+                c.consul_state = consul_state_name(cs->state);
+                c.consul_error = cs->last_error;
+                c.consul_errors = cs->errors;
+            } else {
+                c.consul_state = "pending";
+            }
+        }
         v.clusters.push_back(std::move(c));
     }
     ApiConfig& ac = v.config;
@@ -471,6 +514,10 @@ ApiView Engine::build_view() const {
     ac.haproxy_reload_command = g.haproxy_reload_command;
     ac.consul_address = g.consul_address;
     ac.consul_token_set = !g.consul_token.empty();
+    for (auto& c : config_.clusters)
+        if (g.consul)
+            ac.consul_services.push_back(c.consul_service);
+
     ac.api_listen = g.api_listen;
     auto setting = [&](const char* sec, const char* key, std::string val) {
         ac.settings.push_back({sec, key, std::move(val)});
@@ -482,6 +529,8 @@ ApiView Engine::build_view() const {
     setting("sentinels", "reread_interval", std::to_string(g.reread_interval_ms) + "ms");
     setting("haproxy", "check_command", g.haproxy_check_command);
     setting("haproxy", "runtime_socket", g.haproxy_runtime_socket);
+    if (g.consul)
+        setting("consul", "mode", g.consul_mode);
     return v;
 }
 

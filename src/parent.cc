@@ -73,6 +73,7 @@ std::vector<proto::Message> engine_config(const Config& c, uint64_t generation,
     b.consul_address = c.consul_address;
     b.consul_mode = c.consul ? c.consul_mode : "";
     b.consul_token = c.consul_token;
+    b.consul_ca_pem = c.consul_ca_pem;
     b.consul_timeout_ms = static_cast<uint32_t>(c.consul_timeout.count());
     b.consul_retry_max_ms = static_cast<uint32_t>(c.consul_retry_max.count());
     b.config_path = c.path;
@@ -514,6 +515,25 @@ class Parent {
                 return false;
             }
             c.consul_token = token;
+        }
+        if (c.consul && !c.consul_ca_file.empty()) {
+            FILE* f = fopen(c.consul_ca_file.c_str(), "re");
+            if (!f) {
+                log::error("consul ca_file %s: %s", c.consul_ca_file.c_str(), strerror(errno));
+                return false;
+            }
+            std::string pem;
+            char buf[4096];
+            size_t n;
+            while ((n = fread(buf, 1, sizeof buf, f)) > 0 && pem.size() <= proto::kMaxPem)
+                pem.append(buf, n);
+            fclose(f);
+            if (pem.size() > proto::kMaxPem) {
+                log::error("consul ca_file %s: larger than %zu bytes", c.consul_ca_file.c_str(),
+                           proto::kMaxPem);
+                return false;
+            }
+            c.consul_ca_pem = std::move(pem);
         }
         return true;
     }

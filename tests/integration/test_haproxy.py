@@ -54,7 +54,7 @@ class Setup:
     """Sentinel group, haproxy and redishappyd wired together."""
 
     def __init__(self, path, check_command=None, reload_command=None, reload_timeout="5s",
-                 group=True, sentinels=None):
+                 group=True, sentinels=None, extra=""):
         r = rhtest.run()
         self.path = path
         self.dir = r.dir
@@ -100,7 +100,7 @@ class Setup:
             conf.append("runtime_socket = %s" % self.sock)
         self.conf = r.path("redishappy-%s.conf" % tag)
         with open(self.conf, "w") as f:
-            f.write("\n".join(conf) + "\n")
+            f.write("\n".join(conf) + "\n" + extra)
         self.d = Daemon(self.conf)
         self.d.__enter__()
         r.on_close(lambda: self.d.__exit__(None, None, None))
