@@ -71,12 +71,16 @@ void Engine::on_message(proto::Message&& m) {
     if (auto* c = std::get_if<proto::ConfigCluster>(&m)) {
         if (!receiving_)
             return fail("config-cluster outside a transfer");
-        pending_.clusters.push_back(std::move(*c));
+        if (c->removed)
+            pending_.removed.push_back(std::move(*c));
+        else
+            pending_.clusters.push_back(std::move(*c));
         return;
     }
     if (auto* e = std::get_if<proto::ConfigEnd>(&m)) {
         if (!receiving_ || e->generation != pending_.global.generation ||
-            e->sentinels != pending_.sentinels.size() || e->clusters != pending_.clusters.size())
+            e->sentinels != pending_.sentinels.size() ||
+            e->clusters != pending_.clusters.size() + pending_.removed.size())
             return fail("config-end does not match the transfer");
         receiving_ = false;
         return configure(std::move(pending_));

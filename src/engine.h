@@ -31,6 +31,7 @@ struct EngineConfig {
     proto::ConfigBegin global;
     std::vector<HostPort> sentinels;
     std::vector<proto::ConfigCluster> clusters;
+    std::vector<proto::ConfigCluster> removed; // to withdraw from Consul only
 };
 
 class Engine {

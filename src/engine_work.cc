@@ -53,6 +53,22 @@ struct Engine::ClusterWork {
     unsigned confirm_attempts = 0;
 };
 
+namespace {
+
+ConsulService consul_service(const proto::ConfigCluster& c, const HostPort& master) {
+    ConsulService svc;
+    svc.cluster = c.name;
+    svc.service = c.consul_service;
+    svc.service_id = c.consul_service_id;
+    svc.node = c.consul_node;
+    svc.datacenter = c.consul_datacenter;
+    svc.tags = c.consul_tags;
+    svc.address = master;
+    return svc;
+}
+
+} // namespace
+
 // Defined here, where Link, ClusterWork and the subsystems are complete types.
 Engine::Engine(bool foreground) : foreground_(foreground), base_(event_base_new()) {
     if (!base_)
@@ -125,6 +141,11 @@ void Engine::after_drop() {
         consul_ = std::make_unique<Consul>(
             base_.get(), std::move(cs),
             [this](const std::string&, const ConsulStatus&) { mark_dirty(); });
+        for (auto& r : config_.removed) {
+            log::info("cluster %s: removed from the configuration; deregistering it from Consul",
+                      r.name.c_str());
+            consul_->remove(consul_service(r, HostPort{"127.0.0.1", 1}));
+        }
     }
     view_timer_ = std::make_unique<Timer>(base_.get(), [this] { publish_view(); });
     housekeeping_timer_ = std::make_unique<Timer>(base_.get(), [this] { housekeeping(); });
@@ -367,17 +388,8 @@ void Engine::announce(ClusterWork& cw) {
     if (!channel_->send(proto::Master{cw.config.name, st->master, st->epoch}))
         log::error("cluster %s: cannot tell the parent", cw.config.name.c_str());
     // HAProxy first (the parent), then Consul: a slow Consul delays nothing.
-    if (consul_) {
-        ConsulService svc;
-        svc.cluster = cw.config.name;
-        svc.service = cw.config.consul_service;
-        svc.service_id = cw.config.consul_service_id;
-        svc.node = cw.config.consul_node;
-        svc.datacenter = cw.config.consul_datacenter;
-        svc.tags = cw.config.consul_tags;
-        svc.address = st->master;
-        consul_->publish(svc);
-    }
+    if (consul_)
+        consul_->publish(consul_service(cw.config, st->master));
 }
 
 void Engine::on_apply_result(const proto::ApplyResult& r) {

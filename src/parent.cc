@@ -45,8 +45,24 @@ std::string describe_status(int status) {
 }
 
 // The engine's view of the configuration, sent as begin / items / end.
+proto::ConfigCluster cluster_message(const ClusterConfig& cl) {
+    proto::ConfigCluster m;
+    m.name = cl.name;
+    m.external_port = cl.external_port;
+    m.password = cl.password;
+    m.haproxy_backend = cl.haproxy_backend;
+    m.haproxy_server = cl.haproxy_server;
+    m.consul_service = cl.consul_service;
+    m.consul_service_id = cl.consul_service_id;
+    m.consul_node = cl.consul_node;
+    m.consul_datacenter = cl.consul_datacenter;
+    m.consul_tags = cl.consul_tags;
+    return m;
+}
+
 std::vector<proto::Message> engine_config(const Config& c, uint64_t generation,
-                                          const std::map<std::string, proto::Master>& applied) {
+                                          const std::map<std::string, proto::Master>& applied,
+                                          const std::map<std::string, ClusterConfig>& removed) {
     std::vector<proto::Message> out;
     proto::ConfigBegin b;
     b.generation = generation;
@@ -86,25 +102,20 @@ std::vector<proto::Message> engine_config(const Config& c, uint64_t generation,
     for (auto& s : c.sentinels)
         out.emplace_back(proto::ConfigSentinel{s});
     for (auto& cl : c.clusters) {
-        proto::ConfigCluster m;
-        m.name = cl.name;
-        m.external_port = cl.external_port;
-        m.password = cl.password;
+        proto::ConfigCluster m = cluster_message(cl);
         if (auto it = applied.find(cl.name); it != applied.end()) {
             m.applied_master = it->second.master;
             m.applied_epoch = it->second.epoch;
         }
-        m.haproxy_backend = cl.haproxy_backend;
-        m.haproxy_server = cl.haproxy_server;
-        m.consul_service = cl.consul_service;
-        m.consul_service_id = cl.consul_service_id;
-        m.consul_node = cl.consul_node;
-        m.consul_datacenter = cl.consul_datacenter;
-        m.consul_tags = cl.consul_tags;
+        out.emplace_back(std::move(m));
+    }
+    for (auto& [name, cl] : removed) {
+        proto::ConfigCluster m = cluster_message(cl);
+        m.removed = true;
         out.emplace_back(std::move(m));
     }
     out.emplace_back(proto::ConfigEnd{generation, static_cast<uint32_t>(c.sentinels.size()),
-                                      static_cast<uint32_t>(c.clusters.size())});
+                                      static_cast<uint32_t>(c.clusters.size() + removed.size())});
     return out;
 }
 
@@ -199,7 +210,7 @@ class Parent {
         channel_ = std::make_unique<Channel>(
             base_.get(), sv[0], [this](proto::Message&& m) { on_engine_message(std::move(m)); },
             [this](const std::string& why, bool eof) { on_channel_error(why, eof); });
-        for (auto& m : engine_config(config_, generation_, applied_))
+        for (auto& m : engine_config(config_, generation_, applied_, removed_))
             if (!channel_->send(m))
                 log::fatalx("configuration does not fit the protocol limits");
         log::info("engine started, pid %d", static_cast<int>(pid));
@@ -473,6 +484,20 @@ class Parent {
         }
         if (!load_secrets(fresh))
             return;
+        // Clusters dropped from the file are withdrawn from Consul by every
+        // engine from now on (until the name comes back).
+        for (auto& old : config_.clusters) {
+            bool kept = false;
+            for (auto& c : fresh.clusters)
+                kept = kept || c.name == old.name;
+            if (!kept && config_.consul) {
+                removed_[old.name] = old;
+                applied_.erase(old.name);
+                desired_.erase(old.name);
+            }
+        }
+        for (auto& c : fresh.clusters)
+            removed_.erase(c.name);
         config_ = std::move(fresh);
         make_applier(std::move(template_text));
         apply();
@@ -559,6 +584,7 @@ class Parent {
     bool restart_now_ = false;
     std::map<std::string, proto::Master> desired_;
     std::map<std::string, proto::Master> applied_;
+    std::map<std::string, ClusterConfig> removed_;
 };
 
 } // namespace

@@ -190,6 +190,7 @@ void put(Writer& w, const ConfigCluster& m) {
     w.str(m.consul_node, kMaxText);
     w.str(m.consul_datacenter, kMaxText);
     put_str_list(w, m.consul_tags, kMaxText);
+    w.boolean(m.removed);
 }
 
 void put(Writer& w, const ConfigEnd& m) {
@@ -332,6 +333,7 @@ bool get(Reader& r, ConfigCluster* m, std::string* err) {
     NEED(get_str_list(r, &m->consul_tags, kMaxText), "consul_tags: bad list");
     for (auto& t : m->consul_tags)
         NEED(printable(t), "consul_tags: control character");
+    NEED(r.boolean(&m->removed), "removed: not a boolean");
     return true;
 }
 

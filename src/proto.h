@@ -125,6 +125,9 @@ struct ConfigCluster {
     std::string consul_node;
     std::string consul_datacenter;
     std::vector<std::string> consul_tags;
+    // A cluster removed from the configuration by a reload: the engine only
+    // withdraws it from Consul, and neither monitors nor reports it.
+    bool removed = false;
 
     bool operator==(const ConfigCluster&) const = default;
 };

@@ -55,7 +55,7 @@ def consul_config(consul, token_file=None):
     return text
 
 
-def daemon(g, consul, token_file=None):
+def daemon(g, consul, token_file=None, clusters=(NAME,)):
     r = rhtest.run()
     api_port = r.free_port()
     chroot = r.path("root-%d" % api_port)
@@ -65,16 +65,38 @@ def daemon(g, consul, token_file=None):
     conf += ["state_file = %s/state-%d.json" % (r.dir, api_port),
              "api_listen = 127.0.0.1:%d" % api_port, "", "[sentinels]"]
     conf += ["address = %s:%d" % (s.host, s.port) for s in g.sentinels]
-    conf += ["reread_interval = 1s", "", "[cluster %s]" % NAME,
-             "external_port = %d" % r.free_port()]
+    conf += ["reread_interval = 1s"]
+    for name in clusters:
+        conf += ["", "[cluster %s]" % name, "external_port = %d" % r.free_port()]
     path = r.path("redishappy-%d.conf" % api_port)
     with open(path, "w") as f:
         f.write("\n".join(conf) + "\n" + consul_config(consul, token_file))
     d = Daemon(path)
+    d.path = path
     d.__enter__()
     r.on_close(lambda: d.__exit__(None, None, None))
     poll_until(lambda: api(api_port, "/api/ping")[1] == "Pong", 10, "API")
     return d, api_port
+
+
+def test_cluster_removed_by_reload_is_deregistered():
+    consul = FakeConsul()
+    g = RedisGroup([NAME, "other"], replicas=1)
+    g.wait_ready()
+    d, port = daemon(g, consul, clusters=(NAME, "other"))
+    poll_until(lambda: consul.service() == [g.sentinel_master(NAME)], 10, "testing registered")
+    poll_until(lambda: consul.service("other") == [g.sentinel_master("other")], 10,
+               "other registered")
+    text = open(d.path).read()
+    start = text.index("[cluster other]")
+    end = text.index("\n\n", start) if "\n\n" in text[start:] else len(text)
+    with open(d.path, "w") as f:
+        f.write(text[:start] + text[end:])
+    import signal as _signal
+    os.kill(d.pid, _signal.SIGHUP)
+    poll_until(lambda: consul.service("other") == [], 15, "other deregistered")
+    assert consul.service() == [g.sentinel_master(NAME)], "testing must stay registered"
+    d.wait_log("removed from the configuration")
 
 
 def test_registers_at_startup_and_follows_failover():

@@ -80,6 +80,8 @@ static void roundtrips_every_type(void**) {
     bare.name = "b";
     bare.external_port = 1;
     check_roundtrip(bare);
+    bare.removed = true;
+    check_roundtrip(bare);
     check_roundtrip(ConfigEnd{42, 3, 1});
     check_roundtrip(ApplyResult{"testing", ApplyState::Error, std::nullopt, 5, 1700000000,
                                 "check_command exited 1"});
