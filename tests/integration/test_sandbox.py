@@ -11,7 +11,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rhtest import poll_until, require_binaries, run_tests, skip  # noqa: E402
+from rhtest import poll_until, require_binaries, run_tests, skip, try_command  # noqa: E402
 
 SRCDIR = os.environ.get("RH_SRCDIR") or os.path.join(os.path.dirname(__file__), "..", "..")
 BUILDDIR = os.environ.get("RH_BUILDDIR") or SRCDIR
@@ -37,12 +37,15 @@ class Sandbox:
         return subprocess.Popen(["/usr/bin/python3", SANDBOX] + list(args), env=self.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
-    def status_master(self):
-        """(master, applied state) from the status table's cluster row."""
+    def status_row(self):
+        """(master, confirmed and applied, replicas) from the status table."""
         out = self.run("status").stdout
-        m = re.search(r"^sandbox\s+(\S+)\s+(\d+)\s+(yes|no)\s+(\S+)", out, re.M)
+        m = re.search(r"^sandbox\s+(\S+)\s+(\d+)\s+(yes|no)\s+(\S+)\s+(\S+)", out, re.M)
         assert m, "no cluster row in status:\n" + out
-        return m.group(1), m.group(3) == "yes" and m.group(4) == "applied"
+        return m.group(1), m.group(3) == "yes" and m.group(4) == "applied", m.group(5)
+
+    def status_master(self):
+        return self.status_row()[:2]
 
     def recorded_pids(self):
         """Every PID the sandbox recorded (with the engine, a child of the
@@ -118,12 +121,19 @@ def test_sandbox_failover_and_stale_master():
         writer = sb.spawn("writer", "12")
         poll_until(lambda: sb.run("restart-old-master", check=False).returncode == 0, 15,
                    "restart-old-master (it waits for the promotion)")
+        host, port = first.rsplit(":", 1)
+        poll_until(lambda: try_command(host, int(port), "ROLE")[0] == "master", 5,
+                   "the old master %s to come back claiming to be master" % first)
         wout, _ = writer.communicate(timeout=40)
         print(_indent(wout))
         assert writer.returncode == 0, wout
         m = re.search(r"(\d+) acknowledged, .* (\d+) acknowledged writes missing", wout)
         assert m and int(m.group(1)) > 0 and m.group(2) == "0", wout
-        # The old master came back claiming to be master; HAProxy never showed it.
+        # The old master came back claiming to be master; HAProxy never showed
+        # it, and Sentinel has turned it into a replica of the new one.
+        poll_until(lambda: try_command(host, int(port), "ROLE")[0] == "slave", 20,
+                   "the old master %s to be demoted" % first)
+        assert first in sb.status_row()[2]
         assert sb.status_master() == (new, True)
 
         pids = sb.recorded_pids()
