@@ -148,5 +148,29 @@ def test_sandbox_failover_and_stale_master():
         shutil.rmtree(os.path.dirname(sb.dir), ignore_errors=True)
 
 
+def test_failed_start_leaves_nothing_behind():
+    """A daemon that rejects its configuration (here /bin/false as
+    redishappyd): start fails, names the logs, and stops the servers it had
+    already started."""
+    if os.geteuid() != 0:
+        skip("the sandbox test runs as root (privilege separation); not root here")
+    require_binaries("redis-server", "redis-sentinel", "haproxy")
+    sb = Sandbox()
+    sb.env["REDISHAPPYD"] = "/bin/false"
+    try:
+        p = sb.run("start", check=False)
+        assert p.returncode == 1 and "rejected" in p.stdout + p.stderr, p.stderr
+        assert "stopped redis-0" in p.stdout and "stopped sentinel-2" in p.stdout, p.stdout
+        assert "stopped haproxy" in p.stdout, p.stdout
+        left = []
+        for name in os.listdir(os.path.join(sb.dir, "pids")):
+            pid = _pid_of(sb.dir, name[:-4])
+            if _start_time(pid):
+                left.append((name, pid))
+        assert not left, "left behind: %r" % left
+    finally:
+        shutil.rmtree(os.path.dirname(sb.dir), ignore_errors=True)
+
+
 if __name__ == "__main__":
     run_tests(globals())
