@@ -1,0 +1,181 @@
+"""contrib/sandbox end to end, as a user runs it: start, status, failover,
+the old master restarted with its original config while a writer goes
+through HAProxy, then stop, which must leave none of its processes behind.
+Uses the daemon make check built (REDISHAPPYD), so it neither installs nor
+builds. Needs root (the sandbox then runs with privilege separation)."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rhtest import poll_until, require_binaries, run_tests, skip, try_command  # noqa: E402
+
+SRCDIR = os.environ.get("RH_SRCDIR") or os.path.join(os.path.dirname(__file__), "..", "..")
+BUILDDIR = os.environ.get("RH_BUILDDIR") or SRCDIR
+SANDBOX = os.path.join(SRCDIR, "contrib", "sandbox")
+
+
+class Sandbox:
+    def __init__(self):
+        self.dir = os.path.join(tempfile.mkdtemp(prefix="rh-sandbox-test-"), "run")
+        self.env = dict(os.environ, REDISHAPPY_SANDBOX_DIR=self.dir,
+                        REDISHAPPYD=os.path.join(BUILDDIR, "src", "redishappyd"))
+
+    def run(self, *args, timeout=60, check=True):
+        p = subprocess.run(["/usr/bin/python3", SANDBOX] + list(args), env=self.env,
+                           capture_output=True, text=True, timeout=timeout)
+        print("  $ sandbox %s -> %d\n%s%s" % (" ".join(args), p.returncode,
+                                             _indent(p.stdout), _indent(p.stderr)))
+        if check:
+            assert p.returncode == 0, "sandbox %s failed: %s" % (" ".join(args), p.stderr)
+        return p
+
+    def spawn(self, *args):
+        return subprocess.Popen(["/usr/bin/python3", SANDBOX] + list(args), env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def status_row(self):
+        """(master, confirmed and applied, replicas) from the status table."""
+        out = self.run("status").stdout
+        m = re.search(r"^sandbox\s+(\S+)\s+(\d+)\s+(yes|no)\s+(\S+)\s+(\S+)", out, re.M)
+        assert m, "no cluster row in status:\n" + out
+        return m.group(1), m.group(3) == "yes" and m.group(4) == "applied", m.group(5)
+
+    def status_master(self):
+        return self.status_row()[:2]
+
+    def recorded_pids(self):
+        """Every PID the sandbox recorded (with the engine, a child of the
+        parent), each with its kernel start time."""
+        pids = []
+        for name in os.listdir(os.path.join(self.dir, "pids")):
+            with open(os.path.join(self.dir, "pids", name)) as f:
+                pids.append(int(f.read().split()[0]))
+        with open(os.path.join(self.dir, "haproxy.pid")) as f:
+            pids.append(int(f.read().split()[0]))
+        daemon = _pid_of(self.dir, "redishappyd")
+        pids += _children(daemon)
+        return [(p, _start_time(p)) for p in pids if _start_time(p)]
+
+
+def _indent(text):
+    return "".join("    " + line + "\n" for line in text.splitlines())
+
+
+def _pid_of(d, name):
+    with open(os.path.join(d, "pids", name + ".pid")) as f:
+        return int(f.read().split()[0])
+
+
+def _start_time(pid):
+    """Start time of a live (non-zombie) process, else None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return None if fields[0] == "Z" else fields[19]
+
+
+def _children(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except (OSError, ValueError):
+            continue
+        if d.isdigit() and int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+            out.append(int(d))
+    return out
+
+
+def test_sandbox_failover_and_stale_master():
+    if os.geteuid() != 0:
+        skip("the sandbox test runs as root (privilege separation); not root here")
+    require_binaries("redis-server", "redis-sentinel", "haproxy")
+    sb = Sandbox()
+    started = False
+    try:
+        t0 = time.monotonic()
+        out = sb.run("start").stdout
+        started = True
+        print("  start took %.1fs" % (time.monotonic() - t0))
+        assert "redis-cli -p " in out and "/api/topology" in out and "sandbox stop" in out
+        assert "engine as nobody" in out
+        pids = sb.recorded_pids()
+        assert len(pids) >= 9, "expected 3 redis, 3 sentinels, haproxy, parent, engine: %r" % pids
+
+        first, applied = sb.status_master()
+        assert applied and first != "-", first
+
+        out = sb.run("failover").stdout
+        t0 = time.monotonic()
+        assert first in out, out
+        new = poll_until(lambda: (lambda m: m[1] and m[0] != first and m[0])(sb.status_master()),
+                         30, "status to show a new applied master")
+        print("  master %s -> %s, applied %.1fs after the kill (polled through status)"
+              % (first, new, time.monotonic() - t0))
+
+        # The dangerous case, with writes going through HAProxy meanwhile.
+        writer = sb.spawn("writer", "12")
+        poll_until(lambda: sb.run("restart-old-master", check=False).returncode == 0, 15,
+                   "restart-old-master (it waits for the promotion)")
+        host, port = first.rsplit(":", 1)
+        poll_until(lambda: try_command(host, int(port), "ROLE")[0] == "master", 5,
+                   "the old master %s to come back claiming to be master" % first)
+        wout, _ = writer.communicate(timeout=40)
+        print(_indent(wout))
+        assert writer.returncode == 0, wout
+        m = re.search(r"(\d+) acknowledged, .* (\d+) acknowledged writes missing", wout)
+        assert m and int(m.group(1)) > 0 and m.group(2) == "0", wout
+        # The old master came back claiming to be master; HAProxy never showed
+        # it, and Sentinel has turned it into a replica of the new one.
+        poll_until(lambda: try_command(host, int(port), "ROLE")[0] == "slave", 20,
+                   "the old master %s to be demoted" % first)
+        assert first in sb.status_row()[2]
+        assert sb.status_master() == (new, True)
+
+        pids = sb.recorded_pids()
+        sb.run("stop")
+        started = False
+        left = [p for p, t in pids if _start_time(p) == t]
+        assert not left, "processes left behind after stop: %r" % left
+        assert sb.run("status", check=False).returncode != 0
+    finally:
+        if started:
+            sb.run("stop", check=False)
+        shutil.rmtree(os.path.dirname(sb.dir), ignore_errors=True)
+
+
+def test_failed_start_leaves_nothing_behind():
+    """A daemon that rejects its configuration (here /bin/false as
+    redishappyd): start fails, names the logs, and stops the servers it had
+    already started."""
+    if os.geteuid() != 0:
+        skip("the sandbox test runs as root (privilege separation); not root here")
+    require_binaries("redis-server", "redis-sentinel", "haproxy")
+    sb = Sandbox()
+    sb.env["REDISHAPPYD"] = "/bin/false"
+    try:
+        p = sb.run("start", check=False)
+        assert p.returncode == 1 and "rejected" in p.stdout + p.stderr, p.stderr
+        assert "stopped redis-0" in p.stdout and "stopped sentinel-2" in p.stdout, p.stdout
+        assert "stopped haproxy" in p.stdout, p.stdout
+        left = []
+        for name in os.listdir(os.path.join(sb.dir, "pids")):
+            pid = _pid_of(sb.dir, name[:-4])
+            if _start_time(pid):
+                left.append((name, pid))
+        assert not left, "left behind: %r" % left
+    finally:
+        shutil.rmtree(os.path.dirname(sb.dir), ignore_errors=True)
+
+
+if __name__ == "__main__":
+    run_tests(globals())
