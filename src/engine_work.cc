@@ -493,7 +493,11 @@ ApiView Engine::build_view() const {
             c.last_switch = wall(st->last_switch);
         }
         c.stale = topology_->is_stale(name);
-        c.replicas = cw->replicas;
+        // Right after a failover a Sentinel may still list the promoted
+        // server among the replicas: never show a master as its own replica.
+        for (auto& r : cw->replicas)
+            if (!c.master || r != *c.master)
+                c.replicas.push_back(r);
         c.apply_state = apply_state_name(cw->applied.state);
         // "applied" means the parent applied this very master; until then
         // the switch is pending (or failed, with the parent's error).
