@@ -12,6 +12,7 @@ Usage: bench/failover.py BUILDDIR [--rounds N] [--min-agreement 1|2]
 """
 import argparse
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -57,6 +58,19 @@ NAME = "bench"
 # A round whose new master is not reached this long after all Sentinels
 # agree counts as stuck (the daemon is then restarted for the next round).
 STUCK_AFTER = 15
+
+
+def engine_of(rhdaemon, parent):
+    """The engine: the parent's child that is redishappyd itself (the parent
+    also runs check and reload commands as children)."""
+    for pid in rhdaemon.children_of(parent):
+        try:
+            with open("/proc/%d/comm" % pid) as f:
+                if f.read().strip() == "redishappyd":
+                    return pid
+        except OSError:
+            pass
+    return None
 
 
 def vmrss_kb(pid):
@@ -243,7 +257,7 @@ class Bench:
         return master
 
     def rss(self):
-        engine = (self.rhdaemon.children_of(self.d.pid) or [None])[0]
+        engine = engine_of(self.rhdaemon, self.d.pid)
         return vmrss_kb(self.d.pid), (vmrss_kb(engine) if engine else None)
 
     def round(self):
@@ -330,6 +344,10 @@ def main():
     ap.add_argument("--paths", default="runtime,reload")
     args = ap.parse_args()
     setup_paths(args.builddir)
+    # TERM/INT exit through SystemExit so rhtest's atexit teardown stops
+    # every process this run started.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: sys.exit(1))
     import rhtest
     import rhdaemon
     for b in ("redis-server", "redis-sentinel", "haproxy"):

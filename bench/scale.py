@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import selectors
+import signal
 import socket
 import sys
 import threading
@@ -29,6 +30,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def setup_paths(builddir):
     os.environ["RH_BUILDDIR"] = os.path.abspath(builddir)
     sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+
+
+def engine_of(rhdaemon, parent):
+    """The engine: the parent's child that is redishappyd itself (the parent
+    also runs check and reload commands as children)."""
+    for pid in rhdaemon.children_of(parent):
+        try:
+            with open("/proc/%d/comm" % pid) as f:
+                if f.read().strip() == "redishappyd":
+                    return pid
+        except OSError:
+            pass
+    return None
 
 
 def vmrss_kb(pid):
@@ -271,7 +285,7 @@ def one(rhtest, rhdaemon, n, nports):
         rhtest.poll_until(lambda: topology(api_port) is not None, 30, "the API")
         res["start_s"], res["start_polls"], res["poll_s"] = wait_count(
             api_port, n, farm_a.ports, 5, t0, 120)
-        engine = (rhdaemon.children_of(d.pid) or [None])[0]
+        engine = engine_of(rhdaemon, d.pid)
         res["rss_start"] = (vmrss_kb(d.pid), vmrss_kb(engine))
         handled_before = sum(f.handled for f in fakes)
 
@@ -295,7 +309,7 @@ def one(rhtest, rhdaemon, n, nports):
         res["engine_alive"] = engine in rhdaemon.children_of(d.pid)
     except (TimeoutError, AssertionError) as e:
         res["error"] = str(e)
-        engine = (rhdaemon.children_of(d.pid) or [None])[0]
+        engine = engine_of(rhdaemon, d.pid)
         res["rss_err"] = (vmrss_kb(d.pid), vmrss_kb(engine))
         log = d.log().splitlines()
         res["log_tail"] = log[-8:]
@@ -318,6 +332,10 @@ def main():
                     help="ROLE-answering ports per farm (default 4)")
     args = ap.parse_args()
     setup_paths(args.builddir)
+    # TERM/INT exit through SystemExit so rhtest's atexit teardown stops
+    # every process this run started.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: sys.exit(1))
     import rhtest
     import rhdaemon
     if not os.access(rhdaemon.DAEMON, os.X_OK):
