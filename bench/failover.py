@@ -251,7 +251,14 @@ class Bench:
 
     def settle(self):
         master = self.g.sentinel_master(NAME)
-        self.rhtest.poll_until(lambda: self.applied() == master, 20, "master applied")
+        try:
+            self.rhtest.poll_until(lambda: self.applied() == master, 20, "master applied")
+        except AssertionError:
+            print("  master %s:%d not applied; topology %r; daemon log tail:"
+                  % (master + (self.api_topology(),)))
+            for line in self.d.log().splitlines()[-10:]:
+                print("  | " + line)
+            raise
         self.rhtest.poll_until(lambda: self.through_haproxy() == master[1], 10,
                                "haproxy on the master")
         return master
@@ -366,19 +373,22 @@ def main():
     results = {}
     rss = {}
     stucks = {}
+    aborted = {}
     hap_alone = {}
     for path in paths:
         for ma in agreements:
             print("== path %s, min_agreement %d: %d rounds" % (path, ma, args.rounds),
                   flush=True)
             b = Bench(rhtest, rhdaemon, g, path, ma)
+            opened, answered, stuck = [], [], 0
+            results[(path, ma)] = (opened, answered)
+            stucks[(path, ma)] = 0
             try:
-                opened, answered = [], []
-                stuck = 0
                 for i in range(args.rounds):
                     got = b.round()
                     if got is None:
                         stuck += 1
+                        stucks[(path, ma)] = stuck
                         print("  round %d: STUCK: no new connection reached the new master "
                               "within %d s of all Sentinels agreeing; daemon log tail:"
                               % (i + 1, STUCK_AFTER))
@@ -390,9 +400,9 @@ def main():
                     o, a = got
                     opened.append(o)
                     answered.append(a)
+                    stucks[(path, ma)] = stuck
                     print("  round %d: %.2f ms (connection opened), %.2f ms (reply read)"
                           % (i + 1, o, a), flush=True)
-                results[(path, ma)] = (opened, answered)
                 stucks[(path, ma)] = stuck
                 b.settle()
                 rss[(path, ma)] = b.rss()
@@ -401,6 +411,9 @@ def main():
                 if path == "runtime" and "runtime" not in hap_alone:
                     hap_alone["runtime"] = b.time_runtime_alone(
                         max(20, args.rounds), g.sentinel_master(NAME))
+            except (AssertionError, RuntimeError, OSError) as e:
+                print("  configuration aborted: %s" % e, flush=True)
+                aborted[(path, ma)] = str(e)
             finally:
                 b.close()
     print()
@@ -409,6 +422,8 @@ def main():
         print("%-8s min_agreement %d: %s" % (path, ma, summary(opened)))
         print("%-8s   (to reply)      %s" % ("", summary(answered)))
         print("%-8s   stuck rounds    %d of %d" % ("", stucks[(path, ma)], args.rounds))
+        if (path, ma) in aborted:
+            print("%-8s   ABORTED: %s" % ("", aborted[(path, ma)]))
     for path in paths:
         if (path, 1) in results and (path, 2) in results:
             if not results[(path, 1)][0] or not results[(path, 2)][0]:
