@@ -33,15 +33,17 @@ def setup_paths(builddir):
 
 
 def engine_of(rhdaemon, parent):
-    """The engine: the parent's child that is redishappyd itself (the parent
-    also runs check and reload commands as children)."""
+    """The engine among the parent's children (the parent also runs check
+    and reload commands as children)."""
     for pid in rhdaemon.children_of(parent):
         try:
-            with open("/proc/%d/comm" % pid) as f:
-                if f.read().strip() == "redishappyd":
-                    return pid
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
         except OSError:
-            pass
+            continue
+        # The engine is re-executed as `redishappyd -E ...` (its comm is "exe").
+        if os.path.basename(argv[0]) == b"redishappyd" and b"-E" in argv:
+            return pid
     return None
 
 
