@@ -16,6 +16,7 @@ Usage: bench/scale.py BUILDDIR [--clusters 1,100,1000,10000] [--ports K]
 import argparse
 import json
 import os
+import re
 import selectors
 import signal
 import socket
@@ -247,6 +248,42 @@ def wait_count(api_port, n, ports, epoch, t0, timeout):
         time.sleep(0.002)
 
 
+LOG_LINE = re.compile(r"^(\d\d):(\d\d):(\d\d\.\d+) (parent|engine)\[\d+\] notice: "
+                      r"cluster c\d+: (?:confirmed master|new master) \S+ at epoch (\d+)\b")
+
+
+def log_confirms(text, who, epoch):
+    """Seconds-of-day (UTC, as the daemon logs them) of every `who`
+    (engine: confirmed by ROLE; parent: received) confirmation at `epoch`."""
+    out = []
+    for line in text.splitlines():
+        m = LOG_LINE.match(line)
+        if m and m.group(4) == who and int(m.group(5)) == epoch:
+            out.append(int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3)))
+    return out
+
+
+def sod(wall):
+    return wall % 86400.0
+
+
+def from_log(d, n, epoch, wall0, parent_timeout):
+    """(engine seconds, parent seconds or None, parent count) from wall0 until
+    the last of the n confirmations at `epoch`, by the daemon's own log
+    timestamps; waits up to parent_timeout for the parent to have all n."""
+    deadline = time.monotonic() + parent_timeout
+    while True:
+        text = d.log()
+        got = log_confirms(text, "parent", epoch)
+        if len(got) >= n or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    eng = log_confirms(text, "engine", epoch)
+    e = (max(eng) - sod(wall0)) if len(eng) >= n else None
+    p = (max(got) - sod(wall0)) if len(got) >= n else None
+    return e, p, len(got)
+
+
 def write_config(rhtest, n, sentinels, api_port):
     r = rhtest.run()
     tag = "%d-%d" % (n, api_port)
@@ -283,10 +320,12 @@ def one(rhtest, rhdaemon, n, nports):
     d = rhdaemon.Daemon(conf)
     try:
         t0 = time.monotonic()
+        wall0 = time.time()
         d.__enter__()
         rhtest.poll_until(lambda: topology(api_port) is not None, 30, "the API")
         res["start_s"], res["start_polls"], res["poll_s"] = wait_count(
             api_port, n, farm_a.ports, 5, t0, 120)
+        res["log_start"] = from_log(d, n, 5, wall0, 60)
         engine = engine_of(rhdaemon, d.pid)
         res["rss_start"] = (vmrss_kb(d.pid), vmrss_kb(engine))
         handled_before = sum(f.handled for f in fakes)
@@ -297,6 +336,7 @@ def one(rhtest, rhdaemon, n, nports):
         for f in fakes:
             f.set(farm_b.ports, 6)
         t1 = time.monotonic()
+        wall1 = time.time()
         for f in fakes:
             for i in range(n):
                 old = farm_a.ports[i % nports]
@@ -306,6 +346,7 @@ def one(rhtest, rhdaemon, n, nports):
         res["publish_s"] = time.monotonic() - t1
         res["storm_s"], res["storm_polls"], res["storm_poll_s"] = wait_count(
             api_port, n, farm_b.ports, 6, t1, 120)
+        res["log_storm"] = from_log(d, n, 6, wall1, 60)
         res["rereads"] = sum(f.handled for f in fakes) - handled_before
         res["rss_storm"] = (vmrss_kb(d.pid), vmrss_kb(engine))
         res["engine_alive"] = engine in rhdaemon.children_of(d.pid)
@@ -319,6 +360,10 @@ def one(rhtest, rhdaemon, n, nports):
         d.stop()
         r.release(mark)
     return res
+
+
+def ms(sec):
+    return "%.1f ms" % (sec * 1000) if sec is not None else "NOT REACHED"
 
 
 def kb(pair):
@@ -356,11 +401,17 @@ def main():
             continue
         print("  start -> all %d confirmed: %8.1f ms (%d polls, %.1f ms per poll)"
               % (n, res["start_s"] * 1000, res["start_polls"], res["poll_s"] * 1000))
+        print("  by the daemon's log: engine confirmed all at %s, parent received all at %s"
+              " (parent has %d of %d)" % (ms(res["log_start"][0]), ms(res["log_start"][1]),
+                                         res["log_start"][2], n))
         print("  VmRSS after start: %s" % kb(res["rss_start"]))
         print("  storm of %d +switch-master per sentinel (publishing took %.1f ms) -> all "
               "reflected: %8.1f ms (%d polls, %.1f ms per poll)"
               % (n, res["publish_s"] * 1000, res["storm_s"] * 1000, res["storm_polls"],
                  res["storm_poll_s"] * 1000))
+        print("  by the daemon's log: engine confirmed all at %s, parent received all at %s"
+              " (parent has %d of %d)" % (ms(res["log_storm"][0]), ms(res["log_storm"][1]),
+                                         res["log_storm"][2], n))
         print("  events handled/s: %.0f (%d clusters), %.0f (%d events from 2 sentinels); "
               "sentinel commands during storm: %d"
               % (n / res["storm_s"], n, 2 * n / res["storm_s"], 2 * n, res["rereads"]))
@@ -369,14 +420,24 @@ def main():
     print()
     print("== summary (targets: start 200 ms @1000, 2 s @10000; storm 300 ms @1000; "
           "memory <= 8 MB @1000)")
-    print("%8s %12s %12s %12s %22s" % ("N", "start ms", "storm ms", "events/s", "RSS p+e kB"))
+    print("API = all N seen confirmed in /api/topology (upper bound by one poll); "
+          "eng/par = last confirmation in the engine / parent log")
+    print("%7s %9s %9s %10s %9s %9s %10s %8s %20s" % (
+        "N", "startAPI", "startEng", "startPar", "stormAPI", "stormEng", "stormPar",
+        "ev/s", "RSS p+e kB"))
     for res in rows:
         if "error" in res:
             print("%8d FAILED: %s" % (res["n"], res["error"]))
             continue
         p, e = res["rss_storm"]
-        print("%8d %12.1f %12.1f %12.0f %22s" % (
-            res["n"], res["start_s"] * 1000, res["storm_s"] * 1000,
+
+        def f(v):
+            return "%.0f" % (v * 1000) if v is not None else "n/a"
+        print("%7d %9s %9s %10s %9s %9s %10s %8.0f %20s" % (
+            res["n"], f(res["start_s"]), f(res["log_start"][0]), f(res["log_start"][1]),
+            f(res["storm_s"]), f(res["log_storm"][0]),
+            f(res["log_storm"][1]) if res["log_storm"][1] is not None
+            else "%d/%d" % (res["log_storm"][2], res["n"]),
             res["n"] / res["storm_s"], "%s+%s=%s" % (p, e, (p or 0) + (e or 0))))
     return 0
 
