@@ -2,6 +2,7 @@
 
 #include <event2/buffer.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "evutil.h"
@@ -92,9 +93,12 @@ void Channel::event_cb(bufferevent*, short what, void* arg) {
     guarded("channel event", [self, what] {
         if (what & BEV_EVENT_EOF)
             self->fail("peer closed the channel", true);
-        else if (what & BEV_EVENT_ERROR)
-            self->fail(std::string("channel error: ") +
-                       evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        else if (what & BEV_EVENT_ERROR) {
+            int err = EVUTIL_SOCKET_ERROR();
+            // A peer that exits with our writes unread is gone, not hostile.
+            bool gone = err == EPIPE || err == ECONNRESET;
+            self->fail(std::string("channel error: ") + evutil_socket_error_to_string(err), gone);
+        }
     });
 }
 

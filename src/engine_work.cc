@@ -224,6 +224,14 @@ void Engine::on_master_info(Link& l, const sentinel::MasterInfo& m) {
     if (it == clusters_.end())
         return;
     l.clusters.insert(m.name);
+    // While a Sentinel runs a failover its view mixes old and new (the
+    // leader shows the old address at the new epoch until +failover-end):
+    // not a fact to act on. Its next report, after the failover, is.
+    if (m.has_flag("failover_in_progress")) {
+        log::debug("sentinel %s: cluster %s: failover in progress, report not used", l.id.c_str(),
+                   m.name.c_str());
+        return;
+    }
     const ClusterState* before = topology_->state(m.name);
     bool differs = !before || !before->has_master || before->master != m.addr ||
                    before->epoch != m.config_epoch;
@@ -298,19 +306,24 @@ void Engine::evaluate(const std::string& cluster) {
     for (auto& r : v.reasons)
         reasons += r + "; ";
     if (reasons != cw.last_reasons) {
-        for (auto& r : v.reasons)
-            log::warn("cluster %s: refused: %s", cluster.c_str(), r.c_str());
+        const ClusterState* st = topology_->state(cluster);
+        bool starting = !st || !st->has_master;
+        for (auto& r : v.reasons) {
+            if (starting)
+                log::debug("cluster %s: not yet: %s", cluster.c_str(), r.c_str());
+            else
+                log::warn("cluster %s: refused: %s", cluster.c_str(), r.c_str());
+        }
         cw.last_reasons = reasons;
     }
     switch (v.kind) {
     case VerdictKind::None:
         break;
     case VerdictKind::EpochAdvance:
-        if (topology_->confirmed(cluster, v.candidate, v.epoch, TopologyClock::now()))
-            log::info("cluster %s: master %s now at epoch %llu", cluster.c_str(),
-                      format_host_port(v.candidate).c_str(),
-                      static_cast<unsigned long long>(v.epoch));
-        break;
+        // The same address at a higher epoch is still asked ROLE: a leader
+        // Sentinel in the middle of a failover reports the old (possibly
+        // dead) address at the new epoch, and accepting that unconfirmed
+        // would then make the real new master, at the same epoch, lose.
     case VerdictKind::Confirm:
         if (cw.confirming && *cw.confirming == v.candidate && cw.confirming_epoch == v.epoch)
             break; // already asking it

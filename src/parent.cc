@@ -125,7 +125,8 @@ class Parent {
         : opts_(std::move(opts)), config_(std::move(config)), base_(event_base_new()),
           restart_timer_(base_.get(), [this] { start_engine(); }),
           kill_timer_(base_.get(), [this] { kill_engine("did not stop in time"); }),
-          grace_timer_(base_.get(), [this] { on_grace_over(); }), backoff_(100ms, 10s, 60s) {
+          grace_timer_(base_.get(), [this] { on_grace_over(); }),
+          apply_timer_(base_.get(), [this] { apply(); }), backoff_(100ms, 10s, 60s) {
         if (!base_)
             log::fatalx("event_base_new failed");
         // What was last applied: a restart renders exactly that until the
@@ -325,7 +326,11 @@ class Parent {
         log::notice("cluster %s: confirmed master %s at epoch %llu", mm.cluster.c_str(),
                     format_host_port(mm.master).c_str(), static_cast<unsigned long long>(mm.epoch));
         desired_[mm.cluster] = mm;
-        apply();
+        // One apply per batch: every message already read is taken into
+        // account before rendering, so a storm of N switches costs one
+        // render, one write and one reload, not N.
+        if (!apply_timer_.pending())
+            apply_timer_.arm(std::chrono::microseconds(0));
     }
 
     // ---- applying what the engine confirmed ----
@@ -571,6 +576,7 @@ class Parent {
     Timer restart_timer_;
     Timer kill_timer_;
     Timer grace_timer_;
+    Timer apply_timer_;
     bool grace_over_ = false;
     std::unique_ptr<Applier> applier_;
     Backoff backoff_;

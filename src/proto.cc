@@ -392,7 +392,7 @@ std::optional<Message> decode_as(std::span<const uint8_t> payload, std::string* 
         *err = std::to_string(r.remaining()) + " bytes left over";
         return std::nullopt;
     }
-    return Message{std::move(m)};
+    return std::optional<Message>(std::in_place, std::in_place_type<T>, std::move(m));
 }
 
 } // namespace

@@ -119,6 +119,12 @@ def test_one_configured_two_discovered():
     for a, v in sentinels.items():
         assert v["trusted"] == v["configured"], (a, v)
     poll_until(lambda: reported(port) == g.sentinel_master(NAME), 10, "master reported")
+    # With one trusted Sentinel (min_agreement 1) a failover is still
+    # followed, whichever Sentinel leads it: the leader's mid-failover view
+    # (old address, new epoch) must not stick.
+    old = g.kill_master(NAME)
+    new = g.wait_failover(NAME, old.addr)
+    poll_until(lambda: reported(port) == new, 15, "the failover followed")
 
 
 def sentinel_state(port, addr):
