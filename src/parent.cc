@@ -36,6 +36,22 @@ int pidfd_open(pid_t pid) {
     return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
 }
 
+// Reads a small file the engine cannot read itself. Returns false with errno
+// set when it cannot be opened; *too_large when it holds more than max bytes.
+bool read_capped(const std::string& path, size_t max, std::string* out, bool* too_large) {
+    FILE* f = fopen(path.c_str(), "re");
+    if (!f)
+        return false;
+    out->clear();
+    char buf[8192];
+    size_t n;
+    while (out->size() <= max && (n = fread(buf, 1, sizeof buf, f)) > 0)
+        out->append(buf, n);
+    fclose(f);
+    *too_large = out->size() > max;
+    return true;
+}
+
 std::string describe_status(int status) {
     if (WIFEXITED(status))
         return "exited with status " + std::to_string(WEXITSTATUS(status));
@@ -547,18 +563,13 @@ class Parent {
             c.consul_token = token;
         }
         if (c.consul && !c.consul_ca_file.empty()) {
-            FILE* f = fopen(c.consul_ca_file.c_str(), "re");
-            if (!f) {
+            std::string pem;
+            bool too_large = false;
+            if (!read_capped(c.consul_ca_file, proto::kMaxPem, &pem, &too_large)) {
                 log::error("consul ca_file %s: %s", c.consul_ca_file.c_str(), strerror(errno));
                 return false;
             }
-            std::string pem;
-            char buf[4096];
-            size_t n;
-            while ((n = fread(buf, 1, sizeof buf, f)) > 0 && pem.size() <= proto::kMaxPem)
-                pem.append(buf, n);
-            fclose(f);
-            if (pem.size() > proto::kMaxPem) {
+            if (too_large) {
                 log::error("consul ca_file %s: larger than %zu bytes", c.consul_ca_file.c_str(),
                            proto::kMaxPem);
                 return false;
@@ -640,16 +651,11 @@ std::vector<ConfigError> load_and_check(const std::string& path, Config* out,
     if (r.errors.empty() && r.config.haproxy) {
         std::string err;
         std::string text;
-        FILE* f = fopen(r.config.haproxy_template.c_str(), "re");
-        if (!f) {
+        bool too_large = false;
+        if (!read_capped(r.config.haproxy_template, (4u << 20) - 1, &text, &too_large)) {
             err = std::string("cannot read: ") + strerror(errno);
         } else {
-            char buf[8192];
-            size_t n;
-            while ((n = fread(buf, 1, sizeof buf, f)) > 0 && text.size() < (4u << 20))
-                text.append(buf, n);
-            fclose(f);
-            if (text.size() >= (4u << 20))
+            if (too_large)
                 err = "larger than 4 MiB";
             else if (!check_template(text, &err))
                 err = "does not render: " + err;
