@@ -1,0 +1,235 @@
+// redishappyctl: reads redishappyd's HTTP API for operators and scripts, and
+// will convert the original redishappy's JSON configuration. See redishappyctl(8).
+//
+// Exit status: 0 success (for "health": healthy), 1 failure (daemon
+// unreachable, unexpected reply, unhealthy, a configuration that cannot be
+// converted), 2 usage error.
+#include <curl/curl.h>
+#include <getopt.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "address.h"
+#include "autoconfig.h"
+#include "config.h"
+#include "ctl.h"
+
+namespace {
+
+constexpr size_t kMaxReply = 64u << 20; // 10,000 clusters are about 6 MB of topology
+
+void usage(FILE* to) {
+    fprintf(to, "usage: redishappyctl [-a host:port] [-t timeout] [--json] "
+                "status|topology|sentinels|health\n"
+                "       redishappyctl -V\n");
+}
+
+struct Options {
+    rh::HostPort api{"127.0.0.1", 8000};
+    rh::Millis timeout{5000};
+    bool json = false;
+};
+
+struct EasyFree {
+    void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+
+// One GET against the API. Returns false and sets *err when the daemon
+// cannot be reached or the reply is too large; any HTTP status is a reply.
+struct Reply {
+    long status = 0;
+    std::string body;
+};
+
+size_t collect(char* data, size_t size, size_t n, void* user) {
+    auto* body = static_cast<std::string*>(user);
+    size_t len = size * n;
+    if (body->size() + len > kMaxReply)
+        return 0; // curl reports CURLE_WRITE_ERROR
+    body->append(data, len);
+    return len;
+}
+
+bool get(const Options& o, const char* path, Reply* r, std::string* err) {
+    std::unique_ptr<CURL, EasyFree> c(curl_easy_init());
+    if (!c) {
+        *err = "cannot initialise libcurl";
+        return false;
+    }
+    std::string url = "http://" + rh::format_host_port(o.api) + path;
+    char curl_err[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c.get(), CURLOPT_URL, url.c_str());
+    // The API is local: never route it through an http_proxy from the environment.
+    curl_easy_setopt(c.get(), CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(c.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(o.timeout.count()));
+    curl_easy_setopt(c.get(), CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.timeout.count()));
+    curl_easy_setopt(c.get(), CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c.get(), CURLOPT_ERRORBUFFER, curl_err);
+    curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c.get(), CURLOPT_WRITEDATA, &r->body);
+    CURLcode rc = curl_easy_perform(c.get());
+    if (rc != CURLE_OK) {
+        *err = "cannot reach redishappyd's API at " + rh::format_host_port(o.api) + ": " +
+               (rc == CURLE_WRITE_ERROR
+                    ? std::string("reply larger than 64 MiB")
+                    : std::string(curl_err[0] ? curl_err : curl_easy_strerror(rc))) +
+               " (is redishappyd running with api_listen at this address? see -a)";
+        return false;
+    }
+    curl_easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, &r->status);
+    return true;
+}
+
+int fail(const std::string& msg) {
+    fprintf(stderr, "redishappyctl: %s\n", msg.c_str());
+    return 1;
+}
+
+// GET that must answer 200.
+bool get_ok(const Options& o, const char* path, std::string* body, std::string* err) {
+    Reply r;
+    if (!get(o, path, &r, err))
+        return false;
+    if (r.status != 200) {
+        *err = "the API at " + rh::format_host_port(o.api) + " answered HTTP " +
+               std::to_string(r.status) + " for " + path;
+        return false;
+    }
+    *body = std::move(r.body);
+    return true;
+}
+
+int print(const rh::ctl::Formatted& f) {
+    if (!f.error.empty())
+        return fail("unexpected reply: " + f.error);
+    fputs(f.text.c_str(), stdout);
+    return 0;
+}
+
+// A body that passed the formatter's checks, printed as received.
+int print_json(const rh::ctl::Formatted& f, const std::string& body) {
+    if (!f.error.empty())
+        return fail("unexpected reply: " + f.error);
+    fputs(body.c_str(), stdout);
+    if (body.empty() || body.back() != '\n')
+        fputc('\n', stdout);
+    return 0;
+}
+
+int cmd_status(const Options& o) {
+    std::string topo, sent, err;
+    if (!get_ok(o, "/api/topology", &topo, &err) || !get_ok(o, "/api/sentinels", &sent, &err))
+        return fail(err);
+    auto f = rh::ctl::format_status(topo, sent);
+    if (!o.json)
+        return print(f);
+    // Both replies in one document: {"topology": [...], "sentinels": {...}}.
+    while (!topo.empty() && topo.back() == '\n')
+        topo.pop_back();
+    while (!sent.empty() && sent.back() == '\n')
+        sent.pop_back();
+    return print_json(f, "{\"topology\":" + topo + ",\"sentinels\":" + sent + "}");
+}
+
+int cmd_topology(const Options& o) {
+    std::string body, err;
+    if (!get_ok(o, "/api/topology", &body, &err))
+        return fail(err);
+    auto f = rh::ctl::format_topology(body);
+    return o.json ? print_json(f, body) : print(f);
+}
+
+int cmd_sentinels(const Options& o) {
+    std::string body, err;
+    if (!get_ok(o, "/api/sentinels", &body, &err))
+        return fail(err);
+    auto f = rh::ctl::format_sentinels(body);
+    return o.json ? print_json(f, body) : print(f);
+}
+
+int cmd_health(const Options& o) {
+    Reply r;
+    std::string err;
+    if (!get(o, "/api/health", &r, &err))
+        return fail(err);
+    bool healthy = false;
+    auto f = rh::ctl::format_health(r.body, r.status, &healthy);
+    int rc = o.json ? print_json(f, r.body) : print(f);
+    return rc != 0 || !healthy ? 1 : 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    static const option longopts[] = {
+        {"address", required_argument, nullptr, 'a'}, {"timeout", required_argument, nullptr, 't'},
+        {"json", no_argument, nullptr, 'j'},          {"help", no_argument, nullptr, 'h'},
+        {"version", no_argument, nullptr, 'V'},       {nullptr, 0, nullptr, 0}};
+    int ch;
+    std::string err;
+    // "+": stop at the command, so its arguments are never taken as options.
+    while ((ch = getopt_long(argc, argv, "+a:t:jhV", longopts, nullptr)) != -1) {
+        switch (ch) {
+        case 'a':
+            if (auto hp = rh::parse_host_port(optarg, &err)) {
+                o.api = *hp;
+                break;
+            }
+            fprintf(stderr, "redishappyctl: -a %s: %s\n", optarg, err.c_str());
+            return 2;
+        case 't':
+            if (!rh::parse_duration(optarg, &o.timeout) || o.timeout.count() <= 0) {
+                fprintf(stderr, "redishappyctl: -t %s: expected a duration such as 500ms or 5s\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'j':
+            o.json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("redishappyctl %s\n", PACKAGE_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    std::string cmd = argv[optind];
+    int rest = argc - optind - 1;
+    if (rest != 0) {
+        usage(stderr);
+        return 2;
+    }
+    int (*run)(const Options&) = nullptr;
+    if (cmd == "status")
+        run = cmd_status;
+    else if (cmd == "topology")
+        run = cmd_topology;
+    else if (cmd == "sentinels")
+        run = cmd_sentinels;
+    else if (cmd == "health")
+        run = cmd_health;
+    if (!run) {
+        fprintf(stderr, "redishappyctl: unknown command \"%s\"\n", cmd.c_str());
+        usage(stderr);
+        return 2;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return fail("cannot initialise libcurl");
+    int rc = run(o);
+    curl_global_cleanup();
+    return rc;
+}
