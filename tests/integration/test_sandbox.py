@@ -41,7 +41,7 @@ class Sandbox:
     def status_row(self):
         """(master, confirmed and applied, replicas) from the status table."""
         out = self.run("status").stdout
-        m = re.search(r"^sandbox\s+(\S+)\s+(\d+)\s+(yes|no)\s+(\S+)\s+(\S+)", out, re.M)
+        m = re.search(r"^sandbox\s+\d+\s+(\S+)\s+(\d+)\s+(yes|no|stale)\s+(\S+)\s+(\S+)", out, re.M)
         assert m, "no cluster row in status:\n" + out
         return m.group(1), m.group(3) == "yes" and m.group(4) == "applied", m.group(5)
 
