@@ -135,20 +135,21 @@ int cmd_status(const Options& o) {
     return print_json(f, "{\"topology\":" + topo + ",\"sentinels\":" + sent + "}");
 }
 
-int cmd_topology(const Options& o) {
+// One endpoint, one formatter: topology and sentinels.
+int show(const Options& o, const char* path, rh::ctl::Formatted (*format)(std::string_view)) {
     std::string body, err;
-    if (!get_ok(o, "/api/topology", &body, &err))
+    if (!get_ok(o, path, &body, &err))
         return fail(err);
-    auto f = rh::ctl::format_topology(body);
+    auto f = format(body);
     return o.json ? print_json(f, body) : print(f);
 }
 
+int cmd_topology(const Options& o) {
+    return show(o, "/api/topology", rh::ctl::format_topology);
+}
+
 int cmd_sentinels(const Options& o) {
-    std::string body, err;
-    if (!get_ok(o, "/api/sentinels", &body, &err))
-        return fail(err);
-    auto f = rh::ctl::format_sentinels(body);
-    return o.json ? print_json(f, body) : print(f);
+    return show(o, "/api/sentinels", rh::ctl::format_sentinels);
 }
 
 int cmd_health(const Options& o) {

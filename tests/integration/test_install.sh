@@ -59,6 +59,8 @@ check_file() { # path mode-test description
 	if [ "$2" "$D$1" ]; then ok "$3: $1"; else fail "$3 missing: $1"; fi
 }
 check_file "$sbindir/redishappyd" -x "daemon"
+check_file "$sbindir/redishappyctl" -x "client"
+check_file "$mandir/man8/redishappyctl.8" -f "man page"
 check_file "$mandir/man8/redishappyd.8" -f "man page"
 check_file "$mandir/man5/redishappy.conf.5" -f "man page"
 check_file "$docdir/examples/redishappy.conf.sample" -f "sample configuration"
@@ -68,6 +70,12 @@ version=$("$D$sbindir/redishappyd" -V 2>&1)
 case $version in
 "redishappyd "[0-9]*) ok "installed binary runs: $version" ;;
 *) fail "installed redishappyd -V printed '$version'" ;;
+esac
+
+version=$("$D$sbindir/redishappyctl" -V 2>&1)
+case $version in
+"redishappyctl "[0-9]*) ok "installed client runs: $version" ;;
+*) fail "installed redishappyctl -V printed '$version'" ;;
 esac
 
 grep -q "^# live $$\$" "$D$sysconfdir/redishappy.conf" ||
