@@ -1,9 +1,7 @@
 // Applier: the apply pipeline as a chain of asynchronous steps.
 #include "applier.h"
 
-#include <fstream>
-#include <sstream>
-
+#include "file.h"
 #include "log.h"
 
 namespace rh {
@@ -12,17 +10,20 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// A rendered haproxy.cfg larger than this is not ours: rewrite it whole.
+constexpr size_t kMaxOutput = 64u << 20;
+
 double ms_since(Clock::time_point t) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
-std::optional<std::string> read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
+// The output as it is now; nullopt when it cannot be read, which leads to a
+// full write and reload rather than a runtime switch.
+std::optional<std::string> current_output(const std::string& path) {
+    std::string text, err;
+    if (!read_file_capped(path, kMaxOutput, &text, &err))
         return std::nullopt;
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    return text;
 }
 
 } // namespace
@@ -91,7 +92,7 @@ void Applier::start() {
     if (!bytes)
         return fail_apply(s_.output + ": " + err);
     bytes_ = std::move(*bytes);
-    auto current = read_file(s_.output);
+    auto current = current_output(s_.output);
     bool only_masters = current && compute_switches(*current);
     for (const auto& c : desired_) {
         auto it = applied_.find(c.name);

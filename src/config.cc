@@ -9,10 +9,10 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <map>
-#include <sstream>
+
+#include "file.h"
 
 namespace rh {
 
@@ -726,26 +726,11 @@ ParseResult parse_config(std::string_view text, std::string_view filename) {
 }
 
 ParseResult load_config(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
+    std::string text, err;
+    if (!read_file_capped(path, max_config_size, &text, &err)) {
         ParseResult r;
         r.config.path = path;
-        r.errors.push_back(ConfigError{path, 0, std::strerror(errno)});
-        return r;
-    }
-    std::string text(max_config_size + 1, '\0');
-    in.read(text.data(), static_cast<std::streamsize>(text.size()));
-    if (in.bad()) {
-        ParseResult r;
-        r.config.path = path;
-        r.errors.push_back(ConfigError{path, 0, "read error"});
-        return r;
-    }
-    text.resize(static_cast<size_t>(in.gcount()));
-    if (text.size() > max_config_size) {
-        ParseResult r;
-        r.config.path = path;
-        r.errors.push_back(ConfigError{path, 0, "file larger than 1 MiB"});
+        r.errors.push_back(ConfigError{path, 0, err});
         return r;
     }
     return parse_config(text, path);
@@ -758,15 +743,6 @@ std::string format_error(const ConfigError& e) {
 }
 
 namespace {
-
-std::string dir_of(const std::string& path) {
-    auto slash = path.rfind('/');
-    if (slash == std::string::npos)
-        return ".";
-    if (slash == 0)
-        return "/";
-    return path.substr(0, slash);
-}
 
 std::string errno_text() {
     return std::strerror(errno);
@@ -819,20 +795,9 @@ std::vector<ConfigError> check_environment(const Config& c, bool as_root) {
 }
 
 std::string load_secret_file(const std::string& path, std::string* err) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        *err = path + ": " + errno_text();
-        return "";
-    }
-    std::string s(max_secret_size + 1, '\0');
-    in.read(s.data(), static_cast<std::streamsize>(s.size()));
-    if (in.bad()) {
-        *err = path + ": read error";
-        return "";
-    }
-    s.resize(static_cast<size_t>(in.gcount()));
-    if (s.size() > max_secret_size) {
-        *err = path + ": larger than 4 KiB";
+    std::string s, why;
+    if (!read_file_capped(path, max_secret_size, &s, &why)) {
+        *err = path + ": " + why;
         return "";
     }
     if (!s.empty() && s.back() == '\n')

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <kainjow/mustache.hpp>
 
+#include "file.h"
+
 namespace rh {
 
 namespace mu = kainjow::mustache;
@@ -43,15 +45,6 @@ mu::data cluster_data(const HaproxyCluster& c) {
     d.set("haproxy_backend", c.backend);
     d.set("haproxy_server", c.server);
     return d;
-}
-
-std::string dir_of(const std::string& path) {
-    auto slash = path.rfind('/');
-    if (slash == std::string::npos)
-        return ".";
-    if (slash == 0)
-        return "/";
-    return path.substr(0, slash);
 }
 
 bool write_all(int fd, std::string_view bytes) {
@@ -116,23 +109,8 @@ std::optional<std::string> render(const std::string& text, std::vector<HaproxyCl
 }
 
 bool file_has_content(const std::string& path, std::string_view bytes) {
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    std::string have;
-    char buf[8192];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof(buf))) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 || have.size() + static_cast<size_t>(n) > bytes.size()) {
-            close(fd);
-            return false;
-        }
-        have.append(buf, static_cast<size_t>(n));
-    }
-    close(fd);
-    return have == bytes;
+    std::string have, err;
+    return read_file_capped(path, bytes.size(), &have, &err) && have == bytes;
 }
 
 std::string shell_quote(std::string_view s) {

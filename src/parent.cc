@@ -20,6 +20,7 @@
 #include "channel.h"
 #include "config.h"
 #include "evutil.h"
+#include "file.h"
 #include "haproxy.h"
 #include "log.h"
 #include "proto.h"
@@ -34,22 +35,6 @@ using namespace std::chrono_literals;
 
 int pidfd_open(pid_t pid) {
     return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-}
-
-// Reads a small file the engine cannot read itself. Returns false with errno
-// set when it cannot be opened; *too_large when it holds more than max bytes.
-bool read_capped(const std::string& path, size_t max, std::string* out, bool* too_large) {
-    FILE* f = fopen(path.c_str(), "re");
-    if (!f)
-        return false;
-    out->clear();
-    char buf[8192];
-    size_t n;
-    while (out->size() <= max && (n = fread(buf, 1, sizeof buf, f)) > 0)
-        out->append(buf, n);
-    fclose(f);
-    *too_large = out->size() > max;
-    return true;
 }
 
 std::string describe_status(int status) {
@@ -563,15 +548,10 @@ class Parent {
             c.consul_token = token;
         }
         if (c.consul && !c.consul_ca_file.empty()) {
-            std::string pem;
-            bool too_large = false;
-            if (!read_capped(c.consul_ca_file, proto::kMaxPem, &pem, &too_large)) {
-                log::error("consul ca_file %s: %s", c.consul_ca_file.c_str(), strerror(errno));
-                return false;
-            }
-            if (too_large) {
-                log::error("consul ca_file %s: larger than %zu bytes", c.consul_ca_file.c_str(),
-                           proto::kMaxPem);
+            // The engine cannot read it after the chroot: the parent does.
+            std::string pem, err;
+            if (!read_file_capped(c.consul_ca_file, proto::kMaxPem, &pem, &err)) {
+                log::error("consul ca_file %s: %s", c.consul_ca_file.c_str(), err.c_str());
                 return false;
             }
             c.consul_ca_pem = std::move(pem);
@@ -651,15 +631,10 @@ std::vector<ConfigError> load_and_check(const std::string& path, Config* out,
     if (r.errors.empty() && r.config.haproxy) {
         std::string err;
         std::string text;
-        bool too_large = false;
-        if (!read_capped(r.config.haproxy_template, (4u << 20) - 1, &text, &too_large)) {
-            err = std::string("cannot read: ") + strerror(errno);
-        } else {
-            if (too_large)
-                err = "larger than 4 MiB";
-            else if (!check_template(text, &err))
-                err = "does not render: " + err;
-        }
+        if (!read_file_capped(r.config.haproxy_template, 4u << 20, &text, &err))
+            err = "cannot read: " + err;
+        else if (!check_template(text, &err))
+            err = "does not render: " + err;
         if (!err.empty())
             r.errors.push_back({r.config.path, r.config.template_line,
                                 "template " + r.config.haproxy_template + ": " + err});

@@ -6,16 +6,18 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <memory>
-#include <sstream>
 
+#include "file.h"
 #include "haproxy.h"
 #include "log.h"
 
 namespace rh {
 
 namespace {
+
+// One line per cluster: even 100,000 clusters stay far below this.
+constexpr size_t kMaxStateFile = 16u << 20;
 
 struct JsonDecref {
     void operator()(json_t* j) const { json_decref(j); }
@@ -99,15 +101,12 @@ AppliedState load_state(const std::string& path) {
     struct stat sb {};
     if (stat(path.c_str(), &sb) < 0 && errno == ENOENT)
         return {}; // first start
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        log::error("state file %s: cannot read; starting with an empty state", path.c_str());
+    std::string text, err;
+    if (!read_file_capped(path, kMaxStateFile, &text, &err)) {
+        log::error("state file %s: %s; starting with an empty state", path.c_str(), err.c_str());
         return {};
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string err;
-    auto st = parse_state(ss.str(), &err);
+    auto st = parse_state(text, &err);
     if (!st) {
         log::error("state file %s: %s; starting with an empty state", path.c_str(), err.c_str());
         return {};
