@@ -1,5 +1,5 @@
 // redishappyctl: reads redishappyd's HTTP API for operators and scripts, and
-// will convert the original redishappy's JSON configuration. See redishappyctl(8).
+// converts the original redishappy's JSON configuration. See redishappyctl(8).
 //
 // Exit status: 0 success (for "health": healthy), 1 failure (daemon
 // unreachable, unexpected reply, unhealthy, a configuration that cannot be
@@ -7,7 +7,6 @@
 #include <curl/curl.h>
 #include <getopt.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -16,15 +15,19 @@
 #include "address.h"
 #include "autoconfig.h"
 #include "config.h"
+#include "convert.h"
 #include "ctl.h"
+#include "file.h"
 
 namespace {
 
 constexpr size_t kMaxReply = 64u << 20; // 10,000 clusters are about 6 MB of topology
+constexpr size_t kMaxConfig = 1u << 20; // an original configuration file
 
 void usage(FILE* to) {
     fprintf(to, "usage: redishappyctl [-a host:port] [-t timeout] [--json] "
                 "status|topology|sentinels|health\n"
+                "       redishappyctl convert-config old.json\n"
                 "       redishappyctl -V\n");
 }
 
@@ -163,6 +166,24 @@ int cmd_health(const Options& o) {
     return rc != 0 || !healthy ? 1 : 0;
 }
 
+int cmd_convert(const char* path) {
+    std::string text, err;
+    const char* from = std::strcmp(path, "-") == 0 ? "/dev/stdin" : path;
+    if (!rh::read_file_capped(from, kMaxConfig, &text, &err))
+        return fail(std::string(path) + ": " + err);
+    auto r = rh::convert_original_config(text, path);
+    for (const auto& w : r.warnings)
+        fprintf(stderr, "%s: warning: %s\n", path, w.c_str());
+    for (const auto& e : r.errors)
+        fprintf(stderr, "%s: %s\n", path, e.c_str());
+    if (!r.errors.empty())
+        return 1;
+    fputs(r.ini.c_str(), stdout);
+    if (r.ini.find("\n[haproxy]") != std::string::npos)
+        fprintf(stderr, "\n%s", rh::template_guidance().c_str());
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -210,6 +231,13 @@ int main(int argc, char** argv) {
     }
     std::string cmd = argv[optind];
     int rest = argc - optind - 1;
+    if (cmd == "convert-config") {
+        if (rest != 1) {
+            usage(stderr);
+            return 2;
+        }
+        return cmd_convert(argv[optind + 1]);
+    }
     if (rest != 0) {
         usage(stderr);
         return 2;

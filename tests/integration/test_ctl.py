@@ -36,6 +36,53 @@ def master_in_status(port):
     return status_row(port)[2]
 
 
+SRCDIR = os.environ.get("RH_SRCDIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+DATA = os.path.join(SRCDIR, "tests", "data", "original")
+
+
+def test_convert_config_samples():
+    """Each of the original's sample configurations converts to exactly the
+    expected file (the unit test also parses those), with warnings on stderr
+    only."""
+    samples = sorted(f for f in os.listdir(DATA) if f.endswith(".json"))
+    assert len(samples) >= 5, samples
+    for name in samples:
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+        r = subprocess.run([CTL, "convert-config", name], cwd=DATA, capture_output=True,
+                           text=True, env=env, timeout=10)
+        assert r.returncode == 0, (name, r.stderr)
+        with open(os.path.join(DATA, name[:-5] + ".ini.expected")) as f:
+            assert r.stdout == f.read(), name
+        assert "warning:" in r.stderr, (name, r.stderr)
+        if "[haproxy]" in r.stdout:
+            assert "{{#clusters}}" in r.stderr, r.stderr
+    # Standard input, named "-".
+    with open(os.path.join(DATA, "haproxy.json")) as f:
+        r = subprocess.run([CTL, "convert-config", "-"], stdin=f, capture_output=True, text=True,
+                           timeout=10)
+    assert r.returncode == 0 and "[haproxy]" in r.stdout, r
+
+
+def test_convert_config_refuses_bad_input():
+    tmp = rhtest.tmpdir()
+    bad = os.path.join(tmp, "bad.json")
+    with open(bad, "w") as f:
+        f.write('{"Clusters": [{"Name": "a b", "ExternalPort": 70000}],\n "Sentinels": []}')
+    r = ctl("convert-config", bad)
+    assert r.returncode == 1 and r.stdout == "", r
+    assert "Clusters[0].Name" in r.stderr and "Clusters[0].ExternalPort" in r.stderr, r.stderr
+    with open(bad, "w") as f:
+        f.write('{"Clusters": [,]}')
+    r = ctl("convert-config", bad)
+    assert r.returncode == 1 and r.stdout == "" and "1:" in r.stderr, r
+    r = ctl("convert-config", os.path.join(tmp, "missing.json"))
+    assert r.returncode == 1 and "No such file" in r.stderr, r
+    with open(bad, "w") as f:
+        f.write(" " * (2 << 20))
+    r = ctl("convert-config", bad)
+    assert r.returncode == 1 and "larger than 1 MiB" in r.stderr, r
+
+
 def test_against_nothing():
     port = rhtest.free_port()  # nothing listens there
     for cmd in ("status", "topology", "sentinels", "health"):
@@ -46,7 +93,7 @@ def test_against_nothing():
 
 
 def test_usage_errors_exit_2():
-    for args in (["bogus"], [], ["status", "extra"], ["-a", "nohost", "status"],
+    for args in (["bogus"], [], ["status", "extra"], ["convert-config"], ["-a", "nohost", "status"],
                  ["-t", "5", "status"], ["--frobnicate", "status"]):
         r = ctl(*args)
         assert r.returncode == 2, (args, r.returncode, r.stderr)
