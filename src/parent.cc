@@ -529,7 +529,7 @@ class Parent {
             f.applied += applied_.count(c.name);
         }
         f.grace_over = grace_over_;
-        f.engine_running = engine_pid_ > 0 || stopping_;
+        f.engine_running = !restart_timer_.pending(); // down and waiting to restart
         f.error = last_error_;
         std::string line = stopping_ ? std::string("stopping") : status_line(f);
         if (line == last_status_)
