@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "notify.h"
+
 namespace rh {
 
 namespace {
@@ -34,7 +36,7 @@ void reset_reserved_signal(int sig) {
 }
 
 // In the child, between fork and exec: async-signal-safe calls only.
-[[noreturn]] void exec_child(const std::string& cmd, int out_fd) {
+[[noreturn]] void exec_child(const std::string& cmd, int out_fd, char** envp) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -51,7 +53,7 @@ void reset_reserved_signal(int sig) {
     dup2(out_fd, 2);
     if (out_fd > 2)
         close(out_fd);
-    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    execle("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr), envp);
     _exit(127);
 }
 
@@ -101,6 +103,7 @@ void CommandRunner::run(const std::string& cmd, std::chrono::milliseconds timeou
         fail_pending_ = true;
         fail_timer_.arm(std::chrono::microseconds(0));
     };
+    ChildEnvironment env; // without NOTIFY_SOCKET; built before fork
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)
         return start_failed("pipe");
@@ -112,7 +115,7 @@ void CommandRunner::run(const std::string& cmd, std::chrono::milliseconds timeou
     }
     if (pid == 0) {
         close(fds[0]);
-        exec_child(cmd, fds[1]);
+        exec_child(cmd, fds[1], env.envp());
     }
     // Also from the parent, so a kill(-pid) right away cannot miss the group.
     setpgid(pid, pid);

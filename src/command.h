@@ -1,6 +1,7 @@
 // Asynchronous shell commands for the parent: "/bin/sh -c CMD" in its own
 // process group, stdin from /dev/null, stdout and stderr captured through one
-// pipe, a timeout that kills the whole group. Exit is learnt through a pidfd
+// pipe, the environment without NOTIFY_SOCKET (only the main PID notifies
+// systemd), a timeout that kills the whole group. Exit is learnt through a pidfd
 // watched by libevent, so no SIGCHLD handler is involved.
 #pragma once
 

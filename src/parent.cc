@@ -23,6 +23,7 @@
 #include "file.h"
 #include "haproxy.h"
 #include "log.h"
+#include "notify.h"
 #include "proto.h"
 #include "statefile.h"
 
@@ -146,6 +147,7 @@ class Parent {
         add_signal(SIGUSR1, &Parent::on_sigusr1);
         signal(SIGPIPE, SIG_IGN);
         grace_timer_.arm(config_.startup_grace);
+        update_status();
         start_engine();
         event_base_dispatch(base_.get());
         log::info("stopped");
@@ -185,12 +187,13 @@ class Parent {
 
         // Block signals across fork so the child cannot run our handlers
         // before exec; the child unblocks them and starts with defaults.
+        ChildEnvironment env; // built before fork: the child only execs
         sigset_t all, old;
         sigfillset(&all);
         sigprocmask(SIG_BLOCK, &all, &old);
         pid_t pid = fork();
         if (pid == 0)
-            exec_engine(sv[1]);
+            exec_engine(sv[1], env.envp());
         int saved = errno;
         sigprocmask(SIG_SETMASK, &old, nullptr);
         close(sv[1]);
@@ -218,7 +221,7 @@ class Parent {
         log::info("engine started, pid %d", static_cast<int>(pid));
     }
 
-    [[noreturn]] void exec_engine(int fd) {
+    [[noreturn]] void exec_engine(int fd, char** envp) {
         if (fd != kEngineFd) {
             if (dup2(fd, kEngineFd) < 0)
                 _exit(127);
@@ -240,8 +243,9 @@ class Parent {
             argv.push_back(a.data());
         argv.push_back(nullptr);
         // Re-execute ourselves: the engine starts from a fresh address space,
-        // not a copy of the parent's memory (relayd, OpenNTPD).
-        execv("/proc/self/exe", argv.data());
+        // not a copy of the parent's memory (relayd, OpenNTPD). Without
+        // NOTIFY_SOCKET: only the parent speaks to systemd.
+        execve("/proc/self/exe", argv.data(), envp);
         _exit(127);
     }
 
@@ -281,6 +285,7 @@ class Parent {
         log::warn("%s; restarting it in %lld ms", why.c_str(),
                   static_cast<long long>(delay.count()));
         restart_timer_.arm(delay);
+        update_status();
     }
 
     void kill_engine(const std::string& why) {
@@ -321,6 +326,7 @@ class Parent {
         if (std::holds_alternative<proto::Ready>(m)) {
             engine_ready_ = true;
             log::info("engine %d ready", static_cast<int>(engine_pid_));
+            update_status();
             return replay_applied();
         }
         auto& mm = std::get<proto::Master>(m);
@@ -377,9 +383,11 @@ class Parent {
                       "applying what is known",
                       unknown);
         apply();
+        mark_ready("start-up grace period over");
     }
 
     void apply() {
+        update_status(); // once per batch of engine messages
         if (!may_apply())
             return;
         if (!applier_)
@@ -406,6 +414,8 @@ class Parent {
     void on_applied(const ApplyResult& r) {
         int64_t now = static_cast<int64_t>(time(nullptr));
         if (!r.ok) {
+            last_error_ = "haproxy: " + r.error;
+            update_status();
             log::error("haproxy: %s", r.error.c_str());
             if (!r.command_output.empty())
                 log::error("haproxy: command output: %s", r.command_output.c_str());
@@ -437,6 +447,11 @@ class Parent {
             send_apply(
                 proto::ApplyResult{name, proto::ApplyState::Applied, m.master, m.epoch, now, ""});
         }
+        last_error_.clear();
+        update_status();
+        // Only applies that may_apply() allowed reach here: the first one
+        // is the first topology in effect.
+        mark_ready("first topology applied to haproxy");
     }
 
     // Without an output section there is nothing to write: what the engine
@@ -460,6 +475,9 @@ class Parent {
             if (!save_state(config_.state_file, st, &err))
                 log::error("state file: %s", err.c_str());
         }
+        update_status();
+        mark_ready(grace_over_ ? "start-up grace period over"
+                               : "every cluster has a confirmed master");
     }
 
     void send_apply(const proto::ApplyResult& r) {
@@ -474,9 +492,54 @@ class Parent {
                                           static_cast<int64_t>(time(nullptr)), ""});
     }
 
+    // ---- systemd (no-ops unless started by systemd with Type=notify) ----
+
+    // READY=1, once: at the first apply that may_apply() allowed (every
+    // cluster confirmed and, with [haproxy], in effect there), or when the
+    // start-up grace period ends, whichever comes first.
+    void mark_ready(const char* why) {
+        if (ready_sent_ || stopping_)
+            return;
+        ready_sent_ = true;
+        notify_ready();
+        log::info("ready: %s", why);
+    }
+
+    // STATUS= for systemctl status; sent only when the line changes.
+    void update_status() {
+        StatusFacts f;
+        f.clusters = config_.clusters.size();
+        for (auto& c : config_.clusters) {
+            f.confirmed += desired_.count(c.name);
+            f.applied += applied_.count(c.name);
+        }
+        f.grace_over = grace_over_;
+        f.engine_running = !restart_timer_.pending(); // down and waiting to restart
+        f.error = last_error_;
+        std::string line = stopping_ ? std::string("stopping") : status_line(f);
+        if (line == last_status_)
+            return;
+        last_status_ = line;
+        notify_status(line);
+    }
+
     // ---- signals ----
 
+    // Once ready, a reload is bracketed by RELOADING=1 and READY=1, whether
+    // the new file is taken or rejected (the daemon runs on either way).
+    // Before the first READY=1 it sends neither: READY=1 then still means
+    // the first topology is in effect.
     void on_sighup() {
+        bool was_ready = ready_sent_ && !stopping_;
+        if (was_ready)
+            notify_reloading();
+        reload_config();
+        update_status();
+        if (was_ready)
+            notify_ready();
+    }
+
+    void reload_config() {
         log::info("SIGHUP: reloading %s", opts_.config_path.c_str());
         Config fresh;
         std::string template_text;
@@ -525,6 +588,8 @@ class Parent {
             return;
         log::info("stopping");
         stopping_ = true;
+        notify_stopping();
+        update_status();
         restart_timer_.cancel();
         if (engine_pid_ <= 0) {
             event_base_loopexit(base_.get(), nullptr);
@@ -579,6 +644,9 @@ class Parent {
     bool engine_ready_ = false;
     bool stopping_ = false;
     bool restart_now_ = false;
+    bool ready_sent_ = false; // READY=1 sent to systemd
+    std::string last_status_; // last STATUS= sent
+    std::string last_error_;  // of the last failed apply, until one succeeds
     std::map<std::string, proto::Master> desired_;
     std::map<std::string, proto::Master> applied_;
     std::map<std::string, ClusterConfig> removed_;

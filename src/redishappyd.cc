@@ -11,6 +11,7 @@
 #include "config.h"
 #include "engine.h"
 #include "log.h"
+#include "notify.h"
 #include "parent.h"
 
 namespace {
@@ -58,7 +59,8 @@ int main(int argc, char** argv) {
             opts.verbosity++;
             break;
         case 'V':
-            printf("redishappyd %s\n", PACKAGE_VERSION);
+            printf("redishappyd %s (systemd notify: %s)\n", PACKAGE_VERSION,
+                   rh::notify_supported() ? "yes" : "no");
             return 0;
         default:
             usage();

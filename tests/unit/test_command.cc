@@ -117,6 +117,18 @@ static void own_process_group(void**) {
     assert_int_not_equal(pgid, getpgrp());
 }
 
+// Only the main PID talks to systemd: a reload_command that starts a
+// notify-aware program (haproxy -Ws) must not reach the unit's socket.
+static void notify_socket_not_inherited(void**) {
+    assert_int_equal(setenv("NOTIFY_SOCKET", "/run/rh-test-notify", 1), 0);
+    assert_int_equal(setenv("RH_TEST_KEPT", "kept", 1), 0);
+    auto r = run_cmd("echo \"${NOTIFY_SOCKET-unset} ${RH_TEST_KEPT-lost}\"", 5000ms);
+    unsetenv("NOTIFY_SOCKET");
+    unsetenv("RH_TEST_KEPT");
+    assert_true(r.ok());
+    assert_string_equal(r.output.c_str(), "unset kept\n");
+}
+
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(success_with_output),
@@ -125,6 +137,7 @@ int main() {
         cmocka_unit_test(timeout_kills_the_group),
         cmocka_unit_test(child_gets_clean_signal_state),
         cmocka_unit_test(own_process_group),
+        cmocka_unit_test(notify_socket_not_inherited),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
