@@ -166,6 +166,8 @@ void SentinelLink::drop_connections() {
     ping_timer_.cancel();
     reread_timer_.cancel();
     sent_.clear();
+    reading_.clear(); // their replies will never come
+    masters_in_flight_ = 0;
     cmd_ready_ = sub_ready_ = false;
     // We may be inside one of their callbacks: silence them now, free later.
     for (auto* c : {&cmd_, &sub_}) {
@@ -208,9 +210,9 @@ std::chrono::milliseconds SentinelLink::next_backoff() {
     return milliseconds(dist(rng_));
 }
 
-void SentinelLink::send(std::vector<std::string> argv, std::function<void(redisReply*)> fn) {
+bool SentinelLink::send(std::vector<std::string> argv, std::function<void(redisReply*)> fn) {
     if (!cmd_)
-        return;
+        return false;
     std::string what = argv[0] == "AUTH" ? "AUTH" : argv[0];
     if (argv.size() > 1 && argv[0] == "SENTINEL")
         what += " " + argv[1];
@@ -227,11 +229,12 @@ void SentinelLink::send(std::vector<std::string> argv, std::function<void(redisR
     });
     if (!ok) {
         mark_down("cannot send " + what);
-        return;
+        return false;
     }
     sent_.push_back(Clock::now());
     if (!command_timer_.pending())
         arm_command_timer();
+    return true;
 }
 
 void SentinelLink::arm_command_timer() {
@@ -288,7 +291,11 @@ void SentinelLink::reread() {
     if (stats_.state != LinkState::up)
         return;
     reread_timer_.arm(settings_.reread_interval);
-    send({"SENTINEL", "MASTERS"}, [this](redisReply* r) { on_masters(r); });
+    if (send({"SENTINEL", "MASTERS"}, [this](redisReply* r) {
+            masters_in_flight_--;
+            on_masters(r);
+        }))
+        masters_in_flight_++;
 }
 
 void SentinelLink::on_masters(redisReply* r) {
@@ -337,10 +344,41 @@ void SentinelLink::read_cluster_details(const std::string& name) {
     });
 }
 
-void SentinelLink::read_master(const std::string& name) {
+void SentinelLink::read_master(const std::string& name, ReadFreshness freshness) {
     if (stats_.state != LinkState::up)
         return;
-    send({"SENTINEL", "MASTER", name}, [this, name](redisReply* r) { on_master(name, r); });
+    if (auto it = reading_.find(name); it != reading_.end()) {
+        if (freshness == ReadFreshness::after_now)
+            it->second = true;
+        stats_.reads_coalesced++;
+        return;
+    }
+    if (freshness == ReadFreshness::in_flight_ok && masters_in_flight_ > 0 && monitored(name)) {
+        stats_.reads_coalesced++;
+        return;
+    }
+    send_master_read(name);
+}
+
+// A burst of events for one cluster (a storm, or every Sentinel publishing
+// the same +switch-master) costs at most two reads per link: the one
+// outstanding and one sent after its reply, which reflects every event
+// received before that reply.
+void SentinelLink::send_master_read(const std::string& name) {
+    bool ok = send({"SENTINEL", "MASTER", name}, [this, name](redisReply* r) {
+        auto it = reading_.find(name);
+        bool again = it != reading_.end() && it->second;
+        if (it != reading_.end())
+            reading_.erase(it);
+        if (again)
+            send_master_read(name);
+        if (stats_.state == LinkState::up) // not if sending again failed
+            on_master(name, r);
+    });
+    if (ok) {
+        reading_.emplace(name, false);
+        stats_.master_reads++;
+    }
 }
 
 void SentinelLink::on_master(const std::string& name, redisReply* r) {

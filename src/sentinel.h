@@ -21,6 +21,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "address.h"
@@ -66,6 +67,20 @@ struct SentinelStats {
     std::time_t down_since = 0; // 0 while up
     unsigned long bad_replies = 0;
     unsigned long events = 0;
+    unsigned long master_reads = 0;    // SENTINEL MASTER <name> sent
+    unsigned long reads_coalesced = 0; // read_master calls that sent nothing
+};
+
+// What a SENTINEL MASTER read must reflect.
+enum class ReadFreshness {
+    // Something happened (an event): the answer must come from a read sent
+    // after this call. If one is outstanding for the cluster, exactly one
+    // more is sent when its reply arrives.
+    after_now,
+    // Corroboration: any read still unanswered (SENTINEL MASTER <name> or
+    // SENTINEL MASTERS) will do, since it reports the Sentinel's view at
+    // some time after it was sent; otherwise one is sent now.
+    in_flight_ok,
 };
 
 class SentinelLink {
@@ -76,9 +91,10 @@ class SentinelLink {
     SentinelLink& operator=(const SentinelLink&) = delete;
 
     void start();
-    void stop();                               // closes both connections; start() again to resume
-    void reread();                             // full re-read now (if up)
-    void read_master(const std::string& name); // one SENTINEL MASTER now (if up)
+    void stop();   // closes both connections; start() again to resume
+    void reread(); // full re-read now (if up)
+    // One SENTINEL MASTER <name> (if up); at most one per cluster outstanding.
+    void read_master(const std::string& name, ReadFreshness freshness = ReadFreshness::after_now);
     void set_clusters(std::vector<std::string> clusters);
 
     const HostPort& addr() const { return addr_; }
@@ -95,7 +111,8 @@ class SentinelLink {
     void check_up();
     void mark_down(const std::string& err);
     void drop_connections();
-    void send(std::vector<std::string> argv, std::function<void(redisReply*)> fn);
+    bool send(std::vector<std::string> argv, std::function<void(redisReply*)> fn);
+    void send_master_read(const std::string& name);
     void arm_command_timer();
     void on_command_timer();
     void send_ping();
@@ -118,6 +135,9 @@ class SentinelLink {
     std::vector<std::unique_ptr<RedisConn>> graveyard_; // freed from reaper_
     std::deque<Clock::time_point> sent_;                // send time of each pending command
     bool cmd_ready_ = false, sub_ready_ = false;
+    // Clusters with a SENTINEL MASTER outstanding; true: read again on reply.
+    std::unordered_map<std::string, bool> reading_;
+    unsigned masters_in_flight_ = 0; // SENTINEL MASTERS outstanding
     unsigned attempt_ = 0;
     std::minstd_rand rng_;
 

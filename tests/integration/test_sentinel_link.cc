@@ -220,6 +220,61 @@ SentinelSettings fast_settings(std::vector<std::string> clusters) {
     return st;
 }
 
+// At most one SENTINEL MASTER per cluster outstanding on a link: calls while
+// one is unanswered send nothing, except that an event (after_now) makes
+// exactly one more read follow the reply. A link of its own, without
+// periodic re-reads, so that every master report counted is a MASTER reply.
+void test_read_guard(event_base* base, const HostPort& sentinel) {
+    Seen seen;
+    SentinelSettings st = fast_settings({"mymaster"});
+    st.reread_interval = 60s;
+    SentinelLink link(base, sentinel, st, record(&seen));
+    link.start();
+    CHECK(run_until(
+              base, [&] { return link.stats().state == LinkState::up && seen.masters > 0; }, 5s),
+          "guard link not up");
+    int before = seen.masters;
+    auto reads = link.stats().master_reads;
+    auto coalesced = link.stats().reads_coalesced;
+    link.read_master("mymaster");
+    link.read_master("mymaster");
+    link.read_master("mymaster", ReadFreshness::in_flight_ok);
+    link.read_master("mymaster");
+    CHECK(link.stats().master_reads == reads + 1, "%lu reads sent at once",
+          link.stats().master_reads - reads);
+    CHECK(link.stats().reads_coalesced == coalesced + 3, "%lu coalesced",
+          link.stats().reads_coalesced - coalesced);
+    CHECK(run_until(
+              base, [&] { return seen.masters >= before + 2; }, 2s),
+          "no read after the outstanding one (%d replies)", seen.masters - before);
+    run_until(
+        base, [] { return false; }, 200ms); // nothing more may come
+    CHECK(seen.masters == before + 2 && link.stats().master_reads == reads + 2,
+          "%d replies, %lu reads (wanted 2, 2)", seen.masters - before,
+          link.stats().master_reads - reads);
+    // Corroboration alone never queues a second read.
+    before = seen.masters;
+    reads = link.stats().master_reads;
+    link.read_master("mymaster", ReadFreshness::in_flight_ok);
+    link.read_master("mymaster", ReadFreshness::in_flight_ok);
+    CHECK(run_until(
+              base, [&] { return seen.masters > before; }, 2s),
+          "in_flight_ok read gave nothing");
+    run_until(
+        base, [] { return false; }, 200ms);
+    CHECK(seen.masters == before + 1 && link.stats().master_reads == reads + 1,
+          "%d replies, %lu reads (wanted 1, 1)", seen.masters - before,
+          link.stats().master_reads - reads);
+    // And a later read is sent again: the guard was released by the reply.
+    link.read_master("mymaster");
+    CHECK(link.stats().master_reads == reads + 2, "guard not released after the reply");
+    CHECK(run_until(
+              base, [&] { return seen.masters > before + 1; }, 2s),
+          "read after the guard gave nothing");
+
+    link.stop();
+}
+
 void test_live(event_base* base) {
     uint16_t mport = free_port(), rport = free_port();
     uint16_t s1 = free_port(), s2 = free_port();
@@ -267,6 +322,11 @@ void test_live(event_base* base) {
     CHECK(run_until(
               base, [&] { return seen.masters > before; }, 2s),
           "read_master gave nothing");
+    // At most one read per cluster outstanding: calls while one is
+    // unanswered send nothing, except that an event (after_now) makes
+    // exactly one more read follow the reply.
+    test_read_guard(base, link.addr());
+
     int nm = seen.not_monitored;
     link.read_master("nosuch");
     CHECK(run_until(
