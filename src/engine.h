@@ -59,7 +59,9 @@ class Engine {
     void on_discovered(const std::string& cluster, const std::vector<sentinel::SentinelInfo>& s);
     void on_link_up(Link& l);
     void on_link_down(Link& l, const std::string& err);
-    void ask_trusted(const std::string& cluster, const Link* except);
+    void reread_trusted(const std::string& cluster);
+    void corroborate(const std::string& cluster, const Link& from, const HostPort& addr,
+                     uint64_t epoch);
     void evaluate(const std::string& cluster);
     void evaluate_all();
     void start_confirm(ClusterWork& cw, const HostPort& candidate, uint64_t epoch);

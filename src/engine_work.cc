@@ -5,9 +5,11 @@
 // config epoch) -> Topology::report -> verdict. A Confirm verdict asks the
 // candidate ROLE; only a "master" answer for a candidate that is still the
 // pick makes it current, and only then is the parent told. Pub/sub events
-// never decide anything: a +switch-master (which carries no epoch) or any
-// report from an untrusted Sentinel makes us re-read SENTINEL MASTER from
-// every trusted Sentinel at once, so corroboration costs one round trip.
+// never decide anything: a +switch-master (which carries no epoch) makes us
+// re-read SENTINEL MASTER from every trusted Sentinel at once, and any new
+// report that differs from the current master (from an untrusted Sentinel
+// too) makes us ask the trusted ones that do not say the same yet, so
+// corroboration costs one round trip.
 #include <curl/curl.h>
 
 #include <ctime>
@@ -196,7 +198,7 @@ void Engine::add_link(const HostPort& addr, bool configured) {
                 return;
             log::info("sentinel %s: +switch-master %s to %s; asking the trusted Sentinels",
                       lp->id.c_str(), sw->master.c_str(), format_host_port(sw->to).c_str());
-            return ask_trusted(sw->master, nullptr);
+            return reread_trusted(sw->master);
         }
         auto& ie = std::get<sentinel::InstanceEvent>(e);
         if (ie.channel == "+sentinel" && ie.kind == "sentinel" && ie.master &&
@@ -205,7 +207,7 @@ void Engine::add_link(const HostPort& addr, bool configured) {
         if (ie.master && clusters_.count(*ie.master) &&
             (ie.channel == "+failover-end" || ie.channel == "+config-update-from" ||
              ie.channel == "-odown"))
-            ask_trusted(*ie.master, nullptr);
+            reread_trusted(*ie.master);
     };
     cb.bad_reply = [lp](const std::string& reason) {
         log::warn("sentinel %s: ignored: %s", lp->id.c_str(), reason.c_str());
@@ -235,13 +237,15 @@ void Engine::on_master_info(Link& l, const sentinel::MasterInfo& m) {
     const ClusterState* before = topology_->state(m.name);
     bool differs = !before || !before->has_master || before->master != m.addr ||
                    before->epoch != m.config_epoch;
+    // Only news is worth corroborating: a Sentinel repeating itself was
+    // corroborated when it first said it, and what the others learned since
+    // reaches us through their events and re-reads.
+    bool news = !topology_->reports_same(m.name, l.id, m.addr, m.config_epoch);
     topology_->report(m.name, l.id, l.trusted, m.addr, m.config_epoch, TopologyClock::now());
     // An untrusted Sentinel never decides; what it says only makes us ask
     // the trusted ones.
-    if (!l.trusted && differs)
-        ask_trusted(m.name, nullptr);
-    else if (l.trusted && differs)
-        ask_trusted(m.name, &l);
+    if (news && differs)
+        corroborate(m.name, l, m.addr, m.config_epoch);
     evaluate(m.name);
 }
 
@@ -282,12 +286,24 @@ void Engine::on_link_down(Link& l, const std::string& err) {
     evaluate_all();
 }
 
-// Corroboration at once: ask every trusted Sentinel (but `except`, which
-// just answered) for its current view of the cluster.
-void Engine::ask_trusted(const std::string& cluster, const Link* except) {
+// Something happened to the cluster (an event, which carries no epoch):
+// re-read it from every trusted Sentinel, by reads sent from now on. Each
+// link keeps at most one read per cluster outstanding and one more queued,
+// so a storm of events costs a bounded number of reads.
+void Engine::reread_trusted(const std::string& cluster) {
     for (auto& [id, l] : links_)
-        if (l->trusted && l.get() != except)
-            l->link->read_master(cluster);
+        if (l->trusted)
+            l->link->read_master(cluster, ReadFreshness::after_now);
+}
+
+// Corroboration at once: `from` newly reports (addr, epoch); ask every other
+// trusted Sentinel that does not already say the same. A read of theirs
+// still unanswered will do: it reports their view after it was sent.
+void Engine::corroborate(const std::string& cluster, const Link& from, const HostPort& addr,
+                         uint64_t epoch) {
+    for (auto& [id, l] : links_)
+        if (l->trusted && l.get() != &from && !topology_->reports_same(cluster, id, addr, epoch))
+            l->link->read_master(cluster, ReadFreshness::in_flight_ok);
 }
 
 void Engine::evaluate_all() {

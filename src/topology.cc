@@ -113,6 +113,15 @@ bool Topology::report(const std::string& cluster, const std::string& sentinel, b
     return true;
 }
 
+bool Topology::reports_same(const std::string& cluster, const std::string& sentinel,
+                            const HostPort& master, uint64_t epoch) const {
+    auto it = clusters_.find(cluster);
+    if (it == clusters_.end())
+        return false;
+    auto r = it->second.reports.find(sentinel);
+    return r != it->second.reports.end() && r->second.master == master && r->second.epoch == epoch;
+}
+
 void Topology::no_master(const std::string& cluster, const std::string& sentinel) {
     auto it = clusters_.find(cluster);
     if (it != clusters_.end())

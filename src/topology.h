@@ -155,7 +155,10 @@ class Topology {
     const ClusterState* state(const std::string& cluster) const;
     bool is_stale(const std::string& cluster) const;
     std::vector<ReportView> reports(const std::string& cluster) const; // by sentinel id
-    std::vector<std::string> clusters() const;                         // sorted
+    // Whether `sentinel`'s latest report for `cluster` is exactly (master, epoch).
+    bool reports_same(const std::string& cluster, const std::string& sentinel,
+                      const HostPort& master, uint64_t epoch) const;
+    std::vector<std::string> clusters() const; // sorted
 
   private:
     struct Report {

@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import urllib.error
 import urllib.request
 
@@ -16,7 +17,10 @@ from rhdaemon import Daemon, children_of
 NAME = "testing"
 
 
-def daemon_config(sentinels, api_port, extra_sentinels="", clusters=(NAME,)):
+TIMERS = "ping_interval = 200ms\nping_timeout = 1s\nreread_interval = 1s\n"
+
+
+def daemon_config(sentinels, api_port, extra_sentinels="", clusters=(NAME,), timers=TIMERS):
     tmp = rhtest.run().dir
     chroot = os.path.join(tmp, "root-%d" % api_port)
     os.makedirs(chroot, 0o755, exist_ok=True)
@@ -27,7 +31,7 @@ def daemon_config(sentinels, api_port, extra_sentinels="", clusters=(NAME,)):
     text += "log_level = debug\n\n[sentinels]\n"
     for host, port in sentinels:
         text += "address = %s:%d\n" % (("[%s]" % host) if ":" in host else host, port)
-    text += "ping_interval = 200ms\nping_timeout = 1s\nreread_interval = 1s\n"
+    text += timers
     text += extra_sentinels
     for i, c in enumerate(clusters):
         text += "\n[cluster %s]\nexternal_port = %d\n" % (c, rhtest.free_port())
@@ -237,6 +241,65 @@ def test_broken_and_injecting_sentinel_is_survived():
     assert engine in children_of(d.pid), "the engine must survive bad replies"
     assert reported(port) == tuple(real.addr)
     assert "evil" not in json.dumps(api(port, "/api/topology")[1])
+
+
+def master_reads(fake):
+    with fake.lock:
+        return sum(1 for a in fake.received if [x.upper() for x in a[:2]] == ["SENTINEL", "MASTER"])
+
+
+def test_switch_during_outstanding_read_is_not_lost():
+    """Events that arrive while the engine's SENTINEL MASTER read of a
+    cluster is unanswered send no read of their own, but are never lost:
+    exactly one more read follows the reply, and it finds the new master.
+    Re-reads are rare (60 s), so only the events can carry the switch."""
+    old, new = FakeRedis("master"), FakeRedis("master")
+    fakes = [ScriptedSentinel(NAME, old.addr, 5) for _ in range(2)]
+    port = rhtest.free_port()
+    timers = "ping_interval = 200ms\nping_timeout = 10s\nreread_interval = 60s\n"
+    d = Daemon(daemon_config([f.fake.addr for f in fakes], port, timers=timers))
+    d.__enter__()
+    rhtest.run().on_close(lambda: d.__exit__(None, None, None))
+    poll_until(lambda: reported(port) == tuple(old.addr), 10, "the first master")
+
+    gate = threading.Event()
+    rhtest.run().on_close(gate.set)
+    held = []
+
+    def holding(f):
+        def override(args):
+            # The Sentinel's view when the read arrived, answered only once
+            # the gate opens.
+            entry = fake_master_entry(NAME, f.master, f.epoch)
+            sub = args[1].upper()
+            if sub == "MASTER":
+                held.append(f)
+                gate.wait(20)
+                return entry
+            return [entry] if sub == "MASTERS" else []
+        return override
+
+    before = [master_reads(f.fake) for f in fakes]
+    for f in fakes:
+        f.override = holding(f)
+    for f in fakes:
+        f.fake.switch_master(NAME, old.addr, old.addr)
+    poll_until(lambda: len(held) == 2, 5, "a read outstanding on each Sentinel")
+    # The failover happens while both reads are unanswered (they will say
+    # the old master), and is announced, several times, meanwhile.
+    old.role = "slave"
+    for f in fakes:
+        f.master, f.epoch = new.addr, 6
+    for _ in range(3):
+        for f in fakes:
+            f.fake.switch_master(NAME, old.addr, new.addr)
+    line = "+switch-master %s to %s:%d;" % (NAME, new.addr[0], new.addr[1])
+    poll_until(lambda: d.log().count(line) == 6, 5, "the engine to take in the 6 events")
+    gate.set()
+    poll_until(lambda: reported(port) == tuple(new.addr), 5,
+               "the new master, from the read that followed the held one")
+    reads = [master_reads(f.fake) - b for f, b in zip(fakes, before)]
+    assert reads == [2, 2], "SENTINEL MASTER reads per Sentinel: %s (wanted 2 each)" % reads
 
 
 def test_forged_sentinel_cannot_move_master():

@@ -405,6 +405,25 @@ static void forget_and_no_master_drop_reports(void**) {
     t.no_master("unknown", S2); // harmless
 }
 
+static void reports_same_is_the_latest_report_of_that_sentinel(void**) {
+    Topology t = make();
+    assert_false(t.reports_same(C, S1, A, 3)); // nothing reported yet
+    t.report(C, S1, true, A, 3, at(1));
+    assert_true(t.reports_same(C, S1, A, 3));
+    assert_false(t.reports_same(C, S1, A, 4)); // other epoch
+    assert_false(t.reports_same(C, S1, B, 3)); // other address
+    assert_false(t.reports_same(C, S2, A, 3)); // other Sentinel
+    assert_false(t.reports_same("other", S1, A, 3));
+    t.report(C, S1, true, B, 4, at(2));
+    assert_false(t.reports_same(C, S1, A, 3));
+    assert_true(t.reports_same(C, S1, B, 4));
+    t.no_master(C, S1);
+    assert_false(t.reports_same(C, S1, B, 4));
+    t.report(C, S2, true, A, 3, at(3));
+    t.forget_sentinel(S2);
+    assert_false(t.reports_same(C, S2, A, 3));
+}
+
 static void rejects_unknown_cluster_and_bad_address(void**) {
     Topology t = make();
     assert_false(t.add_cluster(C));
@@ -442,6 +461,7 @@ int main(void) {
         cmocka_unit_test(seed_then_reports),
         cmocka_unit_test(single_trusted_sentinel),
         cmocka_unit_test(forget_and_no_master_drop_reports),
+        cmocka_unit_test(reports_same_is_the_latest_report_of_that_sentinel),
         cmocka_unit_test(rejects_unknown_cluster_and_bad_address),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
