@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "curl_lib.h"
 #include "log.h"
 
 namespace rh {
@@ -13,12 +14,14 @@ namespace rh {
 namespace {
 
 struct EasyFree {
-    void operator()(CURL* e) const { curl_easy_cleanup(e); }
+    const CurlApi* curl;
+    void operator()(CURL* e) const { curl->easy_cleanup(e); }
 };
 using EasyPtr = std::unique_ptr<CURL, EasyFree>;
 
 struct SlistFree {
-    void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+    const CurlApi* curl;
+    void operator()(curl_slist* l) const { curl->slist_free_all(l); }
 };
 using SlistPtr = std::unique_ptr<curl_slist, SlistFree>;
 
@@ -36,8 +39,8 @@ size_t on_write(char* data, size_t size, size_t n, void* arg) noexcept {
     return len;
 }
 
-curl_slist* append_header(curl_slist* list, const std::string& h) {
-    curl_slist* next = curl_slist_append(list, h.c_str());
+curl_slist* append_header(const CurlApi& curl, curl_slist* list, const std::string& h) {
+    curl_slist* next = curl.slist_append(list, h.c_str());
     if (!next)
         throw std::bad_alloc();
     return next;
@@ -61,7 +64,8 @@ const char* consul_state_name(ConsulState s) {
 
 struct Consul::Slot {
     Slot(Consul* owner, event_base* base)
-        : retry(base, [this, owner] {
+        : easy(nullptr, EasyFree{&owner->curl_}), headers(nullptr, SlistFree{&owner->curl_}),
+          retry(base, [this, owner] {
               if (!busy)
                   owner->start(*this);
           }) {}
@@ -84,16 +88,16 @@ struct Consul::Slot {
 
 struct Consul::Multi {
     Multi(Consul* owner, event_base* base)
-        : owner(owner), base(base), timer(base, [this] { on_timeout(); }) {
-        m = curl_multi_init();
+        : owner(owner), curl(owner->curl_), base(base), timer(base, [this] { on_timeout(); }) {
+        m = curl.multi_init();
         if (!m)
             throw std::runtime_error("consul: curl_multi_init failed");
-        curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, &Multi::on_socket);
-        curl_multi_setopt(m, CURLMOPT_SOCKETDATA, this);
-        curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, &Multi::on_timer);
-        curl_multi_setopt(m, CURLMOPT_TIMERDATA, this);
+        curl.multi_setopt(m, CURLMOPT_SOCKETFUNCTION, &Multi::on_socket);
+        curl.multi_setopt(m, CURLMOPT_SOCKETDATA, this);
+        curl.multi_setopt(m, CURLMOPT_TIMERFUNCTION, &Multi::on_timer);
+        curl.multi_setopt(m, CURLMOPT_TIMERDATA, this);
     }
-    ~Multi() { curl_multi_cleanup(m); }
+    ~Multi() { curl.multi_cleanup(m); }
     Multi(const Multi&) = delete;
     Multi& operator=(const Multi&) = delete;
 
@@ -141,42 +145,43 @@ struct Consul::Multi {
             if (what & EV_WRITE)
                 flags |= CURL_CSELECT_OUT;
             int running = 0;
-            curl_multi_socket_action(self->m, fd, flags, &running);
+            self->curl.multi_socket_action(self->m, fd, flags, &running);
             self->drain();
         });
     }
 
     void on_timeout() {
         int running = 0;
-        curl_multi_socket_action(m, CURL_SOCKET_TIMEOUT, 0, &running);
+        curl.multi_socket_action(m, CURL_SOCKET_TIMEOUT, 0, &running);
         drain();
     }
 
     void drain() {
         int left = 0;
-        while (CURLMsg* msg = curl_multi_info_read(m, &left)) {
+        while (CURLMsg* msg = curl.multi_info_read(m, &left)) {
             if (msg->msg != CURLMSG_DONE)
                 continue;
             CURL* easy = msg->easy_handle;
             CURLcode result = msg->data.result;
             char* priv = nullptr;
             long code = 0;
-            curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
-            curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-            curl_multi_remove_handle(m, easy);
+            curl.easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+            curl.easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+            curl.multi_remove_handle(m, easy);
             owner->finished(*reinterpret_cast<Slot*>(priv), code, result);
         }
     }
 
     Consul* owner;
+    const CurlApi& curl;
     event_base* base;
     CURLM* m = nullptr;
     Timer timer;
     std::map<curl_socket_t, EventPtr> sockets;
 };
 
-Consul::Consul(event_base* base, ConsulSettings settings, StatusFn on_status)
-    : base_(base), settings_(std::move(settings)), on_status_(std::move(on_status)),
+Consul::Consul(event_base* base, const CurlApi& curl, ConsulSettings settings, StatusFn on_status)
+    : base_(base), curl_(curl), settings_(std::move(settings)), on_status_(std::move(on_status)),
       rng_(std::random_device{}()), multi_(std::make_unique<Multi>(this, base)) {
     while (!settings_.address.empty() && settings_.address.back() == '/')
         settings_.address.pop_back();
@@ -185,7 +190,7 @@ Consul::Consul(event_base* base, ConsulSettings settings, StatusFn on_status)
 Consul::~Consul() {
     for (auto& [name, slot] : slots_)
         if (slot->busy)
-            curl_multi_remove_handle(multi_->m, slot->easy.get());
+            curl_.multi_remove_handle(multi_->m, slot->easy.get());
     multi_.reset();
 }
 
@@ -212,7 +217,7 @@ void Consul::want(const ConsulService& s, bool registered) {
     if (!ptr) {
         ptr = std::make_unique<Slot>(this, base_);
         ptr->cluster = s.cluster;
-        ptr->easy.reset(curl_easy_init());
+        ptr->easy.reset(curl_.easy_init());
         if (!ptr->easy)
             throw std::runtime_error("consul: curl_easy_init failed");
     } else if (ptr->gen > 0 && ptr->desired == s && ptr->want_registered == registered) {
@@ -235,42 +240,43 @@ void Consul::start(Slot& slot) {
                             : consul_deregister_request(settings_.mode, slot.desired);
     std::string url = settings_.address + req.path;
     CURL* e = slot.easy.get();
-    curl_easy_reset(e);
+    curl_.easy_reset(e);
     slot.headers.reset(); // curl_slist_append keeps the head: build, then own once
-    SlistPtr headers(append_header(nullptr, "Content-Type: application/json"));
-    append_header(headers.get(), "Expect:");
+    SlistPtr headers(append_header(curl_, nullptr, "Content-Type: application/json"),
+                     SlistFree{&curl_});
+    append_header(curl_, headers.get(), "Expect:");
     if (!settings_.token.empty())
-        append_header(headers.get(), "X-Consul-Token: " + settings_.token);
+        append_header(curl_, headers.get(), "X-Consul-Token: " + settings_.token);
     slot.headers = std::move(headers);
     slot.response.clear();
     slot.errbuf[0] = '\0';
     slot.what = req.method + " " + url;
 
-    curl_easy_setopt(e, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(req.body.size()));
-    curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req.body.c_str());
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, slot.headers.get());
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_write);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &slot.response);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, slot.errbuf);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, reinterpret_cast<char*>(&slot));
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(settings_.timeout.count()));
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(settings_.timeout.count()));
-    curl_easy_setopt(e, CURLOPT_PROXY, ""); // never an environment proxy
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_.easy_setopt(e, CURLOPT_URL, url.c_str());
+    curl_.easy_setopt(e, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    curl_.easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(req.body.size()));
+    curl_.easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req.body.c_str());
+    curl_.easy_setopt(e, CURLOPT_HTTPHEADER, slot.headers.get());
+    curl_.easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_write);
+    curl_.easy_setopt(e, CURLOPT_WRITEDATA, &slot.response);
+    curl_.easy_setopt(e, CURLOPT_ERRORBUFFER, slot.errbuf);
+    curl_.easy_setopt(e, CURLOPT_PRIVATE, reinterpret_cast<char*>(&slot));
+    curl_.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_.easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(settings_.timeout.count()));
+    curl_.easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(settings_.timeout.count()));
+    curl_.easy_setopt(e, CURLOPT_PROXY, ""); // never an environment proxy
+    curl_.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     if (!settings_.ca_pem.empty()) {
         curl_blob blob{settings_.ca_pem.data(), settings_.ca_pem.size(), CURL_BLOB_COPY};
-        curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+        curl_.easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
     }
     slot.sent_gen = slot.gen;
-    CURLMcode rc = curl_multi_add_handle(multi_->m, e);
+    CURLMcode rc = curl_.multi_add_handle(multi_->m, e);
     if (rc != CURLM_OK) {
         log::error("consul %s: %s: %s", slot.cluster.c_str(), slot.what.c_str(),
-                   curl_multi_strerror(rc));
+                   curl_.multi_strerror(rc));
         slot.status.state = ConsulState::error;
-        slot.status.last_error = curl_multi_strerror(rc);
+        slot.status.last_error = curl_.multi_strerror(rc);
         slot.status.errors++;
         slot.failures++;
         schedule_retry(slot);
@@ -286,7 +292,7 @@ void Consul::finished(Slot& slot, long http_code, int curl_code) {
     if (!ok) {
         std::string err;
         if (curl_code != CURLE_OK)
-            err = slot.errbuf[0] ? slot.errbuf : curl_easy_strerror(CURLcode(curl_code));
+            err = slot.errbuf[0] ? slot.errbuf : curl_.easy_strerror(CURLcode(curl_code));
         else
             err = "HTTP " + std::to_string(http_code) + ": " + first_line(slot.response);
         slot.status.last_error = err;

@@ -8,7 +8,9 @@
 // ends. Failures are counted and retried with capped exponential backoff plus
 // jitter. The token travels only in X-Consul-Token and is never logged.
 //
-// The caller calls curl_global_init() once at start-up, before any thread.
+// The caller loads libcurl (CurlLibrary::load, which also runs
+// curl_global_init) once at start-up, before any thread, and keeps it loaded
+// while the Consul object lives.
 #pragma once
 
 #include <event2/event.h>
@@ -28,6 +30,8 @@
 typedef void CURLM;
 
 namespace rh {
+
+struct CurlApi;
 
 struct ConsulSettings {
     std::string address; // "http://host:port" or "https://host:port"
@@ -57,7 +61,7 @@ class Consul {
   public:
     using StatusFn = std::function<void(const std::string& cluster, const ConsulStatus&)>;
 
-    Consul(event_base* base, ConsulSettings settings, StatusFn on_status);
+    Consul(event_base* base, const CurlApi& curl, ConsulSettings settings, StatusFn on_status);
     ~Consul();
     Consul(const Consul&) = delete;
     Consul& operator=(const Consul&) = delete;
@@ -82,6 +86,7 @@ class Consul {
     void notify(Slot& slot);
 
     event_base* base_;
+    const CurlApi& curl_;
     ConsulSettings settings_;
     StatusFn on_status_;
     std::minstd_rand rng_;

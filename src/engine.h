@@ -16,6 +16,7 @@ namespace rh {
 class Api;
 class Channel;
 class Consul;
+class CurlLibrary;
 class Confirmer;
 class SentinelLink;
 class Topology;
@@ -85,6 +86,7 @@ class Engine {
     std::map<std::string, std::unique_ptr<Link>> links_;
     std::map<std::string, std::unique_ptr<ClusterWork>> clusters_;
     std::unique_ptr<Api> api_;
+    std::unique_ptr<CurlLibrary> curl_; // outlives consul_
     std::unique_ptr<Consul> consul_;
     std::unique_ptr<Timer> view_timer_;
     std::unique_ptr<Timer> housekeeping_timer_;

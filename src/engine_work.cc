@@ -10,8 +10,6 @@
 // report that differs from the current master (from an untrusted Sentinel
 // too) makes us ask the trusted ones that do not say the same yet, so
 // corroboration costs one round trip.
-#include <curl/curl.h>
-
 #include <ctime>
 #include <set>
 
@@ -22,6 +20,7 @@
 #include "confirm.h"
 #include "consul.h"
 #include "consul_json.h"
+#include "curl_lib.h"
 #include "engine.h"
 #include "log.h"
 #include "sentinel.h"
@@ -99,10 +98,15 @@ void Engine::before_drop() {
             log::fatalx("api: %s", err.c_str());
     }
     rng_.seed(static_cast<unsigned>(getpid()) ^ static_cast<unsigned>(time(nullptr)));
-    // libcurl loads its TLS library and reads its configuration here, while
-    // the whole file system is still visible.
-    if (g.consul && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        log::fatalx("consul: curl_global_init failed");
+    // libcurl is loaded (with its TLS library, which reads its
+    // configuration) here, while the whole file system is still visible, and
+    // only when Consul is configured: see curl_lib.h.
+    if (g.consul) {
+        std::string err;
+        curl_ = CurlLibrary::load(&err);
+        if (!curl_)
+            log::fatalx("consul: cannot load libcurl: %s", err.c_str());
+    }
 }
 
 void Engine::after_drop() {
@@ -141,7 +145,7 @@ void Engine::after_drop() {
         cs.timeout = Millis(g.consul_timeout_ms);
         cs.retry_max = Millis(g.consul_retry_max_ms);
         consul_ = std::make_unique<Consul>(
-            base_.get(), std::move(cs),
+            base_.get(), curl_->api(), std::move(cs),
             [this](const std::string&, const ConsulStatus&) { mark_dirty(); });
         for (auto& r : config_.removed) {
             log::info("cluster %s: removed from the configuration; deregistering it from Consul",

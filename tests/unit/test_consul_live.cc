@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "consul.h"
+#include "curl_lib.h"
 
 #include "cmocka.h" // last: it defines macros such as fail()
 
@@ -27,7 +28,8 @@ struct Fake {
     int control_port = 0;
 };
 
-Fake g_fake; // the fixture shared by the group (set up once, stopped by PID)
+Fake g_fake;                     // the fixture shared by the group (set up once, stopped by PID)
+const CurlApi* g_curl = nullptr; // loaded by main, as the engine loads it
 
 std::string script_path() {
     if (const char* src = getenv("RH_SRCDIR"))
@@ -192,7 +194,7 @@ ConsulState state_of(const Consul& c, const std::string& cluster) {
 static void catalog_register_is_visible_then_removed(void**) {
     reset_fake();
     EventBasePtr base(event_base_new());
-    Consul c(base.get(), settings(), nullptr);
+    Consul c(base.get(), *g_curl, settings(), nullptr);
     assert_null(c.status("live1"));
     c.publish(svc("live1", "10.0.0.1", 7001));
     assert_true(run_until(
@@ -216,7 +218,7 @@ static void agent_mode_registers_and_deregisters(void**) {
     EventBasePtr base(event_base_new());
     ConsulSettings s = settings();
     s.mode = ConsulMode::agent;
-    Consul c(base.get(), s, nullptr);
+    Consul c(base.get(), *g_curl, s, nullptr);
     c.publish(svc("live2", "127.0.0.5", 7002));
     assert_true(run_until(
         base.get(), [&] { return state_of(c, "live2") == ConsulState::registered; }, 5s));
@@ -236,7 +238,7 @@ static void wrong_token_is_a_403_in_status(void**) {
     EventBasePtr base(event_base_new());
     ConsulSettings s = settings();
     s.token = "wrong-token";
-    Consul bad(base.get(), s, nullptr);
+    Consul bad(base.get(), *g_curl, s, nullptr);
     bad.publish(svc("live3", "10.0.0.3", 7003));
     // Two failures prove it is retried, not given up.
     assert_true(run_until(
@@ -247,7 +249,7 @@ static void wrong_token_is_a_403_in_status(void**) {
     assert_false(st->current.has_value());
 
     s.token = "right-token";
-    Consul good(base.get(), s, nullptr);
+    Consul good(base.get(), *g_curl, s, nullptr);
     good.publish(svc("live3", "10.0.0.3", 7003));
     assert_true(run_until(
         base.get(), [&] { return state_of(good, "live3") == ConsulState::registered; }, 5s));
@@ -257,7 +259,7 @@ static void wrong_token_is_a_403_in_status(void**) {
 static void down_then_up_converges_on_newest(void**) {
     reset_fake();
     EventBasePtr base(event_base_new());
-    Consul c(base.get(), settings(), nullptr);
+    Consul c(base.get(), *g_curl, settings(), nullptr);
     c.publish(svc("live4", "10.0.0.4", 7004));
     assert_true(run_until(
         base.get(), [&] { return state_of(c, "live4") == ConsulState::registered; }, 5s));
@@ -286,7 +288,7 @@ static void newer_state_while_in_flight_wins(void**) {
     control("/delay?s=0.5");
     EventBasePtr base(event_base_new());
     std::vector<HostPort> reported; // every state reported as registered
-    Consul c(base.get(), settings(), [&](const std::string&, const ConsulStatus& st) {
+    Consul c(base.get(), *g_curl, settings(), [&](const std::string&, const ConsulStatus& st) {
         if (st.state == ConsulState::registered)
             reported.push_back(st.current->address);
     });
@@ -308,7 +310,7 @@ static void slow_server_does_not_block_loop(void**) {
     reset_fake();
     control("/delay?s=2");
     EventBasePtr base(event_base_new());
-    Consul c(base.get(), settings(), nullptr);
+    Consul c(base.get(), *g_curl, settings(), nullptr);
     auto last = Clock::now();
     auto worst = Clock::duration::zero();
     int ticks = 0;
@@ -341,7 +343,7 @@ static void timeout_is_an_error_then_retried(void**) {
     EventBasePtr base(event_base_new());
     ConsulSettings s = settings();
     s.timeout = 300ms;
-    Consul c(base.get(), s, nullptr);
+    Consul c(base.get(), *g_curl, s, nullptr);
     c.publish(svc("live7", "10.0.0.7", 7007));
     assert_true(run_until(
         base.get(), [&] { return c.status("live7")->errors >= 1; }, 5s));
@@ -353,7 +355,13 @@ static void timeout_is_an_error_then_retried(void**) {
 }
 
 int main() {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    std::string err;
+    auto curl = CurlLibrary::load(&err);
+    if (!curl) {
+        print_error("cannot load libcurl: %s\n", err.c_str());
+        return 1;
+    }
+    g_curl = &curl->api();
     log::init("test", true, 0, log::Level::info);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(catalog_register_is_visible_then_removed),
@@ -364,7 +372,5 @@ int main() {
         cmocka_unit_test(slow_server_does_not_block_loop),
         cmocka_unit_test(timeout_is_an_error_then_retried),
     };
-    int rc = cmocka_run_group_tests(tests, start_fake, stop_fake);
-    curl_global_cleanup();
-    return rc;
+    return cmocka_run_group_tests(tests, start_fake, stop_fake);
 }
