@@ -90,6 +90,7 @@ class Engine {
     std::unique_ptr<Consul> consul_;
     std::unique_ptr<Timer> view_timer_;
     std::unique_ptr<Timer> housekeeping_timer_;
+    std::unique_ptr<Timer> trim_timer_; // release_free_heap once work is quiet
     std::minstd_rand rng_;
     int64_t started_at_ = 0;
 };

@@ -22,6 +22,7 @@
 #include "consul_json.h"
 #include "curl_lib.h"
 #include "engine.h"
+#include "heap.h"
 #include "log.h"
 #include "sentinel.h"
 #include "topology.h"
@@ -84,6 +85,7 @@ Engine::~Engine() {
     api_.reset();
     view_timer_.reset();
     housekeeping_timer_.reset();
+    trim_timer_.reset();
     channel_.reset();
     signals_.clear();
 }
@@ -155,6 +157,7 @@ void Engine::after_drop() {
     }
     view_timer_ = std::make_unique<Timer>(base_.get(), [this] { publish_view(); });
     housekeeping_timer_ = std::make_unique<Timer>(base_.get(), [this] { housekeeping(); });
+    trim_timer_ = std::make_unique<Timer>(base_.get(), [] { release_free_heap(); });
     housekeeping_timer_->arm(10s);
     log::info("monitoring %zu clusters through %zu Sentinels (min_agreement %u, "
               "discovered Sentinels %s)",
@@ -465,6 +468,9 @@ void Engine::mark_dirty() {
 void Engine::publish_view() {
     if (api_)
         api_->set_view(build_view());
+    // Views are published after every change: trim once they stop.
+    if (trim_timer_)
+        trim_timer_->arm(kTrimAfterQuiet);
 }
 
 namespace {

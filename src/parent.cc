@@ -22,6 +22,7 @@
 #include "evutil.h"
 #include "file.h"
 #include "haproxy.h"
+#include "heap.h"
 #include "log.h"
 #include "notify.h"
 #include "proto.h"
@@ -128,7 +129,8 @@ class Parent {
           restart_timer_(base_.get(), [this] { start_engine(); }),
           kill_timer_(base_.get(), [this] { kill_engine("did not stop in time"); }),
           grace_timer_(base_.get(), [this] { on_grace_over(); }),
-          apply_timer_(base_.get(), [this] { apply(); }), backoff_(100ms, 10s, 60s) {
+          apply_timer_(base_.get(), [this] { apply(); }),
+          trim_timer_(base_.get(), [] { release_free_heap(); }), backoff_(100ms, 10s, 60s) {
         if (!base_)
             log::fatalx("event_base_new failed");
         // What was last applied: a restart renders exactly that until the
@@ -338,6 +340,7 @@ class Parent {
         // render, one write and one reload, not N.
         if (!apply_timer_.pending())
             apply_timer_.arm(std::chrono::microseconds(0));
+        trim_timer_.arm(kTrimAfterQuiet);
     }
 
     // ---- applying what the engine confirmed ----
@@ -412,6 +415,7 @@ class Parent {
     }
 
     void on_applied(const ApplyResult& r) {
+        trim_timer_.arm(kTrimAfterQuiet); // rendering a large template is a burst too
         int64_t now = static_cast<int64_t>(time(nullptr));
         if (!r.ok) {
             last_error_ = "haproxy: " + r.error;
@@ -633,6 +637,7 @@ class Parent {
     Timer kill_timer_;
     Timer grace_timer_;
     Timer apply_timer_;
+    Timer trim_timer_; // release_free_heap once messages and applies are quiet
     bool grace_over_ = false;
     std::unique_ptr<Applier> applier_;
     Backoff backoff_;
