@@ -135,6 +135,7 @@ class RoleFarm:
             except BlockingIOError:
                 return
             conn.setblocking(False)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.connections += 1
             self.sel.register(conn, selectors.EVENT_READ, ["conn", port, b""])
 

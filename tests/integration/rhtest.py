@@ -808,6 +808,10 @@ class FakeServer:
                 conn, _ = self.lsock.accept()
             except OSError:
                 return
+            # As redis-server does for its clients: without it, a reply
+            # written while the previous one is unacknowledged waits for the
+            # peer's delayed ACK (about 40 ms).
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self.lock:
                 self.conns[conn] = set()
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
