@@ -1,10 +1,11 @@
 // systemd readiness notification for Type=notify units (sd_notify(3)).
 //
-// Built with libsystemd (configure found it: HAVE_SYSTEMD), each notify_*
-// call sends one datagram to the socket named by $NOTIFY_SOCKET, which
-// systemd sets for the service's processes; when the variable is unset (not
-// started by systemd, or -n) the call does nothing. Built without
-// libsystemd, every notify_* call is a no-op. Errors are ignored: telling
+// Unless configured --without-systemd (HAVE_SYSTEMD), each notify_* call
+// sends one datagram to the socket named by $NOTIFY_SOCKET, which systemd
+// sets for the service's processes; when the variable is unset (not started
+// by systemd, or -n) the call does nothing. Built --without-systemd, every
+// notify_* call is a no-op. No libsystemd is needed: the protocol is sent
+// directly (see notify.cc). Errors are ignored: telling
 // systemd is a courtesy, it never stops or fails the daemon.
 //
 // Only the parent (systemd's main PID) notifies; processes the daemon starts
@@ -18,7 +19,7 @@
 
 namespace rh {
 
-// True when built with libsystemd (for -V).
+// True unless built --without-systemd (for -V).
 bool notify_supported();
 
 void notify_ready();                       // READY=1 (and after a reload)

@@ -9,7 +9,7 @@ Checked: READY=1 comes only after the first topology is in HAProxy's file
 when startup_grace ends; SIGHUP gives RELOADING=1 then READY=1 whether the
 new file is taken or rejected; SIGTERM gives STOPPING=1; only the parent
 sends anything, and neither the engine nor the commands it runs inherit
-NOTIFY_SOCKET. Exit 77 when the binary was built without libsystemd."""
+NOTIFY_SOCKET. Exit 77 when the binary was built --without-systemd."""
 import json
 import os
 import signal
@@ -74,8 +74,7 @@ class NotifySocket:
 def require_notify_support():
     out = subprocess.run([DAEMON, "-V"], capture_output=True, text=True, timeout=10).stdout
     if "systemd notify: yes" not in out:
-        print("SKIP: redishappyd was built without libsystemd (-V: %r); "
-              "install libsystemd-dev and re-run configure" % out.strip())
+        print("SKIP: redishappyd was built --without-systemd (-V: %r)" % out.strip())
         sys.exit(77)
 
 
