@@ -165,6 +165,14 @@ def test_against_running_daemon_through_failover():
     assert doc["topology"][0]["name"] == NAME, doc
     assert len(doc["sentinels"]["sentinels"]) == 3, doc
 
+    # Latency and last reply change on every PING without changing any
+    # decision; they must still reach the API (refreshed at reread_interval).
+    def measured():
+        r = ctl("-a", addr, "--json", "sentinels")
+        s = json.loads(r.stdout)["sentinels"].values()
+        return all(x["latencyMs"] > 0 and not x["lastUpdated"].startswith("0001") for x in s)
+    poll_until(measured, 10, "every Sentinel's PING latency in the API")
+
     r = ctl("-a", addr, "topology")
     assert r.returncode == 0 and r.stdout.startswith(NAME + "\n"), r
     assert "  master           %s\n" % master in r.stdout, r.stdout
