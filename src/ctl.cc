@@ -151,8 +151,9 @@ std::string origin(const json_t* s) {
 }
 
 std::string latency(const json_t* s) {
+    // 0 until the first PING has been answered and the view refreshed.
     const json_t* v = json_object_get(s, "latencyMs");
-    if (!json_is_number(v))
+    if (!json_is_number(v) || json_number_value(v) <= 0)
         return "-";
     char buf[32];
     snprintf(buf, sizeof buf, "%.2fms", json_number_value(v));
