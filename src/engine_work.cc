@@ -10,6 +10,8 @@
 // report that differs from the current master (from an untrusted Sentinel
 // too) makes us ask the trusted ones that do not say the same yet, so
 // corroboration costs one round trip.
+#include <algorithm>
+#include <chrono>
 #include <ctime>
 #include <set>
 
@@ -462,12 +464,16 @@ void Engine::housekeeping() {
 
 void Engine::mark_dirty() {
     if (view_timer_ && !view_timer_->pending())
-        view_timer_->arm(20ms);
+        view_timer_->arm(view_delay_);
 }
 
 void Engine::publish_view() {
-    if (api_)
+    if (api_) {
+        auto t0 = std::chrono::steady_clock::now();
         api_->set_view(build_view());
+        auto took = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - t0);
+        view_delay_ = std::clamp<Millis>(4 * took, 20ms, 2s);
+    }
     // Views are published after every change: trim once they stop.
     if (trim_timer_)
         trim_timer_->arm(kTrimAfterQuiet);
