@@ -2,6 +2,9 @@
 #include "redis_async.h"
 
 #include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 namespace rh {
 
@@ -91,6 +94,26 @@ RedisConn::~RedisConn() {
     }
 }
 
+namespace {
+
+// TCP keepalive, tighter than the kernel's two hours: a subscribed
+// connection carries no replies of its own to time out (hiredis 0.14 cannot
+// PING it), so a connection silently cut by a firewall or a dead host is
+// found by probes: after 5 s of silence, every 2 s, 3 unanswered -> closed,
+// about 11 s. TCP_USER_TIMEOUT bounds unacknowledged writes the same way.
+// Best effort: a failure leaves the kernel's defaults.
+void keep_alive(int fd) {
+    int on = 1, idle = 5, interval = 2, count = 3;
+    unsigned user_timeout_ms = 11000;
+    (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
+}
+
+} // namespace
+
 bool RedisConn::connect(std::string* err) {
     redisAsyncContext* ac = redisAsyncConnect(addr_.host.c_str(), addr_.port);
     if (!ac) {
@@ -104,6 +127,7 @@ bool RedisConn::connect(std::string* err) {
     }
     ac_ = ac;
     ac_->data = this;
+    keep_alive(ac_->c.fd);
     // Our reply functions: the same objects, with the array count capped.
     ac_->c.reader->fn = capped_reply_functions();
     ac_->c.reader->privdata = this;

@@ -3,7 +3,9 @@ what the API reports through failovers, Sentinel outages and discovery, and
 what a lying or broken Sentinel cannot make it do. Runs the real daemon."""
 import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import threading
 import urllib.error
@@ -74,6 +76,38 @@ def start_daemon(group, api_port, count=None, extra=""):
     rhtest.run().on_close(lambda: d.__exit__(None, None, None))
     poll_until(lambda: api(api_port, "/api/ping")[1] == "Pong", 10, "API to answer")
     return d
+
+
+def engine_sockets(engine_pid):
+    """(peer port, ss line) of every established TCP socket of the engine."""
+    out = subprocess.run(["ss", "-tnoepH", "state", "established"], capture_output=True,
+                         text=True, check=True).stdout
+    socks = []
+    for line in out.splitlines():
+        if "pid=%d," % engine_pid in line:
+            peer = line.split()[3]
+            socks.append((int(peer.rsplit(":", 1)[1]), line))
+    return socks
+
+
+def test_sentinel_connections_use_tcp_keepalive():
+    """The event connection is never PINGed (hiredis 0.14 cannot in subscribe
+    mode); TCP keepalive is what finds it dead when a firewall or a dead host
+    cuts it silently. Both connections to every Sentinel must have it."""
+    if shutil.which("ss") is None:
+        rhtest.skip("ss (iproute2) is not installed")
+    g = RedisGroup(NAME)
+    g.wait_ready()
+    port = rhtest.free_port()
+    d = start_daemon(g, port)
+    engine = d.wait_engine()
+    master = g.sentinel_master(NAME)
+    poll_until(lambda: reported(port) == master, 10, "API to report the master")
+    ports = {s.port for s in g.sentinels}
+    socks = [(p, line) for p, line in engine_sockets(engine) if p in ports]
+    assert sorted(p for p, _ in socks) == sorted(list(ports) * 2), socks
+    for _, line in socks:
+        assert "timer:(keepalive," in line, line
 
 
 def test_reports_master_and_follows_failover():
