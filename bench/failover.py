@@ -60,32 +60,6 @@ NAME = "bench"
 STUCK_AFTER = 15
 
 
-def engine_of(rhdaemon, parent):
-    """The engine among the parent's children (the parent also runs check
-    and reload commands as children)."""
-    for pid in rhdaemon.children_of(parent):
-        try:
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        # The engine is re-executed as `redishappyd -E ...` (its comm is "exe").
-        if os.path.basename(argv[0]) == b"redishappyd" and b"-E" in argv:
-            return pid
-    return None
-
-
-def vmrss_kb(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
 def pct(values, p):
     s = sorted(values)
     if not s:
@@ -265,8 +239,9 @@ class Bench:
         return master
 
     def rss(self):
-        engine = engine_of(self.rhdaemon, self.d.pid)
-        return vmrss_kb(self.d.pid), (vmrss_kb(engine) if engine else None)
+        rss = self.rhdaemon.vmrss_kb
+        engine = self.rhdaemon.engine_of(self.d.pid)
+        return rss(self.d.pid), (rss(engine) if engine else None)
 
     def round(self):
         """One failover; returns (ms by connection opened, ms by reply)."""

@@ -33,32 +33,6 @@ def setup_paths(builddir):
     sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 
 
-def engine_of(rhdaemon, parent):
-    """The engine among the parent's children (the parent also runs check
-    and reload commands as children)."""
-    for pid in rhdaemon.children_of(parent):
-        try:
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        # The engine is re-executed as `redishappyd -E ...` (its comm is "exe").
-        if os.path.basename(argv[0]) == b"redishappyd" and b"-E" in argv:
-            return pid
-    return None
-
-
-def vmrss_kb(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except (OSError, TypeError):
-        pass
-    return None
-
-
 class RoleFarm:
     """Many loopback listeners served by ONE thread (selectors): each port
     answers PING and ROLE with its current role ("master" or "slave").
@@ -327,8 +301,8 @@ def one(rhtest, rhdaemon, n, nports):
         res["start_s"], res["start_polls"], res["poll_s"] = wait_count(
             api_port, n, farm_a.ports, 5, t0, 120)
         res["log_start"] = from_log(d, n, 5, wall0, 60)
-        engine = engine_of(rhdaemon, d.pid)
-        res["rss_start"] = (vmrss_kb(d.pid), vmrss_kb(engine))
+        engine = rhdaemon.engine_of(d.pid)
+        res["rss_start"] = (rhdaemon.vmrss_kb(d.pid), rhdaemon.vmrss_kb(engine))
         handled_before = sum(f.handled for f in fakes)
 
         # The storm: new masters on farm B at epoch 6, old ones now replicas.
@@ -349,16 +323,16 @@ def one(rhtest, rhdaemon, n, nports):
             api_port, n, farm_b.ports, 6, t1, 120)
         res["log_storm"] = from_log(d, n, 6, wall1, 60)
         res["rereads"] = sum(f.handled for f in fakes) - handled_before
-        res["rss_storm"] = (vmrss_kb(d.pid), vmrss_kb(engine))
+        res["rss_storm"] = (rhdaemon.vmrss_kb(d.pid), rhdaemon.vmrss_kb(engine))
         # Resident memory once the daemon has been quiet for a while: each
         # process gives freed heap pages back 1 s after its last burst of work.
         time.sleep(2.0)
-        res["rss_quiet"] = (vmrss_kb(d.pid), vmrss_kb(engine))
+        res["rss_quiet"] = (rhdaemon.vmrss_kb(d.pid), rhdaemon.vmrss_kb(engine))
         res["engine_alive"] = engine in rhdaemon.children_of(d.pid)
     except (TimeoutError, AssertionError) as e:
         res["error"] = str(e)
-        engine = engine_of(rhdaemon, d.pid)
-        res["rss_err"] = (vmrss_kb(d.pid), vmrss_kb(engine))
+        engine = rhdaemon.engine_of(d.pid)
+        res["rss_err"] = (rhdaemon.vmrss_kb(d.pid), rhdaemon.vmrss_kb(engine))
         log = d.log().splitlines()
         res["log_tail"] = log[-8:]
     finally:

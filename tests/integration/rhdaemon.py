@@ -53,6 +53,33 @@ def children_of(pid):
         return []
 
 
+def engine_of(parent):
+    """The engine among the parent's children (the parent also runs check
+    and reload commands as children), or None."""
+    for pid in children_of(parent):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        # The engine is re-executed as `redishappyd -E ...` (its comm is "exe").
+        if os.path.basename(argv[0]) == b"redishappyd" and b"-E" in argv:
+            return pid
+    return None
+
+
+def vmrss_kb(pid):
+    """Resident set size of pid in kB, or None."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (OSError, TypeError):
+        pass
+    return None
+
+
 def proc_status_ids(pid):
     uids = gids = None
     with open(f"/proc/{pid}/status") as f:
@@ -117,7 +144,7 @@ class Daemon:
         return poll_until(lambda: text in self.log(), timeout, f"log line {text!r}")
 
     def wait_engine(self, timeout=10):
-        return poll_until(lambda: (children_of(self.pid) or [None])[0], timeout, "engine process")
+        return poll_until(lambda: engine_of(self.pid), timeout, "engine process")
 
 
 def run_tests(namespace):
