@@ -245,6 +245,17 @@ std::string summary(const json_t* t, const json_t* s) {
 
 } // namespace
 
+std::optional<HostPort> api_address(const std::vector<HostPort>& api_listen) {
+    if (api_listen.empty())
+        return std::nullopt;
+    HostPort hp = api_listen.front();
+    if (hp.host == "0.0.0.0")
+        hp.host = "127.0.0.1";
+    else if (hp.host == "::")
+        hp.host = "::1";
+    return hp;
+}
+
 std::string printable(std::string_view s) {
     if (s.empty())
         return "-";

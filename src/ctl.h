@@ -8,9 +8,12 @@
 // before it reaches the terminal.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "address.h"
 
 namespace rh::ctl {
 
@@ -29,6 +32,11 @@ Formatted format_sentinels(std::string_view sentinels_json);
 // `health`: "ok", or "unhealthy" and one reason per line. *healthy is set
 // from the body's status field, which must agree with http_status (200/503).
 Formatted format_health(std::string_view health_json, long http_status, bool* healthy);
+
+// Where to reach the API of a daemon whose configuration lists these
+// api_listen addresses: the first one, with a wildcard (0.0.0.0, ::) replaced
+// by the loopback address of its family. nullopt when the API is disabled.
+std::optional<HostPort> api_address(const std::vector<HostPort>& api_listen);
 
 // Left-aligned columns separated by two spaces; the first row is the header.
 std::string render_table(const std::vector<std::vector<std::string>>& rows);

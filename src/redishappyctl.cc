@@ -25,7 +25,7 @@ constexpr size_t kMaxReply = 64u << 20; // 10,000 clusters are about 6 MB of top
 constexpr size_t kMaxConfig = 1u << 20; // an original configuration file
 
 void usage(FILE* to) {
-    fprintf(to, "usage: redishappyctl [-a host:port] [-t timeout] [--json] "
+    fprintf(to, "usage: redishappyctl [-a host:port | -f file] [-t timeout] [--json] "
                 "status|topology|sentinels|health\n"
                 "       redishappyctl convert-config old.json\n"
                 "       redishappyctl -V\n");
@@ -184,26 +184,46 @@ int cmd_convert(const char* path) {
     return 0;
 }
 
+// -f: the API address the daemon's own configuration gives.
+bool api_from_config(const char* path, rh::HostPort* api) {
+    auto r = rh::load_config(path);
+    for (const auto& e : r.errors)
+        fprintf(stderr, "redishappyctl: %s\n", rh::format_error(e).c_str());
+    if (!r.errors.empty())
+        return false;
+    auto hp = rh::ctl::api_address(r.config.api_listen);
+    if (!hp) {
+        fprintf(stderr, "redishappyctl: %s: the API is disabled (api_listen = none)\n", path);
+        return false;
+    }
+    *api = *hp;
+    return true;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
     Options o;
-    static const option longopts[] = {
-        {"address", required_argument, nullptr, 'a'}, {"timeout", required_argument, nullptr, 't'},
-        {"json", no_argument, nullptr, 'j'},          {"help", no_argument, nullptr, 'h'},
-        {"version", no_argument, nullptr, 'V'},       {nullptr, 0, nullptr, 0}};
+    static const option longopts[] = {{"address", required_argument, nullptr, 'a'},
+                                      {"config", required_argument, nullptr, 'f'},
+                                      {"timeout", required_argument, nullptr, 't'},
+                                      {"json", no_argument, nullptr, 'j'},
+                                      {"help", no_argument, nullptr, 'h'},
+                                      {"version", no_argument, nullptr, 'V'},
+                                      {nullptr, 0, nullptr, 0}};
     int ch;
     std::string err;
+    const char* address = nullptr;
+    const char* config = nullptr;
     // "+": stop at the command, so its arguments are never taken as options.
-    while ((ch = getopt_long(argc, argv, "+a:t:jhV", longopts, nullptr)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+a:f:t:jhV", longopts, nullptr)) != -1) {
         switch (ch) {
         case 'a':
-            if (auto hp = rh::parse_host_port(optarg, &err)) {
-                o.api = *hp;
-                break;
-            }
-            fprintf(stderr, "redishappyctl: -a %s: %s\n", optarg, err.c_str());
-            return 2;
+            address = optarg;
+            break;
+        case 'f':
+            config = optarg;
+            break;
         case 't':
             if (!rh::parse_duration(optarg, &o.timeout) || o.timeout.count() <= 0) {
                 fprintf(stderr, "redishappyctl: -t %s: expected a duration such as 500ms or 5s\n",
@@ -225,9 +245,19 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    if (optind >= argc) {
+    if (optind >= argc || (address && config)) {
         usage(stderr);
         return 2;
+    }
+    if (address) {
+        auto hp = rh::parse_host_port(address, &err);
+        if (!hp) {
+            fprintf(stderr, "redishappyctl: -a %s: %s\n", address, err.c_str());
+            return 2;
+        }
+        o.api = *hp;
+    } else if (config && !api_from_config(config, &o.api)) {
+        return 1;
     }
     std::string cmd = argv[optind];
     int rest = argc - optind - 1;

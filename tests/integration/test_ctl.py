@@ -94,7 +94,7 @@ def test_against_nothing():
 
 def test_usage_errors_exit_2():
     for args in (["bogus"], [], ["status", "extra"], ["convert-config"], ["-a", "nohost", "status"],
-                 ["-t", "5", "status"], ["--frobnicate", "status"]):
+                 ["-t", "5", "status"], ["-a", "127.0.0.1:1", "-f", "x.conf", "status"], ["--frobnicate", "status"]):
         r = ctl(*args)
         assert r.returncode == 2, (args, r.returncode, r.stderr)
         assert r.stderr, args
@@ -141,7 +141,7 @@ def test_against_running_daemon_through_failover():
     g = RedisGroup(NAME)
     g.wait_ready()
     port = rhtest.free_port()
-    start_daemon(g, port)
+    d = start_daemon(g, port)
     addr = "127.0.0.1:%d" % port
     master = "%s:%d" % g.sentinel_master(NAME)
     poll_until(lambda: master_in_status(port) == master, 10, "status to show the master")
@@ -172,6 +172,17 @@ def test_against_running_daemon_through_failover():
         s = json.loads(r.stdout)["sentinels"].values()
         return all(x["latencyMs"] > 0 and not x["lastUpdated"].startswith("0001") for x in s)
     poll_until(measured, 10, "every Sentinel's PING latency in the API")
+
+    # -f: the address from the daemon's own configuration.
+    r = ctl("-f", d.config, "--json", "topology")
+    assert r.returncode == 0 and json.loads(r.stdout)[0]["name"] == NAME, r
+    off = os.path.join(rhtest.tmpdir(), "api-off.conf")
+    with open(d.config) as src, open(off, "w") as dst:
+        dst.write(src.read().replace("api_listen = %s" % addr, "api_listen = none"))
+    r = ctl("-f", off, "status")
+    assert r.returncode == 1 and "the API is disabled" in r.stderr, r
+    r = ctl("-f", os.path.join(rhtest.tmpdir(), "missing.conf"), "status")
+    assert r.returncode == 1 and "missing.conf" in r.stderr, r
 
     r = ctl("-a", addr, "topology")
     assert r.returncode == 0 and r.stdout.startswith(NAME + "\n"), r

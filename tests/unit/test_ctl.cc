@@ -243,6 +243,16 @@ void control_characters_escaped(void**) {
     assert_contains(f.text, "10.0.0.1:26379\\x1b[H");
 }
 
+void api_address_from_api_listen(void**) {
+    assert_false(ctl::api_address({}).has_value());
+    auto a = ctl::api_address({HostPort{"0.0.0.0", 8000}, HostPort{"10.0.0.1", 9000}});
+    assert_true(a && *a == (HostPort{"127.0.0.1", 8000}));
+    a = ctl::api_address({HostPort{"::", 8001}});
+    assert_true(a && *a == (HostPort{"::1", 8001}));
+    a = ctl::api_address({HostPort{"10.0.0.1", 9000}});
+    assert_true(a && *a == (HostPort{"10.0.0.1", 9000}));
+}
+
 void table_alignment(void**) {
     std::string t = ctl::render_table({{"A", "BB", "C"}, {"long", "x", "y"}});
     assert_string_equal(t.c_str(), "A     BB  C\nlong  x   y\n");
@@ -262,6 +272,7 @@ int main() {
         cmocka_unit_test(broken_replies_are_errors),
         cmocka_unit_test(mistyped_fields),
         cmocka_unit_test(control_characters_escaped),
+        cmocka_unit_test(api_address_from_api_listen),
         cmocka_unit_test(table_alignment),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
