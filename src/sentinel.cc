@@ -4,6 +4,7 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "log.h"
 
@@ -36,6 +37,7 @@ SentinelLink::SentinelLink(event_base* base, HostPort addr, SentinelSettings set
       ping_timer_(base, [this] { send_ping(); }), reread_timer_(base, [this] { reread(); }),
       retry_timer_(base, [this] { connect_both(); }),
       reaper_(base, [this] { graveyard_.clear(); }) {
+    monitored_ = {settings_.clusters.begin(), settings_.clusters.end()};
     stats_.state = LinkState::stopped;
 }
 
@@ -59,6 +61,7 @@ void SentinelLink::stop() {
 
 void SentinelLink::set_clusters(std::vector<std::string> clusters) {
     settings_.clusters = std::move(clusters);
+    monitored_ = {settings_.clusters.begin(), settings_.clusters.end()};
     reread();
 }
 
@@ -168,6 +171,7 @@ void SentinelLink::drop_connections() {
     sent_.clear();
     reading_.clear(); // their replies will never come
     masters_in_flight_ = 0;
+    riders_.clear(); // the full re-read on reconnection answers them
     cmd_ready_ = sub_ready_ = false;
     // We may be inside one of their callbacks: silence them now, free later.
     for (auto* c : {&cmd_, &sub_}) {
@@ -283,8 +287,7 @@ void SentinelLink::send_ping() {
 }
 
 bool SentinelLink::monitored(const std::string& name) const {
-    const auto& c = settings_.clusters;
-    return std::find(c.begin(), c.end(), name) != c.end();
+    return monitored_.count(name) != 0;
 }
 
 void SentinelLink::reread() {
@@ -293,32 +296,40 @@ void SentinelLink::reread() {
     reread_timer_.arm(settings_.reread_interval);
     if (send({"SENTINEL", "MASTERS"}, [this](redisReply* r) {
             masters_in_flight_--;
-            on_masters(r);
+            // Corroborations that rode on an outstanding SENTINEL MASTERS
+            // are answered by this reply only if it reports their cluster;
+            // otherwise (an error, an unparsable list) each gets its own read.
+            auto riders = std::exchange(riders_, {});
+            auto seen = on_masters(r);
+            for (const auto& name : riders)
+                if (!seen.count(name) && stats_.state == LinkState::up)
+                    read_master(name, ReadFreshness::in_flight_ok);
         }))
         masters_in_flight_++;
 }
 
-void SentinelLink::on_masters(redisReply* r) {
+std::unordered_set<std::string> SentinelLink::on_masters(redisReply* r) {
+    std::unordered_set<std::string> seen;
     auto masters = sentinel::parse_masters(r);
     if (!masters) {
         bad("SENTINEL MASTERS", masters.error);
-        return;
+        return seen;
     }
     got_reply();
-    std::vector<std::string> seen;
     for (const auto& m : *masters.value) {
         if (!monitored(m.name))
             continue;
-        seen.push_back(m.name);
+        seen.insert(m.name);
         if (cb_.master)
             cb_.master(m);
     }
     for (const auto& c : settings_.clusters) {
-        if (std::find(seen.begin(), seen.end(), c) != seen.end())
+        if (seen.count(c))
             read_cluster_details(c);
         else if (cb_.not_monitored)
             cb_.not_monitored(c);
     }
+    return seen;
 }
 
 void SentinelLink::read_cluster_details(const std::string& name) {
@@ -354,6 +365,7 @@ void SentinelLink::read_master(const std::string& name, ReadFreshness freshness)
         return;
     }
     if (freshness == ReadFreshness::in_flight_ok && masters_in_flight_ > 0 && monitored(name)) {
+        riders_.insert(name);
         stats_.reads_coalesced++;
         return;
     }

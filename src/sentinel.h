@@ -22,6 +22,7 @@
 #include <random>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "address.h"
@@ -116,7 +117,8 @@ class SentinelLink {
     void arm_command_timer();
     void on_command_timer();
     void send_ping();
-    void on_masters(redisReply* r);
+    // The monitored clusters the reply reported (none if it was unusable).
+    std::unordered_set<std::string> on_masters(redisReply* r);
     void on_master(const std::string& name, redisReply* r);
     void read_cluster_details(const std::string& name);
     void bad(const std::string& what, const std::string& reason);
@@ -138,6 +140,10 @@ class SentinelLink {
     // Clusters with a SENTINEL MASTER outstanding; true: read again on reply.
     std::unordered_map<std::string, bool> reading_;
     unsigned masters_in_flight_ = 0; // SENTINEL MASTERS outstanding
+    // Corroborations answered by the next SENTINEL MASTERS reply, or by a
+    // read of their own when that reply does not report them.
+    std::unordered_set<std::string> riders_;
+    std::unordered_set<std::string> monitored_; // settings_.clusters, for lookups
     unsigned attempt_ = 0;
     std::minstd_rand rng_;
 

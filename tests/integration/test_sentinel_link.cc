@@ -272,6 +272,31 @@ void test_read_guard(event_base* base, const HostPort& sentinel) {
               base, [&] { return seen.masters > before + 1; }, 2s),
           "read after the guard gave nothing");
 
+    // A corroboration that rides on an outstanding SENTINEL MASTERS whose
+    // reply turns out unusable (here: the Sentinel also monitors a master
+    // named "a b", which fails validation and with it the whole list) gets a
+    // read of its own; it must not be lost.
+    std::string monitor = "redis-cli -p " + std::to_string(sentinel.port) +
+                          " SENTINEL MONITOR 'a b' 127.0.0.1 1 1 >/dev/null";
+    CHECK(std::system(monitor.c_str()) == 0, "cannot add master 'a b'");
+    CHECK(run_until(
+              base, [&] { return link.stats().state == LinkState::up; }, 2s),
+          "guard link down");
+    before = seen.masters;
+    reads = link.stats().master_reads;
+    auto bad = seen.bad;
+    link.reread();
+    link.read_master("mymaster", ReadFreshness::in_flight_ok);
+    CHECK(link.stats().master_reads == reads, "the corroboration did not ride on MASTERS");
+    CHECK(run_until(
+              base, [&] { return seen.bad > bad && seen.masters > before; }, 2s),
+          "rider lost: %d bad replies, %d masters", seen.bad - bad, seen.masters - before);
+    CHECK(link.stats().master_reads == reads + 1, "%lu reads after the unusable MASTERS",
+          link.stats().master_reads - reads);
+    std::string remove =
+        "redis-cli -p " + std::to_string(sentinel.port) + " SENTINEL REMOVE 'a b' >/dev/null";
+    CHECK(std::system(remove.c_str()) == 0, "cannot remove master 'a b'");
+
     link.stop();
 }
 
