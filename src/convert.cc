@@ -44,7 +44,8 @@ std::string element(const std::string& path, size_t i) {
     return path + "[" + std::to_string(i) + "]";
 }
 
-// User text inside a message: quoted, control characters escaped, capped.
+// User text inside a message: quoted, control characters and non-ASCII
+// bytes escaped, capped.
 std::string quote(std::string_view s) {
     static const char hex[] = "0123456789abcdef";
     std::string out = "\"";
@@ -55,7 +56,7 @@ std::string quote(std::string_view s) {
             break;
         }
         auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f) {
+        if (u < 0x20 || u >= 0x7f) {
             out += "\\x";
             out += hex[u >> 4];
             out += hex[u & 15];
@@ -67,6 +68,16 @@ std::string quote(std::string_view s) {
         }
     }
     return out + "\"";
+}
+
+// A key of the file inside a path: as written when it is plain ASCII,
+// quoted otherwise, so that no byte of it can act on a terminal.
+std::string key_text(std::string_view key) {
+    bool plain =
+        !key.empty() && key.size() <= 80 && std::all_of(key.begin(), key.end(), [](char c) {
+            return static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f;
+        });
+    return plain ? std::string(key) : quote(key);
 }
 
 bool iequal(std::string_view a, std::string_view b) {
@@ -97,12 +108,12 @@ class Fields {
             auto f = std::find_if(found_.begin(), found_.end(),
                                   [&](const Found& f) { return iequal(f.name, key); });
             if (f == found_.end()) {
-                d.warn(member(path_, key), "unknown key, ignored.");
+                d.warn(member(path_, key_text(key)), "unknown key, ignored.");
                 continue;
             }
             if (!f->spelled.empty()) {
-                d.error(member(path_, key), "given twice (also as " + quote(f->spelled) +
-                                                "; keys match regardless of case)");
+                d.error(member(path_, key_text(key)), "given twice (also as " + quote(f->spelled) +
+                                                          "; keys match regardless of case)");
                 continue;
             }
             f->spelled = key;
@@ -276,7 +287,8 @@ void read_sentinels(const Fields& root, Original& o, Diag& d) {
             d.error(f.path("Port"), "missing");
             ok = false;
         }
-        if (!ok)
+        // A host name can be valid and still too long for one INI line.
+        if (!ok || !ini_safe(format_host_port(hp), "address", path, d))
             continue;
         auto [it, fresh] = seen.emplace(hp, path);
         if (!fresh) {
@@ -507,7 +519,10 @@ void read_consul(const Fields& root, Original& o, Diag& d) {
     std::string address = get_string(f, "Address", d, &ok);
     if (!address.empty()) {
         bool scheme = address.starts_with("http://") || address.starts_with("https://");
-        if (!scheme && address.find("://") != std::string::npos) {
+        if (address == "http://" || address == "https://") {
+            d.error(f.path("Address"), quote(address) + " names no host");
+            ok = false;
+        } else if (!scheme && address.find("://") != std::string::npos) {
             d.error(f.path("Address"),
                     quote(address) + ": only http:// and https:// are supported");
             ok = false;
@@ -714,8 +729,11 @@ ConvertResult convert_original_config(std::string_view json, std::string_view so
     json_error_t jerr;
     JsonPtr root(json_loadb(json.data(), json.size(), JSON_REJECT_DUPLICATES, &jerr));
     if (!root) {
+        // jansson's text may quote the offending bytes: escaped like any.
+        std::string text = quote(jerr.text);
         r.errors.push_back(std::to_string(std::max(jerr.line, 1)) + ":" +
-                           std::to_string(std::max(jerr.column, 0)) + ": " + jerr.text);
+                           std::to_string(std::max(jerr.column, 0)) + ": " +
+                           text.substr(1, text.size() - 2));
         return r;
     }
     if (!json_is_object(root.get())) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 namespace rh::ctl {
@@ -22,7 +23,7 @@ Json parse(std::string_view text, const char* what, std::string* err) {
     Json j(json_loadb(text.data(), text.size(), JSON_REJECT_DUPLICATES, &e));
     if (!j)
         *err = std::string(what) + " is not JSON (line " + std::to_string(e.line) + ", column " +
-               std::to_string(e.column) + ": " + e.text + ")";
+               std::to_string(e.column) + ": " + printable(e.text) + ")";
     return j;
 }
 
@@ -244,6 +245,26 @@ std::string summary(const json_t* t, const json_t* s) {
 }
 
 } // namespace
+
+std::string ascii_json(std::string_view json, std::string* err) {
+    Json j = parse(json, "reply", err);
+    if (!j)
+        return "";
+    char* s = json_dumps(j.get(), JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+    if (!s) {
+        *err = "cannot encode the reply";
+        return "";
+    }
+    std::string out;
+    for (const char* p = s; *p; p++) {
+        if (*p == 0x7f)
+            out += "\\u007F"; // jansson spells escapes in upper case
+        else
+            out += *p;
+    }
+    std::free(s);
+    return out + "\n";
+}
 
 std::optional<HostPort> api_address(const std::vector<HostPort>& api_listen) {
     if (api_listen.empty())

@@ -38,6 +38,10 @@ Formatted format_health(std::string_view health_json, long http_status, bool* he
 // by the loopback address of its family. nullopt when the API is disabled.
 std::optional<HostPort> api_address(const std::vector<HostPort>& api_listen);
 
+// The JSON text re-encoded with every non-ASCII character, DEL included, as
+// a \u escape, compact, with a final newline. Sets *err when it is not JSON.
+std::string ascii_json(std::string_view json, std::string* err);
+
 // Left-aligned columns separated by two spaces; the first row is the header.
 std::string render_table(const std::vector<std::vector<std::string>>& rows);
 // Replaces control characters and bytes >= 0x7f with \xNN, so a reply cannot

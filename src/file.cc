@@ -31,15 +31,19 @@ bool read_file_capped(const std::string& path, size_t max, std::string* out, std
     }
     out->clear();
     char buf[8192];
+    int read_errno = 0;
     while (out->size() <= max) {
         size_t want = std::min(sizeof buf, max + 1 - out->size());
+        errno = 0;
         size_t n = fread(buf, 1, want, f.get());
+        read_errno = errno;
         out->append(buf, n);
         if (n < want)
             break;
     }
     if (ferror(f.get())) {
-        *err = "read error";
+        *err = read_errno ? strerror(read_errno) : "read error";
+        out->clear();
         return false;
     }
     if (out->size() > max) {

@@ -189,13 +189,23 @@ class Parent {
 
         // Block signals across fork so the child cannot run our handlers
         // before exec; the child unblocks them and starts with defaults.
-        ChildEnvironment env; // built before fork: the child only execs
+        // Built before fork: the child only calls async-signal-safe functions.
+        ChildEnvironment env;
+        std::vector<std::string> args = {"redishappyd", "-E", "-f", opts_.config_path};
+        if (opts_.foreground)
+            args.push_back("-d");
+        for (int i = 0; i < opts_.verbosity; i++)
+            args.push_back("-v");
+        std::vector<char*> argv;
+        for (auto& a : args)
+            argv.push_back(a.data());
+        argv.push_back(nullptr);
         sigset_t all, old;
         sigfillset(&all);
         sigprocmask(SIG_BLOCK, &all, &old);
         pid_t pid = fork();
         if (pid == 0)
-            exec_engine(sv[1], env.envp());
+            exec_engine(sv[1], argv.data(), env.envp());
         int saved = errno;
         sigprocmask(SIG_SETMASK, &old, nullptr);
         close(sv[1]);
@@ -223,7 +233,7 @@ class Parent {
         log::info("engine started, pid %d", static_cast<int>(pid));
     }
 
-    [[noreturn]] void exec_engine(int fd, char** envp) {
+    [[noreturn]] void exec_engine(int fd, char** argv, char** envp) {
         if (fd != kEngineFd) {
             if (dup2(fd, kEngineFd) < 0)
                 _exit(127);
@@ -235,19 +245,10 @@ class Parent {
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, nullptr);
-        std::vector<std::string> args = {"redishappyd", "-E", "-f", opts_.config_path};
-        if (opts_.foreground)
-            args.push_back("-d");
-        for (int i = 0; i < opts_.verbosity; i++)
-            args.push_back("-v");
-        std::vector<char*> argv;
-        for (auto& a : args)
-            argv.push_back(a.data());
-        argv.push_back(nullptr);
         // Re-execute ourselves: the engine starts from a fresh address space,
         // not a copy of the parent's memory (relayd, OpenNTPD). Without
         // NOTIFY_SOCKET: only the parent speaks to systemd.
-        execve("/proc/self/exe", argv.data(), envp);
+        execve("/proc/self/exe", argv, envp);
         _exit(127);
     }
 

@@ -75,12 +75,18 @@ bool get(const Options& o, const char* path, Reply* r, std::string* err) {
     curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c.get(), CURLOPT_WRITEDATA, &r->body);
     CURLcode rc = curl_easy_perform(c.get());
+    std::string at = rh::format_host_port(o.api);
+    std::string why = curl_err[0] ? curl_err : curl_easy_strerror(rc);
+    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+        (rc == CURLE_OPERATION_TIMEDOUT && r->body.empty())) {
+        *err = "cannot reach redishappyd's API at " + at + ": " + why +
+               " (is redishappyd running with api_listen at this address? see -a and -f)";
+        return false;
+    }
     if (rc != CURLE_OK) {
-        *err = "cannot reach redishappyd's API at " + rh::format_host_port(o.api) + ": " +
-               (rc == CURLE_WRITE_ERROR
-                    ? std::string("reply larger than 64 MiB")
-                    : std::string(curl_err[0] ? curl_err : curl_easy_strerror(rc))) +
-               " (is redishappyd running with api_listen at this address? see -a)";
+        // The daemon answered, but not a reply we can use.
+        *err = "reading " + std::string(path) + " from the API at " + at + ": " +
+               (rc == CURLE_WRITE_ERROR ? std::string("reply larger than 64 MiB") : why);
         return false;
     }
     curl_easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, &r->status);
@@ -113,13 +119,16 @@ int print(const rh::ctl::Formatted& f) {
     return 0;
 }
 
-// A body that passed the formatter's checks, printed as received.
+// A body that passed the formatter's checks, re-encoded as pure ASCII so
+// that no byte of it can act on a terminal.
 int print_json(const rh::ctl::Formatted& f, const std::string& body) {
     if (!f.error.empty())
         return fail("unexpected reply: " + f.error);
-    fputs(body.c_str(), stdout);
-    if (body.empty() || body.back() != '\n')
-        fputc('\n', stdout);
+    std::string err;
+    std::string out = rh::ctl::ascii_json(body, &err);
+    if (!err.empty())
+        return fail("unexpected reply: " + err);
+    fputs(out.c_str(), stdout);
     return 0;
 }
 
@@ -249,6 +258,19 @@ int main(int argc, char** argv) {
         usage(stderr);
         return 2;
     }
+    std::string cmd = argv[optind];
+    int rest = argc - optind - 1;
+    if (cmd == "convert-config") {
+        if (rest != 1 || address || config) { // -a and -f name a daemon, not a file to convert
+            usage(stderr);
+            return 2;
+        }
+        return cmd_convert(argv[optind + 1]);
+    }
+    if (rest != 0) {
+        usage(stderr);
+        return 2;
+    }
     if (address) {
         auto hp = rh::parse_host_port(address, &err);
         if (!hp) {
@@ -258,19 +280,6 @@ int main(int argc, char** argv) {
         o.api = *hp;
     } else if (config && !api_from_config(config, &o.api)) {
         return 1;
-    }
-    std::string cmd = argv[optind];
-    int rest = argc - optind - 1;
-    if (cmd == "convert-config") {
-        if (rest != 1) {
-            usage(stderr);
-            return 2;
-        }
-        return cmd_convert(argv[optind + 1]);
-    }
-    if (rest != 0) {
-        usage(stderr);
-        return 2;
     }
     int (*run)(const Options&) = nullptr;
     if (cmd == "status")

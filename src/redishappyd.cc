@@ -9,6 +9,7 @@
 
 #include "autoconfig.h"
 #include "config.h"
+#include "curl_lib.h"
 #include "engine.h"
 #include "log.h"
 #include "notify.h"
@@ -29,6 +30,16 @@ int check_only(const rh::Options& opts) {
         fprintf(stderr, "%s\n", rh::format_error(e).c_str());
     if (!errors.empty())
         return 1;
+    // The engine loads libcurl at run time, and only for Consul: a host
+    // without it must fail here, not in an engine restart loop.
+    if (config.consul) {
+        std::string err;
+        if (!rh::CurlLibrary::load(&err)) {
+            fprintf(stderr, "%s: [consul] needs libcurl: %s (install libcurl4)\n",
+                    opts.config_path.c_str(), err.c_str());
+            return 1;
+        }
+    }
     printf("configuration OK\n");
     return 0;
 }

@@ -94,7 +94,8 @@ def test_against_nothing():
 
 def test_usage_errors_exit_2():
     for args in (["bogus"], [], ["status", "extra"], ["convert-config"], ["-a", "nohost", "status"],
-                 ["-t", "5", "status"], ["-a", "127.0.0.1:1", "-f", "x.conf", "status"], ["--frobnicate", "status"]):
+                 ["-t", "5", "status"], ["-a", "127.0.0.1:1", "-f", "x.conf", "status"],
+                 ["-f", "x.conf", "convert-config", "y.json"], ["--frobnicate", "status"]):
         r = ctl(*args)
         assert r.returncode == 2, (args, r.returncode, r.stderr)
         assert r.stderr, args

@@ -325,6 +325,10 @@ static void json_syntax_errors_have_position(void**) {
     assert_true(r.errors[0].starts_with("2:"));
     assert_true(contains(r.errors[0], "duplicate"));
     expect_error("[1, 2]", "(top level): expected an object");
+    // jansson quotes the offending bytes: they come out escaped.
+    r = convert_original_config("{\"a\": \x1b]0;x\x07}", "t.json");
+    assert_int_equal(r.errors.size(), 1);
+    assert_false(contains(r.errors[0], "\x1b"));
 }
 
 static void wrong_types(void**) {
@@ -455,6 +459,15 @@ static void unsafe_strings(void**) {
                       "Consul.Address: ", "white space");
     expect_error_like(doc(R"("Consul": {"Address": "unix:///run/consul.sock"})"),
                       "Consul.Address: ", "only http:// and https://");
+    expect_error(doc(R"("Consul": {"Address": "http://"})"),
+                 "Consul.Address: \"http://\" names no host");
+    // A valid host name can still be too long for one INI line.
+    std::string label(60, 'a');
+    std::string host = label + "." + label + "." + label + ".example";
+    expect_error_like("{\"Clusters\": [{\"Name\": \"c1\", \"ExternalPort\": 1}], "
+                      "\"Sentinels\": [{\"Host\": \"" +
+                          host + "\", \"Port\": 26379}]}",
+                      "Sentinels[0]: ", "too long");
     expect_error("{\"Clusters\": [{\"Name\": \"c1\\n\", \"ExternalPort\": 1}], " + sentinels + "}",
                  "Clusters[0].Name: invalid cluster name \"c1\\x0a\" (1-64 of letters, digits, "
                  "'.', '_', '-')");
@@ -597,6 +610,13 @@ static void unknown_keys_are_warnings(void**) {
     expect_warning(r, "Consul.Token: ", "unknown key, ignored");
     expect_warning(r, "Consul.Services[0].Port: ", "unknown key, ignored");
     expect_warning(r, "Extra: ", "unknown key, ignored");
+    // A key with control or non-ASCII bytes is quoted and escaped, never
+    // printed raw to the operator's terminal.
+    r = convert_original_config("{\"Clusters\": [{\"Name\": \"c1\", \"ExternalPort\": 1}], " +
+                                    sentinels + ", \"\\u001b[31mX\\u009b\": 1}",
+                                "t.json");
+    parse_clean(r);
+    expect_warning(r, "\"\\x1b[31mX\\xc2\\x9b\": ", "unknown key, ignored");
     // MasterPort next to ExternalPort is ignored.
     r = convert_original_config("{\"Clusters\": [{\"Name\": \"c1\", \"ExternalPort\": 1, "
                                 "\"MasterPort\": 2}], " +

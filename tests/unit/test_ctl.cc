@@ -253,6 +253,20 @@ void api_address_from_api_listen(void**) {
     assert_true(a && *a == (HostPort{"10.0.0.1", 9000}));
 }
 
+// --json re-encodes what it prints: no byte can act on a terminal.
+void json_output_is_ascii(void**) {
+    std::string err;
+    std::string out = ctl::ascii_json("{\"a\": \"x\x7f\xc2\x9b\xc3\xa9\", \"b\": [1, 2]}", &err);
+    assert_true(err.empty());
+    assert_string_equal(out.c_str(), "{\"a\":\"x\\u007F\\u009B\\u00E9\",\"b\":[1,2]}\n");
+    for (unsigned char c : out)
+        assert_true(c == '\n' || (c >= 0x20 && c < 0x7f));
+    out = ctl::ascii_json("{\"a\": \"\x1b[2J", &err);
+    assert_true(out.empty());
+    assert_contains(err, "not JSON");
+    assert_false(contains(err, "\x1b"));
+}
+
 void table_alignment(void**) {
     std::string t = ctl::render_table({{"A", "BB", "C"}, {"long", "x", "y"}});
     assert_string_equal(t.c_str(), "A     BB  C\nlong  x   y\n");
@@ -273,6 +287,7 @@ int main() {
         cmocka_unit_test(mistyped_fields),
         cmocka_unit_test(control_characters_escaped),
         cmocka_unit_test(api_address_from_api_listen),
+        cmocka_unit_test(json_output_is_ascii),
         cmocka_unit_test(table_alignment),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);

@@ -61,7 +61,7 @@ void missing_file_and_directory(void**) {
     assert_false(read_file_capped("/nonexistent/rh-test", 10, &out, &err));
     assert_string_equal(err.c_str(), "No such file or directory");
     assert_false(read_file_capped("/tmp", 10, &out, &err));
-    assert_string_equal(err.c_str(), "read error");
+    assert_string_equal(err.c_str(), "Is a directory");
 }
 
 void dir_of_cases(void**) {
