@@ -753,6 +753,7 @@ ConvertResult convert_original_config(std::string_view json, std::string_view so
             d.warnings.push_back("Neither HAProxy nor Consul is configured: redishappyd will "
                                  "only monitor the clusters (API and logs).");
         r.ini = render(o, source_name);
+        r.has_haproxy = o.haproxy.has_value();
     }
     r.warnings = std::move(d.warnings);
     r.errors = std::move(d.errors);

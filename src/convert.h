@@ -22,6 +22,7 @@ struct ConvertResult {
     std::string ini;                   // the INI text; empty when errors is non-empty
     std::vector<std::string> warnings; // each a full sentence, e.g. "Consul.Services[1]: ..."
     std::vector<std::string> errors;   // "line:col: ..." for JSON syntax errors, or a JSON path
+    bool has_haproxy = false;          // the INI has an [haproxy] section (template to rewrite)
 };
 
 // source_name only appears in the header comment of the INI text.

@@ -223,7 +223,8 @@ std::vector<std::pair<std::string, const json_t*>> sentinel_entries(const json_t
     return out;
 }
 
-std::string summary(const json_t* t, const json_t* s) {
+std::string summary(const json_t* t,
+                    const std::vector<std::pair<std::string, const json_t*>>& entries) {
     size_t clusters = json_array_size(t), with_master = 0, applied_n = 0;
     size_t i;
     const json_t* c;
@@ -231,7 +232,6 @@ std::string summary(const json_t* t, const json_t* s) {
         with_master += address(c) != "-";
         applied_n += applied(c) == "applied";
     }
-    auto entries = sentinel_entries(s);
     size_t up =
         static_cast<size_t>(std::count_if(entries.begin(), entries.end(), [](const auto& e) {
             return sentinel_state(e.second) == "up";
@@ -322,12 +322,13 @@ Formatted format_status(std::string_view topology_json, std::string_view sentine
     Json s = sentinels(sentinels_json, &f.error);
     if (!s)
         return f;
+    auto entries = sentinel_entries(s.get());
     std::vector<std::vector<std::string>> rows{
         {"SENTINEL", "STATE", "ORIGIN", "TRUSTED", "LATENCY", "ERROR"}};
-    for (const auto& [addr, e] : sentinel_entries(s.get()))
+    for (const auto& [addr, e] : entries)
         rows.push_back({addr, sentinel_state(e), origin(e), yes_no(e, "trusted"), latency(e),
                         field(e, "lastError")});
-    f.text = summary(t.get(), s.get()) + "\n" + cluster_table(t.get()) + "\n" + render_table(rows);
+    f.text = summary(t.get(), entries) + "\n" + cluster_table(t.get()) + "\n" + render_table(rows);
     return f;
 }
 

@@ -139,11 +139,8 @@ int cmd_status(const Options& o) {
     auto f = rh::ctl::format_status(topo, sent);
     if (!o.json)
         return print(f);
-    // Both replies in one document: {"topology": [...], "sentinels": {...}}.
-    while (!topo.empty() && topo.back() == '\n')
-        topo.pop_back();
-    while (!sent.empty() && sent.back() == '\n')
-        sent.pop_back();
+    // Both replies in one document: {"topology": [...], "sentinels": {...}}
+    // (their trailing newlines are JSON white space; print_json re-encodes).
     return print_json(f, "{\"topology\":" + topo + ",\"sentinels\":" + sent + "}");
 }
 
@@ -188,7 +185,7 @@ int cmd_convert(const char* path) {
     if (!r.errors.empty())
         return 1;
     fputs(r.ini.c_str(), stdout);
-    if (r.ini.find("\n[haproxy]") != std::string::npos)
+    if (r.has_haproxy)
         fprintf(stderr, "\n%s", rh::template_guidance().c_str());
     return 0;
 }

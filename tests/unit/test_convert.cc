@@ -180,6 +180,7 @@ static void sample_haproxy(void**) {
     assert_string_equal(c.clusters[1].name.c_str(), "sessions");
     assert_int_equal(c.clusters[1].external_port, 6380);
     assert_true(c.haproxy);
+    assert_true(r.has_haproxy);
     assert_string_equal(c.haproxy_template.c_str(), "/etc/redishappy/haproxy_template.mustache");
     assert_string_equal(c.haproxy_output.c_str(), "/etc/haproxy/haproxy.cfg");
     assert_string_equal(c.check_command.c_str(), "haproxy -c -q -f %s");
@@ -196,6 +197,7 @@ static void sample_haproxy(void**) {
 static void sample_consul(void**) {
     auto r = convert_sample("consul");
     auto c = parse_clean(r);
+    assert_false(r.has_haproxy);
     assert_int_equal(c.sentinels.size(), 2);
     assert_true((c.sentinels[0] == HostPort{"sentinel-a.example.net", 26379}));
     assert_true((c.sentinels[1] == HostPort{"sentinel-b.example.net", 26380}));
