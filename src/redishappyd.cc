@@ -8,12 +8,12 @@
 #include <cstring>
 
 #include "autoconfig.h"
-#include "config.h"
-#include "curl_lib.h"
-#include "engine.h"
-#include "log.h"
-#include "notify.h"
-#include "parent.h"
+#include "common/log.h"
+#include "config/config.h"
+#include "engine/curl_lib.h"
+#include "engine/engine.h"
+#include "parent/notify.h"
+#include "parent/parent.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// fuzz-sources: src/ctl.cc
+// fuzz-sources: src/ctl/ctl.cc
 // libFuzzer target: bytes -> every redishappyctl formatter. The API's replies
 // reach the tool from the network-facing engine, so they are untrusted input.
 // The first byte picks where the input is split between a topology and a
@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size == 0)

@@ -1,4 +1,4 @@
-// fuzz-sources: src/proto.cc src/address.cc
+// fuzz-sources: src/common/proto.cc src/common/address.cc
 // libFuzzer target: the parent's decoder fed arbitrary bytes, as a
 // compromised engine could send them. Any frame that decodes must re-encode
 // to the same bytes (the codec has one spelling per message).
@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <span>
 
-#include "proto.h"
+#include "common/proto.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace rh::proto;

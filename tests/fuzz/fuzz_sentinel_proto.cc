@@ -1,8 +1,8 @@
-// fuzz-sources: src/sentinel_proto.cc src/redis_async.cc src/address.cc src/log.cc
+// fuzz-sources: src/engine/sentinel_proto.cc src/engine/redis_async.cc src/common/address.cc src/common/log.cc
 // libFuzzer target: bytes -> hiredis redisReader -> every sentinel_proto parser.
 // Build: clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -I<builddir>/src
-//   tests/fuzz/fuzz_sentinel_proto.cc src/sentinel_proto.cc src/redis_async.cc src/address.cc
-//   src/log.cc -lhiredis -levent -o fuzz_sentinel_proto
+//   tests/fuzz/fuzz_sentinel_proto.cc src/engine/sentinel_proto.cc src/engine/redis_async.cc src/common/address.cc
+//   src/common/log.cc -lhiredis -levent -o fuzz_sentinel_proto
 // The first byte picks how the input is split between a channel name and an
 // event payload, so parse_event sees arbitrary text too.
 #include <hiredis/hiredis.h>
@@ -11,8 +11,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "redis_async.h"
-#include "sentinel_proto.h"
+#include "engine/redis_async.h"
+#include "engine/sentinel_proto.h"
 
 using namespace rh::sentinel;
 

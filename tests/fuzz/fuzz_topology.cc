@@ -1,15 +1,15 @@
-// fuzz-sources: src/topology.cc src/address.cc
-// libFuzzer target for src/topology.cc: random event sequences, checking the
+// fuzz-sources: src/engine/topology.cc src/common/address.cc
+// libFuzzer target for src/engine/topology.cc: random event sequences, checking the
 // decision invariants after every step. Build (not wired into automake):
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
-//     tests/fuzz/fuzz_topology.cc src/topology.cc src/address.cc -o fuzz_topology
+//     tests/fuzz/fuzz_topology.cc src/engine/topology.cc src/common/address.cc -o fuzz_topology
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <set>
 #include <string>
 
-#include "topology.h"
+#include "engine/topology.h"
 
 using namespace rh;
 

@@ -21,10 +21,10 @@
 #include <string>
 #include <vector>
 
-#include "confirm.h"
-#include "evutil.h"
-#include "log.h"
-#include "sentinel.h"
+#include "common/evutil.h"
+#include "common/log.h"
+#include "engine/confirm.h"
+#include "engine/sentinel.h"
 
 using namespace rh;
 using namespace std::chrono_literals;

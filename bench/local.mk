@@ -1,0 +1,8 @@
+# Benchmarks (bench/README). Not part of "make check"; api_demo is built with
+# the tests so bench/api_bench finds it in any build tree.
+check_PROGRAMS += bench/api_demo
+bench_api_demo_SOURCES = %reldir%/api_demo.cc
+bench_api_demo_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS)
+bench_api_demo_LDADD = $(ENGINE_LIBS)
+EXTRA_DIST += %reldir%/README %reldir%/run-all %reldir%/failover.py %reldir%/scale.py \
+	%reldir%/api_bench

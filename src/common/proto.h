@@ -1,0 +1,234 @@
+// The parent/engine message protocol. A pure codec: no I/O, so it can be
+// unit-tested and fuzzed.
+//
+// A frame is a 12-byte header followed by the payload, all integers in network
+// byte order:
+//
+//     u16 type | u16 version | u32 payload length | u32 sequence number
+//
+// The payload is a sequence of typed fields. Strings are a u16 length and that
+// many bytes (never NUL-terminated on the wire); lists are a u16 count and that
+// many items. Every field is read with a bounds-checked getter and every
+// decoder ends by checking that no byte is left over. A frame whose version
+// differs from ours is refused, so a parent and an engine from different
+// builds refuse each other cleanly.
+//
+// The engine only ever sends facts (Ready, Master): never a path, a command or
+// template text. The parent validates each fact again against its own
+// configuration before acting on it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/address.h"
+
+namespace rh::proto {
+
+inline constexpr uint16_t kVersion = 1;
+inline constexpr size_t kHeaderSize = 12;
+inline constexpr size_t kMaxPayload = 64 * 1024;
+
+// Caps on individual fields, checked on both ends.
+inline constexpr size_t kMaxName = 64;     // cluster names
+inline constexpr size_t kMaxHost = 253;    // RFC 1123
+inline constexpr size_t kMaxSecret = 4096; // passwords, tokens
+inline constexpr size_t kMaxText = 1024;   // error texts, display strings
+inline constexpr size_t kMaxPem = 48 * 1024;
+inline constexpr size_t kMaxListItems = 1024;
+
+enum class Type : uint16_t {
+    // parent -> engine
+    ConfigBegin = 1,    // global settings; starts a configuration transfer
+    ConfigSentinel = 2, // one configured Sentinel
+    ConfigCluster = 3,  // one configured cluster
+    ConfigEnd = 4,      // the transfer is complete
+    ApplyResult = 5,    // what the parent did with a cluster's master
+    Shutdown = 6,
+    // engine -> parent
+    Ready = 32,  // configuration received and privileges dropped
+    Master = 33, // a cluster's confirmed master
+};
+
+const char* type_name(Type t);
+
+struct Header {
+    Type type = Type::Shutdown;
+    uint16_t version = kVersion;
+    uint32_t length = 0;
+    uint32_t seq = 0;
+};
+
+// ---- typed messages --------------------------------------------------------
+
+struct ConfigBegin {
+    uint64_t generation = 0;
+    uint8_t log_level = 1;         // log::Level
+    int32_t log_facility = 3 << 3; // LOG_DAEMON
+    // Privilege drop: the engine chroots here (empty: no chroot) and becomes
+    // this user when started as root.
+    std::string user;
+    std::string chroot_dir;
+    std::vector<HostPort> api_listen;
+    std::string sentinel_password;
+    uint16_t min_agreement = 2;
+    bool trust_discovered = false;
+    uint32_t ping_interval_ms = 1000;
+    uint32_t ping_timeout_ms = 1000;
+    uint32_t connect_timeout_ms = 1000;
+    uint32_t reread_interval_ms = 5000;
+    uint32_t confirm_timeout_ms = 1000;
+    uint32_t forget_discovered_after_ms = 600000;
+    uint32_t backoff_max_ms = 10000;
+    uint64_t max_epoch_jump = 1000;
+    // Consul: the engine talks to it, the parent read the secrets for it.
+    bool consul = false;
+    std::string consul_address;
+    std::string consul_mode;
+    std::string consul_token;
+    std::string consul_ca_pem;
+    uint32_t consul_timeout_ms = 5000;
+    uint32_t consul_retry_max_ms = 30000;
+    // For /api/configuration only: what the parent does with the results.
+    std::string config_path;
+    std::string haproxy_template;
+    std::string haproxy_output;
+    std::string haproxy_check_command;
+    std::string haproxy_reload_command;
+    std::string haproxy_runtime_socket;
+
+    bool operator==(const ConfigBegin&) const = default;
+};
+
+struct ConfigSentinel {
+    HostPort address;
+    bool operator==(const ConfigSentinel&) const = default;
+};
+
+struct ConfigCluster {
+    std::string name;
+    uint16_t external_port = 0;
+    std::string password;
+    // The last master the parent applied (from its state file), if any.
+    std::optional<HostPort> applied_master;
+    uint64_t applied_epoch = 0;
+    std::string haproxy_backend;
+    std::string haproxy_server;
+    std::string consul_service;
+    std::string consul_service_id;
+    std::string consul_node;
+    std::string consul_datacenter;
+    std::vector<std::string> consul_tags;
+    // A cluster removed from the configuration by a reload: the engine only
+    // withdraws it from Consul, and neither monitors nor reports it.
+    bool removed = false;
+
+    bool operator==(const ConfigCluster&) const = default;
+};
+
+struct ConfigEnd {
+    uint64_t generation = 0;
+    uint32_t sentinels = 0; // counts, so a truncated transfer is detected
+    uint32_t clusters = 0;
+    bool operator==(const ConfigEnd&) const = default;
+};
+
+enum class ApplyState : uint8_t { Applied = 1, Error = 2, Pending = 3, None = 4 };
+
+struct ApplyResult {
+    std::string cluster;
+    ApplyState state = ApplyState::Applied;
+    std::optional<HostPort> master; // what HAProxy now points at
+    uint64_t epoch = 0;
+    int64_t at = 0; // unix seconds
+    std::string error;
+    bool operator==(const ApplyResult&) const = default;
+};
+
+struct Shutdown {
+    bool operator==(const Shutdown&) const = default;
+};
+
+struct Ready {
+    uint64_t generation = 0;
+    bool operator==(const Ready&) const = default;
+};
+
+struct Master {
+    std::string cluster;
+    HostPort master;
+    uint64_t epoch = 0;
+    bool operator==(const Master&) const = default;
+};
+
+using Message = std::variant<ConfigBegin, ConfigSentinel, ConfigCluster, ConfigEnd, ApplyResult,
+                             Shutdown, Ready, Master>;
+
+// ---- encoding --------------------------------------------------------------
+
+// Encodes a complete frame. Fails (nullopt) only if the message does not fit
+// the caps; callers treat that as a programming or configuration error.
+std::optional<std::vector<uint8_t>> encode(const Message& m, uint32_t seq, std::string* err);
+
+// ---- decoding --------------------------------------------------------------
+
+enum class FrameStatus { Incomplete, Complete, Invalid };
+
+// Looks at the start of buf. Complete: *hdr is set and the frame occupies
+// kHeaderSize + hdr->length bytes. Invalid: *err says why (bad version,
+// unknown type, length over the cap); the stream cannot be trusted further.
+FrameStatus parse_header(std::span<const uint8_t> buf, Header* hdr, std::string* err);
+
+// Decodes the payload of a frame whose header parse_header accepted. Every
+// field is range-checked; leftover bytes are an error.
+std::optional<Message> decode(const Header& hdr, std::span<const uint8_t> payload,
+                              std::string* err);
+
+// A valid cluster name: [A-Za-z0-9._-], 1..kMaxName characters.
+bool valid_cluster_name(std::string_view s);
+
+// ---- field-level reader and writer (exposed for tests) ---------------------
+
+class Writer {
+  public:
+    void u8(uint8_t v) { buf_.push_back(v); }
+    void u16(uint16_t v);
+    void u32(uint32_t v);
+    void u64(uint64_t v);
+    void boolean(bool v) { u8(v ? 1 : 0); }
+    // Returns false (and marks the writer failed) if s is longer than max.
+    void str(std::string_view s, size_t max);
+    bool ok() const { return ok_; }
+    const std::vector<uint8_t>& bytes() const { return buf_; }
+
+  private:
+    std::vector<uint8_t> buf_;
+    bool ok_ = true;
+};
+
+class Reader {
+  public:
+    explicit Reader(std::span<const uint8_t> data) : data_(data) {}
+    bool u8(uint8_t* v);
+    bool u16(uint16_t* v);
+    bool u32(uint32_t* v);
+    bool u64(uint64_t* v);
+    bool boolean(bool* v); // only 0 or 1
+    bool str(std::string* s, size_t max);
+    // True when every byte was consumed.
+    bool end() const { return pos_ == data_.size(); }
+    size_t remaining() const { return data_.size() - pos_; }
+
+  private:
+    bool take(size_t n, const uint8_t** p);
+    std::span<const uint8_t> data_;
+    size_t pos_ = 0;
+};
+
+} // namespace rh::proto

@@ -1,0 +1,113 @@
+// Configuration: parsing (pure, no I/O), loading and environment checks.
+//
+// The file is INI, read with inih. inih's handler gets no line numbers in
+// Debian's build, so parse_config() feeds inih through its own line reader,
+// which counts lines, tracks sections itself, rejects lines longer than
+// inih's buffer (instead of letting inih truncate them) and turns off
+// inih's indented-continuation lines by left-trimming each line. Every error
+// names file:line; all errors are collected, not just the first.
+//
+// Inline comments: "key = value ; comment" — a ';' preceded by whitespace
+// starts a comment (inih's rule); "a;b" keeps its ';'.
+#pragma once
+
+#include <syslog.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/address.h"
+#include "common/log.h"
+
+namespace rh {
+
+using Millis = std::chrono::milliseconds;
+
+struct ConfigError {
+    std::string file;
+    int line = 0; // 0 = the whole file
+    std::string message;
+};
+
+struct ClusterConfig {
+    std::string name; // [cluster NAME]; NAME: [A-Za-z0-9._-]{1,64}
+    int line = 0;     // line of the section header
+    uint16_t external_port = 0;
+    std::string password;                 // optional: AUTH for ROLE on this cluster's servers
+    std::string haproxy_backend;          // default "redis_<name>"
+    std::string haproxy_server;           // default "master"
+    std::string consul_service;           // default: name
+    std::string consul_service_id;        // default "redishappy-<name>"
+    std::vector<std::string> consul_tags; // default: [consul] tags
+    std::string consul_node;              // default: [consul] node, else "redishappy-<name>"
+    std::string consul_datacenter;        // default: [consul] datacenter (may be empty)
+    // Line of each key as given (0 = defaulted), for later checks.
+    int external_port_line = 0;
+};
+
+struct Config {
+    std::string path;
+    // [global]
+    std::string user;
+    std::string chroot = "/var/lib/redishappy"; // "" disables
+    std::string state_file = "/var/lib/redishappy/state.json";
+    log::Level log_level = log::Level::info;
+    int log_facility = LOG_DAEMON;
+    std::vector<HostPort> api_listen{HostPort{"127.0.0.1", 8000}}; // "none" -> empty
+    std::string pid_file;
+    Millis startup_grace{10000};
+    // [sentinels]
+    std::vector<HostPort> sentinels;
+    std::string sentinel_password;
+    int min_agreement = 0; // 0 = default, resolved by the caller
+    bool trust_discovered = false;
+    Millis ping_interval{1000}, ping_timeout{1000}, connect_timeout{1000}, reread_interval{5000},
+        confirm_timeout{1000}, forget_discovered_after{600000}, backoff_max{10000};
+    uint64_t max_epoch_jump = 1000;
+    // [cluster NAME], sorted by name
+    std::vector<ClusterConfig> clusters;
+    // [haproxy], optional
+    bool haproxy = false;
+    std::string haproxy_template, haproxy_output, check_command, reload_command, runtime_socket;
+    Millis reload_timeout{10000}, runtime_timeout{1000};
+    // [consul], optional
+    bool consul = false;
+    std::string consul_address; // http:// or https:// URL
+    std::string consul_mode = "catalog";
+    std::string consul_token_file, consul_ca_file, consul_datacenter, consul_node;
+    std::vector<std::string> consul_tags;
+    Millis consul_timeout{5000}, consul_retry_max{30000};
+    std::string consul_ca_pem; // filled by the parent from consul_ca_file, never the parser
+    std::string consul_token;  // filled by the caller via load_secret_file(), never the parser
+
+    // Lines of keys that check_environment() reports on (0 = not given).
+    int user_line = 0, chroot_line = 0, state_file_line = 0, template_line = 0, output_line = 0,
+        token_file_line = 0, ca_file_line = 0;
+};
+
+struct ParseResult {
+    Config config;
+    std::vector<ConfigError> errors;
+};
+
+// Pure: parses text; filename is used in errors only.
+ParseResult parse_config(std::string_view text, std::string_view filename);
+// Reads the file, then parse_config(). A missing or unreadable file is an error (line 0).
+ParseResult load_config(const std::string& path);
+// File-system and user checks, kept apart so parse_config() stays pure.
+std::vector<ConfigError> check_environment(const Config& c, bool as_root);
+// "file:line: message", or "file: message" for line 0.
+std::string format_error(const ConfigError& e);
+
+// "500ms", "10s", "2m". A bare number is rejected.
+bool parse_duration(std::string_view s, Millis* out);
+// yes/no, true/false, on/off, 1/0.
+bool parse_bool(std::string_view s, bool* out);
+// Reads a secret (token) file, drops one trailing newline (LF or CRLF).
+// Rejects an empty file or one over 4 KiB. On error returns "" and sets *err.
+std::string load_secret_file(const std::string& path, std::string* err);
+
+} // namespace rh

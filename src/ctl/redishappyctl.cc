@@ -1,0 +1,300 @@
+// redishappyctl: reads redishappyd's HTTP API for operators and scripts, and
+// converts the original redishappy's JSON configuration. See redishappyctl(8).
+//
+// Exit status: 0 success (for "health": healthy), 1 failure (daemon
+// unreachable, unexpected reply, unhealthy, a configuration that cannot be
+// converted), 2 usage error.
+#include <curl/curl.h>
+#include <getopt.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "autoconfig.h"
+#include "common/address.h"
+#include "common/file.h"
+#include "config/config.h"
+#include "ctl/convert.h"
+#include "ctl/ctl.h"
+
+namespace {
+
+constexpr size_t kMaxReply = 64u << 20; // 10,000 clusters are about 6 MB of topology
+constexpr size_t kMaxConfig = 1u << 20; // an original configuration file
+
+void usage(FILE* to) {
+    fprintf(to, "usage: redishappyctl [-a host:port | -f file] [-t timeout] [--json] "
+                "status|topology|sentinels|health\n"
+                "       redishappyctl convert-config old.json\n"
+                "       redishappyctl -V\n");
+}
+
+struct Options {
+    rh::HostPort api{"127.0.0.1", 8000};
+    rh::Millis timeout{5000};
+    bool json = false;
+};
+
+struct EasyFree {
+    void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+
+// One GET against the API. Returns false and sets *err when the daemon
+// cannot be reached or the reply is too large; any HTTP status is a reply.
+struct Reply {
+    long status = 0;
+    std::string body;
+};
+
+size_t collect(char* data, size_t size, size_t n, void* user) {
+    auto* body = static_cast<std::string*>(user);
+    size_t len = size * n;
+    if (body->size() + len > kMaxReply)
+        return 0; // curl reports CURLE_WRITE_ERROR
+    body->append(data, len);
+    return len;
+}
+
+bool get(const Options& o, const char* path, Reply* r, std::string* err) {
+    std::unique_ptr<CURL, EasyFree> c(curl_easy_init());
+    if (!c) {
+        *err = "cannot initialise libcurl";
+        return false;
+    }
+    std::string url = "http://" + rh::format_host_port(o.api) + path;
+    char curl_err[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c.get(), CURLOPT_URL, url.c_str());
+    // The API is local: never route it through an http_proxy from the environment.
+    curl_easy_setopt(c.get(), CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(c.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(o.timeout.count()));
+    curl_easy_setopt(c.get(), CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.timeout.count()));
+    curl_easy_setopt(c.get(), CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c.get(), CURLOPT_ERRORBUFFER, curl_err);
+    curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c.get(), CURLOPT_WRITEDATA, &r->body);
+    CURLcode rc = curl_easy_perform(c.get());
+    std::string at = rh::format_host_port(o.api);
+    std::string why = curl_err[0] ? curl_err : curl_easy_strerror(rc);
+    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+        (rc == CURLE_OPERATION_TIMEDOUT && r->body.empty())) {
+        *err = "cannot reach redishappyd's API at " + at + ": " + why +
+               " (is redishappyd running with api_listen at this address? see -a and -f)";
+        return false;
+    }
+    if (rc != CURLE_OK) {
+        // The daemon answered, but not a reply we can use.
+        *err = "reading " + std::string(path) + " from the API at " + at + ": " +
+               (rc == CURLE_WRITE_ERROR ? std::string("reply larger than 64 MiB") : why);
+        return false;
+    }
+    curl_easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, &r->status);
+    return true;
+}
+
+int fail(const std::string& msg) {
+    fprintf(stderr, "redishappyctl: %s\n", msg.c_str());
+    return 1;
+}
+
+// GET that must answer 200.
+bool get_ok(const Options& o, const char* path, std::string* body, std::string* err) {
+    Reply r;
+    if (!get(o, path, &r, err))
+        return false;
+    if (r.status != 200) {
+        *err = "the API at " + rh::format_host_port(o.api) + " answered HTTP " +
+               std::to_string(r.status) + " for " + path;
+        return false;
+    }
+    *body = std::move(r.body);
+    return true;
+}
+
+int print(const rh::ctl::Formatted& f) {
+    if (!f.error.empty())
+        return fail("unexpected reply: " + f.error);
+    fputs(f.text.c_str(), stdout);
+    return 0;
+}
+
+// A body that passed the formatter's checks, re-encoded as pure ASCII so
+// that no byte of it can act on a terminal.
+int print_json(const rh::ctl::Formatted& f, const std::string& body) {
+    if (!f.error.empty())
+        return fail("unexpected reply: " + f.error);
+    std::string err;
+    std::string out = rh::ctl::ascii_json(body, &err);
+    if (!err.empty())
+        return fail("unexpected reply: " + err);
+    fputs(out.c_str(), stdout);
+    return 0;
+}
+
+int cmd_status(const Options& o) {
+    std::string topo, sent, err;
+    if (!get_ok(o, "/api/topology", &topo, &err) || !get_ok(o, "/api/sentinels", &sent, &err))
+        return fail(err);
+    auto f = rh::ctl::format_status(topo, sent);
+    if (!o.json)
+        return print(f);
+    // Both replies in one document: {"topology": [...], "sentinels": {...}}
+    // (their trailing newlines are JSON white space; print_json re-encodes).
+    return print_json(f, "{\"topology\":" + topo + ",\"sentinels\":" + sent + "}");
+}
+
+// One endpoint, one formatter: topology and sentinels.
+int show(const Options& o, const char* path, rh::ctl::Formatted (*format)(std::string_view)) {
+    std::string body, err;
+    if (!get_ok(o, path, &body, &err))
+        return fail(err);
+    auto f = format(body);
+    return o.json ? print_json(f, body) : print(f);
+}
+
+int cmd_topology(const Options& o) {
+    return show(o, "/api/topology", rh::ctl::format_topology);
+}
+
+int cmd_sentinels(const Options& o) {
+    return show(o, "/api/sentinels", rh::ctl::format_sentinels);
+}
+
+int cmd_health(const Options& o) {
+    Reply r;
+    std::string err;
+    if (!get(o, "/api/health", &r, &err))
+        return fail(err);
+    bool healthy = false;
+    auto f = rh::ctl::format_health(r.body, r.status, &healthy);
+    int rc = o.json ? print_json(f, r.body) : print(f);
+    return rc != 0 || !healthy ? 1 : 0;
+}
+
+int cmd_convert(const char* path) {
+    std::string text, err;
+    const char* from = std::strcmp(path, "-") == 0 ? "/dev/stdin" : path;
+    if (!rh::read_file_capped(from, kMaxConfig, &text, &err))
+        return fail(std::string(path) + ": " + err);
+    auto r = rh::convert_original_config(text, path);
+    for (const auto& w : r.warnings)
+        fprintf(stderr, "%s: warning: %s\n", path, w.c_str());
+    for (const auto& e : r.errors)
+        fprintf(stderr, "%s: %s\n", path, e.c_str());
+    if (!r.errors.empty())
+        return 1;
+    fputs(r.ini.c_str(), stdout);
+    if (r.has_haproxy)
+        fprintf(stderr, "\n%s", rh::template_guidance().c_str());
+    return 0;
+}
+
+// -f: the API address the daemon's own configuration gives.
+bool api_from_config(const char* path, rh::HostPort* api) {
+    auto r = rh::load_config(path);
+    for (const auto& e : r.errors)
+        fprintf(stderr, "redishappyctl: %s\n", rh::format_error(e).c_str());
+    if (!r.errors.empty())
+        return false;
+    auto hp = rh::ctl::api_address(r.config.api_listen);
+    if (!hp) {
+        fprintf(stderr, "redishappyctl: %s: the API is disabled (api_listen = none)\n", path);
+        return false;
+    }
+    *api = *hp;
+    return true;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    static const option longopts[] = {{"address", required_argument, nullptr, 'a'},
+                                      {"config", required_argument, nullptr, 'f'},
+                                      {"timeout", required_argument, nullptr, 't'},
+                                      {"json", no_argument, nullptr, 'j'},
+                                      {"help", no_argument, nullptr, 'h'},
+                                      {"version", no_argument, nullptr, 'V'},
+                                      {nullptr, 0, nullptr, 0}};
+    int ch;
+    std::string err;
+    const char* address = nullptr;
+    const char* config = nullptr;
+    // "+": stop at the command, so its arguments are never taken as options.
+    while ((ch = getopt_long(argc, argv, "+a:f:t:jhV", longopts, nullptr)) != -1) {
+        switch (ch) {
+        case 'a':
+            address = optarg;
+            break;
+        case 'f':
+            config = optarg;
+            break;
+        case 't':
+            if (!rh::parse_duration(optarg, &o.timeout) || o.timeout.count() <= 0) {
+                fprintf(stderr, "redishappyctl: -t %s: expected a duration such as 500ms or 5s\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'j':
+            o.json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("redishappyctl %s\n", PACKAGE_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc || (address && config)) {
+        usage(stderr);
+        return 2;
+    }
+    std::string cmd = argv[optind];
+    int rest = argc - optind - 1;
+    if (cmd == "convert-config") {
+        if (rest != 1 || address || config) { // -a and -f name a daemon, not a file to convert
+            usage(stderr);
+            return 2;
+        }
+        return cmd_convert(argv[optind + 1]);
+    }
+    if (rest != 0) {
+        usage(stderr);
+        return 2;
+    }
+    if (address) {
+        auto hp = rh::parse_host_port(address, &err);
+        if (!hp) {
+            fprintf(stderr, "redishappyctl: -a %s: %s\n", address, err.c_str());
+            return 2;
+        }
+        o.api = *hp;
+    } else if (config && !api_from_config(config, &o.api)) {
+        return 1;
+    }
+    int (*run)(const Options&) = nullptr;
+    if (cmd == "status")
+        run = cmd_status;
+    else if (cmd == "topology")
+        run = cmd_topology;
+    else if (cmd == "sentinels")
+        run = cmd_sentinels;
+    else if (cmd == "health")
+        run = cmd_health;
+    if (!run) {
+        fprintf(stderr, "redishappyctl: unknown command \"%s\"\n", cmd.c_str());
+        usage(stderr);
+        return 2;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return fail("cannot initialise libcurl");
+    int rc = run(o);
+    curl_global_cleanup();
+    return rc;
+}

@@ -1,0 +1,346 @@
+// Rendering of the read-only HTTP API (see api_json.h).
+#include "engine/api_json.h"
+
+#include <jansson.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <memory>
+
+namespace rh {
+
+namespace {
+
+struct JsonDecref {
+    void operator()(json_t* j) const { json_decref(j); }
+};
+using JsonPtr = std::unique_ptr<json_t, JsonDecref>;
+
+json_t* str(std::string_view s) {
+    return json_stringn(s.data(), s.size());
+}
+
+json_t* str_array(const std::vector<std::string>& v) {
+    json_t* a = json_array();
+    for (const auto& s : v)
+        json_array_append_new(a, str(s));
+    return a;
+}
+
+json_t* host_port_obj(const HostPort& hp) {
+    json_t* o = json_object();
+    json_object_set_new(o, "Host", str(hp.host));
+    json_object_set_new(o, "Port", json_integer(hp.port));
+    return o;
+}
+
+json_t* secret(bool set) {
+    return set ? json_string("***") : json_null();
+}
+
+std::string dump(const JsonPtr& j) {
+    char* s = json_dumps(j.get(), JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!s)
+        return "null";
+    std::string out(s);
+    std::free(s);
+    out += '\n';
+    return out;
+}
+
+json_t* config_clusters(const ApiConfig& c) {
+    json_t* a = json_array();
+    for (const auto& cl : c.clusters) {
+        json_t* o = json_object();
+        json_object_set_new(o, "Name", str(cl.name));
+        json_object_set_new(o, "ExternalPort", json_integer(cl.external_port));
+        json_object_set_new(o, "password", secret(cl.password_set));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+json_t* config_settings(const ApiConfig& c) {
+    json_t* o = json_object();
+    for (const auto& e : c.settings) {
+        json_t* sec = json_object_get(o, e.section.c_str());
+        if (!sec) {
+            sec = json_object();
+            json_object_set_new(o, e.section.c_str(), sec);
+        }
+        json_object_set_new(sec, e.key.c_str(), str(e.value));
+    }
+    return o;
+}
+
+json_t* sentinel_obj(const ApiSentinel& s) {
+    json_t* o = json_object();
+    json_object_set_new(o, "sentinelLocation", str(s.address));
+    json_object_set_new(o, "lastUpdated", str(rfc3339_utc(s.last_updated)));
+    json_object_set_new(o, "clusters", str_array(s.clusters));
+    json_object_set_new(o, "state", json_integer(sentinel_state_code(s.state)));
+    json_object_set_new(o, "stateName", str(s.state));
+    json_object_set_new(o, "configured", json_boolean(s.configured));
+    json_object_set_new(o, "trusted", json_boolean(s.trusted));
+    json_object_set_new(o, "lastError", str(s.last_error));
+    json_object_set_new(o, "latencyMs", json_real(s.latency_ms));
+    json_object_set_new(o, "reconnects", json_integer(static_cast<json_int_t>(s.reconnects)));
+    return o;
+}
+
+json_t* cluster_obj(const ApiCluster& c) {
+    json_t* o = json_object();
+    json_object_set_new(o, "name", str(c.name));
+    json_object_set_new(o, "externalPort", json_integer(c.external_port));
+    json_object_set_new(o, "ip", c.master ? str(c.master->host) : json_null());
+    json_object_set_new(o, "port", c.master ? json_integer(c.master->port) : json_null());
+    json_object_set_new(o, "epoch", json_integer(static_cast<json_int_t>(c.epoch)));
+    json_object_set_new(o, "confirmed", json_boolean(c.confirmed));
+    json_object_set_new(o, "confirmedAt", str(rfc3339_utc(c.confirmed_at)));
+    json_object_set_new(o, "stale", json_boolean(c.stale));
+    json_object_set_new(o, "corroboratedBy", str_array(c.corroborated_by));
+    json_t* reps = json_array();
+    for (const auto& r : c.replicas) {
+        json_t* ro = json_object();
+        json_object_set_new(ro, "ip", str(r.host));
+        json_object_set_new(ro, "port", json_integer(r.port));
+        json_array_append_new(reps, ro);
+    }
+    json_object_set_new(o, "replicas", reps);
+    json_t* ap = json_object();
+    json_object_set_new(ap, "state", str(c.apply_state));
+    json_object_set_new(ap, "error", str(c.apply_error));
+    json_object_set_new(ap, "at", str(rfc3339_utc(c.applied_at)));
+    json_object_set_new(ap, "errors", json_integer(static_cast<json_int_t>(c.apply_errors)));
+    json_object_set_new(o, "applied", ap);
+    json_object_set_new(o, "switches", json_integer(static_cast<json_int_t>(c.switches)));
+    json_object_set_new(o, "lastSwitch", str(rfc3339_utc(c.last_switch)));
+    json_t* co = json_object();
+    json_object_set_new(co, "state", str(c.consul_state));
+    json_object_set_new(co, "error", str(c.consul_error));
+    json_object_set_new(co, "errors", json_integer(static_cast<json_int_t>(c.consul_errors)));
+    json_object_set_new(o, "consul", co);
+    return o;
+}
+
+// Metrics: one HELP/TYPE header then the samples of one family.
+void family(std::string& out, const char* name, const char* type, const char* help) {
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+}
+
+std::string label(const char* k, std::string_view v) {
+    std::string s = k;
+    s += "=\"";
+    s += prom_escape_label(v);
+    s += '"';
+    return s;
+}
+
+void sample(std::string& out, const char* name, const std::string& labels, double value) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.17g", value);
+    out += name;
+    if (!labels.empty()) {
+        out += '{';
+        out += labels;
+        out += '}';
+    }
+    out += ' ';
+    out += buf;
+    out += '\n';
+}
+
+void sample_u(std::string& out, const char* name, const std::string& labels, uint64_t value) {
+    out += name;
+    if (!labels.empty()) {
+        out += '{';
+        out += labels;
+        out += '}';
+    }
+    out += ' ';
+    out += std::to_string(value);
+    out += '\n';
+}
+
+} // namespace
+
+std::string rfc3339_utc(int64_t t) {
+    if (t == 0)
+        return "0001-01-01T00:00:00Z";
+    time_t tt = static_cast<time_t>(t);
+    struct tm tm {};
+    if (!gmtime_r(&tt, &tm))
+        return "0001-01-01T00:00:00Z";
+    char buf[40];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+int sentinel_state_code(std::string_view state) {
+    if (state == "up")
+        return 1;
+    if (state == "down")
+        return 2;
+    return 4;
+}
+
+std::string render_configuration(const ApiView& v) {
+    const ApiConfig& c = v.config;
+    JsonPtr o(json_object());
+    json_object_set_new(o.get(), "Clusters", config_clusters(c));
+    json_t* sents = json_array();
+    for (const auto& s : c.sentinels)
+        json_array_append_new(sents, host_port_obj(s));
+    json_object_set_new(o.get(), "Sentinels", sents);
+    json_object_set_new(o.get(), "SentinelPassword", secret(c.sentinel_password_set));
+    json_t* hap = json_object();
+    json_object_set_new(hap, "TemplatePath", str(c.haproxy_template_path));
+    json_object_set_new(hap, "OutputPath", str(c.haproxy_output_path));
+    json_object_set_new(hap, "ReloadCommand", str(c.haproxy_reload_command));
+    json_object_set_new(o.get(), "HAProxy", hap);
+    json_t* con = json_object();
+    json_object_set_new(con, "Address", str(c.consul_address));
+    json_object_set_new(con, "Services", str_array(c.consul_services));
+    json_object_set_new(con, "token", secret(c.consul_token_set));
+    json_object_set_new(o.get(), "Consul", con);
+    json_t* api = json_array();
+    for (const auto& l : c.api_listen)
+        json_array_append_new(api, str(format_host_port(l)));
+    json_object_set_new(o.get(), "ApiListen", api);
+    json_object_set_new(o.get(), "Settings", config_settings(c));
+    json_object_set_new(o.get(), "version", str(v.version));
+    json_object_set_new(o.get(), "startedAt", str(rfc3339_utc(v.started_at)));
+    return dump(o);
+}
+
+std::string render_sentinels(const ApiView& v) {
+    JsonPtr o(json_object());
+    json_t* m = json_object();
+    for (const auto& s : v.sentinels)
+        json_object_set_new(m, s.address.c_str(), sentinel_obj(s));
+    json_object_set_new(o.get(), "sentinels", m);
+    return dump(o);
+}
+
+std::string render_topology(const ApiView& v) {
+    JsonPtr a(json_array());
+    for (const auto& c : v.clusters)
+        json_array_append_new(a.get(), cluster_obj(c));
+    return dump(a);
+}
+
+ApiResponse render_health(const ApiView& v) {
+    JsonPtr reasons(json_array());
+    bool any_up = false;
+    for (const auto& s : v.sentinels)
+        any_up = any_up || s.state == "up";
+    if (!any_up)
+        json_array_append_new(reasons.get(), json_string("no sentinel is up"));
+    for (const auto& c : v.clusters) {
+        if (!c.master)
+            json_array_append_new(reasons.get(),
+                                  str("cluster " + c.name + ": no confirmed master"));
+        else if (c.apply_state != "applied")
+            json_array_append_new(
+                reasons.get(),
+                str("cluster " + c.name + ": master not applied (" + c.apply_state + ")"));
+    }
+    JsonPtr o(json_object());
+    ApiResponse r;
+    if (json_array_size(reasons.get()) == 0) {
+        json_object_set_new(o.get(), "status", json_string("ok"));
+        r.status = 200;
+    } else {
+        json_object_set_new(o.get(), "status", json_string("unhealthy"));
+        json_object_set(o.get(), "reasons", reasons.get());
+        r.status = 503;
+    }
+    r.body = dump(o);
+    return r;
+}
+
+std::string prom_escape_label(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char ch : s) {
+        if (ch == '\\')
+            out += "\\\\";
+        else if (ch == '"')
+            out += "\\\"";
+        else if (ch == '\n')
+            out += "\\n";
+        else
+            out += ch;
+    }
+    return out;
+}
+
+std::string render_metrics(const ApiView& v) {
+    std::string out;
+    family(out, "redishappy_cluster_switches_total", "counter", "Confirmed master switches.");
+    for (const auto& c : v.clusters)
+        sample_u(out, "redishappy_cluster_switches_total", label("cluster", c.name), c.switches);
+    family(out, "redishappy_cluster_last_switch_timestamp_seconds", "gauge",
+           "Unix time of the last confirmed switch (0 = never).");
+    for (const auto& c : v.clusters)
+        sample(out, "redishappy_cluster_last_switch_timestamp_seconds", label("cluster", c.name),
+               static_cast<double>(c.last_switch));
+    family(out, "redishappy_cluster_master_info", "gauge", "The confirmed master of a cluster.");
+    for (const auto& c : v.clusters) {
+        if (!c.master)
+            continue;
+        std::string l = label("cluster", c.name) + "," + label("host", c.master->host) + "," +
+                        label("port", std::to_string(c.master->port));
+        sample_u(out, "redishappy_cluster_master_info", l, 1);
+    }
+    family(out, "redishappy_cluster_epoch", "gauge", "Sentinel config epoch of the master.");
+    for (const auto& c : v.clusters)
+        sample_u(out, "redishappy_cluster_epoch", label("cluster", c.name), c.epoch);
+    family(out, "redishappy_cluster_applied", "gauge",
+           "1 when the parent has applied the current master.");
+    for (const auto& c : v.clusters)
+        sample_u(out, "redishappy_cluster_applied", label("cluster", c.name),
+                 c.apply_state == "applied" ? 1 : 0);
+    family(out, "redishappy_apply_errors_total", "counter", "Failed HAProxy applies.");
+    for (const auto& c : v.clusters)
+        sample_u(out, "redishappy_apply_errors_total", label("cluster", c.name), c.apply_errors);
+    family(out, "redishappy_consul_errors_total", "counter", "Failed Consul updates.");
+    for (const auto& c : v.clusters)
+        sample_u(out, "redishappy_consul_errors_total", label("cluster", c.name), c.consul_errors);
+    family(out, "redishappy_sentinel_up", "gauge", "1 when the Sentinel answers.");
+    uint64_t up = 0;
+    for (const auto& s : v.sentinels) {
+        up += s.state == "up" ? 1 : 0;
+        sample_u(out, "redishappy_sentinel_up", label("sentinel", s.address),
+                 s.state == "up" ? 1 : 0);
+    }
+    family(out, "redishappy_sentinels_up", "gauge", "Sentinels currently up.");
+    sample_u(out, "redishappy_sentinels_up", "", up);
+    family(out, "redishappy_sentinel_reconnects_total", "counter", "Reconnects per Sentinel.");
+    for (const auto& s : v.sentinels)
+        sample_u(out, "redishappy_sentinel_reconnects_total", label("sentinel", s.address),
+                 s.reconnects);
+    family(out, "redishappy_sentinel_latency_seconds", "gauge", "Last PING round trip.");
+    for (const auto& s : v.sentinels)
+        sample(out, "redishappy_sentinel_latency_seconds", label("sentinel", s.address),
+               s.latency_ms / 1000.0);
+    return out;
+}
+
+std::string render_error(std::string_view msg) {
+    JsonPtr o(json_object());
+    json_object_set_new(o.get(), "error", str(msg));
+    return dump(o);
+}
+
+} // namespace rh

@@ -1,0 +1,103 @@
+// Rendering of the read-only HTTP API: JSON bodies and Prometheus metrics
+// from a plain view struct the engine fills. Pure, no I/O.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/address.h"
+
+namespace rh {
+
+struct ApiSentinel {
+    std::string address; // host:port
+    bool configured = false;
+    bool trusted = false;
+    std::string state;        // "up" | "down" | "connecting"
+    int64_t last_updated = 0; // unix seconds; 0 = never
+    std::vector<std::string> clusters;
+    std::string last_error;
+    double latency_ms = 0;
+    uint64_t reconnects = 0;
+};
+
+struct ApiCluster {
+    std::string name;
+    uint16_t external_port = 0;
+    std::optional<HostPort> master;
+    uint64_t epoch = 0;
+    bool confirmed = false;
+    int64_t confirmed_at = 0;
+    bool stale = false;
+    std::vector<std::string> corroborated_by;
+    std::vector<HostPort> replicas;
+    std::string apply_state = "none"; // "applied" | "pending" | "error" | "none"
+    std::string apply_error;
+    int64_t applied_at = 0;
+    uint64_t switches = 0;
+    int64_t last_switch = 0;
+    std::string consul_state;
+    std::string consul_error;
+    uint64_t apply_errors = 0;
+    uint64_t consul_errors = 0;
+};
+
+// The effective configuration as the engine knows it. Secrets are never
+// stored here: only whether one is set (rendered as "***").
+struct ApiConfigCluster {
+    std::string name;
+    uint16_t external_port = 0;
+    bool password_set = false;
+};
+struct ApiConfigEntry { // anything else, rendered under "Settings"
+    std::string section, key, value;
+};
+struct ApiConfig {
+    std::vector<ApiConfigCluster> clusters;
+    std::vector<HostPort> sentinels;
+    bool sentinel_password_set = false;
+    std::string haproxy_template_path, haproxy_output_path, haproxy_reload_command;
+    std::string consul_address;
+    std::vector<std::string> consul_services;
+    bool consul_token_set = false;
+    std::vector<HostPort> api_listen;
+    std::vector<ApiConfigEntry> settings;
+};
+
+struct ApiView {
+    std::vector<ApiSentinel> sentinels;
+    std::vector<ApiCluster> clusters;
+    ApiConfig config;
+    std::string version;
+    int64_t started_at = 0;
+    uint64_t sentinel_reconnects = 0;
+};
+
+struct ApiResponse {
+    int status = 200;
+    std::string body;
+};
+
+// "2026-11-23T10:00:00Z"; 0 (never) renders as Go's zero time
+// "0001-01-01T00:00:00Z", as the original did.
+std::string rfc3339_utc(int64_t unix_seconds);
+
+// The original's numeric sentinel state: 1 up, 2 down, 4 unknown.
+int sentinel_state_code(std::string_view state);
+
+std::string render_configuration(const ApiView& v);
+std::string render_sentinels(const ApiView& v);
+std::string render_topology(const ApiView& v);
+ApiResponse render_health(const ApiView& v);
+std::string render_metrics(const ApiView& v);
+
+// Prometheus label value escaping: backslash, double quote and newline.
+std::string prom_escape_label(std::string_view s);
+
+// {"error": msg} with the given status (used for 404/405).
+std::string render_error(std::string_view msg);
+
+} // namespace rh

@@ -1,0 +1,97 @@
+// Consul output: keeps each cluster's confirmed master registered in Consul.
+//
+// Requests go through libcurl's multi interface driven by the caller's
+// libevent loop (CURLMOPT_SOCKETFUNCTION / CURLMOPT_TIMERFUNCTION); nothing
+// here ever blocks. Per cluster only the newest desired state is in flight or
+// retried: a state superseded while its request was in flight is never
+// recorded as current, and the newer one is sent as soon as the older request
+// ends. Failures are counted and retried with capped exponential backoff plus
+// jitter. The token travels only in X-Consul-Token and is never logged.
+//
+// The caller loads libcurl (CurlLibrary::load, which also runs
+// curl_global_init) once at start-up, before any thread, and keeps it loaded
+// while the Consul object lives.
+#pragma once
+
+#include <event2/event.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+
+#include "common/evutil.h"
+#include "engine/consul_json.h"
+
+typedef void CURLM;
+
+namespace rh {
+
+struct CurlApi;
+
+struct ConsulSettings {
+    std::string address; // "http://host:port" or "https://host:port"
+    ConsulMode mode = ConsulMode::catalog;
+    std::string token;  // empty: no X-Consul-Token header
+    std::string ca_pem; // CA bundle contents (read before chroot); empty: system default
+    std::chrono::milliseconds timeout{5000};
+    std::chrono::milliseconds retry_base{100};
+    std::chrono::milliseconds retry_max{30000};
+    // Re-PUT the current state this often even when nothing changed; 0: never.
+    std::chrono::milliseconds refresh{0};
+};
+
+enum class ConsulState { pending, registered, deregistered, error };
+const char* consul_state_name(ConsulState s);
+
+struct ConsulStatus {
+    ConsulState state = ConsulState::pending;
+    std::string last_error; // first line of the body, or curl's error; empty once healthy
+    uint64_t errors = 0;    // failed requests since start
+    uint64_t successes = 0; // successful requests since start
+    std::optional<std::chrono::system_clock::time_point> last_success;
+    std::optional<ConsulService> current; // what Consul has, as far as we know
+};
+
+class Consul {
+  public:
+    using StatusFn = std::function<void(const std::string& cluster, const ConsulStatus&)>;
+
+    Consul(event_base* base, const CurlApi& curl, ConsulSettings settings, StatusFn on_status);
+    ~Consul();
+    Consul(const Consul&) = delete;
+    Consul& operator=(const Consul&) = delete;
+
+    // Registers desired as desired.cluster's master; supersedes anything older.
+    void publish(const ConsulService& desired);
+    // Deregisters the cluster (last: what was registered); supersedes publish.
+    void remove(const ConsulService& last);
+    // nullptr for a cluster never published.
+    const ConsulStatus* status(const std::string& cluster) const;
+    // Requests currently in flight (for tests and metrics).
+    size_t in_flight() const;
+
+    struct Slot;
+    struct Multi;
+
+  private:
+    void want(const ConsulService& s, bool registered);
+    void start(Slot& slot);
+    void finished(Slot& slot, long http_code, int curl_code);
+    void schedule_retry(Slot& slot);
+    void notify(Slot& slot);
+
+    event_base* base_;
+    const CurlApi& curl_;
+    ConsulSettings settings_;
+    StatusFn on_status_;
+    std::minstd_rand rng_;
+    std::map<std::string, std::unique_ptr<Slot>> slots_;
+    std::unique_ptr<Multi> multi_; // declared last: destroyed first
+};
+
+} // namespace rh

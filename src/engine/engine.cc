@@ -1,0 +1,122 @@
+// The unprivileged engine: receives its configuration from the parent, binds
+// its listeners, drops privileges, and only then talks to the network.
+#include <event2/event.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "common/channel.h"
+#include "common/evutil.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "engine/engine.h"
+#include "engine/privsep.h"
+
+namespace rh {
+
+namespace {
+
+constexpr int kParentFd = 3;
+
+} // namespace
+
+int Engine::run() {
+    channel_ = std::make_unique<Channel>(
+        base_.get(), kParentFd, [this](proto::Message&& m) { on_message(std::move(m)); },
+        [this](const std::string& why, bool) {
+            log::info("parent channel closed (%s); exiting", why.c_str());
+            event_base_loopexit(base_.get(), nullptr);
+        });
+    for (int sig : {SIGTERM, SIGINT}) {
+        EventPtr ev(evsignal_new(
+            base_.get(), sig,
+            [](evutil_socket_t, short, void* arg) {
+                event_base_loopexit(static_cast<event_base*>(arg), nullptr);
+            },
+            base_.get()));
+        evsignal_add(ev.get(), nullptr);
+        signals_.push_back(std::move(ev));
+    }
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN); // the parent owns reloads
+    event_base_dispatch(base_.get());
+    if (channel_)
+        channel_->close();
+    return 0;
+}
+
+void Engine::fail(const std::string& why) {
+    log::error("bad message from the parent: %s", why.c_str());
+    event_base_loopexit(base_.get(), nullptr);
+    exit_status_ = 1;
+}
+
+void Engine::on_message(proto::Message&& m) {
+    if (auto* b = std::get_if<proto::ConfigBegin>(&m)) {
+        if (receiving_)
+            return fail("config-begin during a transfer");
+        receiving_ = true;
+        pending_ = EngineConfig{};
+        pending_.global = std::move(*b);
+        return;
+    }
+    if (auto* s = std::get_if<proto::ConfigSentinel>(&m)) {
+        if (!receiving_)
+            return fail("config-sentinel outside a transfer");
+        pending_.sentinels.push_back(s->address);
+        return;
+    }
+    if (auto* c = std::get_if<proto::ConfigCluster>(&m)) {
+        if (!receiving_)
+            return fail("config-cluster outside a transfer");
+        if (c->removed)
+            pending_.removed.push_back(std::move(*c));
+        else
+            pending_.clusters.push_back(std::move(*c));
+        return;
+    }
+    if (auto* e = std::get_if<proto::ConfigEnd>(&m)) {
+        if (!receiving_ || e->generation != pending_.global.generation ||
+            e->sentinels != pending_.sentinels.size() ||
+            e->clusters != pending_.clusters.size() + pending_.removed.size())
+            return fail("config-end does not match the transfer");
+        receiving_ = false;
+        return configure(std::move(pending_));
+    }
+    if (auto* r = std::get_if<proto::ApplyResult>(&m))
+        return on_apply_result(*r);
+    if (std::holds_alternative<proto::Shutdown>(m)) {
+        log::info("shutdown requested by the parent");
+        event_base_loopexit(base_.get(), nullptr);
+        return;
+    }
+    fail("unexpected message for the engine");
+}
+
+void Engine::configure(EngineConfig cfg) {
+    if (configured_)
+        return fail("configuration received twice; the parent restarts the engine instead");
+    configured_ = true;
+    config_ = std::move(cfg);
+    auto& g = config_.global;
+    log::init("engine", foreground_, g.log_facility, static_cast<log::Level>(g.log_level));
+
+    // Everything that needs root or the full file system happens here,
+    // before the drop: listeners, name-service modules, resolver files.
+    before_drop();
+    if (geteuid() == 0) {
+        std::string err;
+        if (!prepare_chroot(g.chroot_dir, &err))
+            log::fatalx("chroot %s: %s", g.chroot_dir.c_str(), err.c_str());
+        if (g.user.empty())
+            log::fatalx("started as root but no [global] user is configured");
+        drop_privileges(g.user, g.chroot_dir);
+    } else {
+        log::notice("not started as root: running without chroot or privilege drop");
+    }
+    channel_->send(proto::Ready{g.generation});
+    after_drop();
+}
+
+} // namespace rh

@@ -1,0 +1,20 @@
+# src/engine: unprivileged and chrooted; the only code that talks to the
+# network. libcurl is dlopen()ed (curl_lib.h): its headers, not its library.
+noinst_LIBRARIES += src/engine/libengine.a
+src_engine_libengine_a_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS) $(HIREDIS_CFLAGS) \
+	$(JANSSON_CFLAGS) $(LIBCURL_CFLAGS)
+src_engine_libengine_a_SOURCES = \
+	%reldir%/api.cc %reldir%/api.h \
+	%reldir%/api_json.cc %reldir%/api_json.h \
+	%reldir%/confirm.cc %reldir%/confirm.h \
+	%reldir%/consul.cc %reldir%/consul.h \
+	%reldir%/consul_json.cc %reldir%/consul_json.h \
+	%reldir%/curl_lib.cc %reldir%/curl_lib.h \
+	%reldir%/engine.cc %reldir%/engine.h %reldir%/engine_work.cc \
+	%reldir%/privsep.cc %reldir%/privsep.h \
+	%reldir%/redis_async.cc %reldir%/redis_async.h \
+	%reldir%/sentinel.cc %reldir%/sentinel.h \
+	%reldir%/sentinel_proto.cc %reldir%/sentinel_proto.h \
+	%reldir%/topology.cc %reldir%/topology.h
+ENGINE_LIBS = src/engine/libengine.a src/common/libcommon.a \
+	$(LIBEVENT_LIBS) $(HIREDIS_LIBS) $(JANSSON_LIBS)

@@ -1,0 +1,418 @@
+// SentinelLink: connections, timers and re-reads for one Sentinel.
+#include "engine/sentinel.h"
+
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "common/log.h"
+
+namespace rh {
+
+using std::chrono::duration_cast;
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+
+const char* link_state_name(LinkState s) {
+    switch (s) {
+    case LinkState::connecting:
+        return "connecting";
+    case LinkState::up:
+        return "up";
+    case LinkState::down:
+        return "down";
+    case LinkState::stopped:
+        return "stopped";
+    }
+    return "unknown";
+}
+
+SentinelLink::SentinelLink(event_base* base, HostPort addr, SentinelSettings settings,
+                           SentinelCallbacks cb)
+    : base_(base), addr_(std::move(addr)), name_(format_host_port(addr_)),
+      settings_(std::move(settings)), cb_(std::move(cb)), rng_(std::random_device{}()),
+      connect_timer_(base, [this] { mark_down("connect timeout"); }),
+      command_timer_(base, [this] { on_command_timer(); }),
+      ping_timer_(base, [this] { send_ping(); }), reread_timer_(base, [this] { reread(); }),
+      retry_timer_(base, [this] { connect_both(); }),
+      reaper_(base, [this] { graveyard_.clear(); }) {
+    monitored_ = {settings_.clusters.begin(), settings_.clusters.end()};
+    stats_.state = LinkState::stopped;
+}
+
+SentinelLink::~SentinelLink() {
+    cmd_.reset();
+    sub_.reset();
+    graveyard_.clear();
+}
+
+void SentinelLink::start() {
+    if (stats_.state != LinkState::stopped)
+        return;
+    connect_both();
+}
+
+void SentinelLink::stop() {
+    drop_connections();
+    retry_timer_.cancel();
+    stats_.state = LinkState::stopped;
+}
+
+void SentinelLink::set_clusters(std::vector<std::string> clusters) {
+    settings_.clusters = std::move(clusters);
+    monitored_ = {settings_.clusters.begin(), settings_.clusters.end()};
+    reread();
+}
+
+void SentinelLink::connect_both() {
+    stats_.state = LinkState::connecting;
+    cmd_ready_ = sub_ready_ = false;
+    auto fail = [this](const std::string& err) { mark_down(err); };
+    cmd_ = std::make_unique<RedisConn>(
+        base_, addr_,
+        RedisConn::Callbacks{[this] { on_cmd_connected(); },
+                             [fail](const std::string& e) { fail("command connection: " + e); },
+                             nullptr});
+    sub_ = std::make_unique<RedisConn>(
+        base_, addr_,
+        RedisConn::Callbacks{[this] { on_sub_connected(); },
+                             [fail](const std::string& e) { fail("event connection: " + e); },
+                             [this](redisReply* r) { on_push(r); }});
+    connect_timer_.arm(settings_.connect_timeout);
+    std::string err;
+    if (!cmd_->connect(&err) || !sub_->connect(&err))
+        mark_down("connect: " + err);
+}
+
+void SentinelLink::on_cmd_connected() {
+    if (settings_.password.empty()) {
+        cmd_ready_ = true;
+        check_up();
+        return;
+    }
+    send({"AUTH", settings_.password}, [this](redisReply* r) {
+        if (r->type == REDIS_REPLY_ERROR) {
+            mark_down("AUTH failed: " + std::string(r->str, r->len));
+            return;
+        }
+        cmd_ready_ = true;
+        check_up();
+    });
+}
+
+void SentinelLink::on_sub_connected() {
+    auto subscribe = [this] {
+        if (!sub_ || !sub_->subscribe(sentinel::event_channels()))
+            mark_down("event connection: SUBSCRIBE failed");
+    };
+    if (settings_.password.empty()) {
+        subscribe();
+        return;
+    }
+    // AUTH on the event connection, before it enters SUBSCRIBE mode.
+    sub_->command({"AUTH", settings_.password}, [this, subscribe](redisReply* r) {
+        if (!r) {
+            mark_down("event connection: lost during AUTH");
+            return;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            mark_down("event connection: AUTH failed: " + std::string(r->str, r->len));
+            return;
+        }
+        subscribe();
+    });
+}
+
+void SentinelLink::on_push(redisReply* r) {
+    auto push = sentinel::parse_push(r);
+    if (!push) {
+        bad("pub/sub message", push.error);
+        return;
+    }
+    got_reply();
+    if (!push.value->has_value()) { // a subscribe confirmation
+        if (!sub_ready_) {
+            sub_ready_ = true;
+            check_up();
+        }
+        return;
+    }
+    const auto& msg = **push.value;
+    auto ev = sentinel::parse_event(msg.channel, msg.payload);
+    if (!ev) {
+        bad("event " + msg.channel.substr(0, 64), ev.error);
+        return;
+    }
+    stats_.events++;
+    if (cb_.event)
+        cb_.event(*ev.value);
+}
+
+void SentinelLink::check_up() {
+    if (!cmd_ready_ || !sub_ready_ || stats_.state == LinkState::up)
+        return;
+    connect_timer_.cancel();
+    stats_.state = LinkState::up;
+    stats_.down_since = 0;
+    attempt_ = 0;
+    log::info("sentinel %s: link up", name_.c_str());
+    if (cb_.up)
+        cb_.up();
+    reread();
+    ping_timer_.arm(settings_.ping_interval);
+}
+
+void SentinelLink::drop_connections() {
+    connect_timer_.cancel();
+    command_timer_.cancel();
+    ping_timer_.cancel();
+    reread_timer_.cancel();
+    sent_.clear();
+    reading_.clear(); // their replies will never come
+    masters_in_flight_ = 0;
+    riders_.clear(); // the full re-read on reconnection answers them
+    cmd_ready_ = sub_ready_ = false;
+    // We may be inside one of their callbacks: silence them now, free later.
+    for (auto* c : {&cmd_, &sub_}) {
+        if (*c) {
+            (*c)->close();
+            graveyard_.push_back(std::move(*c));
+        }
+    }
+    reaper_.arm(microseconds(0));
+}
+
+void SentinelLink::mark_down(const std::string& err) {
+    if (stats_.state == LinkState::down || stats_.state == LinkState::stopped)
+        return;
+    bool was_up = stats_.state == LinkState::up;
+    drop_connections();
+    stats_.state = LinkState::down;
+    stats_.last_error = err;
+    if (stats_.down_since == 0)
+        stats_.down_since = std::time(nullptr);
+    auto delay = next_backoff();
+    log::warn("sentinel %s: link down: %s; retrying in %lld ms", name_.c_str(), err.c_str(),
+              static_cast<long long>(delay.count()));
+    retry_timer_.arm(delay);
+    stats_.reconnects++;
+    if (cb_.down && (was_up || attempt_ == 1))
+        cb_.down(err);
+}
+
+std::chrono::milliseconds SentinelLink::next_backoff() {
+    long long base = settings_.backoff_base.count();
+    long long cap = std::max<long long>(settings_.backoff_max.count(), 1);
+    long long d = base;
+    for (unsigned i = 0; i < attempt_ && d < cap; i++)
+        d *= 2;
+    d = std::clamp<long long>(d, 1, cap);
+    attempt_++;
+    // Full jitter in the upper half: [d/2, d].
+    std::uniform_int_distribution<long long> dist(d / 2, d);
+    return milliseconds(dist(rng_));
+}
+
+bool SentinelLink::send(std::vector<std::string> argv, std::function<void(redisReply*)> fn) {
+    if (!cmd_)
+        return false;
+    std::string what = argv[0] == "AUTH" ? "AUTH" : argv[0];
+    if (argv.size() > 1 && argv[0] == "SENTINEL")
+        what += " " + argv[1];
+    bool ok = cmd_->command(argv, [this, what, fn = std::move(fn)](redisReply* r) {
+        if (!sent_.empty())
+            sent_.pop_front();
+        if (!r) {
+            mark_down("connection lost awaiting reply to " + what);
+            return;
+        }
+        if (sent_.empty())
+            command_timer_.cancel();
+        fn(r);
+    });
+    if (!ok) {
+        mark_down("cannot send " + what);
+        return false;
+    }
+    sent_.push_back(Clock::now());
+    if (!command_timer_.pending())
+        arm_command_timer();
+    return true;
+}
+
+void SentinelLink::arm_command_timer() {
+    if (sent_.empty())
+        return;
+    auto left = sent_.front() + settings_.ping_timeout - Clock::now();
+    command_timer_.arm(duration_cast<microseconds>(left));
+}
+
+void SentinelLink::on_command_timer() {
+    if (sent_.empty())
+        return;
+    if (Clock::now() - sent_.front() >= settings_.ping_timeout) {
+        mark_down("no reply within " + std::to_string(settings_.ping_timeout.count()) + " ms");
+        return;
+    }
+    arm_command_timer();
+}
+
+void SentinelLink::got_reply() {
+    stats_.last_reply = std::time(nullptr);
+}
+
+void SentinelLink::bad(const std::string& what, const std::string& reason) {
+    stats_.bad_replies++;
+    std::string msg = "bad reply to " + what + ": " + reason;
+    log::warn("sentinel %s: %s", name_.c_str(), msg.c_str());
+    if (cb_.bad_reply)
+        cb_.bad_reply(msg);
+}
+
+void SentinelLink::send_ping() {
+    if (stats_.state != LinkState::up)
+        return;
+    auto t0 = Clock::now();
+    send({"PING"}, [this, t0](redisReply* r) {
+        if (r->type == REDIS_REPLY_ERROR) {
+            bad("PING", std::string(r->str, r->len));
+        } else {
+            got_reply();
+            stats_.ping_latency = duration_cast<microseconds>(Clock::now() - t0);
+        }
+        if (stats_.state == LinkState::up)
+            ping_timer_.arm(settings_.ping_interval);
+    });
+}
+
+bool SentinelLink::monitored(const std::string& name) const {
+    return monitored_.count(name) != 0;
+}
+
+void SentinelLink::reread() {
+    if (stats_.state != LinkState::up)
+        return;
+    reread_timer_.arm(settings_.reread_interval);
+    if (send({"SENTINEL", "MASTERS"}, [this](redisReply* r) {
+            masters_in_flight_--;
+            // Corroborations that rode on an outstanding SENTINEL MASTERS
+            // are answered by this reply only if it reports their cluster;
+            // otherwise (an error, an unparsable list) each gets its own read.
+            auto riders = std::exchange(riders_, {});
+            auto seen = on_masters(r);
+            for (const auto& name : riders)
+                if (!seen.count(name) && stats_.state == LinkState::up)
+                    read_master(name, ReadFreshness::in_flight_ok);
+        }))
+        masters_in_flight_++;
+}
+
+std::unordered_set<std::string> SentinelLink::on_masters(redisReply* r) {
+    std::unordered_set<std::string> seen;
+    auto masters = sentinel::parse_masters(r);
+    if (!masters) {
+        bad("SENTINEL MASTERS", masters.error);
+        return seen;
+    }
+    got_reply();
+    for (const auto& m : *masters.value) {
+        if (!monitored(m.name))
+            continue;
+        seen.insert(m.name);
+        if (cb_.master)
+            cb_.master(m);
+    }
+    for (const auto& c : settings_.clusters) {
+        if (seen.count(c))
+            read_cluster_details(c);
+        else if (cb_.not_monitored)
+            cb_.not_monitored(c);
+    }
+    return seen;
+}
+
+void SentinelLink::read_cluster_details(const std::string& name) {
+    send({"SENTINEL", "REPLICAS", name}, [this, name](redisReply* r) {
+        auto reps = sentinel::parse_replicas(r);
+        if (!reps) {
+            bad("SENTINEL REPLICAS " + name, reps.error);
+            return;
+        }
+        got_reply();
+        if (cb_.replicas)
+            cb_.replicas(name, *reps.value);
+    });
+    send({"SENTINEL", "SENTINELS", name}, [this, name](redisReply* r) {
+        auto sens = sentinel::parse_sentinels(r);
+        if (!sens) {
+            bad("SENTINEL SENTINELS " + name, sens.error);
+            return;
+        }
+        got_reply();
+        if (cb_.sentinels)
+            cb_.sentinels(name, *sens.value);
+    });
+}
+
+void SentinelLink::read_master(const std::string& name, ReadFreshness freshness) {
+    if (stats_.state != LinkState::up)
+        return;
+    if (auto it = reading_.find(name); it != reading_.end()) {
+        if (freshness == ReadFreshness::after_now)
+            it->second = true;
+        stats_.reads_coalesced++;
+        return;
+    }
+    if (freshness == ReadFreshness::in_flight_ok && masters_in_flight_ > 0 && monitored(name)) {
+        riders_.insert(name);
+        stats_.reads_coalesced++;
+        return;
+    }
+    send_master_read(name);
+}
+
+// A burst of events for one cluster (a storm, or every Sentinel publishing
+// the same +switch-master) costs at most two reads per link: the one
+// outstanding and one sent after its reply, which reflects every event
+// received before that reply.
+void SentinelLink::send_master_read(const std::string& name) {
+    bool ok = send({"SENTINEL", "MASTER", name}, [this, name](redisReply* r) {
+        auto it = reading_.find(name);
+        bool again = it != reading_.end() && it->second;
+        if (it != reading_.end())
+            reading_.erase(it);
+        if (again)
+            send_master_read(name);
+        if (stats_.state == LinkState::up) // not if sending again failed
+            on_master(name, r);
+    });
+    if (ok) {
+        reading_.emplace(name, false);
+        stats_.master_reads++;
+    }
+}
+
+void SentinelLink::on_master(const std::string& name, redisReply* r) {
+    if (r->type == REDIS_REPLY_ERROR &&
+        std::string_view(r->str, r->len).find("No such master") != std::string_view::npos) {
+        got_reply();
+        if (cb_.not_monitored)
+            cb_.not_monitored(name);
+        return;
+    }
+    auto m = sentinel::parse_master(r);
+    if (!m) {
+        bad("SENTINEL MASTER " + name, m.error);
+        return;
+    }
+    if (m.value->name != name) {
+        bad("SENTINEL MASTER " + name, "reply names another master");
+        return;
+    }
+    got_reply();
+    if (cb_.master)
+        cb_.master(*m.value);
+}
+
+} // namespace rh

@@ -1,0 +1,153 @@
+// SentinelLink: the engine's connections to one Sentinel.
+//
+// Two hiredis connections per Sentinel: one for commands (AUTH, SENTINEL
+// MASTERS/MASTER/REPLICAS/SENTINELS, PING) and one in SUBSCRIBE mode for
+// events. hiredis 0.14 has no timeouts, so this class arms its own: connect
+// timeout, command timeout (no reply within ping_timeout marks the link
+// down), PING every ping_interval, a full re-read every reread_interval, and
+// reconnection with capped exponential backoff plus jitter. Every (re)connect
+// is followed by a full re-read, since pub/sub loses what was published
+// while the link was away.
+//
+// Replies are parsed by sentinel_proto; a malformed reply is reported through
+// Callbacks::bad_reply and ignored. Do not destroy a SentinelLink from inside
+// one of its own callbacks.
+#pragma once
+
+#include <chrono>
+#include <ctime>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "common/address.h"
+#include "common/evutil.h"
+#include "engine/redis_async.h"
+#include "engine/sentinel_proto.h"
+
+namespace rh {
+
+struct SentinelSettings {
+    std::string password; // empty: no AUTH
+    std::vector<std::string> clusters;
+    std::chrono::milliseconds ping_interval{1000};
+    std::chrono::milliseconds ping_timeout{3000};
+    std::chrono::milliseconds connect_timeout{3000};
+    std::chrono::milliseconds reread_interval{5000};
+    std::chrono::milliseconds backoff_base{100};
+    std::chrono::milliseconds backoff_max{10000};
+};
+
+struct SentinelCallbacks {
+    std::function<void(const sentinel::MasterInfo&)> master;
+    std::function<void(const std::string& cluster)> not_monitored;
+    std::function<void(const std::string& cluster, const std::vector<sentinel::ReplicaInfo>&)>
+        replicas;
+    std::function<void(const std::string& cluster, const std::vector<sentinel::SentinelInfo>&)>
+        sentinels;
+    std::function<void()> up;
+    std::function<void(const std::string& err)> down;
+    std::function<void(const sentinel::Event&)> event;
+    std::function<void(const std::string& reason)> bad_reply;
+};
+
+enum class LinkState { connecting, up, down, stopped };
+const char* link_state_name(LinkState s);
+
+struct SentinelStats {
+    LinkState state = LinkState::connecting;
+    std::time_t last_reply = 0; // wall clock of the last good reply, 0 if none
+    std::string last_error;
+    std::chrono::microseconds ping_latency{-1}; // -1: never measured
+    unsigned long reconnects = 0;
+    std::time_t down_since = 0; // 0 while up
+    unsigned long bad_replies = 0;
+    unsigned long events = 0;
+    unsigned long master_reads = 0;    // SENTINEL MASTER <name> sent
+    unsigned long reads_coalesced = 0; // read_master calls that sent nothing
+};
+
+// What a SENTINEL MASTER read must reflect.
+enum class ReadFreshness {
+    // Something happened (an event): the answer must come from a read sent
+    // after this call. If one is outstanding for the cluster, exactly one
+    // more is sent when its reply arrives.
+    after_now,
+    // Corroboration: any read still unanswered (SENTINEL MASTER <name> or
+    // SENTINEL MASTERS) will do, since it reports the Sentinel's view at
+    // some time after it was sent; otherwise one is sent now.
+    in_flight_ok,
+};
+
+class SentinelLink {
+  public:
+    SentinelLink(event_base* base, HostPort addr, SentinelSettings settings, SentinelCallbacks cb);
+    ~SentinelLink();
+    SentinelLink(const SentinelLink&) = delete;
+    SentinelLink& operator=(const SentinelLink&) = delete;
+
+    void start();
+    void stop();   // closes both connections; start() again to resume
+    void reread(); // full re-read now (if up)
+    // One SENTINEL MASTER <name> (if up); at most one per cluster outstanding.
+    void read_master(const std::string& name, ReadFreshness freshness = ReadFreshness::after_now);
+    void set_clusters(std::vector<std::string> clusters);
+
+    const HostPort& addr() const { return addr_; }
+    const std::string& name() const { return name_; } // "127.0.0.1:26379"
+    const SentinelStats& stats() const { return stats_; }
+
+  private:
+    using Clock = std::chrono::steady_clock;
+
+    void connect_both();
+    void on_cmd_connected();
+    void on_sub_connected();
+    void on_push(redisReply* r);
+    void check_up();
+    void mark_down(const std::string& err);
+    void drop_connections();
+    bool send(std::vector<std::string> argv, std::function<void(redisReply*)> fn);
+    void send_master_read(const std::string& name);
+    void arm_command_timer();
+    void on_command_timer();
+    void send_ping();
+    // The monitored clusters the reply reported (none if it was unusable).
+    std::unordered_set<std::string> on_masters(redisReply* r);
+    void on_master(const std::string& name, redisReply* r);
+    void read_cluster_details(const std::string& name);
+    void bad(const std::string& what, const std::string& reason);
+    void got_reply();
+    bool monitored(const std::string& name) const;
+    std::chrono::milliseconds next_backoff();
+
+    event_base* base_;
+    HostPort addr_;
+    std::string name_;
+    SentinelSettings settings_;
+    SentinelCallbacks cb_;
+    SentinelStats stats_;
+
+    std::unique_ptr<RedisConn> cmd_, sub_;
+    std::vector<std::unique_ptr<RedisConn>> graveyard_; // freed from reaper_
+    std::deque<Clock::time_point> sent_;                // send time of each pending command
+    bool cmd_ready_ = false, sub_ready_ = false;
+    // Clusters with a SENTINEL MASTER outstanding; true: read again on reply.
+    std::unordered_map<std::string, bool> reading_;
+    unsigned masters_in_flight_ = 0; // SENTINEL MASTERS outstanding
+    // Corroborations answered by the next SENTINEL MASTERS reply, or by a
+    // read of their own when that reply does not report them.
+    std::unordered_set<std::string> riders_;
+    std::unordered_set<std::string> monitored_; // settings_.clusters, for lookups
+    unsigned attempt_ = 0;
+    std::minstd_rand rng_;
+
+    Timer connect_timer_, command_timer_, ping_timer_, reread_timer_, retry_timer_, reaper_;
+};
+
+} // namespace rh

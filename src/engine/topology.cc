@@ -1,0 +1,324 @@
+// Master decision rules; see topology.h for the rules this file implements.
+#include "engine/topology.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace rh {
+
+namespace {
+
+std::string join(const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) {
+        if (!out.empty())
+            out += ", ";
+        out += s;
+    }
+    return out;
+}
+
+std::string at(const HostPort& hp, uint64_t epoch) {
+    return format_host_port(hp) + " at epoch " + std::to_string(epoch);
+}
+
+// "sentinel X reports" / "sentinels X, Y report"
+std::string who_reports(const std::vector<std::string>& ids) {
+    if (ids.size() == 1)
+        return "sentinel " + ids[0] + " reports ";
+    return "sentinels " + join(ids) + " report ";
+}
+
+using GroupKey = std::pair<uint64_t, HostPort>; // (epoch, address)
+
+} // namespace
+
+unsigned default_min_agreement(size_t trusted_count) {
+    return trusted_count < 2 ? 1 : 2;
+}
+
+const char* verdict_kind_name(VerdictKind k) {
+    switch (k) {
+    case VerdictKind::None:
+        return "none";
+    case VerdictKind::Confirm:
+        return "confirm";
+    case VerdictKind::EpochAdvance:
+        return "epoch-advance";
+    }
+    return "unknown";
+}
+
+Topology::Topology(TopologyPolicy policy) : policy_(policy) {
+    if (policy_.min_agreement == 0)
+        policy_.min_agreement = 1;
+}
+
+bool Topology::add_cluster(const std::string& name) {
+    return clusters_.try_emplace(name).second;
+}
+
+bool Topology::remove_cluster(const std::string& name) {
+    return clusters_.erase(name) > 0;
+}
+
+bool Topology::has_cluster(const std::string& name) const {
+    return clusters_.count(name) > 0;
+}
+
+void Topology::sentinel_up(const std::string& id) {
+    sentinels_[id].reachable = true;
+}
+
+void Topology::sentinel_down(const std::string& id) {
+    sentinels_[id].reachable = false;
+}
+
+void Topology::forget_sentinel(const std::string& id) {
+    sentinels_.erase(id);
+    for (auto& [name, c] : clusters_)
+        c.reports.erase(id);
+}
+
+void Topology::set_trusted(const std::string& id, bool trusted) {
+    sentinels_[id].trusted = trusted;
+}
+
+bool Topology::is_reachable(const std::string& id) const {
+    auto it = sentinels_.find(id);
+    return it != sentinels_.end() && it->second.reachable;
+}
+
+bool Topology::is_trusted(const std::string& id) const {
+    auto it = sentinels_.find(id);
+    return it != sentinels_.end() && it->second.trusted;
+}
+
+size_t Topology::trusted_count() const {
+    return std::count_if(sentinels_.begin(), sentinels_.end(),
+                         [](const auto& kv) { return kv.second.trusted; });
+}
+
+bool Topology::report(const std::string& cluster, const std::string& sentinel, bool trusted,
+                      const HostPort& master, uint64_t epoch, TopologyTime now) {
+    auto it = clusters_.find(cluster);
+    if (it == clusters_.end())
+        return false;
+    if (master.port == 0 || !valid_host(master.host))
+        return false;
+    Sentinel& s = sentinels_[sentinel];
+    s.trusted = trusted;
+    s.reachable = true;
+    it->second.reports[sentinel] = Report{master, epoch, now};
+    return true;
+}
+
+bool Topology::reports_same(const std::string& cluster, const std::string& sentinel,
+                            const HostPort& master, uint64_t epoch) const {
+    auto it = clusters_.find(cluster);
+    if (it == clusters_.end())
+        return false;
+    auto r = it->second.reports.find(sentinel);
+    return r != it->second.reports.end() && r->second.master == master && r->second.epoch == epoch;
+}
+
+void Topology::no_master(const std::string& cluster, const std::string& sentinel) {
+    auto it = clusters_.find(cluster);
+    if (it != clusters_.end())
+        it->second.reports.erase(sentinel);
+}
+
+bool Topology::seed(const std::string& cluster, const HostPort& master, uint64_t epoch,
+                    TopologyTime now) {
+    auto it = clusters_.find(cluster);
+    if (it == clusters_.end())
+        return false;
+    if (master.port == 0 || !valid_host(master.host))
+        return false;
+    ClusterState& st = it->second.state;
+    st.has_master = true;
+    st.master = master;
+    st.epoch = epoch;
+    st.seeded = true;
+    st.confirmed_at = now;
+    st.supporters.clear();
+    return true;
+}
+
+bool Topology::counts(const std::string& sentinel) const {
+    auto it = sentinels_.find(sentinel);
+    return it != sentinels_.end() && it->second.trusted && it->second.reachable;
+}
+
+// Rule 5. The reference is the highest epoch among the other counting
+// reports, or the current epoch when there are none.
+bool Topology::suspicious(const Cluster& c, const std::string& sentinel, const Report& r,
+                          uint64_t* reference) const {
+    bool have_ref = false;
+    uint64_t ref = 0;
+    for (const auto& [id, other] : c.reports) {
+        if (id == sentinel || !counts(id))
+            continue;
+        ref = have_ref ? std::max(ref, other.epoch) : other.epoch;
+        have_ref = true;
+    }
+    if (!have_ref && c.state.has_master) {
+        ref = c.state.epoch;
+        have_ref = true;
+    }
+    if (reference != nullptr)
+        *reference = ref;
+    return have_ref && r.epoch > ref && r.epoch - ref > policy_.max_epoch_jump;
+}
+
+Verdict Topology::decide(const Cluster& c) const {
+    Verdict v;
+    const ClusterState& st = c.state;
+    std::map<GroupKey, std::vector<std::string>> groups;
+
+    for (const auto& [id, r] : c.reports) {
+        if (!counts(id)) {
+            if (!is_trusted(id) && !(st.has_master && r.master == st.master))
+                v.reasons.push_back("untrusted sentinel " + id + " reports " +
+                                    at(r.master, r.epoch) + "; not counted");
+            continue;
+        }
+        uint64_t ref = 0;
+        if (suspicious(c, id, r, &ref)) {
+            v.reasons.push_back("sentinel " + id + " reports " + at(r.master, r.epoch) +
+                                ": epoch jump of " + std::to_string(r.epoch - ref) +
+                                " above trusted maximum " + std::to_string(ref) + ", ignored");
+            continue;
+        }
+        groups[{r.epoch, r.master}].push_back(id);
+    }
+
+    const size_t need = policy_.min_agreement;
+    const GroupKey* best = nullptr;
+    bool tie = false;
+    for (const auto& [key, ids] : groups) {
+        const auto& [epoch, addr] = key;
+        if (st.has_master && epoch == st.epoch && addr == st.master) {
+            v.supporters = ids;
+            continue;
+        }
+        if (st.has_master && epoch < st.epoch) {
+            v.reasons.push_back(who_reports(ids) + at(addr, epoch) + "; stale, current is " +
+                                at(st.master, st.epoch));
+            continue;
+        }
+        if (st.has_master && epoch == st.epoch) {
+            v.reasons.push_back(who_reports(ids) + at(addr, epoch) + "; equal to the epoch of " +
+                                format_host_port(st.master) + ", which stays");
+            continue;
+        }
+        if (ids.size() < need) {
+            v.reasons.push_back(who_reports(ids) + at(addr, epoch) +
+                                (ids.size() == 1 ? " alone; " : "; ") + std::to_string(ids.size()) +
+                                " of " + std::to_string(need) + " required");
+            continue;
+        }
+        // groups iterate by ascending epoch: a later group is at least as high
+        tie = best != nullptr && best->first == epoch;
+        best = &key;
+    }
+    if (best == nullptr)
+        return v;
+    if (tie) {
+        std::vector<std::string> addrs;
+        for (const auto& [key, ids] : groups)
+            if (key.first == best->first && ids.size() >= need)
+                addrs.push_back(format_host_port(key.second));
+        v.reasons.push_back("conflicting corroborated masters at epoch " +
+                            std::to_string(best->first) + ": " + join(addrs) + "; waiting");
+        return v;
+    }
+    v.kind = (st.has_master && best->second == st.master) ? VerdictKind::EpochAdvance
+                                                          : VerdictKind::Confirm;
+    v.candidate = best->second;
+    v.epoch = best->first;
+    v.supporters = groups.at(*best);
+    return v;
+}
+
+Verdict Topology::verdict(const std::string& cluster) const {
+    auto it = clusters_.find(cluster);
+    if (it == clusters_.end())
+        return Verdict{};
+    return decide(it->second);
+}
+
+bool Topology::confirmed(const std::string& cluster, const HostPort& candidate, uint64_t epoch,
+                         TopologyTime now) {
+    auto it = clusters_.find(cluster);
+    if (it == clusters_.end())
+        return false;
+    Verdict v = decide(it->second);
+    if (v.kind == VerdictKind::None || v.candidate != candidate || v.epoch != epoch)
+        return false;
+    ClusterState& st = it->second.state;
+    if (v.kind == VerdictKind::Confirm) {
+        st.switches++;
+        st.last_switch = now;
+        st.confirmed_at = now;
+    }
+    st.has_master = true;
+    st.master = candidate;
+    st.epoch = epoch;
+    st.seeded = false;
+    st.supporters = std::move(v.supporters);
+    return true;
+}
+
+void Topology::confirm_failed(const std::string& cluster, const HostPort& candidate, uint64_t epoch,
+                              std::string_view why) {
+    auto it = clusters_.find(cluster);
+    if (it == clusters_.end())
+        return;
+    ClusterState& st = it->second.state;
+    st.confirm_failures++;
+    st.last_confirm_error = at(candidate, epoch) + ": " + std::string(why);
+}
+
+const ClusterState* Topology::state(const std::string& cluster) const {
+    auto it = clusters_.find(cluster);
+    return it == clusters_.end() ? nullptr : &it->second.state;
+}
+
+bool Topology::is_stale(const std::string& cluster) const {
+    auto it = clusters_.find(cluster);
+    if (it == clusters_.end())
+        return true;
+    for (const auto& kv : it->second.reports)
+        if (counts(kv.first))
+            return false;
+    return true;
+}
+
+std::vector<ReportView> Topology::reports(const std::string& cluster) const {
+    std::vector<ReportView> out;
+    auto it = clusters_.find(cluster);
+    if (it == clusters_.end())
+        return out;
+    for (const auto& [id, r] : it->second.reports) {
+        ReportView rv;
+        rv.sentinel = id;
+        rv.master = r.master;
+        rv.epoch = r.epoch;
+        rv.when = r.when;
+        rv.trusted = is_trusted(id);
+        rv.reachable = is_reachable(id);
+        rv.suspicious = counts(id) && suspicious(it->second, id, r, nullptr);
+        out.push_back(std::move(rv));
+    }
+    return out;
+}
+
+std::vector<std::string> Topology::clusters() const {
+    std::vector<std::string> out;
+    for (const auto& kv : clusters_)
+        out.push_back(kv.first);
+    return out;
+}
+
+} // namespace rh

@@ -1,0 +1,188 @@
+// Master decision: which address each cluster's master is, from what the
+// Sentinels report. Pure logic: no I/O and no clock reads (time is passed in).
+//
+// One rh::Topology holds every configured cluster and every known Sentinel.
+// A single object rather than one per cluster, because Sentinel reachability
+// and trust are properties of the Sentinel, shared by all clusters it
+// monitors: sentinel_down() must affect every cluster at once.
+//
+// The engine feeds facts (report, no_master, sentinel_up/down, ...) and then
+// asks verdict(cluster). The rules, exactly:
+//
+//  1. Only reports from trusted, reachable Sentinels decide. Reports from
+//     untrusted (discovered) Sentinels are stored and visible but never
+//     counted; the engine reacts to them by re-reading the trusted ones.
+//     A report marks its Sentinel reachable (it just answered);
+//     sentinel_down() marks it unreachable until sentinel_up() or its next
+//     report. The reports of an unreachable Sentinel are kept but not counted.
+//  2. Corroboration: a candidate (address A at config epoch E) needs at least
+//     policy.min_agreement trusted reachable Sentinels reporting exactly
+//     (A, E) right now.
+//  3. Among corroborated (A, E) groups the highest E wins. A candidate is
+//     proposed only if E is above the current confirmed epoch, or there is no
+//     current master. Equal epochs never flip the current choice; lower ones
+//     are stale and ignored. When two different addresses are corroborated
+//     at the same winning epoch nothing is proposed (reason recorded). If the
+//     winner's address is the current master's, the verdict is EpochAdvance:
+//     no switch and no ROLE confirmation needed.
+//  4. A Confirm candidate becomes current only through confirmed(), and only
+//     if it is still exactly what verdict() would propose at that moment.
+//     EpochAdvance is applied the same way (confirmed() with the same
+//     address and the new epoch); it does not count as a switch.
+//  5. The only epoch ever remembered is the one of the current, confirmed (or
+//     seeded) master. A trusted report whose epoch exceeds the highest epoch
+//     of the other trusted reachable reports for the cluster (or, when no
+//     other trusted reachable Sentinel reports, the current epoch) by more
+//     than policy.max_epoch_jump is suspicious: shown in reports() but
+//     excluded from decisions, with a reason in the verdict. With neither
+//     other reports nor a current master there is no reference and nothing is
+//     suspicious. Because it is evaluated afresh on every verdict and never
+//     stored, a forged epoch cannot block later legitimate epochs.
+//     Trade-off: a lone trusted Sentinel (min_agreement 1) whose epoch moved
+//     more than max_epoch_jump past a seeded epoch is refused until a second
+//     trusted Sentinel reports; size max_epoch_jump accordingly.
+//  6. When no trusted reachable Sentinel reports the cluster (all down, or
+//     none monitors it) the current master is kept, never removed or
+//     guessed, and is_stale() says so.
+//  7. seed() installs the last applied master from the state file as
+//     current; it is replaced only by a corroborated higher epoch.
+//  8. Reports for clusters not added with add_cluster() are ignored, as are
+//     reports whose host fails valid_host() or whose port is 0.
+//  9. Every verdict carries its supporters and one human-readable line per
+//     refused report or group, for the engine's log and the API.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/address.h"
+
+namespace rh {
+
+using TopologyClock = std::chrono::steady_clock;
+using TopologyTime = TopologyClock::time_point;
+
+struct TopologyPolicy {
+    unsigned min_agreement = 2;     // >= 1; 0 is treated as 1
+    uint64_t max_epoch_jump = 1000; // see rule 5
+};
+
+// 2, or 1 when fewer than two Sentinels are trusted (the caller warns).
+unsigned default_min_agreement(size_t trusted_count);
+
+enum class VerdictKind {
+    None,         // keep what is current (or nothing to do yet)
+    Confirm,      // ask `candidate` ROLE; then confirmed() or confirm_failed()
+    EpochAdvance, // current master, higher corroborated epoch; apply via confirmed()
+};
+
+const char* verdict_kind_name(VerdictKind k);
+
+struct Verdict {
+    VerdictKind kind = VerdictKind::None;
+    HostPort candidate;                  // Confirm/EpochAdvance only
+    uint64_t epoch = 0;                  // Confirm/EpochAdvance only
+    std::vector<std::string> supporters; // sentinel ids, sorted; for None:
+                                         // those reporting the current master
+    std::vector<std::string> reasons;    // refusals, human-readable
+};
+
+// One Sentinel's latest report for one cluster, as shown to the API.
+struct ReportView {
+    std::string sentinel; // "host:port"
+    HostPort master;
+    uint64_t epoch = 0;
+    TopologyTime when{};
+    bool trusted = false;
+    bool reachable = false;
+    bool suspicious = false; // rule 5, evaluated now
+};
+
+// Per-cluster state, as shown to the API.
+struct ClusterState {
+    bool has_master = false;
+    HostPort master;
+    uint64_t epoch = 0;
+    bool seeded = false;                 // current master came from seed()
+    TopologyTime confirmed_at{};         // when it became current
+    std::vector<std::string> supporters; // who corroborated it (empty if seeded)
+    uint64_t switches = 0;               // times a Confirm candidate became current
+    TopologyTime last_switch{};
+    uint64_t confirm_failures = 0;
+    std::string last_confirm_error; // "10.0.0.2:6379 at epoch 5: why"
+};
+
+class Topology {
+  public:
+    explicit Topology(TopologyPolicy policy = {});
+
+    const TopologyPolicy& policy() const { return policy_; }
+
+    // Clusters. add_cluster returns false if it already exists.
+    bool add_cluster(const std::string& name);
+    bool remove_cluster(const std::string& name);
+    bool has_cluster(const std::string& name) const;
+
+    // Sentinels, by id "host:port". Unknown ids are created by sentinel_up,
+    // set_trusted and report.
+    void sentinel_up(const std::string& id);
+    void sentinel_down(const std::string& id);
+    void forget_sentinel(const std::string& id); // drops all its reports
+    void set_trusted(const std::string& id, bool trusted);
+    bool is_reachable(const std::string& id) const;
+    bool is_trusted(const std::string& id) const;
+    size_t trusted_count() const;
+
+    // Facts. report returns false when ignored (unknown cluster, bad address).
+    bool report(const std::string& cluster, const std::string& sentinel, bool trusted,
+                const HostPort& master, uint64_t epoch, TopologyTime now);
+    void no_master(const std::string& cluster, const std::string& sentinel);
+    bool seed(const std::string& cluster, const HostPort& master, uint64_t epoch, TopologyTime now);
+
+    // Decision.
+    Verdict verdict(const std::string& cluster) const;
+    bool confirmed(const std::string& cluster, const HostPort& candidate, uint64_t epoch,
+                   TopologyTime now);
+    void confirm_failed(const std::string& cluster, const HostPort& candidate, uint64_t epoch,
+                        std::string_view why);
+
+    // Read access for the API. state() is null for unknown clusters.
+    const ClusterState* state(const std::string& cluster) const;
+    bool is_stale(const std::string& cluster) const;
+    std::vector<ReportView> reports(const std::string& cluster) const; // by sentinel id
+    // Whether `sentinel`'s latest report for `cluster` is exactly (master, epoch).
+    bool reports_same(const std::string& cluster, const std::string& sentinel,
+                      const HostPort& master, uint64_t epoch) const;
+    std::vector<std::string> clusters() const; // sorted
+
+  private:
+    struct Report {
+        HostPort master;
+        uint64_t epoch = 0;
+        TopologyTime when{};
+    };
+    struct Sentinel {
+        bool reachable = true;
+        bool trusted = false;
+    };
+    struct Cluster {
+        ClusterState state;
+        std::map<std::string, Report> reports; // by sentinel id
+    };
+
+    bool counts(const std::string& sentinel) const;
+    bool suspicious(const Cluster& c, const std::string& sentinel, const Report& r,
+                    uint64_t* reference) const;
+    Verdict decide(const Cluster& c) const;
+
+    TopologyPolicy policy_;
+    std::map<std::string, Sentinel> sentinels_;
+    std::map<std::string, Cluster> clusters_;
+};
+
+} // namespace rh

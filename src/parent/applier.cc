@@ -1,0 +1,229 @@
+// Applier: the apply pipeline as a chain of asynchronous steps.
+#include "parent/applier.h"
+
+#include "common/file.h"
+#include "common/log.h"
+
+namespace rh {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A rendered haproxy.cfg larger than this is not ours: rewrite it whole.
+constexpr size_t kMaxOutput = 64u << 20;
+
+double ms_since(Clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+// The output as it is now; nullopt when it cannot be read, which leads to a
+// full write and reload rather than a runtime switch.
+std::optional<std::string> current_output(const std::string& path) {
+    std::string text, err;
+    if (!read_file_capped(path, kMaxOutput, &text, &err))
+        return std::nullopt;
+    return text;
+}
+
+} // namespace
+
+const char* apply_path_name(ApplyPath p) {
+    switch (p) {
+    case ApplyPath::unchanged:
+        return "unchanged";
+    case ApplyPath::runtime:
+        return "runtime";
+    case ApplyPath::reload:
+        return "reload";
+    case ApplyPath::file_only:
+        return "file-only";
+    }
+    return "?";
+}
+
+Applier::Applier(event_base* base, ApplierSettings settings, AppliedState applied, Done done)
+    : base_(base), s_(std::move(settings)), applied_(std::move(applied)), done_(std::move(done)),
+      runner_(base), runtime_(base, s_.runtime_socket), kick_(base, [this] { start(); }) {}
+
+void Applier::submit(std::vector<HaproxyCluster> desired) {
+    pending_ = std::move(desired);
+    if (!running_ && !kick_.pending())
+        kick_.arm(std::chrono::microseconds(0));
+}
+
+// Fills to_switch_ with the clusters whose master moved from one known
+// address to another, and returns true when that is the only difference
+// between the file on disk and the desired rendering.
+bool Applier::compute_switches(const std::string& current) {
+    to_switch_.clear();
+    std::vector<HaproxyCluster> before = desired_;
+    for (auto& c : before) {
+        auto it = applied_.find(c.name);
+        if (it == applied_.end()) {
+            if (c.master)
+                return false; // from "no master" to a master: not a runtime change
+            continue;
+        }
+        if (!c.master)
+            return false; // master lost: the file changes shape
+        if (*c.master != it->second.master)
+            to_switch_.push_back(&desired_[static_cast<size_t>(&c - before.data())]);
+        c.master = it->second.master;
+        c.epoch = it->second.epoch;
+    }
+    auto base = render(s_.template_text, before, nullptr);
+    return base && *base == current;
+}
+
+void Applier::start() {
+    if (running_ || !pending_)
+        return;
+    running_ = true;
+    desired_ = std::move(*pending_);
+    pending_.reset();
+    result_ = ApplyResult{};
+    temp_.reset();
+
+    t_ = Clock::now();
+    std::string err;
+    auto bytes = render(s_.template_text, desired_, &err);
+    result_.render_ms = ms_since(t_);
+    if (!bytes)
+        return fail_apply(s_.output + ": " + err);
+    bytes_ = std::move(*bytes);
+    auto current = current_output(s_.output);
+    bool only_masters = current && compute_switches(*current);
+    for (const auto& c : desired_) {
+        auto it = applied_.find(c.name);
+        bool had = it != applied_.end();
+        if (had != c.master.has_value() || (had && it->second.master != *c.master))
+            result_.switched.push_back(c.name);
+    }
+
+    if (current && *current == bytes_ && to_switch_.empty() && !reload_owed_) {
+        result_.path = ApplyPath::unchanged;
+        return succeed();
+    }
+    if (only_masters && !reload_owed_ && !s_.runtime_socket.empty() && !to_switch_.empty())
+        return try_runtime();
+    if (only_masters && !reload_owed_ && to_switch_.empty()) {
+        result_.path = ApplyPath::file_only; // e.g. only an epoch changed
+        return write_and_check(false);
+    }
+    result_.path = ApplyPath::reload;
+    write_and_check(true);
+}
+
+void Applier::try_runtime() {
+    std::vector<std::string> cmds;
+    for (auto* c : to_switch_) {
+        if (c->backend.empty() || c->server.empty()) {
+            log::warn("cluster %s: no haproxy backend/server known; reloading instead",
+                      c->name.c_str());
+            result_.path = ApplyPath::reload;
+            result_.runtime_fallback = true;
+            return write_and_check(true);
+        }
+        for (auto& cmd : switch_commands(c->backend, c->server, *c->master))
+            cmds.push_back(std::move(cmd));
+    }
+    t_ = Clock::now();
+    runtime_.run(std::move(cmds), s_.runtime_timeout, [this](RuntimeResult r) {
+        result_.switch_ms = ms_since(t_);
+        if (r.ok) {
+            result_.path = ApplyPath::runtime;
+            return write_and_check(false);
+        }
+        log::warn("%s; falling back to a reload", r.error.c_str());
+        result_.runtime_fallback = true;
+        result_.path = ApplyPath::reload;
+        write_and_check(true);
+    });
+}
+
+void Applier::write_and_check(bool reload_after) {
+    t_ = Clock::now();
+    std::string err;
+    temp_ = PendingFile::create(s_.output, bytes_, &err);
+    result_.write_ms = ms_since(t_);
+    if (!temp_)
+        return fail_apply(err);
+    if (s_.check_command.empty())
+        return commit_file(reload_after);
+    t_ = Clock::now();
+    runner_.run(substitute_path(s_.check_command, temp_->temp_path()), s_.check_timeout,
+                [this, reload_after](CommandResult r) {
+                    result_.check_ms = ms_since(t_);
+                    if (!r.ok()) {
+                        temp_.reset(); // discards the candidate; the old file stays
+                        return fail_apply(s_.output + ": check_command " + r.describe() +
+                                              "; keeping the current file",
+                                          r.output);
+                    }
+                    commit_file(reload_after);
+                });
+}
+
+void Applier::commit_file(bool reload_after) {
+    auto t = Clock::now();
+    std::string err;
+    bool ok = temp_->commit(&err);
+    temp_.reset();
+    result_.write_ms += ms_since(t);
+    if (!ok)
+        return fail_apply(err);
+    if (reload_after && !s_.reload_command.empty())
+        return reload();
+    succeed();
+}
+
+void Applier::reload() {
+    reload_owed_ = true;
+    t_ = Clock::now();
+    runner_.run(s_.reload_command, s_.reload_timeout, [this](CommandResult r) {
+        result_.reload_ms = ms_since(t_);
+        if (!r.ok())
+            return fail_apply(s_.output + ": reload_command " + r.describe(), r.output);
+        reload_owed_ = false;
+        succeed();
+    });
+}
+
+void Applier::succeed() {
+    AppliedState next;
+    for (const auto& c : desired_)
+        if (c.master)
+            next[c.name] = AppliedMaster{*c.master, c.epoch};
+    bool changed = next != applied_;
+    applied_ = std::move(next);
+    result_.ok = true;
+    std::string err;
+    if (changed && !s_.state_file.empty() && !save_state(s_.state_file, applied_, &err))
+        log::error("state file: %s", err.c_str()); // HAProxy is right; only the memo failed
+    finish();
+}
+
+void Applier::fail_apply(std::string why, std::string output) {
+    result_.ok = false;
+    result_.error = std::move(why);
+    result_.command_output = std::move(output);
+    // A runtime switch that went through is real even if the file step
+    // failed: remember it, so the next apply does not switch again.
+    if (result_.path == ApplyPath::runtime)
+        for (auto* c : to_switch_)
+            applied_[c->name] = AppliedMaster{*c->master, c->epoch};
+    finish();
+}
+
+void Applier::finish() {
+    running_ = false;
+    to_switch_.clear();
+    ApplyResult r = std::move(result_);
+    if (done_)
+        done_(r);
+    if (pending_)
+        kick_.arm(std::chrono::microseconds(0));
+}
+
+} // namespace rh

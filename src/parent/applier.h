@@ -1,0 +1,93 @@
+// The parent's HAProxy apply pipeline: render, compare, then either switch
+// masters through the runtime socket (and rewrite the file without a
+// reload), or write + check + rename + reload. Submissions made while an
+// apply runs are coalesced: the newest one is applied right after.
+// Everything is asynchronous on the parent's event loop.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/evutil.h"
+#include "parent/command.h"
+#include "parent/haproxy.h"
+#include "parent/outfile.h"
+#include "parent/runtime.h"
+#include "parent/statefile.h"
+
+namespace rh {
+
+struct ApplierSettings {
+    std::string template_text;
+    std::string output;
+    std::string check_command;  // optional; %s = the candidate file
+    std::string reload_command; // optional
+    std::chrono::milliseconds check_timeout{10000};
+    std::chrono::milliseconds reload_timeout{10000};
+    std::string runtime_socket; // optional
+    std::chrono::milliseconds runtime_timeout{1000};
+    std::string state_file; // optional; written after every successful apply
+};
+
+enum class ApplyPath { unchanged, runtime, reload, file_only };
+const char* apply_path_name(ApplyPath p);
+
+struct ApplyResult {
+    bool ok = false;
+    std::string error; // names the failing step and object
+    ApplyPath path = ApplyPath::unchanged;
+    bool runtime_fallback = false;     // the runtime switch failed, the reload path was used
+    std::vector<std::string> switched; // clusters whose master changed (or appeared/vanished)
+    std::string command_output;        // of the failing check/reload, for the log
+    double render_ms = 0, write_ms = 0, check_ms = 0, switch_ms = 0, reload_ms = 0;
+};
+
+class Applier {
+  public:
+    using Done = std::function<void(const ApplyResult&)>;
+    // applied: masters last applied (from the state file), used to tell what changed.
+    Applier(event_base* base, ApplierSettings settings, AppliedState applied, Done done);
+    Applier(const Applier&) = delete;
+    Applier& operator=(const Applier&) = delete;
+
+    void submit(std::vector<HaproxyCluster> desired);
+    bool busy() const { return running_ || pending_.has_value(); }
+    const AppliedState& applied() const { return applied_; }
+
+  private:
+    void start();
+    void try_runtime();
+    void write_and_check(bool reload_after);
+    void after_check(bool reload_after);
+    void commit_file(bool reload_after);
+    void reload();
+    void succeed();
+    void finish();
+    void fail_apply(std::string why, std::string output = {});
+    bool compute_switches(const std::string& current);
+
+    event_base* base_;
+    ApplierSettings s_;
+    AppliedState applied_;
+    Done done_;
+    CommandRunner runner_;
+    RuntimeClient runtime_;
+    Timer kick_;
+
+    bool running_ = false;
+    bool reload_owed_ = false; // a renamed file whose reload failed
+    std::optional<std::vector<HaproxyCluster>> pending_;
+    // The apply in progress.
+    std::vector<HaproxyCluster> desired_;
+    std::string bytes_;
+    std::optional<PendingFile> temp_;
+    std::vector<const HaproxyCluster*> to_switch_;
+    ApplyResult result_;
+    std::chrono::steady_clock::time_point t_;
+};
+
+} // namespace rh

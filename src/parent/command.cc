@@ -1,0 +1,247 @@
+// CommandRunner: fork + exec of /bin/sh with a pidfd for exit notification.
+#include "parent/command.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+
+#include "parent/notify.h"
+
+namespace rh {
+
+namespace {
+
+int pidfd_open(pid_t pid) {
+    return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+}
+
+// glibc keeps signals 32 and 33 for itself and will not touch them, yet an
+// ignored disposition inherited from our own parent survives exec. Reset
+// them with the raw system call (kernel sigaction layout on Linux).
+void reset_reserved_signal(int sig) {
+    struct {
+        void* handler;
+        unsigned long flags;
+        void* restorer;
+        uint64_t mask;
+    } ksa{};
+    ksa.handler = nullptr; // SIG_DFL
+    syscall(SYS_rt_sigaction, sig, &ksa, nullptr, sizeof(ksa.mask));
+}
+
+// In the child, between fork and exec: async-signal-safe calls only.
+[[noreturn]] void exec_child(const std::string& cmd, int out_fd, char** envp) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig = 1; sig < NSIG; sig++)
+        if (signal(sig, SIG_DFL) == SIG_ERR)
+            reset_reserved_signal(sig); // glibc refuses its own (32, 33)
+    setpgid(0, 0);
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0 && devnull != 0) {
+        dup2(devnull, 0);
+        close(devnull);
+    }
+    dup2(out_fd, 1);
+    dup2(out_fd, 2);
+    if (out_fd > 2)
+        close(out_fd);
+    execle("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr), envp);
+    _exit(127);
+}
+
+} // namespace
+
+std::string CommandResult::describe() const {
+    if (!started)
+        return "not started: " + error;
+    if (timed_out)
+        return "timed out after " + std::to_string(elapsed.count() / 1000) + " ms";
+    if (term_signal)
+        return std::string("killed by signal ") + std::to_string(term_signal);
+    return "exit " + std::to_string(exit_status);
+}
+
+CommandRunner::CommandRunner(event_base* base)
+    : base_(base), timer_(base, [this] { on_timeout(); }), kill_timer_(base,
+                                                                       [this] {
+                                                                           if (pid_ > 0)
+                                                                               kill(-pid_, SIGKILL);
+                                                                       }),
+      fail_timer_(base, [this] {
+          fail_pending_ = false;
+          auto done = std::move(done_);
+          done_ = nullptr;
+          if (done)
+              done(std::move(result_));
+      }) {}
+
+CommandRunner::~CommandRunner() {
+    if (pid_ > 0) {
+        kill(-pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+    }
+    cleanup();
+}
+
+void CommandRunner::run(const std::string& cmd, std::chrono::milliseconds timeout, Done done) {
+    result_ = CommandResult{};
+    done_ = std::move(done);
+    reaped_ = eof_ = false;
+    timeout_ = timeout;
+    start_ = std::chrono::steady_clock::now();
+    auto start_failed = [this, &cmd](const char* what) {
+        result_.error = "command '" + cmd + "': " + what + ": " + std::strerror(errno);
+        cleanup();
+        fail_pending_ = true;
+        fail_timer_.arm(std::chrono::microseconds(0));
+    };
+    ChildEnvironment env; // without NOTIFY_SOCKET; built before fork
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return start_failed("pipe");
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return start_failed("fork");
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        exec_child(cmd, fds[1], env.envp());
+    }
+    // Also from the parent, so a kill(-pid) right away cannot miss the group.
+    setpgid(pid, pid);
+    close(fds[1]);
+    pid_ = pid;
+    pipe_fd_ = fds[0];
+    fcntl(pipe_fd_, F_SETFL, fcntl(pipe_fd_, F_GETFL) | O_NONBLOCK);
+    pidfd_ = pidfd_open(pid);
+    if (pidfd_ < 0) {
+        int saved = errno;
+        kill(-pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+        pid_ = -1;
+        errno = saved;
+        return start_failed("pidfd_open");
+    }
+    result_.started = true;
+    pipe_ev_.reset(event_new(base_, pipe_fd_, EV_READ | EV_PERSIST, on_pipe, this));
+    exit_ev_.reset(event_new(base_, pidfd_, EV_READ, on_exit, this));
+    event_add(pipe_ev_.get(), nullptr);
+    event_add(exit_ev_.get(), nullptr);
+    timer_.arm(timeout);
+}
+
+void CommandRunner::on_pipe(evutil_socket_t fd, short, void* arg) {
+    auto* self = static_cast<CommandRunner*>(arg);
+    guarded("command output", [&] {
+        char buf[4096];
+        for (;;) {
+            ssize_t n = read(fd, buf, sizeof(buf));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                return; // EAGAIN: wait for more
+            if (n == 0) {
+                self->eof_ = true;
+                event_del(self->pipe_ev_.get());
+                self->maybe_finish();
+                return;
+            }
+            auto room = CommandRunner::kOutputCap - self->result_.output.size();
+            if (static_cast<size_t>(n) > room)
+                self->result_.output_truncated = true;
+            self->result_.output.append(buf, std::min(room, static_cast<size_t>(n)));
+        }
+    });
+}
+
+void CommandRunner::on_exit(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<CommandRunner*>(arg);
+    guarded("command exit", [&] {
+        int status = 0;
+        if (waitpid(self->pid_, &status, WNOHANG) <= 0)
+            return;
+        self->reaped_ = true;
+        if (WIFEXITED(status))
+            self->result_.exit_status = WEXITSTATUS(status);
+        else if (WIFSIGNALED(status))
+            self->result_.term_signal = WTERMSIG(status);
+        // A background child still holding the pipe delays completion
+        // until it closes it, or until the timeout kills the group.
+        self->maybe_finish();
+    });
+}
+
+void CommandRunner::on_timeout() {
+    if (pid_ <= 0)
+        return;
+    result_.timed_out = true;
+    kill(-pid_, SIGTERM);
+    kill_timer_.arm(std::chrono::milliseconds(500));
+}
+
+void CommandRunner::maybe_finish() {
+    if (!reaped_ || !eof_)
+        return;
+    if (result_.timed_out)
+        kill(-pid_, SIGKILL); // any straggler that ignored SIGTERM
+    result_.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - start_);
+    pid_ = -1;
+    cleanup();
+    auto done = std::move(done_);
+    done_ = nullptr;
+    if (done)
+        done(std::move(result_));
+}
+
+void CommandRunner::cleanup() {
+    timer_.cancel();
+    kill_timer_.cancel();
+    pipe_ev_.reset();
+    exit_ev_.reset();
+    if (pipe_fd_ >= 0)
+        close(pipe_fd_);
+    if (pidfd_ >= 0)
+        close(pidfd_);
+    pipe_fd_ = pidfd_ = -1;
+}
+
+std::string shell_quote(std::string_view s) {
+    std::string out = "'";
+    for (char c : s) {
+        if (c == '\'')
+            out += "'\\''";
+        else
+            out += c;
+    }
+    out += '\'';
+    return out;
+}
+
+std::string substitute_path(std::string_view cmd, std::string_view path) {
+    std::string out;
+    for (size_t i = 0; i < cmd.size(); i++) {
+        if (cmd[i] == '%' && i + 1 < cmd.size() && cmd[i + 1] == 's') {
+            out += shell_quote(path);
+            i++;
+        } else if (cmd[i] == '%' && i + 1 < cmd.size() && cmd[i + 1] == '%') {
+            out += '%';
+            i++;
+        } else {
+            out += cmd[i];
+        }
+    }
+    return out;
+}
+
+} // namespace rh

@@ -1,0 +1,14 @@
+# src/parent: runs as root. Links no hiredis, evhttp or libcurl symbol.
+noinst_LIBRARIES += src/parent/libparent.a
+src_parent_libparent_a_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
+src_parent_libparent_a_SOURCES = \
+	%reldir%/applier.cc %reldir%/applier.h \
+	%reldir%/command.cc %reldir%/command.h \
+	%reldir%/haproxy.cc %reldir%/haproxy.h \
+	%reldir%/notify.cc %reldir%/notify.h \
+	%reldir%/outfile.cc %reldir%/outfile.h \
+	%reldir%/parent.cc %reldir%/parent.h \
+	%reldir%/runtime.cc %reldir%/runtime.h \
+	%reldir%/statefile.cc %reldir%/statefile.h
+PARENT_LIBS = src/parent/libparent.a src/config/libconfig.a src/common/libcommon.a \
+	$(LIBEVENT_CORE_LIBS) $(JANSSON_LIBS) $(INIH_LIBS)

@@ -1,0 +1,378 @@
+// Live tests of the HTTP API (src/engine/api.cc): a real libevent loop in a thread
+// on kernel-chosen loopback ports, and raw client sockets.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "common/evutil.h"
+#include "common/log.h"
+#include "engine/api.h"
+
+// Last: cmocka defines a fail() macro that clashes with <ios>.
+#include "../cmocka.h"
+
+using namespace rh;
+
+namespace {
+
+ApiView healthy_view() {
+    ApiView v;
+    ApiSentinel s;
+    s.address = "127.0.0.1:26379";
+    s.state = "up";
+    s.clusters = {"main"};
+    v.sentinels.push_back(s);
+    ApiCluster c;
+    c.name = "main";
+    c.external_port = 6379;
+    c.master = HostPort{"127.0.0.1", 7001};
+    c.apply_state = "applied";
+    v.clusters.push_back(c);
+    return v;
+}
+
+// The server: an event loop in its own thread. The view is set before the
+// thread starts; the loop notices stop_ through a short persistent timer
+// (libevent here is built without thread notification).
+class Server {
+  public:
+    Server(ApiLimits limits, const ApiView& view, bool ipv6 = false)
+        : base_(event_base_new()), api_(std::make_unique<Api>(base_.get(), limits)) {
+        std::string err;
+        std::vector<HostPort> addrs = {{"127.0.0.1", 0}};
+        if (ipv6)
+            addrs.push_back({"::1", 0});
+        if (!api_->bind(addrs, &err))
+            fail_msg("bind: %s", err.c_str());
+        api_->set_view(view);
+        tick_.reset(event_new(base_.get(), -1, EV_PERSIST, &Server::on_tick, this));
+        timeval tv{0, 20000};
+        event_add(tick_.get(), &tv);
+        thread_ = std::thread([this] { event_base_dispatch(base_.get()); });
+    }
+    ~Server() {
+        stop_ = true;
+        thread_.join();
+        api_.reset();
+    }
+    uint16_t port(size_t i = 0) const { return api_->bound().at(i).port; }
+
+  private:
+    static void on_tick(evutil_socket_t, short, void* arg) {
+        auto* self = static_cast<Server*>(arg);
+        if (self->stop_)
+            event_base_loopbreak(self->base_.get());
+    }
+    EventBasePtr base_;
+    std::unique_ptr<Api> api_;
+    EventPtr tick_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+struct Fd {
+    int fd = -1;
+    explicit Fd(int f) : fd(f) {}
+    ~Fd() {
+        if (fd >= 0)
+            close(fd);
+    }
+};
+
+// Connects with a receive deadline, so no read in these tests can hang.
+int connect_to(const char* host, uint16_t port, int rcv_timeout_s = 5) {
+    sockaddr_storage ss{};
+    socklen_t len;
+    if (std::strchr(host, ':')) {
+        auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(port);
+        inet_pton(AF_INET6, host, &s6->sin6_addr);
+        len = sizeof *s6;
+    } else {
+        auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(port);
+        inet_pton(AF_INET, host, &s4->sin_addr);
+        len = sizeof *s4;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    timeval tv{rcv_timeout_s, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0)
+        fail_msg("connect %s:%u: %s", host, port, std::strerror(errno));
+    return fd;
+}
+
+void send_all(int fd, const std::string& s) {
+    size_t off = 0;
+    while (off < s.size()) {
+        ssize_t n = write(fd, s.data() + off, s.size() - off);
+        if (n <= 0)
+            return; // the server may close early on a hostile request
+        off += static_cast<size_t>(n);
+    }
+}
+
+// Reads until EOF (or the receive deadline). *eof tells which.
+std::string read_all(int fd, bool* eof = nullptr) {
+    std::string out;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n > 0) {
+            out.append(buf, static_cast<size_t>(n));
+            continue;
+        }
+        if (eof)
+            *eof = n == 0 || errno == ECONNRESET;
+        return out;
+    }
+}
+
+// Reads exactly one response (headers + Content-Length body).
+std::string read_one(int fd) {
+    std::string out;
+    char buf[4096];
+    for (;;) {
+        size_t hdr_end = out.find("\r\n\r\n");
+        if (hdr_end != std::string::npos) {
+            size_t cl = 0;
+            size_t p = out.find("Content-Length: ");
+            if (p != std::string::npos && p < hdr_end)
+                cl = std::strtoul(out.c_str() + p + 16, nullptr, 10);
+            if (out.size() >= hdr_end + 4 + cl)
+                return out;
+        }
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n <= 0)
+            return out;
+        out.append(buf, static_cast<size_t>(n));
+    }
+}
+
+std::string request(uint16_t port, const std::string& raw, const char* host = "127.0.0.1") {
+    Fd fd(connect_to(host, port));
+    send_all(fd.fd, raw);
+    return read_all(fd.fd);
+}
+
+std::string get(uint16_t port, const char* path, const char* host = "127.0.0.1") {
+    return request(port,
+                   std::string("GET ") + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                   host);
+}
+
+std::string body_of(const std::string& resp) {
+    size_t p = resp.find("\r\n\r\n");
+    return p == std::string::npos ? std::string() : resp.substr(p + 4);
+}
+
+bool has(const std::string& hay, const char* needle) {
+    return hay.find(needle) != std::string::npos;
+}
+
+ApiLimits test_limits() {
+    ApiLimits l;
+    l.idle_timeout = std::chrono::milliseconds(500);
+    l.max_headers = 2048;
+    l.max_body = 256;
+    return l;
+}
+
+} // namespace
+
+static void ping_answers_pong(void**) {
+    Server s(test_limits(), healthy_view());
+    std::string r = get(s.port(), "/api/ping");
+    assert_true(r.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    assert_true(has(r, "Content-Type: text/plain"));
+    assert_string_equal(body_of(r).c_str(), "Pong");
+}
+
+static void serves_every_endpoint(void**) {
+    Server s(test_limits(), healthy_view());
+    std::string t = get(s.port(), "/api/topology");
+    assert_true(t.rfind("HTTP/1.1 200", 0) == 0);
+    assert_true(has(t, "Content-Type: application/json"));
+    assert_true(has(body_of(t), "\"name\":\"main\""));
+    assert_true(has(body_of(t), "\"ip\":\"127.0.0.1\""));
+    std::string se = get(s.port(), "/api/sentinels");
+    assert_true(has(body_of(se), "\"sentinelLocation\":\"127.0.0.1:26379\""));
+    std::string c = get(s.port(), "/api/configuration");
+    assert_true(c.rfind("HTTP/1.1 200", 0) == 0);
+    assert_true(has(body_of(c), "\"Clusters\""));
+    std::string h = get(s.port(), "/api/health");
+    assert_true(h.rfind("HTTP/1.1 200", 0) == 0);
+    assert_true(has(body_of(h), "\"status\":\"ok\""));
+    std::string m = get(s.port(), "/metrics");
+    assert_true(m.rfind("HTTP/1.1 200", 0) == 0);
+    assert_true(has(m, "Content-Type: text/plain; version=0.0.4"));
+    assert_true(has(body_of(m), "redishappy_sentinels_up 1\n"));
+}
+
+static void health_503_when_no_sentinel_up(void**) {
+    ApiView v = healthy_view();
+    v.sentinels[0].state = "down";
+    Server s(test_limits(), v);
+    std::string h = get(s.port(), "/api/health");
+    assert_true(h.rfind("HTTP/1.1 503", 0) == 0);
+    assert_true(has(body_of(h), "no sentinel is up"));
+}
+
+static void unknown_path_is_404_json(void**) {
+    Server s(test_limits(), healthy_view());
+    std::string r = get(s.port(), "/api/nope");
+    assert_true(r.rfind("HTTP/1.1 404", 0) == 0);
+    assert_true(has(r, "Content-Type: application/json"));
+    assert_string_equal(body_of(r).c_str(), "{\"error\":\"not found\"}\n");
+    // A query string does not change the resource; a prefix is not a match.
+    assert_true(get(s.port(), "/api/ping?x=1").rfind("HTTP/1.1 200", 0) == 0);
+    assert_true(get(s.port(), "/api/pingx").rfind("HTTP/1.1 404", 0) == 0);
+}
+
+static void other_methods_are_405_with_allow(void**) {
+    Server s(test_limits(), healthy_view());
+    for (const char* m : {"POST", "PUT", "DELETE", "OPTIONS", "PATCH"}) {
+        std::string r =
+            request(s.port(), std::string(m) + " /api/topology HTTP/1.1\r\nHost: x\r\n"
+                                               "Content-Length: 0\r\nConnection: close\r\n\r\n");
+        if (r.rfind("HTTP/1.1 405", 0) != 0)
+            fail_msg("%s: %s", m, r.c_str());
+        assert_true(has(r, "Allow: GET, HEAD\r\n"));
+    }
+}
+
+static void head_has_headers_and_no_body(void**) {
+    Server s(test_limits(), healthy_view());
+    std::string r =
+        request(s.port(), "HEAD /api/topology HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_true(r.rfind("HTTP/1.1 200", 0) == 0);
+    assert_true(has(r, "Content-Type: application/json"));
+    assert_string_equal(body_of(r).c_str(), "");
+    std::string g = get(s.port(), "/api/topology");
+    std::string cl = "Content-Length: " + std::to_string(body_of(g).size()) + "\r\n";
+    if (!has(r, cl.c_str()))
+        fail_msg("HEAD lacks %s: %s", cl.c_str(), r.c_str());
+}
+
+static void serves_ipv6(void**) {
+    Server s(test_limits(), healthy_view(), true);
+    std::string r = get(s.port(1), "/api/ping", "::1");
+    assert_string_equal(body_of(r).c_str(), "Pong");
+}
+
+static void bind_failure_names_address(void**) {
+    Server s(test_limits(), healthy_view());
+    EventBasePtr base(event_base_new());
+    Api api(base.get(), test_limits());
+    std::string err;
+    assert_false(api.bind({{"127.0.0.1", s.port()}}, &err));
+    std::string want = "api 127.0.0.1:" + std::to_string(s.port()) + ": cannot listen";
+    if (err.rfind(want, 0) != 0)
+        fail_msg("error was: %s", err.c_str());
+}
+
+static void overlong_header_is_rejected(void**) {
+    Server s(test_limits(), healthy_view());
+    std::string raw = "GET /api/ping HTTP/1.1\r\nHost: x\r\nX-Junk: " + std::string(8192, 'a') +
+                      "\r\nConnection: close\r\n\r\n";
+    Fd fd(connect_to("127.0.0.1", s.port()));
+    send_all(fd.fd, raw);
+    bool eof = false;
+    std::string r = read_all(fd.fd, &eof);
+    // libevent answers a 4xx and closes; never a 200.
+    assert_true(eof);
+    if (r.rfind("HTTP/1.1 4", 0) != 0)
+        fail_msg("expected a 4xx, got: %s", r.c_str());
+}
+
+static void oversize_body_is_rejected(void**) {
+    Server s(test_limits(), healthy_view());
+    std::string raw = "GET /api/ping HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
+                      "Connection: close\r\n\r\n" +
+                      std::string(1024, 'b');
+    std::string r = request(s.port(), raw);
+    if (r.rfind("HTTP/1.1 413", 0) != 0)
+        fail_msg("expected 413, got: %s", r.c_str());
+}
+
+static void silent_client_is_disconnected(void**) {
+    Server s(test_limits(), healthy_view()); // idle timeout 500 ms
+    auto start = std::chrono::steady_clock::now();
+    Fd fd(connect_to("127.0.0.1", s.port(), 5));
+    bool eof = false;
+    std::string r = read_all(fd.fd, &eof);
+    auto waited = std::chrono::steady_clock::now() - start;
+    assert_true(eof); // closed by the server, not our 5 s receive deadline
+    assert_true(waited < std::chrono::seconds(4));
+    assert_true(waited >= std::chrono::milliseconds(400));
+    (void)r;
+}
+
+static void idle_keepalive_client_is_disconnected(void**) {
+    Server s(test_limits(), healthy_view());
+    Fd fd(connect_to("127.0.0.1", s.port(), 5));
+    send_all(fd.fd, "GET /api/ping HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::string r = read_one(fd.fd);
+    assert_string_equal(body_of(r).c_str(), "Pong");
+    bool eof = false;
+    read_all(fd.fd, &eof);
+    assert_true(eof);
+}
+
+static void connection_cap_answers_503(void**) {
+    ApiLimits l = test_limits();
+    l.idle_timeout = std::chrono::milliseconds(3000);
+    l.max_connections = 2;
+    Server s(l, healthy_view());
+    Fd a(connect_to("127.0.0.1", s.port()));
+    Fd b(connect_to("127.0.0.1", s.port()));
+    const std::string req = "GET /api/ping HTTP/1.1\r\nHost: x\r\n\r\n";
+    send_all(a.fd, req);
+    assert_string_equal(body_of(read_one(a.fd)).c_str(), "Pong");
+    send_all(b.fd, req);
+    assert_string_equal(body_of(read_one(b.fd)).c_str(), "Pong");
+    std::string r = get(s.port(), "/api/ping");
+    if (r.rfind("HTTP/1.1 503", 0) != 0)
+        fail_msg("expected 503, got: %s", r.c_str());
+    assert_true(has(body_of(r), "too many connections"));
+    // A slot frees when a connection closes (poll with a deadline).
+    close(a.fd);
+    a.fd = -1;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    bool ok = false;
+    while (!ok && std::chrono::steady_clock::now() < deadline)
+        ok = get(s.port(), "/api/ping").rfind("HTTP/1.1 200", 0) == 0;
+    assert_true(ok);
+}
+
+int main() {
+    log::init("test_api_http", true, LOG_DAEMON, log::Level::error);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(ping_answers_pong),
+        cmocka_unit_test(serves_every_endpoint),
+        cmocka_unit_test(health_503_when_no_sentinel_up),
+        cmocka_unit_test(unknown_path_is_404_json),
+        cmocka_unit_test(other_methods_are_405_with_allow),
+        cmocka_unit_test(head_has_headers_and_no_body),
+        cmocka_unit_test(serves_ipv6),
+        cmocka_unit_test(bind_failure_names_address),
+        cmocka_unit_test(overlong_header_is_rejected),
+        cmocka_unit_test(oversize_body_is_rejected),
+        cmocka_unit_test(silent_client_is_disconnected),
+        cmocka_unit_test(idle_keepalive_client_is_disconnected),
+        cmocka_unit_test(connection_cap_answers_503),
+    };
+    return cmocka_run_group_tests(tests, nullptr, nullptr);
+}

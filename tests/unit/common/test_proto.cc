@@ -1,0 +1,285 @@
+// Unit tests for the parent/engine codec (src/common/proto.cc): round trips, and
+// every way a frame or a field can be rejected.
+#include "../../cmocka.h"
+
+#include <cstring>
+
+#include "common/proto.h"
+
+using namespace rh;
+using namespace rh::proto;
+
+namespace {
+
+std::vector<uint8_t> frame_of(const Message& m, uint32_t seq = 7) {
+    std::string err;
+    auto f = encode(m, seq, &err);
+    assert_true(f.has_value());
+    return *f;
+}
+
+// Parses a whole frame; returns the message or nullopt with *err.
+std::optional<Message> roundtrip_bytes(const std::vector<uint8_t>& f, std::string* err) {
+    Header h;
+    auto st = parse_header(f, &h, err);
+    if (st != FrameStatus::Complete)
+        return std::nullopt;
+    return decode(h, std::span<const uint8_t>(f).subspan(kHeaderSize), err);
+}
+
+template <typename T> void check_roundtrip(const T& in) {
+    std::string err;
+    auto out = roundtrip_bytes(frame_of(in), &err);
+    if (!out)
+        fail_msg("decode failed: %s", err.c_str());
+    assert_true(std::holds_alternative<T>(*out));
+    assert_true(std::get<T>(*out) == in);
+}
+
+ConfigBegin sample_begin() {
+    ConfigBegin b;
+    b.generation = 42;
+    b.log_level = 0;
+    b.api_listen = {{"127.0.0.1", 8000}, {"::1", 8001}};
+    b.sentinel_password = "s3cret";
+    b.user = "redishappy";
+    b.chroot_dir = "/var/lib/redishappy";
+    b.min_agreement = 2;
+    b.trust_discovered = true;
+    b.consul = true;
+    b.consul_address = "http://127.0.0.1:8500";
+    b.consul_mode = "agent";
+    b.consul_token = "tok";
+    b.consul_ca_pem = "-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----\n";
+    b.config_path = "/etc/redishappy.conf";
+    b.haproxy_reload_command = "systemctl reload haproxy";
+    return b;
+}
+
+ConfigCluster sample_cluster() {
+    ConfigCluster c;
+    c.name = "testing";
+    c.external_port = 6379;
+    c.password = "pw";
+    c.applied_master = HostPort{"10.0.0.1", 6380};
+    c.applied_epoch = 3;
+    c.haproxy_backend = "redis_testing";
+    c.haproxy_server = "master";
+    c.consul_service = "redis";
+    c.consul_tags = {"a", "b"};
+    return c;
+}
+
+} // namespace
+
+static void roundtrips_every_type(void**) {
+    check_roundtrip(sample_begin());
+    check_roundtrip(ConfigSentinel{{"2001:db8::1", 26379}});
+    check_roundtrip(sample_cluster());
+    ConfigCluster bare;
+    bare.name = "b";
+    bare.external_port = 1;
+    check_roundtrip(bare);
+    bare.removed = true;
+    check_roundtrip(bare);
+    check_roundtrip(ConfigEnd{42, 3, 1});
+    check_roundtrip(ApplyResult{"testing", ApplyState::Error, std::nullopt, 5, 1700000000,
+                                "check_command exited 1"});
+    check_roundtrip(ApplyResult{"testing", ApplyState::Applied, HostPort{"::1", 7000}, 5, 1, ""});
+    check_roundtrip(Shutdown{});
+    check_roundtrip(Ready{42});
+    check_roundtrip(Master{"testing", {"127.0.0.1", 7001}, 99});
+}
+
+static void header_carries_type_length_and_seq(void**) {
+    auto f = frame_of(Ready{1}, 0xdeadbeef);
+    Header h;
+    std::string err;
+    assert_int_equal(parse_header(f, &h, &err), FrameStatus::Complete);
+    assert_int_equal(static_cast<int>(h.type), static_cast<int>(Type::Ready));
+    assert_int_equal(h.length, 8);
+    assert_int_equal(h.seq, 0xdeadbeef);
+    assert_int_equal(f.size(), kHeaderSize + 8);
+}
+
+static void incomplete_frames_wait_for_more(void**) {
+    auto f = frame_of(Master{"testing", {"127.0.0.1", 7001}, 1});
+    Header h;
+    std::string err;
+    for (size_t n = 0; n < f.size(); n++)
+        assert_int_equal(parse_header(std::span<const uint8_t>(f.data(), n), &h, &err),
+                         FrameStatus::Incomplete);
+}
+
+static void rejects_bad_version(void**) {
+    auto f = frame_of(Ready{1});
+    f[3] = 2;
+    Header h;
+    std::string err;
+    assert_int_equal(parse_header(f, &h, &err), FrameStatus::Invalid);
+    assert_non_null(strstr(err.c_str(), "version"));
+}
+
+static void rejects_unknown_type(void**) {
+    auto f = frame_of(Ready{1});
+    f[0] = 0x7f;
+    Header h;
+    std::string err;
+    assert_int_equal(parse_header(f, &h, &err), FrameStatus::Invalid);
+    assert_non_null(strstr(err.c_str(), "unknown message type"));
+}
+
+static void rejects_length_over_cap(void**) {
+    auto f = frame_of(Ready{1});
+    uint32_t big = kMaxPayload + 1;
+    f[4] = static_cast<uint8_t>(big >> 24);
+    f[5] = static_cast<uint8_t>(big >> 16);
+    f[6] = static_cast<uint8_t>(big >> 8);
+    f[7] = static_cast<uint8_t>(big);
+    Header h;
+    std::string err;
+    assert_int_equal(parse_header(f, &h, &err), FrameStatus::Invalid);
+    assert_non_null(strstr(err.c_str(), "exceeds the cap"));
+}
+
+static void rejects_bytes_left_over(void**) {
+    auto f = frame_of(Ready{1});
+    f.push_back(0);
+    f[7] = static_cast<uint8_t>(f[7] + 1); // length now includes the extra byte
+    std::string err;
+    assert_false(roundtrip_bytes(f, &err).has_value());
+    assert_non_null(strstr(err.c_str(), "left over"));
+    assert_non_null(strstr(err.c_str(), "ready"));
+}
+
+static void rejects_truncated_payload(void**) {
+    auto f = frame_of(Master{"testing", {"127.0.0.1", 7001}, 1});
+    // Claim one byte less: the epoch is cut short.
+    f[7] = static_cast<uint8_t>(f[7] - 1);
+    f.pop_back();
+    std::string err;
+    assert_false(roundtrip_bytes(f, &err).has_value());
+    assert_non_null(strstr(err.c_str(), "truncated"));
+}
+
+// Builds a Master payload by hand so fields can be made invalid.
+static std::vector<uint8_t> master_frame(std::string_view cluster, std::string_view host,
+                                         uint16_t port) {
+    Writer p;
+    p.str(cluster, 0xffff);
+    p.str(host, 0xffff);
+    p.u16(port);
+    p.u64(1);
+    Writer f;
+    f.u16(static_cast<uint16_t>(Type::Master));
+    f.u16(kVersion);
+    f.u32(static_cast<uint32_t>(p.bytes().size()));
+    f.u32(1);
+    auto out = f.bytes();
+    out.insert(out.end(), p.bytes().begin(), p.bytes().end());
+    return out;
+}
+
+static void rejects_injected_host(void**) {
+    std::string err;
+    assert_true(roundtrip_bytes(master_frame("testing", "10.0.0.1", 6379), &err).has_value());
+    assert_false(
+        roundtrip_bytes(master_frame("testing", "10.0.0.1\nserver evil 1.2.3.4:1", 6379), &err)
+            .has_value());
+    assert_non_null(strstr(err.c_str(), "invalid host"));
+    assert_false(roundtrip_bytes(master_frame("testing", "", 6379), &err).has_value());
+    assert_false(roundtrip_bytes(master_frame("testing", "a b", 6379), &err).has_value());
+    assert_false(
+        roundtrip_bytes(master_frame("testing", std::string(300, 'a'), 6379), &err).has_value());
+}
+
+static void rejects_port_zero(void**) {
+    std::string err;
+    assert_false(roundtrip_bytes(master_frame("testing", "10.0.0.1", 0), &err).has_value());
+    assert_non_null(strstr(err.c_str(), "port 0"));
+}
+
+static void rejects_bad_cluster_names(void**) {
+    std::string err;
+    assert_false(roundtrip_bytes(master_frame("", "10.0.0.1", 1), &err).has_value());
+    assert_false(roundtrip_bytes(master_frame("a/b", "10.0.0.1", 1), &err).has_value());
+    assert_false(roundtrip_bytes(master_frame("a\nb", "10.0.0.1", 1), &err).has_value());
+    assert_false(
+        roundtrip_bytes(master_frame(std::string(65, 'a'), "10.0.0.1", 1), &err).has_value());
+    assert_true(valid_cluster_name("my-cluster_1.prod"));
+}
+
+static void rejects_bad_boolean_and_enum(void**) {
+    auto f = frame_of(ApplyResult{"t", ApplyState::Applied, std::nullopt, 0, 0, ""});
+    // payload: str "t" (2+1 bytes), state u8 at offset 3
+    size_t state_at = kHeaderSize + 3;
+    f[state_at] = 9;
+    std::string err;
+    assert_false(roundtrip_bytes(f, &err).has_value());
+    assert_non_null(strstr(err.c_str(), "state"));
+    f[state_at] = 1;
+    f[state_at + 1] = 2; // presence flag of master: only 0 or 1
+    assert_false(roundtrip_bytes(f, &err).has_value());
+}
+
+static void rejects_config_out_of_range(void**) {
+    ConfigBegin b = sample_begin();
+    b.min_agreement = 0;
+    std::string err;
+    assert_false(roundtrip_bytes(frame_of(b), &err).has_value());
+    assert_non_null(strstr(err.c_str(), "min_agreement"));
+    b = sample_begin();
+    b.ping_interval_ms = 0;
+    assert_false(roundtrip_bytes(frame_of(b), &err).has_value());
+    assert_non_null(strstr(err.c_str(), "timer"));
+    b = sample_begin();
+    b.consul_mode = "bogus";
+    assert_false(roundtrip_bytes(frame_of(b), &err).has_value());
+    b = sample_begin();
+    b.haproxy_reload_command = "reload\nrm -rf /";
+    assert_false(roundtrip_bytes(frame_of(b), &err).has_value());
+    assert_non_null(strstr(err.c_str(), "control character"));
+}
+
+static void encode_refuses_oversize(void**) {
+    ConfigBegin b = sample_begin();
+    b.consul_ca_pem = std::string(kMaxPem + 1, 'x');
+    std::string err;
+    assert_false(encode(b, 1, &err).has_value());
+    assert_non_null(strstr(err.c_str(), "limits"));
+    ConfigCluster c = sample_cluster();
+    c.name = std::string(kMaxName + 1, 'a');
+    assert_false(encode(c, 1, &err).has_value());
+}
+
+static void reader_getters_are_bounds_checked(void**) {
+    uint8_t two[2] = {0, 5};
+    Reader r(std::span<const uint8_t>(two, 2));
+    uint32_t v32 = 0;
+    assert_false(r.u32(&v32));
+    std::string s;
+    assert_false(r.str(&s, 100)); // claims 5 bytes, has 0
+    Reader r2(std::span<const uint8_t>(two, 2));
+    assert_false(r2.str(&s, 4)); // over the field's cap
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(roundtrips_every_type),
+        cmocka_unit_test(header_carries_type_length_and_seq),
+        cmocka_unit_test(incomplete_frames_wait_for_more),
+        cmocka_unit_test(rejects_bad_version),
+        cmocka_unit_test(rejects_unknown_type),
+        cmocka_unit_test(rejects_length_over_cap),
+        cmocka_unit_test(rejects_bytes_left_over),
+        cmocka_unit_test(rejects_truncated_payload),
+        cmocka_unit_test(rejects_injected_host),
+        cmocka_unit_test(rejects_port_zero),
+        cmocka_unit_test(rejects_bad_cluster_names),
+        cmocka_unit_test(rejects_bad_boolean_and_enum),
+        cmocka_unit_test(rejects_config_out_of_range),
+        cmocka_unit_test(encode_refuses_oversize),
+        cmocka_unit_test(reader_getters_are_bounds_checked),
+    };
+    return cmocka_run_group_tests(tests, nullptr, nullptr);
+}

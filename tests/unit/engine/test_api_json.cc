@@ -1,0 +1,331 @@
+// Unit tests for the API renderers (src/engine/api_json.cc): field names, time
+// format, redaction, health logic and the Prometheus text format.
+#include <jansson.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "engine/api_json.h"
+
+// Last: cmocka defines a fail() macro that clashes with <ios>.
+#include "../../cmocka.h"
+
+using namespace rh;
+
+namespace {
+
+struct JsonDecref {
+    void operator()(json_t* j) const { json_decref(j); }
+};
+using JsonPtr = std::unique_ptr<json_t, JsonDecref>;
+
+JsonPtr parse(const std::string& s) {
+    json_error_t e;
+    JsonPtr j(json_loads(s.c_str(), 0, &e));
+    if (!j)
+        fail_msg("invalid JSON (%s): %s", e.text, s.c_str());
+    return j;
+}
+
+const char* sget(json_t* o, const char* k) {
+    json_t* v = json_object_get(o, k);
+    assert_non_null(v);
+    assert_true(json_is_string(v));
+    return json_string_value(v);
+}
+
+long long iget(json_t* o, const char* k) {
+    json_t* v = json_object_get(o, k);
+    assert_non_null(v);
+    assert_true(json_is_integer(v));
+    return json_integer_value(v);
+}
+
+ApiView sample_view() {
+    ApiView v;
+    ApiSentinel s;
+    s.address = "127.0.0.1:26379";
+    s.configured = true;
+    s.trusted = true;
+    s.state = "up";
+    s.last_updated = 1795428000; // 2026-11-23T10:00:00Z
+    s.clusters = {"main"};
+    s.latency_ms = 1.5;
+    s.reconnects = 3;
+    v.sentinels.push_back(s);
+    ApiSentinel d = s;
+    d.address = "[::1]:26380";
+    d.configured = false;
+    d.state = "down";
+    d.last_updated = 0;
+    d.last_error = "connection refused";
+    v.sentinels.push_back(d);
+    ApiCluster c;
+    c.name = "main";
+    c.external_port = 6379;
+    c.master = HostPort{"10.0.0.5", 7001};
+    c.epoch = 7;
+    c.confirmed = true;
+    c.confirmed_at = 1795428000;
+    c.corroborated_by = {"127.0.0.1:26379"};
+    c.replicas = {HostPort{"10.0.0.6", 7002}};
+    c.apply_state = "applied";
+    c.applied_at = 1795428001;
+    c.switches = 2;
+    c.last_switch = 1795428000;
+    c.consul_state = "registered";
+    v.clusters.push_back(c);
+    v.config.clusters = {{"main", 6379, true}};
+    v.config.sentinels = {HostPort{"127.0.0.1", 26379}};
+    v.config.sentinel_password_set = true;
+    v.config.haproxy_template_path = "/etc/redishappy/haproxy.tmpl";
+    v.config.haproxy_output_path = "/etc/haproxy/haproxy.cfg";
+    v.config.haproxy_reload_command = "systemctl reload haproxy";
+    v.config.consul_address = "127.0.0.1:8500";
+    v.config.consul_services = {"redis-main"};
+    v.config.consul_token_set = true;
+    v.config.settings = {{"sentinel", "ping_interval", "1000"}};
+    v.version = "0.1";
+    return v;
+}
+
+} // namespace
+
+static void formats_rfc3339_utc(void**) {
+    assert_string_equal(rfc3339_utc(1795428000).c_str(), "2026-11-23T10:00:00Z");
+    assert_string_equal(rfc3339_utc(1).c_str(), "1970-01-01T00:00:01Z");
+    assert_string_equal(rfc3339_utc(0).c_str(), "0001-01-01T00:00:00Z");
+}
+
+static void maps_sentinel_state_codes(void**) {
+    assert_int_equal(sentinel_state_code("up"), 1);
+    assert_int_equal(sentinel_state_code("down"), 2);
+    assert_int_equal(sentinel_state_code("connecting"), 4);
+    assert_int_equal(sentinel_state_code("nonsense"), 4);
+}
+
+static void sentinels_use_original_field_names(void**) {
+    auto j = parse(render_sentinels(sample_view()));
+    json_t* m = json_object_get(j.get(), "sentinels");
+    assert_non_null(m);
+    assert_int_equal(json_object_size(m), 2);
+    json_t* s = json_object_get(m, "127.0.0.1:26379");
+    assert_non_null(s);
+    assert_string_equal(sget(s, "sentinelLocation"), "127.0.0.1:26379");
+    assert_string_equal(sget(s, "lastUpdated"), "2026-11-23T10:00:00Z");
+    assert_int_equal(iget(s, "state"), 1);
+    assert_string_equal(sget(s, "stateName"), "up");
+    json_t* cl = json_object_get(s, "clusters");
+    assert_true(json_is_array(cl));
+    assert_string_equal(json_string_value(json_array_get(cl, 0)), "main");
+    assert_true(json_is_true(json_object_get(s, "configured")));
+    assert_true(json_is_true(json_object_get(s, "trusted")));
+    assert_int_equal(iget(s, "reconnects"), 3);
+    assert_true(json_real_value(json_object_get(s, "latencyMs")) == 1.5);
+    json_t* d = json_object_get(m, "[::1]:26380");
+    assert_non_null(d);
+    assert_int_equal(iget(d, "state"), 2);
+    assert_string_equal(sget(d, "lastError"), "connection refused");
+    assert_string_equal(sget(d, "lastUpdated"), "0001-01-01T00:00:00Z");
+}
+
+static void topology_fields(void**) {
+    auto j = parse(render_topology(sample_view()));
+    assert_true(json_is_array(j.get()));
+    assert_int_equal(json_array_size(j.get()), 1);
+    json_t* c = json_array_get(j.get(), 0);
+    assert_string_equal(sget(c, "name"), "main");
+    assert_int_equal(iget(c, "externalPort"), 6379);
+    assert_string_equal(sget(c, "ip"), "10.0.0.5");
+    assert_int_equal(iget(c, "port"), 7001);
+    assert_int_equal(iget(c, "epoch"), 7);
+    assert_true(json_is_true(json_object_get(c, "confirmed")));
+    assert_string_equal(sget(c, "confirmedAt"), "2026-11-23T10:00:00Z");
+    assert_true(json_is_false(json_object_get(c, "stale")));
+    assert_string_equal(json_string_value(json_array_get(json_object_get(c, "corroboratedBy"), 0)),
+                        "127.0.0.1:26379");
+    json_t* r = json_array_get(json_object_get(c, "replicas"), 0);
+    assert_string_equal(sget(r, "ip"), "10.0.0.6");
+    assert_int_equal(iget(r, "port"), 7002);
+    json_t* ap = json_object_get(c, "applied");
+    assert_string_equal(sget(ap, "state"), "applied");
+    assert_string_equal(sget(ap, "at"), "2026-11-23T10:00:01Z");
+    assert_int_equal(iget(c, "switches"), 2);
+    assert_string_equal(sget(c, "lastSwitch"), "2026-11-23T10:00:00Z");
+    assert_string_equal(sget(json_object_get(c, "consul"), "state"), "registered");
+}
+
+static void topology_without_master_has_null_address(void**) {
+    ApiView v = sample_view();
+    v.clusters[0].master.reset();
+    auto j = parse(render_topology(v));
+    json_t* c = json_array_get(j.get(), 0);
+    assert_true(json_is_null(json_object_get(c, "ip")));
+    assert_true(json_is_null(json_object_get(c, "port")));
+}
+
+static void configuration_redacts_secrets(void**) {
+    std::string body = render_configuration(sample_view());
+    auto j = parse(body);
+    json_t* cl = json_array_get(json_object_get(j.get(), "Clusters"), 0);
+    assert_string_equal(sget(cl, "Name"), "main");
+    assert_int_equal(iget(cl, "ExternalPort"), 6379);
+    assert_string_equal(sget(cl, "password"), "***");
+    json_t* s = json_array_get(json_object_get(j.get(), "Sentinels"), 0);
+    assert_string_equal(sget(s, "Host"), "127.0.0.1");
+    assert_int_equal(iget(s, "Port"), 26379);
+    assert_string_equal(sget(j.get(), "SentinelPassword"), "***");
+    json_t* h = json_object_get(j.get(), "HAProxy");
+    assert_string_equal(sget(h, "TemplatePath"), "/etc/redishappy/haproxy.tmpl");
+    assert_string_equal(sget(h, "OutputPath"), "/etc/haproxy/haproxy.cfg");
+    assert_string_equal(sget(h, "ReloadCommand"), "systemctl reload haproxy");
+    json_t* c = json_object_get(j.get(), "Consul");
+    assert_string_equal(sget(c, "Address"), "127.0.0.1:8500");
+    assert_string_equal(sget(c, "token"), "***");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(c, "Services"), 0)),
+                        "redis-main");
+    json_t* st = json_object_get(json_object_get(j.get(), "Settings"), "sentinel");
+    assert_string_equal(sget(st, "ping_interval"), "1000");
+
+    // Unset secrets are null, not "***".
+    ApiView v = sample_view();
+    v.config.clusters[0].password_set = false;
+    v.config.consul_token_set = false;
+    v.config.sentinel_password_set = false;
+    auto k = parse(render_configuration(v));
+    assert_true(json_is_null(
+        json_object_get(json_array_get(json_object_get(k.get(), "Clusters"), 0), "password")));
+    assert_true(json_is_null(json_object_get(json_object_get(k.get(), "Consul"), "token")));
+    assert_true(json_is_null(json_object_get(k.get(), "SentinelPassword")));
+}
+
+static void health_ok_when_applied_and_sentinel_up(void**) {
+    ApiResponse r = render_health(sample_view());
+    assert_int_equal(r.status, 200);
+    auto j = parse(r.body);
+    assert_string_equal(sget(j.get(), "status"), "ok");
+}
+
+static void health_503_reasons(void**) {
+    ApiView v = sample_view();
+    for (auto& s : v.sentinels)
+        s.state = "down";
+    ApiResponse r = render_health(v);
+    assert_int_equal(r.status, 503);
+    auto j = parse(r.body);
+    assert_string_equal(sget(j.get(), "status"), "unhealthy");
+    json_t* reasons = json_object_get(j.get(), "reasons");
+    assert_int_equal(json_array_size(reasons), 1);
+    assert_string_equal(json_string_value(json_array_get(reasons, 0)), "no sentinel is up");
+
+    v = sample_view();
+    v.clusters[0].apply_state = "pending";
+    r = render_health(v);
+    assert_int_equal(r.status, 503);
+    assert_non_null(std::strstr(r.body.c_str(), "cluster main: master not applied (pending)"));
+
+    v = sample_view();
+    v.clusters[0].master.reset();
+    r = render_health(v);
+    assert_int_equal(r.status, 503);
+    assert_non_null(std::strstr(r.body.c_str(), "cluster main: no confirmed master"));
+
+    // No sentinels at all is unhealthy too.
+    v = sample_view();
+    v.sentinels.clear();
+    assert_int_equal(render_health(v).status, 503);
+}
+
+static void escapes_prometheus_labels(void**) {
+    assert_string_equal(prom_escape_label("plain").c_str(), "plain");
+    assert_string_equal(prom_escape_label("a\"b").c_str(), "a\\\"b");
+    assert_string_equal(prom_escape_label("a\\b").c_str(), "a\\\\b");
+    assert_string_equal(prom_escape_label("a\nb").c_str(), "a\\nb");
+}
+
+static void metrics_format(void**) {
+    ApiView v = sample_view();
+    v.clusters[0].name = "we\"ird\\na\nme";
+    std::string m = render_metrics(v);
+    const char* fams[] = {"redishappy_cluster_switches_total counter",
+                          "redishappy_cluster_last_switch_timestamp_seconds gauge",
+                          "redishappy_cluster_master_info gauge",
+                          "redishappy_cluster_epoch gauge",
+                          "redishappy_cluster_applied gauge",
+                          "redishappy_apply_errors_total counter",
+                          "redishappy_consul_errors_total counter",
+                          "redishappy_sentinel_up gauge",
+                          "redishappy_sentinels_up gauge",
+                          "redishappy_sentinel_reconnects_total counter",
+                          "redishappy_sentinel_latency_seconds gauge"};
+    for (const char* f : fams) {
+        std::string type = std::string("# TYPE ") + f + "\n";
+        assert_non_null(std::strstr(m.c_str(), type.c_str()));
+        std::string help = std::string("# HELP ") + std::string(f).substr(0, std::strcspn(f, " "));
+        assert_non_null(std::strstr(m.c_str(), help.c_str()));
+    }
+    const char* lines[] = {
+        "redishappy_cluster_switches_total{cluster=\"we\\\"ird\\\\na\\nme\"} 2\n",
+        "redishappy_cluster_master_info{cluster=\"we\\\"ird\\\\na\\nme\",host=\"10.0.0.5\","
+        "port=\"7001\"} 1\n",
+        "redishappy_cluster_epoch{cluster=\"we\\\"ird\\\\na\\nme\"} 7\n",
+        "redishappy_cluster_applied{cluster=\"we\\\"ird\\\\na\\nme\"} 1\n",
+        "redishappy_cluster_last_switch_timestamp_seconds{cluster=\"we\\\"ird\\\\na\\nme\"} "
+        "1795428000\n",
+        "redishappy_sentinel_up{sentinel=\"127.0.0.1:26379\"} 1\n",
+        "redishappy_sentinel_up{sentinel=\"[::1]:26380\"} 0\n",
+        "redishappy_sentinels_up 1\n",
+        "redishappy_sentinel_reconnects_total{sentinel=\"127.0.0.1:26379\"} 3\n",
+        "redishappy_sentinel_latency_seconds{sentinel=\"127.0.0.1:26379\"} 0.0015\n",
+    };
+    for (const char* l : lines)
+        if (!std::strstr(m.c_str(), l))
+            fail_msg("missing metrics line %s in:\n%s", l, m.c_str());
+    // Every line is a comment or ends in a number; no raw newline leaked
+    // from a label value.
+    size_t pos = 0;
+    while (pos < m.size()) {
+        size_t nl = m.find('\n', pos);
+        assert_true(nl != std::string::npos);
+        std::string line = m.substr(pos, nl - pos);
+        if (line[0] != '#') {
+            assert_true(line.rfind("redishappy_", 0) == 0);
+            char last = line.back();
+            assert_true(last >= '0' && last <= '9');
+        }
+        pos = nl + 1;
+    }
+}
+
+static void metrics_omit_master_info_without_master(void**) {
+    ApiView v = sample_view();
+    v.clusters[0].master.reset();
+    v.clusters[0].apply_state = "none";
+    std::string m = render_metrics(v);
+    assert_null(std::strstr(m.c_str(), "redishappy_cluster_master_info{"));
+    assert_non_null(std::strstr(m.c_str(), "redishappy_cluster_applied{cluster=\"main\"} 0\n"));
+}
+
+static void error_body_is_json(void**) {
+    auto j = parse(render_error("not \"found\""));
+    assert_string_equal(sget(j.get(), "error"), "not \"found\"");
+}
+
+int main() {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(formats_rfc3339_utc),
+        cmocka_unit_test(maps_sentinel_state_codes),
+        cmocka_unit_test(sentinels_use_original_field_names),
+        cmocka_unit_test(topology_fields),
+        cmocka_unit_test(topology_without_master_has_null_address),
+        cmocka_unit_test(configuration_redacts_secrets),
+        cmocka_unit_test(health_ok_when_applied_and_sentinel_up),
+        cmocka_unit_test(health_503_reasons),
+        cmocka_unit_test(escapes_prometheus_labels),
+        cmocka_unit_test(metrics_format),
+        cmocka_unit_test(metrics_omit_master_info_without_master),
+        cmocka_unit_test(error_body_is_json),
+    };
+    return cmocka_run_group_tests(tests, nullptr, nullptr);
+}

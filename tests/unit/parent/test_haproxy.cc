@@ -1,0 +1,163 @@
+// Unit tests for rendering, shell quoting and atomic writes (src/parent/haproxy.cc).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "parent/command.h"
+#include "parent/haproxy.h"
+#include "parent/outfile.h"
+
+#include <cstring>
+
+#include "../../cmocka.h" // last: it defines fail()
+
+using namespace rh;
+
+static const std::string kTmpl = "{{#clusters}}{{name}} {{external_port}} "
+                                 "{{#has_master}}{{master_host}}:{{master_port}}{{/has_master}}"
+                                 "{{^has_master}}none{{/has_master}} e{{epoch}} "
+                                 "{{haproxy_backend}}/{{haproxy_server}}\n{{/clusters}}";
+
+static std::vector<HaproxyCluster> sample() {
+    return {
+        {"zeta", 7002, HostPort{"10.0.0.2", 6380}, 5, "zb", "zs"},
+        {"alpha", 7001, std::nullopt, 0, "ab", "as"},
+        {"mid", 7003, HostPort{"2001:db8::1", 6379}, 12, "mb", "ms"},
+    };
+}
+
+static void renders_sorted_by_name(void**) {
+    std::string err;
+    auto out = render(kTmpl, sample(), &err);
+    assert_true(out.has_value());
+    assert_string_equal(out->c_str(), "alpha 7001 none e0 ab/as\n"
+                                      "mid 7003 2001:db8::1:6379 e12 mb/ms\n"
+                                      "zeta 7002 10.0.0.2:6380 e5 zb/zs\n");
+}
+
+static void values_are_verbatim(void**) {
+    std::vector<HaproxyCluster> cs{{"a<b>&\"'", 1, HostPort{"h", 2}, 0, "b&", "s<"}};
+    auto two = render("{{name}}", {}, nullptr);
+    assert_string_equal(two->c_str(), "");
+    auto out = render(
+        "{{#clusters}}{{name}}|{{{name}}}|{{haproxy_backend}}{{haproxy_server}}{{/clusters}}", cs,
+        nullptr);
+    assert_true(out.has_value());
+    assert_string_equal(out->c_str(), "a<b>&\"'|a<b>&\"'|b&s<");
+}
+
+static void rerender_is_byte_identical(void**) {
+    auto a = render(kTmpl, sample(), nullptr);
+    auto shuffled = sample();
+    std::swap(shuffled[0], shuffled[2]);
+    auto b = render(kTmpl, shuffled, nullptr);
+    assert_true(a && b);
+    assert_true(*a == *b);
+}
+
+static void parse_errors_are_reported(void**) {
+    std::string err;
+    assert_true(check_template(kTmpl, &err));
+    assert_false(check_template("{{#clusters}}x", &err));
+    assert_non_null(strstr(err.c_str(), "template: "));
+    assert_non_null(strstr(err.c_str(), "clusters"));
+    err.clear();
+    assert_false(render("{{#a}}{{/b}}", sample(), &err).has_value());
+    assert_false(err.empty());
+    assert_false(check_template("{{unterminated", &err));
+}
+
+static void shell_quoting(void**) {
+    assert_string_equal(shell_quote("a b").c_str(), "'a b'");
+    assert_string_equal(shell_quote("it's").c_str(), "'it'\\''s'");
+    assert_string_equal(shell_quote("$(x);`y`").c_str(), "'$(x);`y`'");
+    assert_string_equal(substitute_path("haproxy -c -f %s", "/t/x y").c_str(),
+                        "haproxy -c -f '/t/x y'");
+    assert_string_equal(substitute_path("a %s b %s 100%%", "p").c_str(), "a 'p' b 'p' 100%");
+    assert_string_equal(substitute_path("trailing %", "p").c_str(), "trailing %");
+    assert_string_equal(substitute_path("no placeholder", "p").c_str(), "no placeholder");
+}
+
+static std::string slurp(const std::string& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+static int count_entries(const std::string& dir) {
+    std::string cmd = "ls -A '" + dir + "' | wc -l";
+    FILE* f = popen(cmd.c_str(), "r");
+    int n = -1;
+    if (f) {
+        if (fscanf(f, "%d", &n) != 1)
+            n = -1;
+        pclose(f);
+    }
+    return n;
+}
+
+static void atomic_write_in_private_dir(void**) {
+    char dir[] = "/tmp/rh-haproxy-test.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    std::string out = std::string(dir) + "/haproxy.cfg";
+    std::string err;
+
+    assert_false(file_has_content(out, "x")); // missing file
+    assert_true(write_file_atomic(out, "first\n", &err));
+    struct stat st {};
+    assert_int_equal(stat(out.c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0644);
+    assert_true(file_has_content(out, "first\n"));
+    assert_false(file_has_content(out, "first"));
+    assert_false(file_has_content(out, "first\nmore"));
+
+    // Mode of an existing file is kept.
+    assert_int_equal(chmod(out.c_str(), 0640), 0);
+    {
+        auto pf = PendingFile::create(out, "second\n", &err);
+        assert_true(pf.has_value());
+        assert_true(pf->temp_path().rfind(std::string(dir) + "/", 0) == 0);
+        assert_string_equal(slurp(out).c_str(), "first\n"); // not yet replaced
+        assert_true(pf->commit(&err));
+    }
+    assert_int_equal(stat(out.c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    assert_string_equal(slurp(out).c_str(), "second\n");
+
+    // A discarded candidate leaves no trace.
+    {
+        auto pf = PendingFile::create(out, "third\n", &err);
+        assert_true(pf.has_value());
+        assert_int_equal(count_entries(dir), 2);
+        pf->discard();
+        assert_int_equal(count_entries(dir), 1);
+    }
+    { auto pf = PendingFile::create(out, "fourth\n", &err); } // destructor discards
+    assert_int_equal(count_entries(dir), 1);
+    assert_string_equal(slurp(out).c_str(), "second\n");
+
+    // Errors name the path.
+    std::string bad = std::string(dir) + "/missing-dir/haproxy.cfg";
+    assert_false(write_file_atomic(bad, "x", &err));
+    assert_non_null(strstr(err.c_str(), "missing-dir"));
+    assert_non_null(strstr(err.c_str(), "No such file"));
+
+    unlink(out.c_str());
+    rmdir(dir);
+}
+
+int main() {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(renders_sorted_by_name),
+        cmocka_unit_test(values_are_verbatim),
+        cmocka_unit_test(rerender_is_byte_identical),
+        cmocka_unit_test(parse_errors_are_reported),
+        cmocka_unit_test(shell_quoting),
+        cmocka_unit_test(atomic_write_in_private_dir),
+    };
+    return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
