@@ -15,6 +15,10 @@
 
 namespace rh {
 
+// The engine is re-executed with its end of the socketpair on this
+// descriptor; both sides use this constant.
+inline constexpr int kEngineChannelFd = 3;
+
 class Channel {
   public:
     using OnMessage = std::function<void(proto::Message&&)>;

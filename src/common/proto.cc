@@ -591,4 +591,8 @@ std::optional<Message> decode(const Header& hdr, std::span<const uint8_t> payloa
     return m;
 }
 
+Type message_type(const Message& m) {
+    return std::visit([](const auto& x) { return type_of<std::decay_t<decltype(x)>>(); }, m);
+}
+
 } // namespace rh::proto

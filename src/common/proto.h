@@ -170,6 +170,9 @@ struct Master {
 using Message = std::variant<ConfigBegin, ConfigSentinel, ConfigCluster, ConfigEnd, ApplyResult,
                              Shutdown, Ready, Master>;
 
+// The wire type of m; with type_name(), how logs name a message.
+Type message_type(const Message& m);
+
 // ---- encoding --------------------------------------------------------------
 
 // Encodes a complete frame. Fails (nullopt) only if the message does not fit
@@ -202,7 +205,7 @@ class Writer {
     void u32(uint32_t v);
     void u64(uint64_t v);
     void boolean(bool v) { u8(v ? 1 : 0); }
-    // Returns false (and marks the writer failed) if s is longer than max.
+    // Marks the writer failed (see ok()) if s is longer than max.
     void str(std::string_view s, size_t max);
     bool ok() const { return ok_; }
     const std::vector<uint8_t>& bytes() const { return buf_; }

@@ -15,15 +15,9 @@
 
 namespace rh {
 
-namespace {
-
-constexpr int kParentFd = 3;
-
-} // namespace
-
 int Engine::run() {
     channel_ = std::make_unique<Channel>(
-        base_.get(), kParentFd, [this](proto::Message&& m) { on_message(std::move(m)); },
+        base_.get(), kEngineChannelFd, [this](proto::Message&& m) { on_message(std::move(m)); },
         [this](const std::string& why, bool) {
             log::info("parent channel closed (%s); exiting", why.c_str());
             event_base_loopexit(base_.get(), nullptr);

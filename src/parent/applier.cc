@@ -42,8 +42,8 @@ const char* apply_path_name(ApplyPath p) {
     return "?";
 }
 
-Applier::Applier(event_base* base, ApplierSettings settings, AppliedState applied, Done done)
-    : base_(base), s_(std::move(settings)), applied_(std::move(applied)), done_(std::move(done)),
+Applier::Applier(event_base* base, ApplierSettings settings, const MasterMap& in_effect, Done done)
+    : base_(base), s_(std::move(settings)), in_effect_(in_effect), done_(std::move(done)),
       runner_(base), runtime_(base, s_.runtime_socket), kick_(base, [this] { start(); }) {}
 
 void Applier::submit(std::vector<HaproxyCluster> desired) {
@@ -59,8 +59,8 @@ bool Applier::compute_switches(const std::string& current) {
     to_switch_.clear();
     std::vector<HaproxyCluster> before = desired_;
     for (auto& c : before) {
-        auto it = applied_.find(c.name);
-        if (it == applied_.end()) {
+        auto it = in_effect_.find(c.name);
+        if (it == in_effect_.end()) {
             if (c.master)
                 return false; // from "no master" to a master: not a runtime change
             continue;
@@ -82,7 +82,8 @@ void Applier::start() {
     running_ = true;
     desired_ = std::move(*pending_);
     pending_.reset();
-    result_ = ApplyResult{};
+    result_ = ApplyOutcome{};
+    result_.in_effect = in_effect_;
     temp_.reset();
 
     t_ = Clock::now();
@@ -95,8 +96,8 @@ void Applier::start() {
     auto current = current_output(s_.output);
     bool only_masters = current && compute_switches(*current);
     for (const auto& c : desired_) {
-        auto it = applied_.find(c.name);
-        bool had = it != applied_.end();
+        auto it = in_effect_.find(c.name);
+        bool had = it != in_effect_.end();
         if (had != c.master.has_value() || (had && it->second.master != *c.master))
             result_.switched.push_back(c.name);
     }
@@ -191,16 +192,11 @@ void Applier::reload() {
 }
 
 void Applier::succeed() {
-    AppliedState next;
+    result_.in_effect.clear();
     for (const auto& c : desired_)
         if (c.master)
-            next[c.name] = AppliedMaster{*c.master, c.epoch};
-    bool changed = next != applied_;
-    applied_ = std::move(next);
+            result_.in_effect[c.name] = MasterAt{*c.master, c.epoch};
     result_.ok = true;
-    std::string err;
-    if (changed && !s_.state_file.empty() && !save_state(s_.state_file, applied_, &err))
-        log::error("state file: %s", err.c_str()); // HAProxy is right; only the memo failed
     finish();
 }
 
@@ -209,17 +205,17 @@ void Applier::fail_apply(std::string why, std::string output) {
     result_.error = std::move(why);
     result_.command_output = std::move(output);
     // A runtime switch that went through is real even if the file step
-    // failed: remember it, so the next apply does not switch again.
+    // failed: report it, so the next apply does not switch again.
     if (result_.path == ApplyPath::runtime)
         for (auto* c : to_switch_)
-            applied_[c->name] = AppliedMaster{*c->master, c->epoch};
+            result_.in_effect[c->name] = MasterAt{*c->master, c->epoch};
     finish();
 }
 
 void Applier::finish() {
     running_ = false;
     to_switch_.clear();
-    ApplyResult r = std::move(result_);
+    ApplyOutcome r = std::move(result_);
     if (done_)
         done_(r);
     if (pending_)

@@ -2,7 +2,10 @@
 // masters through the runtime socket (and rewrite the file without a
 // reload), or write + check + rename + reload. Submissions made while an
 // apply runs are coalesced: the newest one is applied right after.
-// Everything is asynchronous on the parent's event loop.
+// Everything is asynchronous on the parent's event loop. The Applier keeps
+// no state of its own about masters: it reads what is in effect from its
+// owner (output.h) when an apply starts, and reports what is in effect
+// after it in the outcome.
 #pragma once
 
 #include <chrono>
@@ -13,11 +16,11 @@
 #include <vector>
 
 #include "common/evutil.h"
+#include "common/master.h"
 #include "parent/command.h"
 #include "parent/haproxy.h"
 #include "parent/outfile.h"
 #include "parent/runtime.h"
-#include "parent/statefile.h"
 
 namespace rh {
 
@@ -30,13 +33,12 @@ struct ApplierSettings {
     std::chrono::milliseconds reload_timeout{10000};
     std::string runtime_socket; // optional
     std::chrono::milliseconds runtime_timeout{1000};
-    std::string state_file; // optional; written after every successful apply
 };
 
 enum class ApplyPath { unchanged, runtime, reload, file_only };
 const char* apply_path_name(ApplyPath p);
 
-struct ApplyResult {
+struct ApplyOutcome {
     bool ok = false;
     std::string error; // names the failing step and object
     ApplyPath path = ApplyPath::unchanged;
@@ -44,19 +46,24 @@ struct ApplyResult {
     std::vector<std::string> switched; // clusters whose master changed (or appeared/vanished)
     std::string command_output;        // of the failing check/reload, for the log
     double render_ms = 0, write_ms = 0, check_ms = 0, switch_ms = 0, reload_ms = 0;
+    // What HAProxy routes to now: after a success, every desired master;
+    // after a failure, what was in effect plus any runtime switch that went
+    // through before a later step failed.
+    MasterMap in_effect;
 };
 
 class Applier {
   public:
-    using Done = std::function<void(const ApplyResult&)>;
-    // applied: masters last applied (from the state file), used to tell what changed.
-    Applier(event_base* base, ApplierSettings settings, AppliedState applied, Done done);
+    using Done = std::function<void(const ApplyOutcome&)>;
+    // in_effect: the owner's applied state, read when an apply starts to
+    // tell what changed; it must outlive the Applier.
+    Applier(event_base* base, ApplierSettings settings, const MasterMap& in_effect, Done done);
+    Applier(event_base*, ApplierSettings, const MasterMap&&, Done) = delete; // would dangle
     Applier(const Applier&) = delete;
     Applier& operator=(const Applier&) = delete;
 
     void submit(std::vector<HaproxyCluster> desired);
     bool busy() const { return running_ || pending_.has_value(); }
-    const AppliedState& applied() const { return applied_; }
 
   private:
     void start();
@@ -72,7 +79,7 @@ class Applier {
 
     event_base* base_;
     ApplierSettings s_;
-    AppliedState applied_;
+    const MasterMap& in_effect_;
     Done done_;
     CommandRunner runner_;
     RuntimeClient runtime_;
@@ -86,7 +93,7 @@ class Applier {
     std::string bytes_;
     std::optional<PendingFile> temp_;
     std::vector<const HaproxyCluster*> to_switch_;
-    ApplyResult result_;
+    ApplyOutcome result_;
     std::chrono::steady_clock::time_point t_;
 };
 

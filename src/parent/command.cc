@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,38 +10,15 @@
 #include <cstdint>
 #include <cstring>
 
-#include "parent/notify.h"
+#include "parent/process.h"
 
 namespace rh {
 
 namespace {
 
-int pidfd_open(pid_t pid) {
-    return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-}
-
-// glibc keeps signals 32 and 33 for itself and will not touch them, yet an
-// ignored disposition inherited from our own parent survives exec. Reset
-// them with the raw system call (kernel sigaction layout on Linux).
-void reset_reserved_signal(int sig) {
-    struct {
-        void* handler;
-        unsigned long flags;
-        void* restorer;
-        uint64_t mask;
-    } ksa{};
-    ksa.handler = nullptr; // SIG_DFL
-    syscall(SYS_rt_sigaction, sig, &ksa, nullptr, sizeof(ksa.mask));
-}
-
 // In the child, between fork and exec: async-signal-safe calls only.
 [[noreturn]] void exec_child(const std::string& cmd, int out_fd, char** envp) {
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int sig = 1; sig < NSIG; sig++)
-        if (signal(sig, SIG_DFL) == SIG_ERR)
-            reset_reserved_signal(sig); // glibc refuses its own (32, 33)
+    reset_signals_in_child();
     setpgid(0, 0);
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0 && devnull != 0) {

@@ -4,11 +4,15 @@ src_parent_libparent_a_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CF
 src_parent_libparent_a_SOURCES = \
 	%reldir%/applier.cc %reldir%/applier.h \
 	%reldir%/command.cc %reldir%/command.h \
+	%reldir%/engine_check.cc %reldir%/engine_check.h \
 	%reldir%/haproxy.cc %reldir%/haproxy.h \
 	%reldir%/notify.cc %reldir%/notify.h \
 	%reldir%/outfile.cc %reldir%/outfile.h \
+	%reldir%/output.cc %reldir%/output.h \
 	%reldir%/parent.cc %reldir%/parent.h \
+	%reldir%/process.cc %reldir%/process.h \
 	%reldir%/runtime.cc %reldir%/runtime.h \
-	%reldir%/statefile.cc %reldir%/statefile.h
+	%reldir%/statefile.cc %reldir%/statefile.h \
+	%reldir%/supervisor.cc %reldir%/supervisor.h
 PARENT_LIBS = src/parent/libparent.a src/config/libconfig.a src/common/libcommon.a \
 	$(LIBEVENT_CORE_LIBS) $(JANSSON_LIBS) $(INIH_LIBS)

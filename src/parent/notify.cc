@@ -12,8 +12,6 @@
 
 #include "autoconfig.h"
 
-extern char** environ;
-
 namespace rh {
 
 namespace {
@@ -105,16 +103,6 @@ std::string status_line(const StatusFacts& f) {
             s += "...";
     }
     return s;
-}
-
-ChildEnvironment::ChildEnvironment() {
-    static constexpr std::string_view kDrop = "NOTIFY_SOCKET=";
-    for (char** e = environ; e && *e; e++)
-        if (std::string_view(*e).substr(0, kDrop.size()) != kDrop)
-            vars_.emplace_back(*e);
-    for (auto& v : vars_)
-        ptrs_.push_back(v.data());
-    ptrs_.push_back(nullptr);
 }
 
 } // namespace rh

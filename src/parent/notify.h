@@ -9,13 +9,12 @@
 // systemd is a courtesy, it never stops or fails the daemon.
 //
 // Only the parent (systemd's main PID) notifies; processes the daemon starts
-// get child_environment(), which drops NOTIFY_SOCKET.
+// get a ChildEnvironment (process.h), which drops NOTIFY_SOCKET.
 #pragma once
 
 #include <cstddef>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace rh {
 
@@ -37,19 +36,5 @@ struct StatusFacts {
     std::string_view error;     // the last apply's error, empty after a success
 };
 std::string status_line(const StatusFacts& f);
-
-// This process's environment without NOTIFY_SOCKET, for execve() after a
-// fork. Build it before fork(): envp() only hands out pointers.
-class ChildEnvironment {
-  public:
-    ChildEnvironment();
-    ChildEnvironment(const ChildEnvironment&) = delete;
-    ChildEnvironment& operator=(const ChildEnvironment&) = delete;
-    char** envp() { return ptrs_.data(); }
-
-  private:
-    std::vector<std::string> vars_;
-    std::vector<char*> ptrs_;
-};
 
 } // namespace rh

@@ -1,13 +1,10 @@
-// The privileged parent: configuration, supervision of the engine, and (in
-// later work) everything that writes files or runs commands. It has no
-// network sockets of its own.
+// The privileged parent: reads the configuration, supervises the engine
+// (supervisor.h), checks what it says (engine_check.h) and owns every
+// output (output.h). It has no network sockets of its own.
 #pragma once
 
-#include <cstdint>
 #include <string>
 #include <vector>
-
-#include "common/proto.h"
 
 namespace rh {
 
@@ -25,22 +22,7 @@ struct Options {
 std::vector<ConfigError> load_and_check(const std::string& path, Config* out,
                                         std::string* template_text);
 
-// The parent's check of one message from the engine, after the codec
-// accepted it: only Ready (once, for the current configuration generation)
-// and Master (after Ready, for a configured cluster, with a valid address)
-// are allowed. Returns an empty string if acceptable, else the violation.
-// Pure, so each rejection is unit-tested.
-struct EngineMessageContext {
-    const Config* config = nullptr;
-    uint64_t generation = 0;
-    bool ready = false; // Ready already received
-};
-std::string check_engine_message(const proto::Message& m, const EngineMessageContext& ctx);
-
 // Runs the parent until SIGTERM/SIGINT; returns the process exit status.
 int parent_main(const Options& opts);
-
-// Runs the engine (re-executed by the parent with -E, channel on fd 3).
-int engine_main(const Options& opts);
 
 } // namespace rh

@@ -30,7 +30,7 @@ bool fail(std::string* err, std::string msg) {
     return false;
 }
 
-bool parse_cluster(const char* name, json_t* v, AppliedMaster* out, std::string* err) {
+bool parse_cluster(const char* name, json_t* v, MasterAt* out, std::string* err) {
     std::string where = std::string("cluster ") + name + ": ";
     if (!json_is_object(v))
         return fail(err, where + "not an object");
@@ -53,7 +53,7 @@ bool parse_cluster(const char* name, json_t* v, AppliedMaster* out, std::string*
 
 } // namespace
 
-std::string format_state(const AppliedState& st) {
+std::string format_state(const MasterMap& st) {
     JsonPtr clusters{json_object()};
     for (const auto& [name, m] : st) {
         json_t* c =
@@ -68,7 +68,7 @@ std::string format_state(const AppliedState& st) {
     return out + "\n";
 }
 
-std::optional<AppliedState> parse_state(const std::string& text, std::string* err) {
+std::optional<MasterMap> parse_state(const std::string& text, std::string* err) {
     json_error_t jerr;
     JsonPtr root{json_loadb(text.data(), text.size(), 0, &jerr)};
     if (!root) {
@@ -85,11 +85,11 @@ std::optional<AppliedState> parse_state(const std::string& text, std::string* er
         fail(err, "missing clusters object");
         return std::nullopt;
     }
-    AppliedState st;
+    MasterMap st;
     const char* name;
     json_t* v;
     json_object_foreach(clusters, name, v) {
-        AppliedMaster m;
+        MasterAt m;
         if (!parse_cluster(name, v, &m, err))
             return std::nullopt;
         st[name] = m;
@@ -97,7 +97,7 @@ std::optional<AppliedState> parse_state(const std::string& text, std::string* er
     return st;
 }
 
-AppliedState load_state(const std::string& path) {
+MasterMap load_state(const std::string& path) {
     struct stat sb {};
     if (stat(path.c_str(), &sb) < 0 && errno == ENOENT)
         return {}; // first start
@@ -114,7 +114,7 @@ AppliedState load_state(const std::string& path) {
     return *st;
 }
 
-bool save_state(const std::string& path, const AppliedState& st, std::string* err) {
+bool save_state(const std::string& path, const MasterMap& st, std::string* err) {
     if (!write_file_atomic(path, format_state(st), err))
         return false;
     return true;

@@ -96,12 +96,12 @@ char route(Env& e) {
     return got;
 }
 
-ApplyResult wait_result(Env& e, std::optional<ApplyResult>& slot) {
+ApplyOutcome wait_result(Env& e, std::optional<ApplyOutcome>& slot) {
     auto deadline = std::chrono::steady_clock::now() + 15s;
     while (!slot && std::chrono::steady_clock::now() < deadline)
         event_base_loop(e.base.get(), EVLOOP_ONCE);
     assert_true(slot.has_value());
-    ApplyResult r = *slot;
+    ApplyOutcome r = *slot;
     slot.reset();
     return r;
 }
@@ -178,11 +178,12 @@ static void against_real_haproxy(void** state) {
     s.reload_command = "if [ -s " + e.pidfile + " ]; then sf=\"-sf $(cat " + e.pidfile +
                        ")\"; fi; " + e.haproxy + " -f " + e.cfg + " -D -p " + e.pidfile + " $sf";
     s.runtime_socket = e.sock;
-    s.state_file = e.dir + "/state.json";
-    std::optional<ApplyResult> slot;
+    std::optional<ApplyOutcome> slot;
     int applies = 0;
-    Applier ap(e.base.get(), s, {}, [&](const ApplyResult& r) {
+    MasterMap applied; // the owner's state, as parent/output.cc keeps it
+    Applier ap(e.base.get(), s, applied, [&](const ApplyOutcome& r) {
         slot = r;
+        applied = r.in_effect;
         applies++;
     });
 
@@ -194,7 +195,7 @@ static void against_real_haproxy(void** state) {
     assert_int_equal(static_cast<int>(r.path), static_cast<int>(ApplyPath::reload));
     assert_true(wait_for_file(e.sock));
     assert_int_equal(route(e), 'A');
-    assert_true(load_state(s.state_file).at("c1").master.port == e.port_a);
+    assert_true(applied.at("c1").master.port == e.port_a);
 
     // 2. Same topology again: nothing to do.
     ap.submit(topo(e, e.port_a, "c1"));
@@ -260,8 +261,8 @@ static void against_real_haproxy(void** state) {
     // topology writes nothing and reloads nothing.
     {
         std::string pid_now = slurp(e.pidfile), cfg_now = slurp(e.cfg);
-        Applier again(e.base.get(), s, load_state(s.state_file),
-                      [&](const ApplyResult& res) { slot = res; });
+        MasterMap restored = applied; // what the state file would give back
+        Applier again(e.base.get(), s, restored, [&](const ApplyOutcome& res) { slot = res; });
         again.submit(renamed);
         r = wait_result(e, slot);
         assert_true(r.ok);
@@ -275,7 +276,10 @@ static void against_real_haproxy(void** state) {
     ApplierSettings bad = s;
     bad.check_command = "echo rejected by test; exit 1";
     bad.runtime_socket.clear();
-    Applier ap2(e.base.get(), bad, ap.applied(), [&](const ApplyResult& res) { slot = res; });
+    Applier ap2(e.base.get(), bad, applied, [&](const ApplyOutcome& res) {
+        slot = res;
+        applied = res.in_effect;
+    });
     ap2.submit(topo(e, e.port_b, "c1"));
     r = wait_result(e, slot);
     assert_false(r.ok);
@@ -300,8 +304,12 @@ static void reload_timeout_is_reported_and_retried(void**) {
     s.output = std::string(dir) + "/out.cfg";
     s.reload_command = "sleep 30";
     s.reload_timeout = 200ms;
-    std::optional<ApplyResult> slot;
-    Applier ap(base.get(), s, {}, [&](const ApplyResult& r) { slot = r; });
+    std::optional<ApplyOutcome> slot;
+    MasterMap applied;
+    Applier ap(base.get(), s, applied, [&](const ApplyOutcome& r) {
+        slot = r;
+        applied = r.in_effect;
+    });
     std::vector<HaproxyCluster> t{{"c1", 7000, HostPort{"127.0.0.1", 7001}, 1, "b", "s"}};
     for (int round = 0; round < 2; round++) {
         ap.submit(t);
@@ -317,9 +325,13 @@ static void reload_timeout_is_reported_and_retried(void**) {
         slot.reset();
     }
     assert_true(file_has_content(s.output, "c1 127.0.0.1:7001\n"));
-    assert_true(ap.applied().empty()); // never acknowledged
+    assert_true(applied.empty()); // never acknowledged
     s.reload_command = "true";
-    Applier ok(base.get(), s, {}, [&](const ApplyResult& r) { slot = r; });
+    MasterMap fresh;
+    Applier ok(base.get(), s, fresh, [&](const ApplyOutcome& r) {
+        slot = r;
+        fresh = r.in_effect;
+    });
     ok.submit(t);
     auto deadline = std::chrono::steady_clock::now() + 10s;
     while (!slot && std::chrono::steady_clock::now() < deadline)
@@ -327,19 +339,19 @@ static void reload_timeout_is_reported_and_retried(void**) {
     assert_true(slot && slot->ok);
     // The file already matched: an Applier with no debt calls it unchanged.
     assert_int_equal(static_cast<int>(slot->path), static_cast<int>(ApplyPath::unchanged));
-    assert_int_equal(ok.applied().at("c1").master.port, 7001);
+    assert_int_equal(fresh.at("c1").master.port, 7001);
     unlink(s.output.c_str());
     rmdir(dir);
 }
 
-static ApplyResult apply_once(event_base* base, Applier& ap, std::optional<ApplyResult>& slot,
+static ApplyOutcome apply_once(event_base* base, Applier& ap, std::optional<ApplyOutcome>& slot,
                               std::vector<HaproxyCluster> t) {
     ap.submit(std::move(t));
     auto deadline = std::chrono::steady_clock::now() + 10s;
     while (!slot && std::chrono::steady_clock::now() < deadline)
         event_base_loop(base, EVLOOP_ONCE);
     assert_true(slot.has_value());
-    ApplyResult r = *slot;
+    ApplyOutcome r = *slot;
     slot.reset();
     return r;
 }
@@ -358,10 +370,13 @@ static void epoch_only_and_missing_socket(void**) {
     s.reload_command = "echo reloaded >> " + std::string(dir) + "/reloads";
     std::string reloads = std::string(dir) + "/reloads";
     assert_true(write_file_atomic(s.output, "c1 127.0.0.1:7001 e1\n", nullptr));
-    AppliedState st;
+    MasterMap st;
     st["c1"] = {HostPort{"127.0.0.1", 7001}, 1};
-    std::optional<ApplyResult> slot;
-    Applier ap(base.get(), s, st, [&](const ApplyResult& r) { slot = r; });
+    std::optional<ApplyOutcome> slot;
+    Applier ap(base.get(), s, st, [&](const ApplyOutcome& r) {
+        slot = r;
+        st = r.in_effect;
+    });
 
     auto r =
         apply_once(base.get(), ap, slot, {{"c1", 7000, HostPort{"127.0.0.1", 7001}, 2, "b", "s"}});
@@ -377,7 +392,7 @@ static void epoch_only_and_missing_socket(void**) {
     assert_true(file_has_content(s.output, "c1 127.0.0.1:7002 e3\n"));
     assert_true(file_has_content(reloads, "reloaded\n"));
     assert_int_equal(r.switched.size(), 1);
-    assert_int_equal(ap.applied().at("c1").master.port, 7002);
+    assert_int_equal(st.at("c1").master.port, 7002);
     std::string rm = "rm -rf '" + std::string(dir) + "'";
     assert_int_equal(system(rm.c_str()), 0);
 }

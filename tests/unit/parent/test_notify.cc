@@ -1,8 +1,4 @@
-// Unit tests for src/parent/notify.cc: the STATUS= line systemctl status shows, and
-// the environment handed to child processes.
-#include <stdlib.h>
-
-#include <cstring>
+// Unit tests for src/parent/notify.cc: the STATUS= line systemctl status shows.
 #include <string>
 
 #include "parent/notify.h"
@@ -49,29 +45,11 @@ static void engine_and_error_are_shown(void**) {
     assert_true(s.size() > 3 && s.compare(s.size() - 3, 3, "...") == 0);
 }
 
-static void child_environment_drops_notify_socket(void**) {
-    assert_int_equal(setenv("NOTIFY_SOCKET", "/run/x", 1), 0);
-    assert_int_equal(setenv("RH_NOTIFY_TEST", "1", 1), 0);
-    bool kept = false, notify = false;
-    {
-        ChildEnvironment env;
-        for (char** e = env.envp(); *e; e++) {
-            kept = kept || strcmp(*e, "RH_NOTIFY_TEST=1") == 0;
-            notify = notify || strncmp(*e, "NOTIFY_SOCKET=", 14) == 0;
-        }
-    }
-    unsetenv("NOTIFY_SOCKET");
-    unsetenv("RH_NOTIFY_TEST");
-    assert_true(kept);
-    assert_false(notify);
-}
-
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(waiting_then_applied),
         cmocka_unit_test(grace_over_with_unknown_clusters),
         cmocka_unit_test(engine_and_error_are_shown),
-        cmocka_unit_test(child_environment_drops_notify_socket),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -13,7 +13,7 @@
 using namespace rh;
 
 static void round_trip(void**) {
-    AppliedState st;
+    MasterMap st;
     st["b"] = {HostPort{"10.0.0.1", 6379}, 7};
     st["a"] = {HostPort{"2001:db8::2", 65535}, 0};
     std::string text = format_state(st);
@@ -69,7 +69,7 @@ static void load_and_save(void**) {
     assert_non_null(mkdtemp(dir));
     std::string path = std::string(dir) + "/state.json";
     assert_true(load_state(path).empty()); // missing: empty
-    AppliedState st;
+    MasterMap st;
     st["c"] = {HostPort{"127.0.0.1", 7001}, 3};
     std::string err;
     assert_true(save_state(path, st, &err));

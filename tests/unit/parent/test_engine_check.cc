@@ -1,9 +1,9 @@
 // Unit tests for the parent's validation of engine messages
-// (check_engine_message in src/parent/parent.cc): every rejection.
+// (check_engine_message in src/parent/engine_check.cc): every rejection.
 #include <string>
 
 #include "config/config.h"
-#include "parent/parent.h"
+#include "parent/engine_check.h"
 
 #include "../../cmocka.h"
 

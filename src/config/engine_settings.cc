@@ -1,0 +1,95 @@
+#include "config/engine_settings.h"
+
+namespace rh {
+
+namespace {
+
+uint32_t ms(Millis d) {
+    return static_cast<uint32_t>(d.count());
+}
+
+proto::ConfigBegin global_message(const Config& c, uint64_t generation) {
+    proto::ConfigBegin b;
+    b.generation = generation;
+    b.log_level = static_cast<uint8_t>(c.log_level);
+    b.log_facility = c.log_facility;
+    b.user = c.user;
+    b.chroot_dir = c.chroot;
+    b.api_listen = c.api_listen;
+    b.sentinel_password = c.sentinel_password;
+    b.min_agreement = static_cast<uint16_t>(effective_min_agreement(c));
+    b.trust_discovered = c.trust_discovered;
+    b.ping_interval_ms = ms(c.ping_interval);
+    b.ping_timeout_ms = ms(c.ping_timeout);
+    b.connect_timeout_ms = ms(c.connect_timeout);
+    b.reread_interval_ms = ms(c.reread_interval);
+    b.confirm_timeout_ms = ms(c.confirm_timeout);
+    b.forget_discovered_after_ms = ms(c.forget_discovered_after);
+    b.backoff_max_ms = ms(c.backoff_max);
+    b.max_epoch_jump = c.max_epoch_jump;
+    b.consul = c.consul;
+    b.consul_address = c.consul_address;
+    b.consul_mode = c.consul ? c.consul_mode : "";
+    b.consul_token = c.consul_token;
+    b.consul_ca_pem = c.consul_ca_pem;
+    b.consul_timeout_ms = ms(c.consul_timeout);
+    b.consul_retry_max_ms = ms(c.consul_retry_max);
+    // For /api/configuration only: the engine never opens or runs them.
+    b.config_path = c.path;
+    b.haproxy_template = c.haproxy_template;
+    b.haproxy_output = c.haproxy_output;
+    b.haproxy_check_command = c.check_command;
+    b.haproxy_reload_command = c.reload_command;
+    b.haproxy_runtime_socket = c.runtime_socket;
+    return b;
+}
+
+proto::ConfigCluster cluster_message(const ClusterConfig& cl) {
+    proto::ConfigCluster m;
+    m.name = cl.name;
+    m.external_port = cl.external_port;
+    m.password = cl.password;
+    m.haproxy_backend = cl.haproxy_backend;
+    m.haproxy_server = cl.haproxy_server;
+    m.consul_service = cl.consul_service;
+    m.consul_service_id = cl.consul_service_id;
+    m.consul_node = cl.consul_node;
+    m.consul_datacenter = cl.consul_datacenter;
+    m.consul_tags = cl.consul_tags;
+    return m;
+}
+
+} // namespace
+
+unsigned effective_min_agreement(const Config& c) {
+    if (c.min_agreement > 0)
+        return static_cast<unsigned>(c.min_agreement);
+    return c.sentinels.size() >= 2 ? 2 : 1;
+}
+
+std::vector<proto::Message> engine_messages(const Config& c, uint64_t generation,
+                                            const MasterMap& applied,
+                                            const std::map<std::string, ClusterConfig>& removed) {
+    std::vector<proto::Message> out;
+    out.emplace_back(global_message(c, generation));
+    for (auto& s : c.sentinels)
+        out.emplace_back(proto::ConfigSentinel{s});
+    for (auto& cl : c.clusters) {
+        proto::ConfigCluster m = cluster_message(cl);
+        if (auto it = applied.find(cl.name); it != applied.end()) {
+            m.applied_master = it->second.master;
+            m.applied_epoch = it->second.epoch;
+        }
+        out.emplace_back(std::move(m));
+    }
+    for (auto& [name, cl] : removed) {
+        proto::ConfigCluster m = cluster_message(cl);
+        m.removed = true;
+        out.emplace_back(std::move(m));
+    }
+    out.emplace_back(proto::ConfigEnd{generation, static_cast<uint32_t>(c.sentinels.size()),
+                                      static_cast<uint32_t>(c.clusters.size() + removed.size())});
+    return out;
+}
+
+} // namespace rh

@@ -1,0 +1,28 @@
+// What the engine is told: the one mapping of a Config (and what the parent
+// has applied) to the configuration messages the engine receives, sent as
+// ConfigBegin, one ConfigSentinel per seed, one ConfigCluster per cluster
+// (removed ones last, to withdraw from Consul), ConfigEnd. Pure.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "common/master.h"
+#include "common/proto.h"
+#include "config/config.h"
+
+namespace rh {
+
+// min_agreement as given, or by default 2 when at least two Sentinels are
+// configured (no single Sentinel may move a master), else 1.
+unsigned effective_min_agreement(const Config& c);
+
+// The transfer for configuration generation `generation`. applied: masters
+// in effect, so a new engine starts from them; removed: clusters dropped
+// from the file whose Consul registrations the engine must withdraw.
+std::vector<proto::Message> engine_messages(const Config& c, uint64_t generation,
+                                            const MasterMap& applied,
+                                            const std::map<std::string, ClusterConfig>& removed);
+
+} // namespace rh

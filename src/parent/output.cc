@@ -1,0 +1,242 @@
+#include "parent/output.h"
+
+#include <ctime>
+
+#include "common/log.h"
+#include "parent/statefile.h"
+
+namespace rh {
+
+namespace {
+
+int64_t wall_now() {
+    return static_cast<int64_t>(time(nullptr));
+}
+
+proto::ApplyResult applied_result(const std::string& name, const MasterAt& m, int64_t now) {
+    return proto::ApplyResult{name, proto::ApplyState::Applied, m.master, m.epoch, now, ""};
+}
+
+} // namespace
+
+Output::Output(event_base* base, const Config& config, std::string template_text, Hooks hooks)
+    : config_(config), hooks_(std::move(hooks)), base_(base),
+      grace_timer_(base, [this] { on_grace_over(); }), apply_timer_(base, [this] { apply(); }) {
+    // What was last applied: a restart renders exactly that until the
+    // engine knows better, so it never writes an empty or partial file.
+    if (!config_.state_file.empty())
+        applied_ = load_state(config_.state_file);
+    make_applier(std::move(template_text));
+}
+
+void Output::start_grace_period() {
+    grace_timer_.arm(config_.startup_grace);
+}
+
+void Output::confirmed(const proto::Master& m) {
+    log::notice("cluster %s: confirmed master %s at epoch %llu", m.cluster.c_str(),
+                format_host_port(m.master).c_str(), static_cast<unsigned long long>(m.epoch));
+    desired_[m.cluster] = MasterAt{m.master, m.epoch};
+    // One apply per batch: every message already read is taken into
+    // account before rendering, so a storm of N switches costs one render,
+    // one write and one reload, not N.
+    if (!apply_timer_.pending())
+        apply_timer_.arm(std::chrono::microseconds(0));
+}
+
+void Output::replay() {
+    int64_t now = wall_now();
+    for (auto& [name, m] : applied_)
+        hooks_.report(applied_result(name, m, now));
+}
+
+void Output::retire_removed(const Config& fresh) {
+    for (auto& old : config_.clusters) {
+        bool kept = false;
+        for (auto& c : fresh.clusters)
+            kept = kept || c.name == old.name;
+        if (!kept && config_.consul) {
+            removed_[old.name] = old;
+            applied_.erase(old.name);
+            desired_.erase(old.name);
+        }
+    }
+    for (auto& c : fresh.clusters)
+        removed_.erase(c.name);
+}
+
+void Output::reconfigure(std::string template_text) {
+    make_applier(std::move(template_text));
+    apply();
+}
+
+size_t Output::confirmed_count() const {
+    size_t n = 0;
+    for (auto& c : config_.clusters)
+        n += desired_.count(c.name);
+    return n;
+}
+
+size_t Output::applied_count() const {
+    size_t n = 0;
+    for (auto& c : config_.clusters)
+        n += applied_.count(c.name);
+    return n;
+}
+
+void Output::make_applier(std::string template_text) {
+    applier_.reset();
+    if (!config_.haproxy)
+        return;
+    ApplierSettings st;
+    st.template_text = std::move(template_text);
+    st.output = config_.haproxy_output;
+    st.check_command = config_.check_command;
+    st.reload_command = config_.reload_command;
+    st.reload_timeout = config_.reload_timeout;
+    st.runtime_socket = config_.runtime_socket;
+    st.runtime_timeout = config_.runtime_timeout;
+    applier_ = std::make_unique<Applier>(base_, std::move(st), applied_,
+                                         [this](const ApplyOutcome& r) { on_applied(r); });
+}
+
+// Nothing is written until something is known: every configured cluster
+// has a confirmed master, or the start-up grace period is over.
+bool Output::may_apply() const {
+    if (grace_over_)
+        return true;
+    for (auto& c : config_.clusters)
+        if (!desired_.count(c.name))
+            return false;
+    return true;
+}
+
+void Output::on_grace_over() {
+    grace_over_ = true;
+    size_t unknown = config_.clusters.size() - confirmed_count();
+    if (unknown)
+        log::warn("start-up grace period over with %zu clusters without a confirmed master; "
+                  "applying what is known",
+                  unknown);
+    apply();
+    hooks_.in_effect("start-up grace period over");
+}
+
+void Output::apply() {
+    hooks_.changed(); // once per batch of engine messages
+    if (!may_apply())
+        return;
+    if (!applier_)
+        return apply_without_output();
+    applier_->submit(haproxy_clusters());
+}
+
+// Every configured cluster, at its confirmed master or, until the engine
+// confirms one, at the one in effect.
+std::vector<HaproxyCluster> Output::haproxy_clusters() const {
+    std::vector<HaproxyCluster> want;
+    for (auto& c : config_.clusters) {
+        HaproxyCluster h;
+        h.name = c.name;
+        h.external_port = c.external_port;
+        h.backend = c.haproxy_backend;
+        h.server = c.haproxy_server;
+        const MasterAt* m = nullptr;
+        if (auto it = desired_.find(c.name); it != desired_.end())
+            m = &it->second;
+        else if (auto a = applied_.find(c.name); a != applied_.end())
+            m = &a->second;
+        if (m) {
+            h.master = m->master;
+            h.epoch = m->epoch;
+        }
+        want.push_back(std::move(h));
+    }
+    return want;
+}
+
+void Output::on_applied(const ApplyOutcome& r) {
+    int64_t now = wall_now();
+    log_outcome(r);
+    take_in_effect(r.in_effect, now);
+    if (!r.ok) {
+        last_error_ = "haproxy: " + r.error;
+        report_errors(r.error, now);
+        hooks_.changed();
+        return;
+    }
+    last_error_.clear();
+    hooks_.changed();
+    // Only applies that may_apply() allowed reach here: the first one is
+    // the first topology in effect.
+    hooks_.in_effect("first topology applied to haproxy");
+}
+
+void Output::log_outcome(const ApplyOutcome& r) const {
+    if (!r.ok) {
+        log::error("haproxy: %s", r.error.c_str());
+        if (!r.command_output.empty())
+            log::error("haproxy: command output: %s", r.command_output.c_str());
+        return;
+    }
+    if (r.path != ApplyPath::unchanged)
+        log::notice("haproxy: applied by %s%s (render %.1f ms, write %.1f ms, check %.1f ms, "
+                    "switch %.1f ms, reload %.1f ms)",
+                    apply_path_name(r.path),
+                    r.runtime_fallback ? " after the runtime switch failed" : "", r.render_ms,
+                    r.write_ms, r.check_ms, r.switch_ms, r.reload_ms);
+}
+
+// Without an output section there is nothing to write: what the engine
+// confirmed is, by definition, what is in effect.
+void Output::apply_without_output() {
+    MasterMap next = applied_;
+    for (auto& [name, m] : desired_)
+        next[name] = m;
+    take_in_effect(next, wall_now());
+    hooks_.changed();
+    hooks_.in_effect(grace_over_ ? "start-up grace period over"
+                                 : "every cluster has a confirmed master");
+}
+
+// The one place applied_ changes after start-up: reports each cluster whose
+// master came into effect and saves the state file. Returns whether
+// anything changed.
+bool Output::take_in_effect(const MasterMap& in_effect, int64_t now) {
+    if (in_effect == applied_)
+        return false;
+    for (auto& [name, m] : in_effect) {
+        auto it = applied_.find(name);
+        if (it == applied_.end() || it->second != m)
+            hooks_.report(applied_result(name, m, now));
+    }
+    applied_ = in_effect;
+    save_state_file();
+    return true;
+}
+
+// Each confirmed master that is not in effect failed to apply.
+void Output::report_errors(const std::string& error, int64_t now) {
+    for (auto& [name, m] : desired_) {
+        auto it = applied_.find(name);
+        if (it != applied_.end() && it->second == m)
+            continue;
+        proto::ApplyResult r{name, proto::ApplyState::Error,        std::nullopt, 0,
+                             now,  error.substr(0, proto::kMaxText)};
+        if (it != applied_.end()) {
+            r.master = it->second.master;
+            r.epoch = it->second.epoch;
+        }
+        hooks_.report(r);
+    }
+}
+
+void Output::save_state_file() {
+    if (config_.state_file.empty())
+        return;
+    std::string err;
+    if (!save_state(config_.state_file, applied_, &err))
+        log::error("state file: %s", err.c_str()); // HAProxy is right; only the memo failed
+}
+
+} // namespace rh

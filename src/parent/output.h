@@ -1,0 +1,87 @@
+// The parent's outputs and the ONLY owner of what it knows about masters:
+//   desired  what the engine confirmed (checked by engine_check first);
+//   applied  what is in effect: in HAProxy when [haproxy] is configured,
+//            else simply accepted. Loaded from the state file at start-up,
+//            saved to it whenever it changes, replayed to every new engine.
+// Nothing is written until something is known: every configured cluster has
+// a confirmed master, or the start-up grace period is over. Confirmations
+// that arrive together are applied as one batch (one render, one reload).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/evutil.h"
+#include "common/master.h"
+#include "common/proto.h"
+#include "config/config.h"
+#include "parent/applier.h"
+
+namespace rh {
+
+class Output {
+  public:
+    struct Hooks {
+        // A result the engine should hear (it shows them in the API).
+        std::function<void(const proto::ApplyResult&)> report;
+        // The first topology is in effect (systemd READY=1), with why.
+        std::function<void(const char* why)> in_effect;
+        // Counts, the grace period or the last error changed.
+        std::function<void()> changed;
+    };
+
+    // config must outlive the Output; the parent swaps it only between
+    // retire_removed() and reconfigure().
+    Output(event_base* base, const Config& config, std::string template_text, Hooks hooks);
+    Output(const Output&) = delete;
+    Output& operator=(const Output&) = delete;
+
+    void start_grace_period();
+    // A Master message the parent accepted.
+    void confirmed(const proto::Master& m);
+    // Tells a new engine what is in effect.
+    void replay();
+
+    // SIGHUP, before the parent swaps in `fresh`: clusters dropped from the
+    // file are forgotten; with [consul] they are remembered as removed, so
+    // every engine withdraws them until the name comes back.
+    void retire_removed(const Config& fresh);
+    // After the swap: a new Applier for the new settings, then an apply.
+    void reconfigure(std::string template_text);
+
+    const MasterMap& applied() const { return applied_; }
+    const std::map<std::string, ClusterConfig>& removed() const { return removed_; }
+    size_t confirmed_count() const;
+    size_t applied_count() const;
+    bool grace_over() const { return grace_over_; }
+    const std::string& last_error() const { return last_error_; }
+
+  private:
+    void make_applier(std::string template_text);
+    bool may_apply() const;
+    void on_grace_over();
+    void apply();
+    std::vector<HaproxyCluster> haproxy_clusters() const;
+    void on_applied(const ApplyOutcome& r);
+    void log_outcome(const ApplyOutcome& r) const;
+    void apply_without_output();
+    bool take_in_effect(const MasterMap& in_effect, int64_t now);
+    void report_errors(const std::string& error, int64_t now);
+    void save_state_file();
+
+    const Config& config_;
+    Hooks hooks_;
+    event_base* base_;
+    Timer grace_timer_;
+    Timer apply_timer_;
+    bool grace_over_ = false;
+    std::unique_ptr<Applier> applier_;
+    MasterMap desired_;
+    MasterMap applied_;
+    std::map<std::string, ClusterConfig> removed_;
+    std::string last_error_; // of the last failed apply, until one succeeds
+};
+
+} // namespace rh

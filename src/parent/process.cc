@@ -1,0 +1,65 @@
+#include "parent/process.h"
+
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+extern char** environ;
+
+namespace rh {
+
+namespace {
+
+// glibc keeps signals 32 and 33 for itself and will not touch them, yet an
+// ignored disposition inherited from our own parent survives exec. Reset
+// them with the raw system call (kernel sigaction layout on Linux).
+void reset_reserved_signal(int sig) {
+    struct {
+        void* handler;
+        unsigned long flags;
+        void* restorer;
+        uint64_t mask;
+    } ksa{};
+    ksa.handler = nullptr; // SIG_DFL
+    syscall(SYS_rt_sigaction, sig, &ksa, nullptr, sizeof(ksa.mask));
+}
+
+} // namespace
+
+int pidfd_open(pid_t pid) {
+    return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+}
+
+std::string describe_wait_status(int status) {
+    if (WIFEXITED(status))
+        return "exited with status " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status))
+        return std::string("killed by signal ") + strsignal(WTERMSIG(status));
+    return "stopped";
+}
+
+ChildEnvironment::ChildEnvironment() {
+    static constexpr std::string_view kDrop = "NOTIFY_SOCKET=";
+    for (char** e = environ; e && *e; e++)
+        if (std::string_view(*e).substr(0, kDrop.size()) != kDrop)
+            vars_.emplace_back(*e);
+    for (auto& v : vars_)
+        ptrs_.push_back(v.data());
+    ptrs_.push_back(nullptr);
+}
+
+void reset_signals_in_child() {
+    for (int sig = 1; sig < NSIG; sig++)
+        if (signal(sig, SIG_DFL) == SIG_ERR)
+            reset_reserved_signal(sig); // glibc refuses its own (32, 33)
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+} // namespace rh

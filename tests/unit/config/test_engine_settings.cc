@@ -1,0 +1,103 @@
+// Unit tests for src/config/engine_settings.cc: the one mapping of a Config
+// to what the engine receives, checked through the real codec.
+#include <string>
+#include <vector>
+
+#include "common/proto.h"
+#include "config/engine_settings.h"
+
+#include "../../cmocka.h" // last: it defines fail()
+
+using namespace rh;
+
+namespace {
+
+Config two_sentinels() {
+    Config c;
+    c.sentinels = {HostPort{"127.0.0.1", 26379}, HostPort{"127.0.0.1", 26380}};
+    ClusterConfig a;
+    a.name = "alpha";
+    a.external_port = 7000;
+    a.haproxy_backend = "redis_alpha";
+    a.consul_tags = {"x", "y"};
+    c.clusters = {a};
+    return c;
+}
+
+// Every message survives the codec, as it will on the socketpair.
+std::vector<proto::Message> through_codec(const std::vector<proto::Message>& in) {
+    std::vector<proto::Message> out;
+    uint32_t seq = 0;
+    for (auto& m : in) {
+        std::string err;
+        auto frame = proto::encode(m, seq++, &err);
+        if (!frame)
+            fail_msg("encode: %s", err.c_str());
+        proto::Header h;
+        assert_int_equal(static_cast<int>(proto::parse_header(*frame, &h, &err)),
+                         static_cast<int>(proto::FrameStatus::Complete));
+        auto back =
+            proto::decode(h, std::span<const uint8_t>(*frame).subspan(proto::kHeaderSize), &err);
+        if (!back)
+            fail_msg("decode: %s", err.c_str());
+        out.push_back(std::move(*back));
+    }
+    return out;
+}
+
+void min_agreement_defaults(void**) {
+    Config c = two_sentinels();
+    assert_int_equal(effective_min_agreement(c), 2);
+    c.sentinels.pop_back();
+    assert_int_equal(effective_min_agreement(c), 1);
+    c.sentinels.clear();
+    assert_int_equal(effective_min_agreement(c), 1);
+    c.min_agreement = 3;
+    assert_int_equal(effective_min_agreement(c), 3);
+}
+
+void transfer_in_order(void**) {
+    Config c = two_sentinels();
+    MasterMap applied;
+    applied["alpha"] = {HostPort{"10.0.0.9", 6379}, 12};
+    applied["gone"] = {HostPort{"10.0.0.8", 6379}, 1}; // not configured: not sent
+    ClusterConfig old;
+    old.name = "beta";
+    old.external_port = 7001;
+    auto msgs = through_codec(engine_messages(c, 7, applied, {{"beta", old}}));
+    assert_int_equal(msgs.size(), 6); // begin, 2 sentinels, alpha, beta (removed), end
+
+    auto& b = std::get<proto::ConfigBegin>(msgs[0]);
+    assert_int_equal(b.generation, 7);
+    assert_int_equal(b.min_agreement, 2);
+    assert_string_equal(b.consul_mode.c_str(), ""); // no [consul]
+    assert_int_equal(std::get<proto::ConfigSentinel>(msgs[2]).address.port, 26380);
+
+    auto& a = std::get<proto::ConfigCluster>(msgs[3]);
+    assert_string_equal(a.name.c_str(), "alpha");
+    assert_false(a.removed);
+    assert_true(a.applied_master.has_value());
+    assert_int_equal(a.applied_epoch, 12);
+    assert_string_equal(a.haproxy_backend.c_str(), "redis_alpha");
+    assert_int_equal(a.consul_tags.size(), 2);
+
+    auto& r = std::get<proto::ConfigCluster>(msgs[4]);
+    assert_string_equal(r.name.c_str(), "beta");
+    assert_true(r.removed);
+    assert_false(r.applied_master.has_value());
+
+    auto& e = std::get<proto::ConfigEnd>(msgs[5]);
+    assert_int_equal(e.generation, 7);
+    assert_int_equal(e.sentinels, 2);
+    assert_int_equal(e.clusters, 2);
+}
+
+} // namespace
+
+int main() {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(min_agreement_defaults),
+        cmocka_unit_test(transfer_in_order),
+    };
+    return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
