@@ -13,6 +13,7 @@
 #include <map>
 
 #include "common/file.h"
+#include "common/validate.h"
 
 namespace rh {
 
@@ -156,27 +157,12 @@ extern "C" int handler_trampoline(void* user, const char*, const char* name, con
 
 // ---- stage 2: meaning of each key ----
 
-bool valid_cluster_name(std::string_view s) {
-    if (s.empty() || s.size() > 64)
-        return false;
-    return std::all_of(s.begin(), s.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-    });
-}
-
 bool valid_haproxy_id(std::string_view s) {
     if (s.empty() || s.size() > 128)
         return false;
     return std::all_of(s.begin(), s.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
                c == ':';
-    });
-}
-
-bool printable(std::string_view s) {
-    return std::all_of(s.begin(), s.end(), [](char c) {
-        auto u = static_cast<unsigned char>(c);
-        return u >= 0x20 && u != 0x7f;
     });
 }
 
@@ -762,15 +748,9 @@ std::vector<ConfigError> check_environment(const Config& c, bool as_root) {
             err(c.user_line, "user '" + c.user + "': no such user");
     }
     if (as_root && !c.chroot.empty()) {
-        struct stat st {};
-        if (stat(c.chroot.c_str(), &st) != 0)
-            err(c.chroot_line, "chroot " + c.chroot + ": " + errno_text());
-        else if (!S_ISDIR(st.st_mode))
-            err(c.chroot_line, "chroot " + c.chroot + ": not a directory");
-        else if (st.st_uid != 0)
-            err(c.chroot_line, "chroot " + c.chroot + ": not owned by root");
-        else if (st.st_mode & (S_IWGRP | S_IWOTH))
-            err(c.chroot_line, "chroot " + c.chroot + ": group or world writable");
+        auto why = chroot_dir_problem(c.chroot, {"not owned by root", "group or world writable"});
+        if (!why.empty())
+            err(c.chroot_line, "chroot " + c.chroot + ": " + why);
     }
     if (c.haproxy) {
         if (access(c.haproxy_template.c_str(), R_OK) != 0)
