@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "common/address.h"
+#include "common/validate.h"
 
 namespace rh {
 
@@ -87,12 +88,6 @@ bool iequal(std::string_view a, std::string_view b) {
            });
 }
 
-bool valid_cluster_name(std::string_view s) {
-    return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-    });
-}
-
 // The members of one JSON object that the original read, matched without
 // regard to case as Go's encoding/json does. A JSON null counts as absent
 // (Go leaves the field at its zero value).
@@ -145,13 +140,10 @@ class Fields {
 
 // Whether "key = value" survives parse_config() unchanged.
 bool ini_safe(std::string_view value, std::string_view key, const std::string& path, Diag& d) {
-    for (char c : value) {
-        auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f) {
-            d.error(path, "contains a control character (such as a newline or a tab), which an "
-                          "INI value cannot hold");
-            return false;
-        }
+    if (!printable(value)) {
+        d.error(path, "contains a control character (such as a newline or a tab), which an "
+                      "INI value cannot hold");
+        return false;
     }
     if (!value.empty() && (value.front() == ' ' || value.back() == ' ')) {
         d.error(path, "leading or trailing spaces would be dropped by the INI reader");
