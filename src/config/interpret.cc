@@ -4,6 +4,7 @@
 #include <cctype>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "common/validate.h"
@@ -86,6 +87,19 @@ struct ClusterGiven {
     bool tags = false, node = false, datacenter = false;
 };
 
+// The api_listen lines seen so far in [global].
+struct ListenGiven {
+    bool any = false;
+    int none_line = 0, addr_line = 0; // last "none", last address
+};
+
+// The sections by kind, in file order, once each.
+struct Layout {
+    const Section* sentinels = nullptr;
+    std::vector<std::pair<const Section*, std::string>> clusters; // with NAME
+    std::vector<const Section*> others;                           // global, haproxy, consul
+};
+
 class Interpreter {
   public:
     Interpreter(std::string_view file, Config& c, std::vector<ConfigError>& errors)
@@ -110,7 +124,16 @@ class Interpreter {
     void duration(const Entry& e, Millis* out);
     void boolean(const Entry& e, bool* out);
     void tags(const Entry& e, std::vector<std::string>* out);
+    template <typename T> bool positive(const Entry& e, T max, T* out);
+    std::optional<HostPort> host_port(const Entry& e);
     void required(const Section& s, const std::string& where, const char* key, bool present);
+
+    Layout layout(const std::vector<Section>& sections);
+    std::string cluster_name(const Section& s, std::string_view rest);
+    bool first(std::map<std::string, int>& seen, const std::string& key, const Section& s);
+
+    void api_listen(const Entry& e, ListenGiven* given);
+    void sentinel_address(const Entry& e);
 
     void global(const Section& s);
     void sentinels(const Section& s);
@@ -212,9 +235,53 @@ void Interpreter::required(const Section& s, const std::string& where, const cha
         error(s.line, where + ": missing required key '" + key + "'");
 }
 
+// A whole number from 1 to max; false (reported unless empty) otherwise.
+template <typename T> bool Interpreter::positive(const Entry& e, T max, T* out) {
+    if (e.value.empty())
+        return false;
+    T v = 0;
+    if (!parse_unsigned(e.value, max, &v) || v < 1) {
+        error(e.line, e.key + ": must be a number from 1 up, not '" + e.value + "'");
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+std::optional<HostPort> Interpreter::host_port(const Entry& e) {
+    std::string why;
+    auto hp = parse_host_port(e.value, &why);
+    if (!hp)
+        error(e.line, e.key + ": '" + e.value + "': " + why);
+    return hp;
+}
+
+// Repeatable: the first address replaces the default; "none" alone disables.
+void Interpreter::api_listen(const Entry& e, ListenGiven* given) {
+    if (e.value.empty())
+        return;
+    if (!given->any)
+        c_.api_listen.clear();
+    given->any = true;
+    if (e.value == "none") {
+        given->none_line = e.line;
+        if (given->addr_line)
+            error(e.line, "api_listen: 'none' mixed with an address (line " +
+                              std::to_string(given->addr_line) + ")");
+        return;
+    }
+    if (given->none_line)
+        error(e.line, "api_listen: address mixed with 'none' (line " +
+                          std::to_string(given->none_line) + ")");
+    auto hp = host_port(e);
+    if (!hp)
+        return;
+    given->addr_line = e.line;
+    c_.api_listen.push_back(*hp);
+}
+
 void Interpreter::global(const Section& s) {
-    bool listen_given = false;
-    int none_line = 0, addr_line = 0;
+    ListenGiven listen;
     apply(s, "[global]",
           {
               {"user", false, [&](const Entry& e) { str(e, &c_.user, &c_.user_line); }},
@@ -237,37 +304,23 @@ void Interpreter::global(const Section& s) {
                        error(e.line, "log_facility: invalid facility '" + e.value +
                                          "' (daemon, user, local0 .. local7)");
                }},
-              {"api_listen", true,
-               [&](const Entry& e) {
-                   if (e.value.empty())
-                       return;
-                   if (!listen_given)
-                       c_.api_listen.clear();
-                   listen_given = true;
-                   if (e.value == "none") {
-                       none_line = e.line;
-                       if (addr_line)
-                           error(e.line, "api_listen: 'none' mixed with an address (line " +
-                                             std::to_string(addr_line) + ")");
-                       return;
-                   }
-                   if (none_line)
-                       error(e.line, "api_listen: address mixed with 'none' (line " +
-                                         std::to_string(none_line) + ")");
-                   std::string why;
-                   auto hp = parse_host_port(e.value, &why);
-                   if (!hp) {
-                       error(e.line, "api_listen: '" + e.value + "': " + why);
-                       return;
-                   }
-                   addr_line = e.line;
-                   c_.api_listen.push_back(*hp);
-               }},
+              {"api_listen", true, [&](const Entry& e) { api_listen(e, &listen); }},
               {"pid_file", false, [&](const Entry& e) { str(e, &c_.pid_file); }},
               {"startup_grace", false, [&](const Entry& e) { duration(e, &c_.startup_grace); }},
           });
-    if (none_line)
+    if (listen.none_line)
         c_.api_listen.clear();
+}
+
+void Interpreter::sentinel_address(const Entry& e) {
+    auto hp = host_port(e);
+    if (!hp)
+        return;
+    if (std::find(c_.sentinels.begin(), c_.sentinels.end(), *hp) != c_.sentinels.end()) {
+        error(e.line, "address: duplicate sentinel " + format_host_port(*hp));
+        return;
+    }
+    c_.sentinels.push_back(*hp);
 }
 
 void Interpreter::sentinels(const Section& s) {
@@ -275,34 +328,12 @@ void Interpreter::sentinels(const Section& s) {
     apply(
         s, "[sentinels]",
         {
-            {"address", true,
-             [&](const Entry& e) {
-                 std::string why;
-                 auto hp = parse_host_port(e.value, &why);
-                 if (!hp) {
-                     error(e.line, "address: '" + e.value + "': " + why);
-                     return;
-                 }
-                 if (std::find(c_.sentinels.begin(), c_.sentinels.end(), *hp) !=
-                     c_.sentinels.end()) {
-                     error(e.line, "address: duplicate sentinel " + format_host_port(*hp));
-                     return;
-                 }
-                 c_.sentinels.push_back(*hp);
-             }},
+            {"address", true, [&](const Entry& e) { sentinel_address(e); }},
             {"password", false, [&](const Entry& e) { str(e, &c_.sentinel_password); }},
             {"min_agreement", false,
              [&](const Entry& e) {
-                 if (e.value.empty())
-                     return;
-                 int v = 0;
-                 if (!parse_unsigned(e.value, 1000, &v) || v < 1) {
-                     error(e.line,
-                           "min_agreement: must be a number from 1 up, not '" + e.value + "'");
-                     return;
-                 }
-                 c_.min_agreement = v;
-                 min_line = e.line;
+                 if (positive(e, 1000, &c_.min_agreement))
+                     min_line = e.line;
              }},
             {"trust_discovered", false, [&](const Entry& e) { boolean(e, &c_.trust_discovered); }},
             {"ping_interval", false, [&](const Entry& e) { duration(e, &c_.ping_interval); }},
@@ -314,16 +345,7 @@ void Interpreter::sentinels(const Section& s) {
              [&](const Entry& e) { duration(e, &c_.forget_discovered_after); }},
             {"backoff_max", false, [&](const Entry& e) { duration(e, &c_.backoff_max); }},
             {"max_epoch_jump", false,
-             [&](const Entry& e) {
-                 if (e.value.empty())
-                     return;
-                 uint64_t v = 0;
-                 if (!parse_unsigned(e.value, ~uint64_t{0}, &v) || v == 0)
-                     error(e.line,
-                           "max_epoch_jump: must be a number from 1 up, not '" + e.value + "'");
-                 else
-                     c_.max_epoch_jump = v;
-             }},
+             [&](const Entry& e) { positive(e, ~uint64_t{0}, &c_.max_epoch_jump); }},
         });
     // A bad address is reported as such, not also as missing.
     bool has_address = std::any_of(s.entries.begin(), s.entries.end(),
@@ -476,56 +498,65 @@ void Interpreter::finish_clusters(const std::vector<ClusterGiven>& given) {
               [](const ClusterConfig& a, const ClusterConfig& b) { return a.name < b.name; });
 }
 
-void Interpreter::run(const std::vector<Section>& sections) {
-    std::map<std::string, int> seen; // section header -> line
-    const Section* sentinel_section = nullptr;
-    std::vector<const Section*> clusters;
-    std::vector<std::string> cluster_names;
-    std::vector<const Section*> deferred; // [global], [haproxy], [consul] in file order
+// Whether this is the first section called key; a repeat is reported.
+bool Interpreter::first(std::map<std::string, int>& seen, const std::string& key,
+                        const Section& s) {
+    auto [it, fresh] = seen.emplace(key, s.line);
+    if (!fresh)
+        error(s.line,
+              "duplicate section [" + key + "] (first at line " + std::to_string(it->second) + ")");
+    return fresh;
+}
 
+// The NAME of [cluster NAME] (rest: what follows "cluster"); "" when it is
+// missing or invalid, which is reported.
+std::string Interpreter::cluster_name(const Section& s, std::string_view rest) {
+    auto name = std::string(trim(rest));
+    if (name.empty()) {
+        error(s.line, "[cluster] section without a name");
+        return "";
+    }
+    if (!valid_cluster_name(name)) {
+        error(s.line,
+              "invalid cluster name '" + name + "' (1-64 of letters, digits, '.', '_', '-')");
+        return "";
+    }
+    return name;
+}
+
+// Sorts the sections by kind; unknown, unnamed and repeated ones are reported
+// and left out.
+Layout Interpreter::layout(const std::vector<Section>& sections) {
+    Layout l;
+    std::map<std::string, int> seen; // section header -> line
     for (auto& s : sections) {
         std::string_view h = s.header;
         std::string word(h.substr(0, h.find_first_of(" \t")));
-        std::string key;
         if (word == "cluster") {
-            auto name = std::string(trim(h.substr(word.size())));
-            if (name.empty()) {
-                error(s.line, "[cluster] section without a name");
-                continue;
-            }
-            if (!valid_cluster_name(name)) {
-                error(s.line, "invalid cluster name '" + name +
-                                  "' (1-64 of letters, digits, '.', '_', '-')");
-                continue;
-            }
-            key = "cluster " + name;
-            auto [it, fresh] = seen.emplace(key, s.line);
-            if (!fresh) {
-                error(s.line, "duplicate section [" + key + "] (first at line " +
-                                  std::to_string(it->second) + ")");
-                continue;
-            }
-            clusters.push_back(&s);
-            cluster_names.push_back(name);
+            auto name = cluster_name(s, h.substr(word.size()));
+            if (!name.empty() && first(seen, "cluster " + name, s))
+                l.clusters.emplace_back(&s, name);
             continue;
         }
         if (h != "global" && h != "sentinels" && h != "haproxy" && h != "consul") {
             error(s.line, "unknown section [" + s.header + "]");
             continue;
         }
-        auto [it, fresh] = seen.emplace(s.header, s.line);
-        if (!fresh) {
-            error(s.line, "duplicate section [" + s.header + "] (first at line " +
-                              std::to_string(it->second) + ")");
+        if (!first(seen, s.header, s))
             continue;
-        }
         if (h == "sentinels")
-            sentinel_section = &s;
+            l.sentinels = &s;
         else
-            deferred.push_back(&s);
+            l.others.push_back(&s);
     }
+    return l;
+}
 
-    for (auto* s : deferred) {
+// [global], [haproxy] and [consul] first, then [sentinels] (its checks use
+// nothing else), then the clusters (their defaults come from [consul]).
+void Interpreter::run(const std::vector<Section>& sections) {
+    Layout l = layout(sections);
+    for (auto* s : l.others) {
         if (s->header == "global")
             global(*s);
         else if (s->header == "haproxy")
@@ -533,14 +564,14 @@ void Interpreter::run(const std::vector<Section>& sections) {
         else
             consul(*s);
     }
-    if (sentinel_section)
-        sentinels(*sentinel_section);
+    if (l.sentinels)
+        sentinels(*l.sentinels);
     else
         error(0, "missing section [sentinels]");
 
-    std::vector<ClusterGiven> given(clusters.size());
-    for (size_t i = 0; i < clusters.size(); i++)
-        cluster(*clusters[i], cluster_names[i], &given[i]);
+    std::vector<ClusterGiven> given(l.clusters.size());
+    for (size_t i = 0; i < l.clusters.size(); i++)
+        cluster(*l.clusters[i].first, l.clusters[i].second, &given[i]);
     finish_clusters(given);
 }
 
