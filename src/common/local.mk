@@ -10,5 +10,6 @@ src_common_libcommon_a_SOURCES = \
 	%reldir%/heap.cc %reldir%/heap.h \
 	%reldir%/log.cc %reldir%/log.h \
 	%reldir%/master.h \
-	%reldir%/proto.cc %reldir%/proto.h
+	%reldir%/proto.cc %reldir%/proto.h \
+	%reldir%/validate.cc %reldir%/validate.h
 COMMON_LIBS = src/common/libcommon.a $(LIBEVENT_CORE_LIBS)

@@ -2,6 +2,8 @@
 
 #include <type_traits>
 
+#include "common/validate.h"
+
 namespace rh::proto {
 
 const char* type_name(Type t) {
@@ -117,17 +119,6 @@ bool get_str_list(Reader& r, std::vector<std::string>* v, size_t max_len) {
         if (!r.str(&s, max_len))
             return false;
         v->push_back(std::move(s));
-    }
-    return true;
-}
-
-// A string that must be printable ASCII (no control characters), as every
-// name, path and identifier we exchange is.
-bool printable(std::string_view s) {
-    for (char c : s) {
-        auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f)
-            return false;
     }
     return true;
 }
@@ -396,18 +387,6 @@ std::optional<Message> decode_as(std::span<const uint8_t> payload, std::string* 
 }
 
 } // namespace
-
-bool valid_cluster_name(std::string_view s) {
-    if (s.empty() || s.size() > kMaxName)
-        return false;
-    for (char c : s) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == '-';
-        if (!ok)
-            return false;
-    }
-    return true;
-}
 
 // ---- Writer / Reader ----
 

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "common/address.h"
+#include "common/validate.h"
 
 namespace rh::proto {
 
@@ -36,10 +37,10 @@ inline constexpr size_t kHeaderSize = 12;
 inline constexpr size_t kMaxPayload = 64 * 1024;
 
 // Caps on individual fields, checked on both ends.
-inline constexpr size_t kMaxName = 64;     // cluster names
-inline constexpr size_t kMaxHost = 253;    // RFC 1123
-inline constexpr size_t kMaxSecret = 4096; // passwords, tokens
-inline constexpr size_t kMaxText = 1024;   // error texts, display strings
+inline constexpr size_t kMaxName = kMaxClusterName; // cluster names
+inline constexpr size_t kMaxHost = 253;             // RFC 1123
+inline constexpr size_t kMaxSecret = 4096;          // passwords, tokens
+inline constexpr size_t kMaxText = 1024;            // error texts, display strings
 inline constexpr size_t kMaxPem = 48 * 1024;
 inline constexpr size_t kMaxListItems = 1024;
 
@@ -193,8 +194,8 @@ FrameStatus parse_header(std::span<const uint8_t> buf, Header* hdr, std::string*
 std::optional<Message> decode(const Header& hdr, std::span<const uint8_t> payload,
                               std::string* err);
 
-// A valid cluster name: [A-Za-z0-9._-], 1..kMaxName characters.
-bool valid_cluster_name(std::string_view s);
+// The shared rule (common/validate.h), as every decoder applies it.
+using rh::valid_cluster_name;
 
 // ---- field-level reader and writer (exposed for tests) ---------------------
 

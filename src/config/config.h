@@ -9,6 +9,10 @@
 //
 // Inline comments: "key = value ; comment" — a ';' preceded by whitespace
 // starts a comment (inih's rule); "a;b" keeps its ';'.
+//
+// Where it is written: config.cc (these entry points), ini.cc (stage 1:
+// lines, sections, entries), interpret.cc (stage 2: each section's keys and
+// the value parsers), environment.cc (check_environment, load_secret_file).
 #pragma once
 
 #include <syslog.h>

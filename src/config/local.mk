@@ -4,5 +4,8 @@ noinst_LIBRARIES += src/config/libconfig.a
 src_config_libconfig_a_CXXFLAGS = $(AM_CXXFLAGS) $(INIH_CFLAGS)
 src_config_libconfig_a_SOURCES = \
 	%reldir%/config.cc %reldir%/config.h \
-	%reldir%/engine_settings.cc %reldir%/engine_settings.h
+	%reldir%/engine_settings.cc %reldir%/engine_settings.h \
+	%reldir%/environment.cc \
+	%reldir%/ini.cc %reldir%/ini.h \
+	%reldir%/interpret.cc %reldir%/interpret.h
 CONFIG_LIBS = src/config/libconfig.a src/common/libcommon.a $(INIH_LIBS)

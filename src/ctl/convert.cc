@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "common/address.h"
+#include "common/validate.h"
 
 namespace rh {
 
@@ -87,12 +88,6 @@ bool iequal(std::string_view a, std::string_view b) {
            });
 }
 
-bool valid_cluster_name(std::string_view s) {
-    return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-    });
-}
-
 // The members of one JSON object that the original read, matched without
 // regard to case as Go's encoding/json does. A JSON null counts as absent
 // (Go leaves the field at its zero value).
@@ -145,13 +140,10 @@ class Fields {
 
 // Whether "key = value" survives parse_config() unchanged.
 bool ini_safe(std::string_view value, std::string_view key, const std::string& path, Diag& d) {
-    for (char c : value) {
-        auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f) {
-            d.error(path, "contains a control character (such as a newline or a tab), which an "
-                          "INI value cannot hold");
-            return false;
-        }
+    if (!printable(value)) {
+        d.error(path, "contains a control character (such as a newline or a tab), which an "
+                      "INI value cannot hold");
+        return false;
     }
     if (!value.empty() && (value.front() == ' ' || value.back() == ' ')) {
         d.error(path, "leading or trailing spaces would be dropped by the INI reader");
@@ -384,6 +376,41 @@ bool has_soft_finish(std::string_view cmd) {
     return false;
 }
 
+// What the operator must change by hand in a converted [haproxy] (tp: the
+// original's TemplatePath).
+void warn_haproxy(const Fields& f, const Haproxy& h, const std::string& tp, Diag& d) {
+    d.warn(f.path("TemplatePath"),
+           "the original's Go template cannot be used by redishappyd; rewrite it as a mustache "
+           "template at " +
+               quote(h.template_path) +
+               " (see the template guidance of redishappyctl convert-config and the TEMPLATE "
+               "section of redishappy.conf(5)).");
+    for (const char* name : {"TemplatePath", "OutputPath"}) {
+        auto value = std::string_view(name) == "TemplatePath" ? tp : h.output;
+        if (relative(value))
+            d.warn(f.path(name),
+                   "relative path " + quote(value) +
+                       ": the original resolved it against its working directory, redishappyd "
+                       "against / once it runs in the background; make it absolute.");
+    }
+    if (h.reload_command.empty())
+        d.warn(f.path("ReloadCommand"),
+               "not given: redishappyd will only write the file; set reload_command or "
+               "runtime_socket in [haproxy] so that HAProxy follows a failover.");
+    else if (has_soft_finish(h.reload_command))
+        d.warn(f.path("ReloadCommand"),
+               "\"-sf\" lets the old HAProxy process serve its established sessions and the "
+               "command returns before that process exits, so clients stay on the old master "
+               "after a failover; use a command that ends the old process and waits for it to "
+               "exit (see reload_command and RELOADS AND OLD SESSIONS in redishappy.conf(5)).");
+    else if (h.reload_command.find("systemctl reload") != std::string::npos)
+        d.warn(f.path("ReloadCommand"),
+               "a master-worker reload lets old HAProxy processes serve their established "
+               "sessions, so clients can stay on the old master after a failover; set "
+               "runtime_socket, which shuts those sessions down, and hard-stop-after in "
+               "HAProxy's global section (see RELOADS AND OLD SESSIONS in redishappy.conf(5)).");
+}
+
 void read_haproxy(const Fields& root, Original& o, Diag& d) {
     json_t* v = root.get("HAProxy");
     if (!v)
@@ -419,36 +446,7 @@ void read_haproxy(const Fields& root, Original& o, Diag& d) {
         d.error(f.path("OutputPath"), "missing: needed with TemplatePath");
         return;
     }
-    d.warn(f.path("TemplatePath"),
-           "the original's Go template cannot be used by redishappyd; rewrite it as a mustache "
-           "template at " +
-               quote(h.template_path) +
-               " (see the template guidance of redishappyctl convert-config and the TEMPLATE "
-               "section of redishappy.conf(5)).");
-    for (const char* name : {"TemplatePath", "OutputPath"}) {
-        auto value = std::string_view(name) == "TemplatePath" ? tp : h.output;
-        if (relative(value))
-            d.warn(f.path(name),
-                   "relative path " + quote(value) +
-                       ": the original resolved it against its working directory, redishappyd "
-                       "against / once it runs in the background; make it absolute.");
-    }
-    if (h.reload_command.empty())
-        d.warn(f.path("ReloadCommand"),
-               "not given: redishappyd will only write the file; set reload_command or "
-               "runtime_socket in [haproxy] so that HAProxy follows a failover.");
-    else if (has_soft_finish(h.reload_command))
-        d.warn(f.path("ReloadCommand"),
-               "\"-sf\" lets the old HAProxy process serve its established sessions and the "
-               "command returns before that process exits, so clients stay on the old master "
-               "after a failover; use a command that ends the old process and waits for it to "
-               "exit (see reload_command and RELOADS AND OLD SESSIONS in redishappy.conf(5)).");
-    else if (h.reload_command.find("systemctl reload") != std::string::npos)
-        d.warn(f.path("ReloadCommand"),
-               "a master-worker reload lets old HAProxy processes serve their established "
-               "sessions, so clients can stay on the old master after a failover; set "
-               "runtime_socket, which shuts those sessions down, and hard-stop-after in "
-               "HAProxy's global section (see RELOADS AND OLD SESSIONS in redishappy.conf(5)).");
+    warn_haproxy(f, h, tp, d);
     o.haproxy = std::move(h);
 }
 
@@ -645,8 +643,7 @@ std::string join_tags(const std::vector<std::string>& tags) {
     return out;
 }
 
-std::string render(const Original& o, std::string_view source_name) {
-    Ini ini;
+void render_global(Ini& ini, const Original& o, std::string_view source_name) {
     ini.line("# redishappy.conf converted by redishappyctl convert-config");
     const std::string from = "# from the original redishappy's configuration ";
     ini.line(from + comment_safe(source_name, max_line - from.size()));
@@ -669,56 +666,65 @@ std::string render(const Original& o, std::string_view source_name) {
     ini.line("# Seeds: more Sentinels are discovered from these.");
     for (const auto& s : o.sentinels)
         ini.kv("address", format_host_port(s));
+}
 
-    for (const auto& c : o.clusters) {
-        ini.line();
-        ini.line("[cluster " + c.name + "]");
-        ini.kv("external_port", std::to_string(c.port));
-        const Service* s = c.service;
-        if (!s)
-            continue;
-        if (!s->node.empty()) {
-            ini.line("# A node that runs a Consul agent drops this registration within about");
-            ini.line("# a minute (anti-entropy); unless no agent runs as this node, delete");
-            ini.line("# consul_node to use the default redishappy-<cluster>.");
-            ini.kv("consul_node", s->node);
-        }
-        if (!s->tags.empty())
-            ini.kv("consul_tags", join_tags(s->tags));
-        if (!s->datacenter.empty())
-            ini.kv("consul_datacenter", s->datacenter);
+void render_cluster(Ini& ini, const Cluster& c) {
+    ini.line();
+    ini.line("[cluster " + c.name + "]");
+    ini.kv("external_port", std::to_string(c.port));
+    const Service* s = c.service;
+    if (!s)
+        return;
+    if (!s->node.empty()) {
+        ini.line("# A node that runs a Consul agent drops this registration within about");
+        ini.line("# a minute (anti-entropy); unless no agent runs as this node, delete");
+        ini.line("# consul_node to use the default redishappy-<cluster>.");
+        ini.kv("consul_node", s->node);
     }
+    if (!s->tags.empty())
+        ini.kv("consul_tags", join_tags(s->tags));
+    if (!s->datacenter.empty())
+        ini.kv("consul_datacenter", s->datacenter);
+}
 
-    if (o.haproxy) {
-        const auto& h = *o.haproxy;
-        ini.line();
-        ini.line("[haproxy]");
-        ini.line("# The original's Go template cannot be used: write a mustache template");
-        ini.line("# here (see redishappy.conf(5), TEMPLATE).");
-        ini.kv("template", h.template_path);
-        ini.kv("output", h.output);
-        ini.line("# New: each rendered file is checked before it replaces output.");
-        ini.kv("check_command", "haproxy -c -q -f %s");
-        if (!h.reload_command.empty()) {
-            ini.line("# Must return only once no HAProxy process of the old configuration is");
-            ini.line("# left (redishappy.conf(5), RELOADS AND OLD SESSIONS).");
-            ini.kv("reload_command", h.reload_command);
-        }
-        ini.line("# Switches a master without a reload when set:");
-        ini.line("#runtime_socket = /run/haproxy/admin.sock");
+void render_haproxy(Ini& ini, const Haproxy& h) {
+    ini.line();
+    ini.line("[haproxy]");
+    ini.line("# The original's Go template cannot be used: write a mustache template");
+    ini.line("# here (see redishappy.conf(5), TEMPLATE).");
+    ini.kv("template", h.template_path);
+    ini.kv("output", h.output);
+    ini.line("# New: each rendered file is checked before it replaces output.");
+    ini.kv("check_command", "haproxy -c -q -f %s");
+    if (!h.reload_command.empty()) {
+        ini.line("# Must return only once no HAProxy process of the old configuration is");
+        ini.line("# left (redishappy.conf(5), RELOADS AND OLD SESSIONS).");
+        ini.kv("reload_command", h.reload_command);
     }
+    ini.line("# Switches a master without a reload when set:");
+    ini.line("#runtime_socket = /run/haproxy/admin.sock");
+}
 
-    if (o.consul) {
-        const auto& c = *o.consul;
-        ini.line();
-        ini.line("[consul]");
-        ini.kv("address", c.address);
-        ini.line("# The original registered each master in the Consul catalog.");
-        ini.kv("mode", "catalog");
-        if (!c.datacenter.empty())
-            ini.kv("datacenter", c.datacenter);
-        ini.line("#token_file = /etc/redishappy/consul.token");
-    }
+void render_consul(Ini& ini, const Consul& c) {
+    ini.line();
+    ini.line("[consul]");
+    ini.kv("address", c.address);
+    ini.line("# The original registered each master in the Consul catalog.");
+    ini.kv("mode", "catalog");
+    if (!c.datacenter.empty())
+        ini.kv("datacenter", c.datacenter);
+    ini.line("#token_file = /etc/redishappy/consul.token");
+}
+
+std::string render(const Original& o, std::string_view source_name) {
+    Ini ini;
+    render_global(ini, o, source_name);
+    for (const auto& c : o.clusters)
+        render_cluster(ini, c);
+    if (o.haproxy)
+        render_haproxy(ini, *o.haproxy);
+    if (o.consul)
+        render_consul(ini, *o.consul);
     return ini.take();
 }
 

@@ -12,28 +12,17 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "common/validate.h"
 
 namespace rh {
 
 bool check_chroot_dir(const std::string& dir, std::string* err) {
-    struct stat st {};
-    if (stat(dir.c_str(), &st) != 0) {
-        *err = "chroot " + dir + ": " + strerror(errno);
-        return false;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        *err = "chroot " + dir + ": not a directory";
-        return false;
-    }
-    if (st.st_uid != 0) {
-        *err = "chroot " + dir + ": must be owned by root";
-        return false;
-    }
-    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-        *err = "chroot " + dir + ": must not be writable by group or others";
-        return false;
-    }
-    return true;
+    auto why = chroot_dir_problem(
+        dir, {"must be owned by root", "must not be writable by group or others"});
+    if (why.empty())
+        return true;
+    *err = "chroot " + dir + ": " + why;
+    return false;
 }
 
 namespace {

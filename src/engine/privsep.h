@@ -18,7 +18,8 @@ bool prepare_chroot(const std::string& chroot_dir, std::string* err);
 void drop_privileges(const std::string& user, const std::string& chroot_dir);
 
 // Checks a directory is fit to be a chroot: exists, owned by root, not
-// writable by group or others.
+// writable by group or others (the rule is common/validate.h's
+// chroot_dir_problem, which the configuration check uses too).
 bool check_chroot_dir(const std::string& dir, std::string* err);
 
 } // namespace rh

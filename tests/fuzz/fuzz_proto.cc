@@ -1,4 +1,4 @@
-// fuzz-sources: src/common/proto.cc src/common/address.cc
+// fuzz-sources: src/common/proto.cc src/common/validate.cc src/common/address.cc
 // libFuzzer target: the parent's decoder fed arbitrary bytes, as a
 // compromised engine could send them. Any frame that decodes must re-encode
 // to the same bytes (the codec has one spelling per message).

@@ -19,6 +19,10 @@ UNIT_TESTS += tests/unit/common/test_backoff
 tests_unit_common_test_backoff_SOURCES = %reldir%/common/test_backoff.cc tests/cmocka.h
 tests_unit_common_test_backoff_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_common_test_backoff_LDADD = $(COMMON_LIBS) $(CMOCKA_LIBS)
+UNIT_TESTS += tests/unit/common/test_validate
+tests_unit_common_test_validate_SOURCES = %reldir%/common/test_validate.cc tests/cmocka.h
+tests_unit_common_test_validate_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_common_test_validate_LDADD = $(COMMON_LIBS) $(CMOCKA_LIBS)
 
 UNIT_TESTS += tests/unit/parent/test_engine_check
 tests_unit_parent_test_engine_check_SOURCES = %reldir%/parent/test_engine_check.cc tests/cmocka.h
