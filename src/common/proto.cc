@@ -1,5 +1,6 @@
 #include "common/proto.h"
 
+#include <concepts>
 #include <type_traits>
 
 #include "common/validate.h"
@@ -52,165 +53,6 @@ uint32_t get32(const uint8_t* p) {
     return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
 
-// ---- per-field helpers shared by encoders and decoders ----
-
-void put_host_port(Writer& w, const HostPort& hp) {
-    w.str(hp.host, kMaxHost);
-    w.u16(hp.port);
-}
-
-bool get_host_port(Reader& r, HostPort* hp, const char* field, std::string* err) {
-    if (!r.str(&hp->host, kMaxHost) || !r.u16(&hp->port)) {
-        *err = std::string(field) + ": truncated";
-        return false;
-    }
-    if (!valid_host(hp->host)) {
-        *err = std::string(field) + ": invalid host";
-        return false;
-    }
-    if (hp->port == 0) {
-        *err = std::string(field) + ": port 0";
-        return false;
-    }
-    return true;
-}
-
-void put_opt_host_port(Writer& w, const std::optional<HostPort>& hp) {
-    w.boolean(hp.has_value());
-    if (hp)
-        put_host_port(w, *hp);
-}
-
-bool get_opt_host_port(Reader& r, std::optional<HostPort>* hp, const char* field,
-                       std::string* err) {
-    bool present = false;
-    if (!r.boolean(&present)) {
-        *err = std::string(field) + ": bad presence flag";
-        return false;
-    }
-    if (!present) {
-        hp->reset();
-        return true;
-    }
-    HostPort v;
-    if (!get_host_port(r, &v, field, err))
-        return false;
-    *hp = std::move(v);
-    return true;
-}
-
-void put_str_list(Writer& w, const std::vector<std::string>& v, size_t max_len) {
-    if (v.size() > kMaxListItems) {
-        w.str(std::string(kMaxText + 1, ' '), kMaxText); // marks the writer failed
-        return;
-    }
-    w.u16(static_cast<uint16_t>(v.size()));
-    for (auto& s : v)
-        w.str(s, max_len);
-}
-
-bool get_str_list(Reader& r, std::vector<std::string>* v, size_t max_len) {
-    uint16_t n = 0;
-    if (!r.u16(&n) || n > kMaxListItems)
-        return false;
-    v->clear();
-    for (uint16_t i = 0; i < n; i++) {
-        std::string s;
-        if (!r.str(&s, max_len))
-            return false;
-        v->push_back(std::move(s));
-    }
-    return true;
-}
-
-// ---- encoders ----
-
-void put(Writer& w, const ConfigBegin& m) {
-    w.u64(m.generation);
-    w.u8(m.log_level);
-    w.u32(static_cast<uint32_t>(m.log_facility));
-    w.str(m.user, kMaxName);
-    w.str(m.chroot_dir, kMaxText);
-    if (m.api_listen.size() > kMaxListItems) {
-        w.str(std::string(kMaxText + 1, ' '), kMaxText);
-        return;
-    }
-    w.u16(static_cast<uint16_t>(m.api_listen.size()));
-    for (auto& hp : m.api_listen)
-        put_host_port(w, hp);
-    w.str(m.sentinel_password, kMaxSecret);
-    w.u16(m.min_agreement);
-    w.boolean(m.trust_discovered);
-    w.u32(m.ping_interval_ms);
-    w.u32(m.ping_timeout_ms);
-    w.u32(m.connect_timeout_ms);
-    w.u32(m.reread_interval_ms);
-    w.u32(m.confirm_timeout_ms);
-    w.u32(m.forget_discovered_after_ms);
-    w.u32(m.backoff_max_ms);
-    w.u64(m.max_epoch_jump);
-    w.boolean(m.consul);
-    w.str(m.consul_address, kMaxText);
-    w.str(m.consul_mode, kMaxName);
-    w.str(m.consul_token, kMaxSecret);
-    w.str(m.consul_ca_pem, kMaxPem);
-    w.u32(m.consul_timeout_ms);
-    w.u32(m.consul_retry_max_ms);
-    w.str(m.config_path, kMaxText);
-    w.str(m.haproxy_template, kMaxText);
-    w.str(m.haproxy_output, kMaxText);
-    w.str(m.haproxy_check_command, kMaxText);
-    w.str(m.haproxy_reload_command, kMaxText);
-    w.str(m.haproxy_runtime_socket, kMaxText);
-}
-
-void put(Writer& w, const ConfigSentinel& m) {
-    put_host_port(w, m.address);
-}
-
-void put(Writer& w, const ConfigCluster& m) {
-    w.str(m.name, kMaxName);
-    w.u16(m.external_port);
-    w.str(m.password, kMaxSecret);
-    put_opt_host_port(w, m.applied_master);
-    w.u64(m.applied_epoch);
-    w.str(m.haproxy_backend, kMaxName);
-    w.str(m.haproxy_server, kMaxName);
-    w.str(m.consul_service, kMaxText);
-    w.str(m.consul_service_id, kMaxText);
-    w.str(m.consul_node, kMaxText);
-    w.str(m.consul_datacenter, kMaxText);
-    put_str_list(w, m.consul_tags, kMaxText);
-    w.boolean(m.removed);
-}
-
-void put(Writer& w, const ConfigEnd& m) {
-    w.u64(m.generation);
-    w.u32(m.sentinels);
-    w.u32(m.clusters);
-}
-
-void put(Writer& w, const ApplyResult& m) {
-    w.str(m.cluster, kMaxName);
-    w.u8(static_cast<uint8_t>(m.state));
-    put_opt_host_port(w, m.master);
-    w.u64(m.epoch);
-    w.u64(static_cast<uint64_t>(m.at));
-    w.str(m.error, kMaxText);
-}
-
-void put(Writer&, const Shutdown&) {}
-
-void put(Writer& w, const Ready& m) {
-    w.u64(m.generation);
-}
-
-void put(Writer& w, const Master& m) {
-    w.str(m.cluster, kMaxName);
-    put_host_port(w, m.master);
-    w.u64(m.epoch);
-}
-
 template <typename T> constexpr Type type_of();
 template <> constexpr Type type_of<ConfigBegin>() {
     return Type::ConfigBegin;
@@ -237,147 +79,299 @@ template <> constexpr Type type_of<Master>() {
     return Type::Master;
 }
 
-// ---- decoders ----
-// Each returns false with *err set; the caller adds the message type.
+// ---- one description per message ------------------------------------------
+//
+// fields(io, m) names every field of a message once, in wire order, with its
+// cap and the rule a decoded value must meet. The Encoder writes the fields
+// (a value over its cap marks the writer failed); the Decoder reads them,
+// checks each and stops at the first failure, naming the field. Adding a
+// field to a message is one line here.
 
-#define NEED(expr, what)                                                                           \
-    do {                                                                                           \
-        if (!(expr)) {                                                                             \
-            *err = what;                                                                           \
-            return false;                                                                          \
-        }                                                                                          \
-    } while (0)
+using NumRule = bool (*)(uint64_t);
+using TextRule = bool (*)(std::string_view);
 
-bool get(Reader& r, ConfigBegin* m, std::string* err) {
-    NEED(r.u64(&m->generation), "generation: truncated");
-    NEED(r.u8(&m->log_level), "log_level: truncated");
-    NEED(m->log_level <= 4, "log_level: out of range");
-    uint32_t facility = 0;
-    NEED(r.u32(&facility), "log_facility: truncated");
-    NEED(facility % 8 == 0 && facility <= (23u << 3), "log_facility: out of range");
-    m->log_facility = static_cast<int32_t>(facility);
-    NEED(r.str(&m->user, kMaxName), "user: bad string");
-    NEED(printable(m->user), "user: control character");
-    NEED(r.str(&m->chroot_dir, kMaxText), "chroot: bad string");
-    NEED(printable(m->chroot_dir), "chroot: control character");
-    uint16_t n = 0;
-    NEED(r.u16(&n), "api_listen: truncated");
-    NEED(n <= kMaxListItems, "api_listen: too many addresses");
-    for (uint16_t i = 0; i < n; i++) {
-        HostPort hp;
-        if (!get_host_port(r, &hp, "api_listen", err))
+class Encoder {
+  public:
+    explicit Encoder(Writer& w) : w_(w) {}
+    template <typename T> bool u8(const T& v, const char*, NumRule = nullptr, const char* = "") {
+        w_.u8(static_cast<uint8_t>(v));
+        return true;
+    }
+    template <typename T> bool u16(const T& v, const char*, NumRule = nullptr, const char* = "") {
+        w_.u16(static_cast<uint16_t>(v));
+        return true;
+    }
+    template <typename T> bool u32(const T& v, const char*, NumRule = nullptr, const char* = "") {
+        w_.u32(static_cast<uint32_t>(v));
+        return true;
+    }
+    template <typename T> bool u64(const T& v, const char*, NumRule = nullptr, const char* = "") {
+        w_.u64(static_cast<uint64_t>(v));
+        return true;
+    }
+    bool boolean(const bool& v, const char*) {
+        w_.boolean(v);
+        return true;
+    }
+    bool str(const std::string& s, const char*, size_t max, TextRule = nullptr, const char* = "") {
+        w_.str(s, max);
+        return true;
+    }
+    bool str_list(const std::vector<std::string>& v, const char*, size_t max, TextRule = nullptr,
+                  const char* = "") {
+        if (!count(v.size()))
+            return true;
+        for (auto& s : v)
+            w_.str(s, max);
+        return true;
+    }
+    bool host_port(const HostPort& hp, const char*) {
+        w_.str(hp.host, kMaxHost);
+        w_.u16(hp.port);
+        return true;
+    }
+    bool host_port_list(const std::vector<HostPort>& v, const char* name) {
+        if (!count(v.size()))
+            return true;
+        for (auto& hp : v)
+            host_port(hp, name);
+        return true;
+    }
+    bool opt_host_port(const std::optional<HostPort>& hp, const char* name) {
+        w_.boolean(hp.has_value());
+        return !hp || host_port(*hp, name);
+    }
+
+  private:
+    // A list longer than kMaxListItems cannot be sent: the writer fails.
+    bool count(size_t n) {
+        if (n > kMaxListItems) {
+            w_.str(std::string(kMaxText + 1, ' '), kMaxText); // marks the writer failed
             return false;
-        m->api_listen.push_back(std::move(hp));
+        }
+        w_.u16(static_cast<uint16_t>(n));
+        return true;
     }
-    NEED(r.str(&m->sentinel_password, kMaxSecret), "sentinel_password: bad string");
-    NEED(r.u16(&m->min_agreement), "min_agreement: truncated");
-    NEED(m->min_agreement >= 1, "min_agreement: must be at least 1");
-    NEED(r.boolean(&m->trust_discovered), "trust_discovered: not a boolean");
-    uint32_t* timers[] = {&m->ping_interval_ms,   &m->ping_timeout_ms,
-                          &m->connect_timeout_ms, &m->reread_interval_ms,
-                          &m->confirm_timeout_ms, &m->forget_discovered_after_ms,
-                          &m->backoff_max_ms};
-    for (uint32_t* t : timers) {
-        NEED(r.u32(t), "timer: truncated");
-        NEED(*t >= 1 && *t <= 24u * 3600 * 1000, "timer: out of range (1 ms to 24 h)");
-    }
-    NEED(r.u64(&m->max_epoch_jump), "max_epoch_jump: truncated");
-    NEED(r.boolean(&m->consul), "consul: not a boolean");
-    NEED(r.str(&m->consul_address, kMaxText), "consul_address: bad string");
-    NEED(r.str(&m->consul_mode, kMaxName), "consul_mode: bad string");
-    NEED(m->consul_mode.empty() || m->consul_mode == "catalog" || m->consul_mode == "agent",
-         "consul_mode: not catalog or agent");
-    NEED(r.str(&m->consul_token, kMaxSecret), "consul_token: bad string");
-    NEED(r.str(&m->consul_ca_pem, kMaxPem), "consul_ca_pem: bad string");
-    NEED(r.u32(&m->consul_timeout_ms), "consul_timeout: truncated");
-    NEED(r.u32(&m->consul_retry_max_ms), "consul_retry_max: truncated");
-    std::string* texts[] = {
-        &m->config_path,           &m->haproxy_template,       &m->haproxy_output,
-        &m->haproxy_check_command, &m->haproxy_reload_command, &m->haproxy_runtime_socket};
-    for (std::string* s : texts) {
-        NEED(r.str(s, kMaxText), "display string: bad string");
-        NEED(printable(*s), "display string: control character");
-    }
-    return true;
-}
+    Writer& w_;
+};
 
-bool get(Reader& r, ConfigSentinel* m, std::string* err) {
-    return get_host_port(r, &m->address, "address", err);
-}
+class Decoder {
+  public:
+    Decoder(Reader& r, std::string* err) : r_(r), err_(err) {}
+    template <typename T>
+    bool u8(T& v, const char* name, NumRule ok = nullptr, const char* why = "out of range") {
+        uint8_t x = 0;
+        return r_.u8(&x) ? accept(v, x, name, ok, why) : fail(name, "truncated");
+    }
+    template <typename T>
+    bool u16(T& v, const char* name, NumRule ok = nullptr, const char* why = "out of range") {
+        uint16_t x = 0;
+        return r_.u16(&x) ? accept(v, x, name, ok, why) : fail(name, "truncated");
+    }
+    template <typename T>
+    bool u32(T& v, const char* name, NumRule ok = nullptr, const char* why = "out of range") {
+        uint32_t x = 0;
+        return r_.u32(&x) ? accept(v, x, name, ok, why) : fail(name, "truncated");
+    }
+    template <typename T>
+    bool u64(T& v, const char* name, NumRule ok = nullptr, const char* why = "out of range") {
+        uint64_t x = 0;
+        return r_.u64(&x) ? accept(v, x, name, ok, why) : fail(name, "truncated");
+    }
+    bool boolean(bool& v, const char* name) {
+        return r_.boolean(&v) || fail(name, "not a boolean");
+    }
+    bool str(std::string& s, const char* name, size_t max, TextRule ok = nullptr,
+             const char* why = "") {
+        if (!r_.str(&s, max))
+            return fail(name, "bad string");
+        return !ok || ok(s) || fail(name, why);
+    }
+    bool str_list(std::vector<std::string>& v, const char* name, size_t max, TextRule ok = nullptr,
+                  const char* why = "") {
+        uint16_t n = 0;
+        if (!count(&n, name))
+            return false;
+        v.assign(n, std::string());
+        for (auto& s : v)
+            if (!str(s, name, max, ok, why))
+                return false;
+        return true;
+    }
+    bool host_port(HostPort& hp, const char* name) {
+        if (!r_.str(&hp.host, kMaxHost) || !r_.u16(&hp.port))
+            return fail(name, "truncated");
+        if (!valid_host(hp.host))
+            return fail(name, "invalid host");
+        return hp.port != 0 || fail(name, "port 0");
+    }
+    bool host_port_list(std::vector<HostPort>& v, const char* name) {
+        uint16_t n = 0;
+        if (!count(&n, name))
+            return false;
+        v.assign(n, HostPort{});
+        for (auto& hp : v)
+            if (!host_port(hp, name))
+                return false;
+        return true;
+    }
+    bool opt_host_port(std::optional<HostPort>& hp, const char* name) {
+        bool present = false;
+        if (!r_.boolean(&present))
+            return fail(name, "bad presence flag");
+        hp.reset();
+        if (!present)
+            return true;
+        return host_port(hp.emplace(), name);
+    }
 
-bool get(Reader& r, ConfigCluster* m, std::string* err) {
-    NEED(r.str(&m->name, kMaxName), "name: bad string");
-    NEED(valid_cluster_name(m->name), "name: invalid cluster name");
-    NEED(r.u16(&m->external_port), "external_port: truncated");
-    NEED(m->external_port != 0, "external_port: port 0");
-    NEED(r.str(&m->password, kMaxSecret), "password: bad string");
-    if (!get_opt_host_port(r, &m->applied_master, "applied_master", err))
+  private:
+    template <typename T, typename W>
+    bool accept(T& v, W x, const char* name, NumRule ok, const char* why) {
+        if (ok && !ok(x))
+            return fail(name, why);
+        v = static_cast<T>(x);
+        return true;
+    }
+    bool count(uint16_t* n, const char* name) {
+        if (!r_.u16(n))
+            return fail(name, "truncated");
+        return *n <= kMaxListItems || fail(name, "too many items");
+    }
+    bool fail(const char* name, const char* why) {
+        *err_ = std::string(name) + ": " + why;
         return false;
-    NEED(r.u64(&m->applied_epoch), "applied_epoch: truncated");
-    std::string* texts[] = {&m->haproxy_backend,   &m->haproxy_server, &m->consul_service,
-                            &m->consul_service_id, &m->consul_node,    &m->consul_datacenter};
-    for (std::string* s : texts) {
-        NEED(r.str(s, s == &m->haproxy_backend || s == &m->haproxy_server ? kMaxName : kMaxText),
-             "identifier: bad string");
-        NEED(printable(*s), "identifier: control character");
     }
-    NEED(get_str_list(r, &m->consul_tags, kMaxText), "consul_tags: bad list");
-    for (auto& t : m->consul_tags)
-        NEED(printable(t), "consul_tags: control character");
-    NEED(r.boolean(&m->removed), "removed: not a boolean");
+    Reader& r_;
+    std::string* err_;
+};
+
+// The rules decoded values must meet.
+bool printable_text(std::string_view s) {
+    return printable(s);
+}
+bool cluster_name(std::string_view s) {
+    return valid_cluster_name(s);
+}
+bool consul_mode(std::string_view s) {
+    return s.empty() || s == "catalog" || s == "agent";
+}
+bool log_level(uint64_t v) {
+    return v <= 4;
+}
+bool log_facility(uint64_t v) {
+    return v % 8 == 0 && v <= (23u << 3);
+}
+bool at_least_one(uint64_t v) {
+    return v >= 1;
+}
+bool nonzero(uint64_t v) {
+    return v != 0;
+}
+bool timer(uint64_t v) {
+    return v >= 1 && v <= 24u * 3600 * 1000;
+}
+bool apply_state(uint64_t v) {
+    return v >= 1 && v <= 4;
+}
+bool unix_time(uint64_t v) {
+    return v <= (uint64_t{1} << 40);
+}
+
+constexpr const char* kTimerRange = "out of range (1 ms to 24 h)";
+
+// Each overload takes the message as M = const T (encoding) or T (decoding).
+template <typename M, typename T>
+concept Is = std::same_as<std::remove_const_t<M>, T>;
+
+template <typename IO, Is<ConfigBegin> M> bool fields(IO& io, M& m) {
+    return io.u64(m.generation, "generation") && io.u8(m.log_level, "log_level", log_level) &&
+           io.u32(m.log_facility, "log_facility", log_facility) &&
+           io.str(m.user, "user", kMaxName, printable_text, "control character") &&
+           io.str(m.chroot_dir, "chroot", kMaxText, printable_text, "control character") &&
+           io.host_port_list(m.api_listen, "api_listen") &&
+           io.str(m.sentinel_password, "sentinel_password", kMaxSecret) &&
+           io.u16(m.min_agreement, "min_agreement", at_least_one, "must be at least 1") &&
+           io.boolean(m.trust_discovered, "trust_discovered") &&
+           io.u32(m.ping_interval_ms, "ping_interval", timer, kTimerRange) &&
+           io.u32(m.ping_timeout_ms, "ping_timeout", timer, kTimerRange) &&
+           io.u32(m.connect_timeout_ms, "connect_timeout", timer, kTimerRange) &&
+           io.u32(m.reread_interval_ms, "reread_interval", timer, kTimerRange) &&
+           io.u32(m.confirm_timeout_ms, "confirm_timeout", timer, kTimerRange) &&
+           io.u32(m.forget_discovered_after_ms, "forget_discovered_after", timer, kTimerRange) &&
+           io.u32(m.backoff_max_ms, "backoff_max", timer, kTimerRange) &&
+           io.u64(m.max_epoch_jump, "max_epoch_jump") && io.boolean(m.consul, "consul") &&
+           io.str(m.consul_address, "consul_address", kMaxText) &&
+           io.str(m.consul_mode, "consul_mode", kMaxName, consul_mode, "not catalog or agent") &&
+           io.str(m.consul_token, "consul_token", kMaxSecret) &&
+           io.str(m.consul_ca_pem, "consul_ca_pem", kMaxPem) &&
+           io.u32(m.consul_timeout_ms, "consul_timeout") &&
+           io.u32(m.consul_retry_max_ms, "consul_retry_max") &&
+           io.str(m.config_path, "config_path", kMaxText, printable_text, "control character") &&
+           io.str(m.haproxy_template, "haproxy_template", kMaxText, printable_text,
+                  "control character") &&
+           io.str(m.haproxy_output, "haproxy_output", kMaxText, printable_text,
+                  "control character") &&
+           io.str(m.haproxy_check_command, "haproxy_check_command", kMaxText, printable_text,
+                  "control character") &&
+           io.str(m.haproxy_reload_command, "haproxy_reload_command", kMaxText, printable_text,
+                  "control character") &&
+           io.str(m.haproxy_runtime_socket, "haproxy_runtime_socket", kMaxText, printable_text,
+                  "control character");
+}
+
+template <typename IO, Is<ConfigSentinel> M> bool fields(IO& io, M& m) {
+    return io.host_port(m.address, "address");
+}
+
+template <typename IO, Is<ConfigCluster> M> bool fields(IO& io, M& m) {
+    constexpr const char* ctl = "control character";
+    return io.str(m.name, "name", kMaxName, cluster_name, "invalid cluster name") &&
+           io.u16(m.external_port, "external_port", nonzero, "port 0") &&
+           io.str(m.password, "password", kMaxSecret) &&
+           io.opt_host_port(m.applied_master, "applied_master") &&
+           io.u64(m.applied_epoch, "applied_epoch") &&
+           io.str(m.haproxy_backend, "haproxy_backend", kMaxName, printable_text, ctl) &&
+           io.str(m.haproxy_server, "haproxy_server", kMaxName, printable_text, ctl) &&
+           io.str(m.consul_service, "consul_service", kMaxText, printable_text, ctl) &&
+           io.str(m.consul_service_id, "consul_service_id", kMaxText, printable_text, ctl) &&
+           io.str(m.consul_node, "consul_node", kMaxText, printable_text, ctl) &&
+           io.str(m.consul_datacenter, "consul_datacenter", kMaxText, printable_text, ctl) &&
+           io.str_list(m.consul_tags, "consul_tags", kMaxText, printable_text, ctl) &&
+           io.boolean(m.removed, "removed");
+}
+
+template <typename IO, Is<ConfigEnd> M> bool fields(IO& io, M& m) {
+    return io.u64(m.generation, "generation") && io.u32(m.sentinels, "sentinels") &&
+           io.u32(m.clusters, "clusters");
+}
+
+template <typename IO, Is<ApplyResult> M> bool fields(IO& io, M& m) {
+    return io.str(m.cluster, "cluster", kMaxName, cluster_name, "invalid cluster name") &&
+           io.u8(m.state, "state", apply_state) && io.opt_host_port(m.master, "master") &&
+           io.u64(m.epoch, "epoch") && io.u64(m.at, "at", unix_time) &&
+           io.str(m.error, "error", kMaxText);
+}
+
+template <typename IO, Is<Shutdown> M> bool fields(IO&, M&) {
     return true;
 }
 
-bool get(Reader& r, ConfigEnd* m, std::string* err) {
-    NEED(r.u64(&m->generation), "generation: truncated");
-    NEED(r.u32(&m->sentinels), "sentinels: truncated");
-    NEED(r.u32(&m->clusters), "clusters: truncated");
-    return true;
+template <typename IO, Is<Ready> M> bool fields(IO& io, M& m) {
+    return io.u64(m.generation, "generation");
 }
 
-bool get(Reader& r, ApplyResult* m, std::string* err) {
-    NEED(r.str(&m->cluster, kMaxName), "cluster: bad string");
-    NEED(valid_cluster_name(m->cluster), "cluster: invalid cluster name");
-    uint8_t state = 0;
-    NEED(r.u8(&state), "state: truncated");
-    NEED(state >= 1 && state <= 4, "state: out of range");
-    m->state = static_cast<ApplyState>(state);
-    if (!get_opt_host_port(r, &m->master, "master", err))
-        return false;
-    NEED(r.u64(&m->epoch), "epoch: truncated");
-    uint64_t at = 0;
-    NEED(r.u64(&at), "at: truncated");
-    NEED(at <= (uint64_t{1} << 40), "at: out of range");
-    m->at = static_cast<int64_t>(at);
-    NEED(r.str(&m->error, kMaxText), "error: bad string");
-    return true;
+template <typename IO, Is<Master> M> bool fields(IO& io, M& m) {
+    return io.str(m.cluster, "cluster", kMaxName, cluster_name, "invalid cluster name") &&
+           io.host_port(m.master, "master") && io.u64(m.epoch, "epoch");
 }
-
-bool get(Reader&, Shutdown*, std::string*) {
-    return true;
-}
-
-bool get(Reader& r, Ready* m, std::string* err) {
-    NEED(r.u64(&m->generation), "generation: truncated");
-    return true;
-}
-
-bool get(Reader& r, Master* m, std::string* err) {
-    NEED(r.str(&m->cluster, kMaxName), "cluster: bad string");
-    NEED(valid_cluster_name(m->cluster), "cluster: invalid cluster name");
-    if (!get_host_port(r, &m->master, "master", err))
-        return false;
-    NEED(r.u64(&m->epoch), "epoch: truncated");
-    return true;
-}
-
-#undef NEED
 
 template <typename T>
 std::optional<Message> decode_as(std::span<const uint8_t> payload, std::string* err) {
     Reader r(payload);
+    Decoder d(r, err);
     T m{};
-    if (!get(r, &m, err))
+    if (!fields(d, m))
         return std::nullopt;
     if (!r.end()) {
         *err = std::to_string(r.remaining()) + " bytes left over";
@@ -481,7 +475,8 @@ std::optional<std::vector<uint8_t>> encode(const Message& m, uint32_t seq, std::
     std::visit(
         [&](const auto& msg) {
             type = type_of<std::decay_t<decltype(msg)>>();
-            put(payload, msg);
+            Encoder enc(payload);
+            fields(enc, msg);
         },
         m);
     if (!payload.ok() || payload.bytes().size() > kMaxPayload) {
