@@ -146,9 +146,9 @@ std::string label(const char* k, std::string_view v) {
     return s;
 }
 
-void sample(std::string& out, const char* name, const std::string& labels, double value) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.17g", value);
+// One exposition line: name{labels} value.
+void sample_text(std::string& out, const char* name, const std::string& labels,
+                 std::string_view value) {
     out += name;
     if (!labels.empty()) {
         out += '{';
@@ -156,20 +156,18 @@ void sample(std::string& out, const char* name, const std::string& labels, doubl
         out += '}';
     }
     out += ' ';
-    out += buf;
+    out += value;
     out += '\n';
 }
 
+void sample(std::string& out, const char* name, const std::string& labels, double value) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.17g", value);
+    sample_text(out, name, labels, buf);
+}
+
 void sample_u(std::string& out, const char* name, const std::string& labels, uint64_t value) {
-    out += name;
-    if (!labels.empty()) {
-        out += '{';
-        out += labels;
-        out += '}';
-    }
-    out += ' ';
-    out += std::to_string(value);
-    out += '\n';
+    sample_text(out, name, labels, std::to_string(value));
 }
 
 } // namespace
