@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "autoconfig.h"
@@ -206,10 +207,16 @@ bool api_from_config(const char* path, rh::HostPort* api) {
     return true;
 }
 
-} // namespace
-
-int main(int argc, char** argv) {
+// What the command line asked for, once parsed; exit is set (0 or 2) when
+// the run ends here (--help, --version, a usage error).
+struct Invocation {
     Options o;
+    const char* address = nullptr;
+    const char* config = nullptr;
+    std::optional<int> exit;
+};
+
+Invocation parse_options(int argc, char** argv) {
     static const option longopts[] = {{"address", required_argument, nullptr, 'a'},
                                       {"config", required_argument, nullptr, 'f'},
                                       {"timeout", required_argument, nullptr, 't'},
@@ -217,48 +224,87 @@ int main(int argc, char** argv) {
                                       {"help", no_argument, nullptr, 'h'},
                                       {"version", no_argument, nullptr, 'V'},
                                       {nullptr, 0, nullptr, 0}};
+    Invocation inv;
     int ch;
-    std::string err;
-    const char* address = nullptr;
-    const char* config = nullptr;
     // "+": stop at the command, so its arguments are never taken as options.
-    while ((ch = getopt_long(argc, argv, "+a:f:t:jhV", longopts, nullptr)) != -1) {
+    while (!inv.exit && (ch = getopt_long(argc, argv, "+a:f:t:jhV", longopts, nullptr)) != -1) {
         switch (ch) {
         case 'a':
-            address = optarg;
+            inv.address = optarg;
             break;
         case 'f':
-            config = optarg;
+            inv.config = optarg;
             break;
         case 't':
-            if (!rh::parse_duration(optarg, &o.timeout) || o.timeout.count() <= 0) {
+            if (!rh::parse_duration(optarg, &inv.o.timeout) || inv.o.timeout.count() <= 0) {
                 fprintf(stderr, "redishappyctl: -t %s: expected a duration such as 500ms or 5s\n",
                         optarg);
-                return 2;
+                inv.exit = 2;
             }
             break;
         case 'j':
-            o.json = true;
+            inv.o.json = true;
             break;
         case 'h':
             usage(stdout);
-            return 0;
+            inv.exit = 0;
+            break;
         case 'V':
             printf("redishappyctl %s\n", PACKAGE_VERSION);
-            return 0;
+            inv.exit = 0;
+            break;
         default:
             usage(stderr);
-            return 2;
+            inv.exit = 2;
         }
     }
-    if (optind >= argc || (address && config)) {
+    return inv;
+}
+
+// The daemon to ask: -a host:port, or the api_listen of -f's configuration.
+// Returns an exit status when it cannot tell.
+std::optional<int> choose_api(const Invocation& inv, Options* o) {
+    std::string err;
+    if (inv.address) {
+        auto hp = rh::parse_host_port(inv.address, &err);
+        if (!hp) {
+            fprintf(stderr, "redishappyctl: -a %s: %s\n", inv.address, err.c_str());
+            return 2;
+        }
+        o->api = *hp;
+    } else if (inv.config && !api_from_config(inv.config, &o->api)) {
+        return 1;
+    }
+    return std::nullopt;
+}
+
+int (*api_command(const std::string& cmd))(const Options&) {
+    if (cmd == "status")
+        return cmd_status;
+    if (cmd == "topology")
+        return cmd_topology;
+    if (cmd == "sentinels")
+        return cmd_sentinels;
+    if (cmd == "health")
+        return cmd_health;
+    return nullptr;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    Invocation inv = parse_options(argc, argv);
+    if (inv.exit)
+        return *inv.exit;
+    if (optind >= argc || (inv.address && inv.config)) {
         usage(stderr);
         return 2;
     }
     std::string cmd = argv[optind];
     int rest = argc - optind - 1;
     if (cmd == "convert-config") {
-        if (rest != 1 || address || config) { // -a and -f name a daemon, not a file to convert
+        // -a and -f name a daemon, not a file to convert
+        if (rest != 1 || inv.address || inv.config) {
             usage(stderr);
             return 2;
         }
@@ -268,25 +314,9 @@ int main(int argc, char** argv) {
         usage(stderr);
         return 2;
     }
-    if (address) {
-        auto hp = rh::parse_host_port(address, &err);
-        if (!hp) {
-            fprintf(stderr, "redishappyctl: -a %s: %s\n", address, err.c_str());
-            return 2;
-        }
-        o.api = *hp;
-    } else if (config && !api_from_config(config, &o.api)) {
-        return 1;
-    }
-    int (*run)(const Options&) = nullptr;
-    if (cmd == "status")
-        run = cmd_status;
-    else if (cmd == "topology")
-        run = cmd_topology;
-    else if (cmd == "sentinels")
-        run = cmd_sentinels;
-    else if (cmd == "health")
-        run = cmd_health;
+    if (auto status = choose_api(inv, &inv.o))
+        return *status;
+    auto run = api_command(cmd);
     if (!run) {
         fprintf(stderr, "redishappyctl: unknown command \"%s\"\n", cmd.c_str());
         usage(stderr);
@@ -294,7 +324,7 @@ int main(int argc, char** argv) {
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return fail("cannot initialise libcurl");
-    int rc = run(o);
+    int rc = run(inv.o);
     curl_global_cleanup();
     return rc;
 }
