@@ -18,7 +18,6 @@ class Api;
 class Channel;
 class Consul;
 class CurlLibrary;
-class Confirmer;
 class Decider;
 class SentinelLink;
 struct ApiConfig;
