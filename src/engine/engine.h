@@ -2,6 +2,7 @@
 // the read-only API, on one libevent loop, unprivileged and chrooted.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -17,15 +18,11 @@ class Api;
 class Channel;
 class Consul;
 class CurlLibrary;
-class Confirmer;
+class Decider;
 class SentinelLink;
-class Topology;
+struct ApiConfig;
 struct ApiView;
-namespace sentinel {
-struct MasterInfo;
-struct ReplicaInfo;
-struct SentinelInfo;
-} // namespace sentinel
+struct ConfirmResult;
 
 // What the parent sent: the global settings, the seeds, the clusters.
 struct EngineConfig {
@@ -50,27 +47,19 @@ class Engine {
     void on_apply_result(const proto::ApplyResult& r);
     void fail(const std::string& why);
 
-    // ---- the work (engine_work.cc) ----
-    struct Link;        // a SentinelLink and what we know of it
-    struct ClusterWork; // per-cluster confirmation and output state
-    void add_link(const HostPort& addr, bool configured);
-    void on_master_info(Link& l, const sentinel::MasterInfo& m);
-    void on_not_monitored(Link& l, const std::string& cluster);
-    void on_replicas(const std::string& cluster, const std::vector<sentinel::ReplicaInfo>& r);
-    void on_discovered(const std::string& cluster, const std::vector<sentinel::SentinelInfo>& s);
-    void on_link_up(Link& l);
-    void on_link_down(Link& l, const std::string& err);
-    void reread_trusted(const std::string& cluster);
-    void corroborate(const std::string& cluster, const Link& from, const HostPort& addr,
-                     uint64_t epoch);
-    void evaluate(const std::string& cluster);
-    void evaluate_all();
-    void start_confirm(ClusterWork& cw, const HostPort& candidate, uint64_t epoch);
-    void announce(ClusterWork& cw);
+    // ---- the wiring (engine_work.cc): real links, ROLE checks, Consul and
+    // the API around the decision glue (decide.h) ----
+    struct RoleCheck; // a cluster's Confirmer and its retry timer
+    void start_decider();
+    void start_consul();
+    void open_link(const std::string& id, const HostPort& addr);
+    void check_role(const proto::ConfigCluster& c, const HostPort& candidate,
+                    std::function<void(const HostPort&, const ConfirmResult&)> done);
     void housekeeping();
     void mark_dirty();
     void publish_view();
     ApiView build_view() const;
+    ApiConfig view_config() const;
 
     bool foreground_;
     EventBasePtr base_;
@@ -82,9 +71,9 @@ class Engine {
     EngineConfig config_;
     int exit_status_ = 0;
 
-    std::unique_ptr<Topology> topology_;
-    std::map<std::string, std::unique_ptr<Link>> links_;
-    std::map<std::string, std::unique_ptr<ClusterWork>> clusters_;
+    std::unique_ptr<Decider> decider_;
+    std::map<std::string, std::unique_ptr<SentinelLink>> links_; // by id, as decider_'s
+    std::map<std::string, std::unique_ptr<RoleCheck>> roles_;    // by cluster
     std::unique_ptr<Api> api_;
     std::unique_ptr<CurlLibrary> curl_; // outlives consul_
     std::unique_ptr<Consul> consul_;

@@ -24,7 +24,9 @@
 //     are stale and ignored. When two different addresses are corroborated
 //     at the same winning epoch nothing is proposed (reason recorded). If the
 //     winner's address is the current master's, the verdict is EpochAdvance:
-//     no switch and no ROLE confirmation needed.
+//     not a switch, but the engine still asks it ROLE before confirmed(), as
+//     for Confirm (a Sentinel leading a failover reports the old, possibly
+//     dead, address at the new epoch; see Decider::evaluate).
 //  4. A Confirm candidate becomes current only through confirmed(), and only
 //     if it is still exactly what verdict() would propose at that moment.
 //     EpochAdvance is applied the same way (confirmed() with the same
@@ -78,7 +80,8 @@ unsigned default_min_agreement(size_t trusted_count);
 enum class VerdictKind {
     None,         // keep what is current (or nothing to do yet)
     Confirm,      // ask `candidate` ROLE; then confirmed() or confirm_failed()
-    EpochAdvance, // current master, higher corroborated epoch; apply via confirmed()
+    EpochAdvance, // current master, higher corroborated epoch; ask ROLE, then
+                  // confirmed() (not counted as a switch)
 };
 
 const char* verdict_kind_name(VerdictKind k);

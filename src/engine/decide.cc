@@ -1,0 +1,394 @@
+// The engine's decision glue; see decide.h for the flow.
+#include "engine/decide.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "common/log.h"
+#include "engine/confirm.h"
+#include "engine/sentinel.h"
+
+namespace rh {
+
+using Millis = std::chrono::milliseconds;
+
+struct Decider::Work {
+    proto::ConfigCluster config;
+    std::optional<HostPort> confirming;
+    uint64_t confirming_epoch = 0;
+    bool retry_pending = false;        // a failed confirmation waits for retry_due
+    std::optional<HostPort> announced; // last master sent to the parent
+    uint64_t announced_epoch = 0;
+    std::string last_reasons; // to log each refusal once, not on every re-read
+    std::vector<HostPort> replicas;
+    proto::ApplyResult applied;
+    uint64_t apply_errors = 0;
+    unsigned confirm_attempts = 0;
+};
+
+Decider::Decider(DeciderSettings settings, const std::vector<proto::ConfigCluster>& clusters,
+                 DeciderHooks hooks)
+    : settings_(std::move(settings)), hooks_(std::move(hooks)), topology_(settings_.policy) {
+    auto now = hooks_.now();
+    for (auto& c : clusters) {
+        topology_.add_cluster(c.name);
+        auto w = std::make_unique<Work>();
+        w->config = c;
+        if (c.applied_master) {
+            topology_.seed(c.name, *c.applied_master, c.applied_epoch, now);
+            w->applied = {c.name, proto::ApplyState::Applied, c.applied_master, c.applied_epoch, 0,
+                          ""};
+        }
+        clusters_[c.name] = std::move(w);
+    }
+}
+
+Decider::~Decider() = default;
+
+void Decider::add_sentinel(const HostPort& addr, bool configured) {
+    std::string id = format_host_port(addr);
+    if (sentinels_.count(id))
+        return;
+    Sentinel& s = sentinels_[id];
+    s.configured = configured;
+    s.trusted = configured || settings_.trust_discovered;
+    topology_.set_trusted(id, s.trusted);
+    log::info("sentinel %s: %s%s", id.c_str(), configured ? "configured" : "discovered",
+              s.trusted ? "" : " (untrusted: never decides)");
+    hooks_.open_link(id, addr);
+    hooks_.changed();
+}
+
+void Decider::forget_sentinel(const std::string& id) {
+    topology_.forget_sentinel(id);
+    sentinels_.erase(id);
+}
+
+const Decider::Sentinel* Decider::sentinel(const std::string& id) const {
+    auto it = sentinels_.find(id);
+    return it == sentinels_.end() ? nullptr : &it->second;
+}
+
+void Decider::on_master_info(const std::string& id, const sentinel::MasterInfo& m) {
+    auto s = sentinels_.find(id);
+    if (s == sentinels_.end() || !clusters_.count(m.name))
+        return;
+    s->second.clusters.insert(m.name);
+    // While a Sentinel runs a failover its view mixes old and new (the
+    // leader shows the old address at the new epoch until +failover-end):
+    // not a fact to act on. Its next report, after the failover, is.
+    if (m.has_flag("failover_in_progress")) {
+        log::debug("sentinel %s: cluster %s: failover in progress, report not used", id.c_str(),
+                   m.name.c_str());
+        return;
+    }
+    const ClusterState* before = topology_.state(m.name);
+    bool differs = !before || !before->has_master || before->master != m.addr ||
+                   before->epoch != m.config_epoch;
+    // Only news is worth corroborating: a Sentinel repeating itself was
+    // corroborated when it first said it, and what the others learned since
+    // reaches us through their events and re-reads.
+    bool news = !topology_.reports_same(m.name, id, m.addr, m.config_epoch);
+    topology_.report(m.name, id, s->second.trusted, m.addr, m.config_epoch, hooks_.now());
+    // An untrusted Sentinel never decides; what it says only makes us ask
+    // the trusted ones.
+    if (news && differs)
+        corroborate(m.name, id, m.addr, m.config_epoch);
+    evaluate(m.name);
+}
+
+void Decider::on_not_monitored(const std::string& id, const std::string& cluster) {
+    if (auto s = sentinels_.find(id); s != sentinels_.end())
+        s->second.clusters.erase(cluster);
+    topology_.no_master(cluster, id);
+    evaluate(cluster);
+}
+
+void Decider::on_replicas(const std::string& cluster, const std::vector<sentinel::ReplicaInfo>& r) {
+    auto it = clusters_.find(cluster);
+    if (it == clusters_.end())
+        return;
+    std::vector<HostPort> v;
+    for (auto& x : r)
+        v.push_back(x.addr);
+    it->second->replicas = std::move(v);
+    hooks_.changed();
+}
+
+void Decider::on_discovered(const std::string& cluster,
+                            const std::vector<sentinel::SentinelInfo>& s) {
+    if (!clusters_.count(cluster))
+        return;
+    for (auto& x : s)
+        add_sentinel(x.addr, false);
+}
+
+void Decider::on_event(const std::string& id, const sentinel::Event& e) {
+    if (auto* sw = std::get_if<sentinel::SwitchMaster>(&e)) {
+        if (!clusters_.count(sw->master))
+            return;
+        log::info("sentinel %s: +switch-master %s to %s; asking the trusted Sentinels", id.c_str(),
+                  sw->master.c_str(), format_host_port(sw->to).c_str());
+        return reread_trusted(sw->master);
+    }
+    auto& ie = std::get<sentinel::InstanceEvent>(e);
+    if (!ie.master || !clusters_.count(*ie.master))
+        return;
+    if (ie.channel == "+sentinel" && ie.kind == "sentinel")
+        add_sentinel(ie.addr, false);
+    if (ie.channel == "+failover-end" || ie.channel == "+config-update-from" ||
+        ie.channel == "-odown")
+        reread_trusted(*ie.master);
+}
+
+void Decider::on_link_up(const std::string& id) {
+    log::info("sentinel %s: up", id.c_str());
+    topology_.sentinel_up(id);
+    evaluate_all();
+}
+
+void Decider::on_link_down(const std::string& id, const std::string& err) {
+    log::warn("sentinel %s: down: %s", id.c_str(), err.c_str());
+    topology_.sentinel_down(id);
+    evaluate_all();
+}
+
+// Something happened to the cluster (an event, which carries no epoch):
+// re-read it from every trusted Sentinel, by reads sent from now on. Each
+// link keeps at most one read per cluster outstanding and one more queued,
+// so a storm of events costs a bounded number of reads.
+void Decider::reread_trusted(const std::string& cluster) {
+    for (auto& [id, s] : sentinels_)
+        if (s.trusted)
+            hooks_.read_master(id, cluster, ReadFreshness::after_now);
+}
+
+// Corroboration at once: `from` newly reports (addr, epoch); ask every other
+// trusted Sentinel that does not already say the same. A read of theirs
+// still unanswered will do: it reports their view after it was sent.
+void Decider::corroborate(const std::string& cluster, const std::string& from, const HostPort& addr,
+                          uint64_t epoch) {
+    for (auto& [id, s] : sentinels_)
+        if (s.trusted && id != from && !topology_.reports_same(cluster, id, addr, epoch))
+            hooks_.read_master(id, cluster, ReadFreshness::in_flight_ok);
+}
+
+bool Decider::on_apply_result(const proto::ApplyResult& r) {
+    auto it = clusters_.find(r.cluster);
+    if (it == clusters_.end())
+        return false;
+    if (r.state == proto::ApplyState::Error) {
+        it->second->apply_errors++;
+        log::warn("cluster %s: parent could not apply: %s", r.cluster.c_str(), r.error.c_str());
+    }
+    it->second->applied = r;
+    hooks_.changed();
+    return true;
+}
+
+void Decider::retry_due(const std::string& cluster) {
+    auto it = clusters_.find(cluster);
+    if (it == clusters_.end())
+        return;
+    it->second->retry_pending = false;
+    evaluate(cluster);
+}
+
+void Decider::evaluate_all() {
+    for (auto& [name, w] : clusters_)
+        evaluate(name);
+    hooks_.changed();
+}
+
+void Decider::evaluate(const std::string& cluster) {
+    auto it = clusters_.find(cluster);
+    if (it == clusters_.end())
+        return;
+    Work& w = *it->second;
+    Verdict v = topology_.verdict(cluster);
+    log_reasons(w, v);
+    switch (v.kind) {
+    case VerdictKind::None:
+        break;
+    case VerdictKind::EpochAdvance:
+        // The same address at a higher epoch is still asked ROLE: a leader
+        // Sentinel in the middle of a failover reports the old (possibly
+        // dead) address at the new epoch, and accepting that unconfirmed
+        // would then make the real new master, at the same epoch, lose.
+    case VerdictKind::Confirm:
+        if (w.confirming && *w.confirming == v.candidate && w.confirming_epoch == v.epoch)
+            break; // already asking it
+        if (w.retry_pending)
+            break; // a failed confirmation is retried on its timer
+        start_confirm(w, v.candidate, v.epoch);
+        break;
+    }
+    announce(w);
+    hooks_.changed();
+}
+
+// Logs the verdict's refusals when they differ from the last ones logged.
+void Decider::log_reasons(Work& w, const Verdict& v) {
+    std::string reasons;
+    for (auto& r : v.reasons)
+        reasons += r + "; ";
+    if (reasons == w.last_reasons)
+        return;
+    const std::string& cluster = w.config.name;
+    const ClusterState* st = topology_.state(cluster);
+    bool starting = !st || !st->has_master;
+    for (auto& r : v.reasons) {
+        if (starting)
+            log::debug("cluster %s: not yet: %s", cluster.c_str(), r.c_str());
+        else
+            log::warn("cluster %s: refused: %s", cluster.c_str(), r.c_str());
+    }
+    w.last_reasons = reasons;
+}
+
+void Decider::start_confirm(Work& w, const HostPort& candidate, uint64_t epoch) {
+    w.confirming = candidate;
+    w.confirming_epoch = epoch;
+    std::string name = w.config.name;
+    log::info("cluster %s: confirming %s at epoch %llu with ROLE", name.c_str(),
+              format_host_port(candidate).c_str(), static_cast<unsigned long long>(epoch));
+    hooks_.check_role(w.config, candidate,
+                      [this, name, epoch](const HostPort& c, const ConfirmResult& r) {
+                          on_role(name, epoch, c, r);
+                      });
+}
+
+void Decider::on_role(const std::string& name, uint64_t epoch, const HostPort& c,
+                      const ConfirmResult& r) {
+    auto it = clusters_.find(name);
+    if (it == clusters_.end())
+        return;
+    Work& w = *it->second;
+    w.confirming.reset();
+    if (r.role != ConfirmResult::Role::master)
+        return role_refused(w, c, epoch, r);
+    Verdict v = topology_.verdict(name);
+    if (topology_.confirmed(name, c, epoch, hooks_.now())) {
+        std::string who;
+        for (auto& s : v.supporters)
+            who += (who.empty() ? "" : ", ") + s;
+        log::notice("cluster %s: new master %s at epoch %llu, confirmed by ROLE, "
+                    "corroborated by %s",
+                    name.c_str(), format_host_port(c).c_str(),
+                    static_cast<unsigned long long>(epoch), who.c_str());
+        w.confirm_attempts = 0;
+    } else {
+        log::info("cluster %s: %s confirmed but no longer the pick", name.c_str(),
+                  format_host_port(c).c_str());
+    }
+    evaluate(name);
+}
+
+// The candidate is not (or not yet) a master: never shown; asked again after
+// a backoff of 100 ms doubling up to backoff_max.
+void Decider::role_refused(Work& w, const HostPort& c, uint64_t epoch, const ConfirmResult& r) {
+    const std::string& name = w.config.name;
+    std::string why =
+        std::string(confirm_role_name(r.role)) + (r.detail.empty() ? "" : ": " + r.detail);
+    topology_.confirm_failed(name, c, epoch, why);
+    log::warn("cluster %s: candidate %s at epoch %llu not confirmed (%s); not shown, "
+              "retrying",
+              name.c_str(), format_host_port(c).c_str(), static_cast<unsigned long long>(epoch),
+              why.c_str());
+    auto cap = static_cast<uint64_t>(settings_.backoff_max.count());
+    auto delay = Millis(std::min<uint64_t>(100ull << std::min(w.confirm_attempts, 6u), cap));
+    w.confirm_attempts++;
+    w.retry_pending = true;
+    hooks_.arm_retry(name, delay);
+    hooks_.changed();
+}
+
+// Tells the parent about the current master when it differs from what it
+// was last told. A seeded master (from the state file) is only announced
+// once enough trusted Sentinels report it again.
+void Decider::announce(Work& w) {
+    const ClusterState* st = topology_.state(w.config.name);
+    if (!st || !st->has_master)
+        return;
+    if (w.announced && *w.announced == st->master && w.announced_epoch == st->epoch)
+        return;
+    if (st->seeded) {
+        Verdict v = topology_.verdict(w.config.name);
+        if (v.kind != VerdictKind::None || v.supporters.size() < topology_.policy().min_agreement)
+            return;
+    }
+    w.announced = st->master;
+    w.announced_epoch = st->epoch;
+    if (!hooks_.announce(proto::Master{w.config.name, st->master, st->epoch}))
+        log::error("cluster %s: cannot tell the parent", w.config.name.c_str());
+    // HAProxy first (the parent), then Consul: a slow Consul delays nothing.
+    hooks_.publish(w.config, st->master);
+}
+
+namespace {
+
+const char* apply_state_name(proto::ApplyState s) {
+    switch (s) {
+    case proto::ApplyState::Applied:
+        return "applied";
+    case proto::ApplyState::Error:
+        return "error";
+    case proto::ApplyState::Pending:
+        return "pending";
+    case proto::ApplyState::None:
+        return "none";
+    }
+    return "none";
+}
+
+} // namespace
+
+int64_t Decider::wall(TopologyTime t) const {
+    if (t == TopologyTime{})
+        return 0;
+    auto ago = std::chrono::duration_cast<std::chrono::seconds>(hooks_.now() - t);
+    return static_cast<int64_t>(hooks_.wall()) - ago.count();
+}
+
+std::vector<ApiCluster> Decider::view_clusters() const {
+    std::vector<ApiCluster> out;
+    out.reserve(clusters_.size());
+    for (auto& [name, w] : clusters_)
+        out.push_back(view_cluster(*w));
+    return out;
+}
+
+ApiCluster Decider::view_cluster(const Work& w) const {
+    ApiCluster c;
+    c.name = w.config.name;
+    c.external_port = w.config.external_port;
+    if (const ClusterState* st = topology_.state(c.name); st && st->has_master) {
+        c.master = st->master;
+        c.epoch = st->epoch;
+        c.confirmed = !st->seeded;
+        c.confirmed_at = wall(st->confirmed_at);
+        c.corroborated_by = st->supporters;
+        c.switches = st->switches;
+        c.last_switch = wall(st->last_switch);
+    }
+    c.stale = topology_.is_stale(c.name);
+    // Right after a failover a Sentinel may still list the promoted server
+    // among the replicas: never show a master as its own replica.
+    for (auto& r : w.replicas)
+        if (!c.master || r != *c.master)
+            c.replicas.push_back(r);
+    c.apply_state = apply_state_name(w.applied.state);
+    // "applied" means the parent applied this very master; until then the
+    // switch is pending (or failed, with the parent's error).
+    bool same = c.master && w.applied.master == c.master && w.applied.epoch == c.epoch;
+    if (w.applied.state == proto::ApplyState::Applied && !same)
+        c.apply_state = "pending";
+    if (w.applied.at == 0 && !w.applied.master)
+        c.apply_state = "pending";
+    c.apply_error = w.applied.error;
+    c.applied_at = w.applied.at;
+    c.apply_errors = w.apply_errors;
+    return c;
+}
+
+} // namespace rh

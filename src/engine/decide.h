@@ -1,0 +1,142 @@
+// The engine's decision glue: what the Sentinels say -> Topology -> ROLE
+// confirmation -> the master announced to the parent (and Consul), and the
+// per-cluster part of the API view.
+//
+// Flow: a link reports what its Sentinel says (SENTINEL MASTER(S), with the
+// config epoch) -> Topology::report -> verdict. A Confirm verdict (and an
+// EpochAdvance too) asks the candidate ROLE; only a "master" answer for a
+// candidate that is still the pick makes it current, and only then is the
+// parent told. Pub/sub events never decide anything: a +switch-master (which
+// carries no epoch) makes us re-read SENTINEL MASTER from every trusted
+// Sentinel at once, and any new report that differs from the current master
+// (from an untrusted Sentinel too) makes us ask the trusted ones that do not
+// say the same yet, so corroboration costs one round trip.
+//
+// A Decider does no I/O and reads no clock: it reaches the outside only
+// through DeciderHooks, so it runs under a fake clock with fake links and a
+// fake ROLE check in tests/unit/engine/test_decide.cc. The engine
+// (engine_work.cc) wires the hooks to real SentinelLinks, Confirmers, timers,
+// the parent channel and Consul. Sentinels are named by their id,
+// "host:port".
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/address.h"
+#include "common/proto.h"
+#include "engine/api_json.h"
+#include "engine/sentinel_proto.h"
+#include "engine/topology.h"
+
+namespace rh {
+
+struct ConfirmResult;     // engine/confirm.h
+enum class ReadFreshness; // engine/sentinel.h
+
+struct DeciderSettings {
+    TopologyPolicy policy;
+    bool trust_discovered = false;                // discovered Sentinels count as trusted
+    std::chrono::milliseconds backoff_max{10000}; // cap of the ROLE retry delay
+};
+
+struct DeciderHooks {
+    using RoleDone = std::function<void(const HostPort& candidate, const ConfirmResult&)>;
+
+    std::function<TopologyTime()> now; // steady clock
+    std::function<std::time_t()> wall; // wall clock, for the API view
+    // Connect to a newly known Sentinel (and start it). Its reports come
+    // back through the on_* methods under the same id.
+    std::function<void(const std::string& id, const HostPort& addr)> open_link;
+    // Ask Sentinel `id` SENTINEL MASTER <cluster>.
+    std::function<void(const std::string& id, const std::string& cluster, ReadFreshness)>
+        read_master;
+    // Ask `candidate` ROLE; `done` runs once with the answer. A new check for
+    // the same cluster replaces the one in flight (whose `done` never runs).
+    std::function<void(const proto::ConfigCluster&, const HostPort& candidate, RoleDone done)>
+        check_role;
+    // Call retry_due(cluster) after `delay`.
+    std::function<void(const std::string& cluster, std::chrono::milliseconds delay)> arm_retry;
+    // Tell the parent; false if the message could not be queued.
+    std::function<bool(const proto::Master&)> announce;
+    // Tell Consul, after the parent (may do nothing when there is no Consul).
+    std::function<void(const proto::ConfigCluster&, const HostPort& master)> publish;
+    // Something shown in the API changed.
+    std::function<void()> changed;
+};
+
+class Decider {
+  public:
+    // What we know of one Sentinel.
+    struct Sentinel {
+        bool configured = false;
+        bool trusted = false;
+        std::set<std::string> clusters; // configured clusters it monitors
+    };
+
+    // Seeds each cluster's last applied master (from the state file).
+    Decider(DeciderSettings settings, const std::vector<proto::ConfigCluster>& clusters,
+            DeciderHooks hooks);
+    ~Decider();
+    Decider(const Decider&) = delete;
+    Decider& operator=(const Decider&) = delete;
+
+    // Sentinels. add_sentinel ignores one already known; otherwise it calls
+    // open_link. forget_sentinel drops it and all its reports.
+    void add_sentinel(const HostPort& addr, bool configured);
+    void forget_sentinel(const std::string& id);
+    const Sentinel* sentinel(const std::string& id) const;
+    const std::map<std::string, Sentinel>& sentinels() const { return sentinels_; }
+
+    // What Sentinel `id` said or did.
+    void on_master_info(const std::string& id, const sentinel::MasterInfo& m);
+    void on_not_monitored(const std::string& id, const std::string& cluster);
+    void on_replicas(const std::string& cluster, const std::vector<sentinel::ReplicaInfo>& r);
+    void on_discovered(const std::string& cluster, const std::vector<sentinel::SentinelInfo>& s);
+    void on_event(const std::string& id, const sentinel::Event& e);
+    void on_link_up(const std::string& id);
+    void on_link_down(const std::string& id, const std::string& err);
+
+    // What the parent did. False (and nothing recorded) for a cluster that is
+    // not configured: a protocol violation for the caller to handle.
+    bool on_apply_result(const proto::ApplyResult& r);
+
+    void retry_due(const std::string& cluster); // the arm_retry delay is over
+    void evaluate_all();
+
+    size_t cluster_count() const { return clusters_.size(); }
+    const Topology& topology() const { return topology_; }
+    // The clusters as the API shows them, by name; Consul fields left empty.
+    std::vector<ApiCluster> view_clusters() const;
+
+  private:
+    struct Work; // one cluster's confirmation and output state
+
+    void reread_trusted(const std::string& cluster);
+    void corroborate(const std::string& cluster, const std::string& from, const HostPort& addr,
+                     uint64_t epoch);
+    void evaluate(const std::string& cluster);
+    void log_reasons(Work& w, const Verdict& v);
+    void start_confirm(Work& w, const HostPort& candidate, uint64_t epoch);
+    void on_role(const std::string& cluster, uint64_t epoch, const HostPort& c,
+                 const ConfirmResult& r);
+    void role_refused(Work& w, const HostPort& c, uint64_t epoch, const ConfirmResult& r);
+    void announce(Work& w);
+    int64_t wall(TopologyTime t) const;
+    ApiCluster view_cluster(const Work& w) const;
+
+    DeciderSettings settings_;
+    DeciderHooks hooks_;
+    Topology topology_;
+    std::map<std::string, Sentinel> sentinels_;
+    std::map<std::string, std::unique_ptr<Work>> clusters_;
+};
+
+} // namespace rh

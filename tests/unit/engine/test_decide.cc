@@ -1,0 +1,406 @@
+// Unit tests for the engine's decision glue (src/engine/decide.cc), under a
+// fake clock with fake Sentinel links, ROLE checks, parent and Consul.
+// C++ headers first: cmocka defines a fail() macro that clashes with <ios>.
+#include <algorithm>
+#include <string>
+
+#include "engine/confirm.h"
+#include "engine/decide.h"
+#include "engine/sentinel.h"
+
+#include "../../cmocka.h"
+
+using namespace rh;
+using Millis = std::chrono::milliseconds;
+
+namespace {
+
+const std::string C = "mymaster";
+const HostPort S1{"127.0.0.1", 26379}, S2{"127.0.0.1", 26380}, S3{"127.0.0.1", 26381};
+const HostPort D1{"127.0.0.1", 26391}, D2{"127.0.0.1", 26392}; // discovered
+const std::string S1id = "127.0.0.1:26379", S2id = "127.0.0.1:26380", S3id = "127.0.0.1:26381";
+const std::string D1id = "127.0.0.1:26391", D2id = "127.0.0.1:26392";
+const HostPort A{"10.0.0.1", 6379};
+const HostPort B{"10.0.0.2", 6379};
+
+struct Read {
+    std::string sentinel, cluster;
+    ReadFreshness freshness;
+};
+
+struct RoleCheck {
+    std::string cluster;
+    HostPort candidate;
+    DeciderHooks::RoleDone done;
+};
+
+// Records everything the decider asks of the outside world.
+struct World {
+    TopologyTime now = TopologyTime{} + std::chrono::hours(1);
+    std::time_t wall = 1700000000;
+    std::vector<std::string> opened;
+    std::vector<Read> reads;
+    std::vector<RoleCheck> roles;
+    std::vector<std::pair<std::string, Millis>> retries;
+    std::vector<proto::Master> announced;
+    std::vector<std::pair<std::string, HostPort>> published;
+    int changed = 0;
+
+    DeciderHooks hooks() {
+        DeciderHooks h;
+        h.now = [this] { return now; };
+        h.wall = [this] { return wall; };
+        h.open_link = [this](const std::string& id, const HostPort&) { opened.push_back(id); };
+        h.read_master = [this](const std::string& id, const std::string& c, ReadFreshness f) {
+            reads.push_back({id, c, f});
+        };
+        h.check_role = [this](const proto::ConfigCluster& c, const HostPort& cand,
+                              DeciderHooks::RoleDone done) {
+            roles.push_back({c.name, cand, std::move(done)});
+        };
+        h.arm_retry = [this](const std::string& c, Millis d) { retries.emplace_back(c, d); };
+        h.announce = [this](const proto::Master& m) {
+            announced.push_back(m);
+            return true;
+        };
+        h.publish = [this](const proto::ConfigCluster& c, const HostPort& m) {
+            published.emplace_back(c.name, m);
+        };
+        h.changed = [this] { changed++; };
+        return h;
+    }
+
+    // Answers the latest ROLE check.
+    void answer(ConfirmResult::Role role, std::string detail = "") {
+        assert_false(roles.empty());
+        RoleCheck rc = roles.back();
+        rc.done(rc.candidate, ConfirmResult{role, std::move(detail)});
+    }
+
+    size_t reads_of(const std::string& sentinel, ReadFreshness f) const {
+        return std::count_if(reads.begin(), reads.end(), [&](const Read& r) {
+            return r.sentinel == sentinel && r.cluster == C && r.freshness == f;
+        });
+    }
+};
+
+std::unique_ptr<Decider> make(World& w, unsigned min_agreement = 2, bool trust_discovered = false) {
+    DeciderSettings s;
+    s.policy.min_agreement = min_agreement;
+    s.trust_discovered = trust_discovered;
+    s.backoff_max = Millis(1000);
+    proto::ConfigCluster c;
+    c.name = C;
+    c.external_port = 6380;
+    auto d = std::make_unique<Decider>(s, std::vector<proto::ConfigCluster>{c}, w.hooks());
+    for (auto& addr : {S1, S2, S3})
+        d->add_sentinel(addr, true);
+    return d;
+}
+
+void report(Decider& d, const std::string& sentinel, const HostPort& addr, uint64_t epoch) {
+    sentinel::MasterInfo m;
+    m.name = C;
+    m.addr = addr;
+    m.config_epoch = epoch;
+    d.on_master_info(sentinel, m);
+}
+
+// S1 and S2 newly agree on (addr, epoch): exactly one ROLE check of addr.
+void corroborate(Decider& d, World& w, const HostPort& addr, uint64_t epoch) {
+    size_t checks = w.roles.size();
+    report(d, S1id, addr, epoch);
+    report(d, S2id, addr, epoch);
+    assert_int_equal(w.roles.size(), checks + 1);
+    assert_true(w.roles.back().candidate == addr);
+    assert_string_equal(w.roles.back().cluster.c_str(), C.c_str());
+}
+
+// Makes `addr` the announced master at `epoch` (S1 and S2 agree, ROLE master).
+void establish(Decider& d, World& w, const HostPort& addr, uint64_t epoch) {
+    corroborate(d, w, addr, epoch);
+    w.answer(ConfirmResult::Role::master);
+    assert_true(w.announced.back() == (proto::Master{C, addr, epoch}));
+}
+
+ApiCluster only_cluster(const std::vector<ApiCluster>& v) {
+    assert_int_equal(v.size(), 1);
+    return v[0];
+}
+
+} // namespace
+
+static void configured_sentinels_are_opened_once(void**) {
+    World w;
+    auto d = make(w);
+    d->add_sentinel(S2, true);
+    assert_int_equal(w.opened.size(), 3);
+    assert_string_equal(w.opened[0].c_str(), S1id.c_str());
+    assert_true(d->sentinel(S1id)->configured);
+    assert_true(d->sentinel(S1id)->trusted);
+}
+
+static void one_sentinel_never_moves_the_master(void**) {
+    World w;
+    auto d = make(w);
+    report(*d, S1id, A, 1);
+    assert_true(w.roles.empty()); // not even a first master from one Sentinel
+    // ...but the other trusted Sentinels are asked at once
+    assert_int_equal(w.reads_of(S2id, ReadFreshness::in_flight_ok), 1);
+    assert_int_equal(w.reads_of(S3id, ReadFreshness::in_flight_ok), 1);
+    assert_int_equal(w.reads_of(S1id, ReadFreshness::in_flight_ok), 0);
+
+    report(*d, S2id, A, 1);
+    w.answer(ConfirmResult::Role::master);
+    assert_int_equal(w.announced.size(), 1);
+
+    size_t checks = w.roles.size();
+    w.reads.clear();
+    report(*d, S3id, B, 2);
+    report(*d, S3id, B, 2); // repeating itself does not help
+    assert_int_equal(w.roles.size(), checks);
+    assert_int_equal(w.announced.size(), 1);
+    assert_true(d->topology().state(C)->master == A);
+    // S3's news was corroborated once, with S1 and S2, not with S3 itself
+    assert_int_equal(w.reads.size(), 2);
+    assert_int_equal(w.reads_of(S1id, ReadFreshness::in_flight_ok), 1);
+    assert_int_equal(w.reads_of(S2id, ReadFreshness::in_flight_ok), 1);
+}
+
+static void two_sentinels_and_role_master_announce_once(void**) {
+    World w;
+    auto d = make(w);
+    establish(*d, w, A, 1);
+    corroborate(*d, w, B, 2);
+    size_t checks = w.roles.size();
+    report(*d, S3id, B, 2); // more support while asking: no second check
+    assert_int_equal(w.roles.size(), checks);
+    assert_int_equal(w.announced.size(), 1); // nothing before ROLE answers
+
+    w.now += std::chrono::seconds(5);
+    w.answer(ConfirmResult::Role::master);
+    assert_int_equal(w.announced.size(), 2);
+    assert_true(w.announced[1] == (proto::Master{C, B, 2}));
+    assert_int_equal(w.published.size(), 2); // Consul follows the parent
+    assert_true(w.published[1].second == B);
+
+    // the same facts again change nothing
+    report(*d, S1id, B, 2);
+    report(*d, S2id, B, 2);
+    d->evaluate_all();
+    assert_int_equal(w.announced.size(), 2);
+    assert_int_equal(w.roles.size(), checks);
+
+    ApiCluster c = only_cluster(d->view_clusters());
+    assert_true(c.master == B);
+    assert_int_equal(c.epoch, 2);
+    assert_true(c.confirmed);
+    assert_int_equal(c.switches, 2);
+    assert_int_equal(c.confirmed_at, w.wall);
+    assert_int_equal(c.corroborated_by.size(), 3);
+}
+
+static void role_slave_is_never_announced(void**) {
+    World w;
+    auto d = make(w);
+    establish(*d, w, A, 1);
+    corroborate(*d, w, B, 2);
+    w.answer(ConfirmResult::Role::not_master, "slave");
+    assert_int_equal(w.retries.size(), 1);
+    assert_true(w.retries[0] == std::make_pair(C, Millis(100)));
+    // while the retry waits, new reports do not ask again
+    size_t checks = w.roles.size();
+    report(*d, S3id, B, 2);
+    assert_int_equal(w.roles.size(), checks);
+
+    for (Millis expect : {Millis(200), Millis(400), Millis(800), Millis(1000), Millis(1000)}) {
+        d->retry_due(C);
+        assert_int_equal(w.roles.size(), ++checks);
+        assert_true(w.roles.back().candidate == B);
+        w.answer(ConfirmResult::Role::not_master, "slave");
+        assert_true(w.retries.back().second == expect); // doubling, capped
+    }
+    assert_int_equal(w.announced.size(), 1);
+    assert_true(d->topology().state(C)->master == A);
+    assert_string_equal(d->topology().state(C)->last_confirm_error.c_str(),
+                        "10.0.0.2:6379 at epoch 2: not master: slave");
+}
+
+static void untrusted_sentinels_alone_cannot_move_it(void**) {
+    World w;
+    auto d = make(w, 1);
+    establish(*d, w, A, 1);
+    d->on_discovered(C,
+                     {sentinel::SentinelInfo{D1, "r1", {}}, sentinel::SentinelInfo{D2, "r2", {}}});
+    assert_int_equal(w.opened.size(), 5);
+    assert_false(d->sentinel(D1id)->trusted);
+    assert_false(d->sentinel(D1id)->configured);
+
+    size_t checks = w.roles.size();
+    w.reads.clear();
+    report(*d, D1id, B, 9);
+    report(*d, D2id, B, 9);
+    assert_int_equal(w.roles.size(), checks);
+    assert_int_equal(w.announced.size(), 1);
+    // what they say only makes us ask the trusted ones, never each other
+    assert_int_equal(w.reads.size(), 6);
+    assert_int_equal(w.reads_of(S3id, ReadFreshness::in_flight_ok), 2);
+    assert_int_equal(w.reads_of(D1id, ReadFreshness::in_flight_ok), 0);
+    assert_int_equal(w.reads_of(D2id, ReadFreshness::in_flight_ok), 0);
+    // a discovered Sentinel becomes trusted only when told so
+    World w2;
+    auto trusting = make(w2, 1, true);
+    trusting->add_sentinel(D1, false);
+    assert_true(trusting->sentinel(D1id)->trusted);
+}
+
+static void switch_master_rereads_every_trusted_sentinel(void**) {
+    World w;
+    auto d = make(w);
+    d->add_sentinel(D1, false);
+    d->on_event(D1id, sentinel::SwitchMaster{C, A, B});
+    for (auto& id : {S1id, S2id, S3id})
+        assert_int_equal(w.reads_of(id, ReadFreshness::after_now), 1);
+    assert_int_equal(w.reads_of(D1id, ReadFreshness::after_now), 0);
+    assert_true(w.roles.empty()); // a hint, never the decision
+
+    size_t reads = w.reads.size();
+    d->on_event(S1id, sentinel::SwitchMaster{"other", A, B});
+    assert_int_equal(w.reads.size(), reads); // not a configured cluster
+
+    sentinel::InstanceEvent ie;
+    ie.channel = "+failover-end";
+    ie.kind = "master";
+    ie.master = C;
+    d->on_event(S2id, ie);
+    assert_int_equal(w.reads.size(), reads + 3);
+    ie.channel = "+sentinel";
+    ie.kind = "sentinel";
+    ie.addr = D2;
+    d->on_event(S2id, ie);
+    assert_non_null(d->sentinel(D2id));
+    assert_int_equal(w.reads.size(), reads + 3);
+}
+
+static void equal_epochs_never_flip(void**) {
+    World w;
+    auto d = make(w);
+    establish(*d, w, A, 3);
+    size_t checks = w.roles.size();
+    report(*d, S1id, B, 3);
+    report(*d, S2id, B, 3);
+    report(*d, S3id, B, 3);
+    assert_int_equal(w.roles.size(), checks);
+    assert_int_equal(w.announced.size(), 1);
+    assert_true(d->topology().state(C)->master == A);
+}
+
+// topology.h rule 3: the same address at a higher epoch is still asked ROLE
+// before the new epoch is announced.
+static void epoch_advance_is_confirmed_by_role(void**) {
+    World w;
+    auto d = make(w);
+    establish(*d, w, A, 1);
+    corroborate(*d, w, A, 2);
+    assert_int_equal(w.announced.size(), 1);
+    w.answer(ConfirmResult::Role::master);
+    assert_int_equal(w.announced.size(), 2);
+    assert_true(w.announced[1] == (proto::Master{C, A, 2}));
+    assert_int_equal(only_cluster(d->view_clusters()).switches, 1); // not a switch
+}
+
+static void failover_in_progress_report_is_not_used(void**) {
+    World w;
+    auto d = make(w);
+    sentinel::MasterInfo m;
+    m.name = C;
+    m.addr = A;
+    m.config_epoch = 4;
+    m.flags = {"master", "failover_in_progress"};
+    d->on_master_info(S1id, m);
+    d->on_master_info(S2id, m);
+    assert_true(w.roles.empty());
+    assert_true(w.reads.empty());
+    assert_int_equal(d->sentinel(S1id)->clusters.count(C), 1);
+}
+
+static void seeded_master_is_announced_once_reported_again(void**) {
+    World w;
+    DeciderSettings s;
+    proto::ConfigCluster c;
+    c.name = C;
+    c.applied_master = A;
+    c.applied_epoch = 7;
+    Decider d(s, {c}, w.hooks());
+    for (auto& addr : {S1, S2})
+        d.add_sentinel(addr, true);
+    ApiCluster v = only_cluster(d.view_clusters());
+    assert_string_equal(v.apply_state.c_str(), "applied");
+    assert_false(v.confirmed);
+    report(d, S1id, A, 7);
+    assert_true(w.announced.empty());
+    report(d, S2id, A, 7);
+    assert_true(w.roles.empty()); // the current master needs no ROLE check
+    assert_int_equal(w.announced.size(), 1);
+    assert_true(w.announced[0] == (proto::Master{C, A, 7}));
+}
+
+static void apply_results(void**) {
+    World w;
+    auto d = make(w);
+    establish(*d, w, A, 1);
+    assert_string_equal(only_cluster(d->view_clusters()).apply_state.c_str(), "pending");
+
+    int changed = w.changed;
+    proto::ApplyResult unknown{"nosuch", proto::ApplyState::Applied, A, 1, 100, ""};
+    assert_false(d->on_apply_result(unknown)); // the engine treats it as a protocol error
+    assert_int_equal(w.changed, changed);
+    assert_string_equal(only_cluster(d->view_clusters()).apply_state.c_str(), "pending");
+
+    assert_true(d->on_apply_result({C, proto::ApplyState::Error, A, 1, 100, "check failed"}));
+    ApiCluster c = only_cluster(d->view_clusters());
+    assert_string_equal(c.apply_state.c_str(), "error");
+    assert_string_equal(c.apply_error.c_str(), "check failed");
+    assert_int_equal(c.apply_errors, 1);
+    assert_true(d->on_apply_result({C, proto::ApplyState::Applied, A, 1, 101, ""}));
+    c = only_cluster(d->view_clusters());
+    assert_string_equal(c.apply_state.c_str(), "applied");
+    assert_int_equal(c.applied_at, 101);
+    assert_int_equal(c.apply_errors, 1);
+    assert_true(w.changed > changed);
+}
+
+static void all_sentinels_down_keeps_the_master(void**) {
+    World w;
+    auto d = make(w);
+    establish(*d, w, A, 1);
+    for (auto& id : {S1id, S2id, S3id})
+        d->on_link_down(id, "connection refused");
+    ApiCluster c = only_cluster(d->view_clusters());
+    assert_true(c.master == A);
+    assert_true(c.stale);
+    d->on_link_up(S1id);
+    assert_false(only_cluster(d->view_clusters()).stale);
+    d->on_not_monitored(S1id, C);
+    assert_true(only_cluster(d->view_clusters()).stale);
+    assert_int_equal(d->sentinel(S1id)->clusters.count(C), 0);
+    assert_int_equal(w.announced.size(), 1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(configured_sentinels_are_opened_once),
+        cmocka_unit_test(one_sentinel_never_moves_the_master),
+        cmocka_unit_test(two_sentinels_and_role_master_announce_once),
+        cmocka_unit_test(role_slave_is_never_announced),
+        cmocka_unit_test(untrusted_sentinels_alone_cannot_move_it),
+        cmocka_unit_test(switch_master_rereads_every_trusted_sentinel),
+        cmocka_unit_test(equal_epochs_never_flip),
+        cmocka_unit_test(epoch_advance_is_confirmed_by_role),
+        cmocka_unit_test(failover_in_progress_report_is_not_used),
+        cmocka_unit_test(seeded_master_is_announced_once_reported_again),
+        cmocka_unit_test(apply_results),
+        cmocka_unit_test(all_sentinels_down_keeps_the_master),
+    };
+    return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
