@@ -209,9 +209,13 @@ void Engine::check_role(const proto::ConfigCluster& c, const HostPort& candidate
         candidate, c.password, Millis(config_.global.confirm_timeout_ms), std::move(done));
 }
 
+// The parent may tell of a cluster this engine does not monitor (one it
+// still remembers from before a rename): nothing to do, and no reason to
+// die, which would only make the parent replay it to the next engine.
 void Engine::on_apply_result(const proto::ApplyResult& r) {
     if (!decider_ || !decider_->on_apply_result(r))
-        return fail("apply-result for unknown cluster " + r.cluster);
+        log::notice("apply result for cluster %s, which is not configured here; ignored",
+                    r.cluster.c_str());
 }
 
 // Drops discovered Sentinels that stayed down for forget_discovered_after.

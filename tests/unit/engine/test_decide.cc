@@ -353,7 +353,7 @@ static void apply_results(void**) {
 
     int changed = w.changed;
     proto::ApplyResult unknown{"nosuch", proto::ApplyState::Applied, A, 1, 100, ""};
-    assert_false(d->on_apply_result(unknown)); // the engine treats it as a protocol error
+    assert_false(d->on_apply_result(unknown)); // the engine logs it and carries on
     assert_int_equal(w.changed, changed);
     assert_string_equal(only_cluster(d->view_clusters()).apply_state.c_str(), "pending");
 
