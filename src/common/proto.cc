@@ -253,8 +253,9 @@ bool printable_text(std::string_view s) {
 bool cluster_name(std::string_view s) {
     return valid_cluster_name(s);
 }
-bool consul_mode(std::string_view s) {
-    return s.empty() || s == "catalog" || s == "agent";
+bool consul_mode(uint64_t v) {
+    return v == static_cast<uint8_t>(ConsulMode::catalog) ||
+           v == static_cast<uint8_t>(ConsulMode::agent);
 }
 bool log_level(uint64_t v) {
     return v <= 4;
@@ -302,7 +303,7 @@ template <typename IO, Is<ConfigBegin> M> bool fields(IO& io, M& m) {
            io.u32(m.backoff_max_ms, "backoff_max", timer, kTimerRange) &&
            io.u64(m.max_epoch_jump, "max_epoch_jump") && io.boolean(m.consul, "consul") &&
            io.str(m.consul_address, "consul_address", kMaxText) &&
-           io.str(m.consul_mode, "consul_mode", kMaxName, consul_mode, "not catalog or agent") &&
+           io.u8(m.consul_mode, "consul_mode", consul_mode, "not catalog or agent") &&
            io.str(m.consul_token, "consul_token", kMaxSecret) &&
            io.str(m.consul_ca_pem, "consul_ca_pem", kMaxPem) &&
            io.u32(m.consul_timeout_ms, "consul_timeout") &&

@@ -91,7 +91,7 @@ struct ConfigBegin {
     // Consul: the engine talks to it, the parent read the secrets for it.
     bool consul = false;
     std::string consul_address;
-    std::string consul_mode;
+    ConsulMode consul_mode = ConsulMode::catalog;
     std::string consul_token;
     std::string consul_ca_pem;
     uint32_t consul_timeout_ms = 5000;

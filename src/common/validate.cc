@@ -41,4 +41,16 @@ std::string chroot_dir_problem(const std::string& dir, const ChrootWords& words)
     return "";
 }
 
+std::optional<ConsulMode> parse_consul_mode(std::string_view s) {
+    if (s == "catalog")
+        return ConsulMode::catalog;
+    if (s == "agent")
+        return ConsulMode::agent;
+    return std::nullopt;
+}
+
+const char* consul_mode_name(ConsulMode m) {
+    return m == ConsulMode::agent ? "agent" : "catalog";
+}
+
 } // namespace rh

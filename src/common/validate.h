@@ -6,10 +6,19 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace rh {
+
+// How the engine registers with Consul: in the catalog under a node of its
+// own, or through the local agent. The wire value (proto) is the number.
+enum class ConsulMode : uint8_t { catalog = 1, agent = 2 };
+// "catalog" or "agent"; nullopt for anything else.
+std::optional<ConsulMode> parse_consul_mode(std::string_view s);
+const char* consul_mode_name(ConsulMode m);
 
 // The longest cluster name ([cluster NAME], Sentinel's master name).
 inline constexpr size_t kMaxClusterName = 64;

@@ -25,6 +25,7 @@
 
 #include "common/address.h"
 #include "common/log.h"
+#include "common/validate.h"
 
 namespace rh {
 
@@ -80,7 +81,7 @@ struct Config {
     // [consul], optional
     bool consul = false;
     std::string consul_address; // http:// or https:// URL
-    std::string consul_mode = "catalog";
+    ConsulMode consul_mode = ConsulMode::catalog;
     std::string consul_token_file, consul_ca_file, consul_datacenter, consul_node;
     std::vector<std::string> consul_tags;
     Millis consul_timeout{5000}, consul_retry_max{30000};

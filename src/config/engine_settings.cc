@@ -29,7 +29,7 @@ proto::ConfigBegin global_message(const Config& c, uint64_t generation) {
     b.max_epoch_jump = c.max_epoch_jump;
     b.consul = c.consul;
     b.consul_address = c.consul_address;
-    b.consul_mode = c.consul ? c.consul_mode : "";
+    b.consul_mode = c.consul_mode;
     b.consul_token = c.consul_token;
     b.consul_ca_pem = c.consul_ca_pem;
     b.consul_timeout_ms = ms(c.consul_timeout);

@@ -399,11 +399,12 @@ void Interpreter::consul(const Section& s) {
                [&](const Entry& e) {
                    if (e.value.empty())
                        return;
-                   if (e.value != "catalog" && e.value != "agent") {
+                   auto mode = parse_consul_mode(e.value);
+                   if (!mode) {
                        error(e.line, "mode: '" + e.value + "' is neither catalog nor agent");
                        return;
                    }
-                   c_.consul_mode = e.value;
+                   c_.consul_mode = *mode;
                }},
               {"token_file", false,
                [&](const Entry& e) { str(e, &c_.consul_token_file, &c_.token_file_line); }},

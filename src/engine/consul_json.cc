@@ -89,18 +89,6 @@ std::string agent_register_body(const ConsulService& s) {
 
 } // namespace
 
-std::optional<ConsulMode> parse_consul_mode(std::string_view s) {
-    if (s == "catalog")
-        return ConsulMode::catalog;
-    if (s == "agent")
-        return ConsulMode::agent;
-    return std::nullopt;
-}
-
-const char* consul_mode_name(ConsulMode m) {
-    return m == ConsulMode::agent ? "agent" : "catalog";
-}
-
 std::string consul_service_id(const ConsulService& s) {
     return s.service_id.empty() ? "redishappy-" + s.cluster : s.service_id;
 }

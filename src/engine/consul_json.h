@@ -8,14 +8,11 @@
 #include <vector>
 
 #include "common/address.h"
+#include "common/validate.h"
 
 namespace rh {
 
-enum class ConsulMode { catalog, agent };
-
 // "catalog" or "agent".
-std::optional<ConsulMode> parse_consul_mode(std::string_view s);
-const char* consul_mode_name(ConsulMode m);
 
 // What one cluster's master looks like in Consul. Empty service_id, service
 // and node take the defaults below; an empty datacenter is left out.

@@ -151,8 +151,7 @@ void Engine::start_consul() {
         return;
     ConsulSettings cs;
     cs.address = g.consul_address;
-    auto mode = parse_consul_mode(g.consul_mode);
-    cs.mode = mode ? *mode : ConsulMode::catalog;
+    cs.mode = g.consul_mode;
     cs.token = g.consul_token;
     cs.ca_pem = g.consul_ca_pem;
     cs.timeout = Millis(g.consul_timeout_ms);
@@ -320,7 +319,7 @@ ApiConfig Engine::view_config() const {
     setting("haproxy", "check_command", g.haproxy_check_command);
     setting("haproxy", "runtime_socket", g.haproxy_runtime_socket);
     if (g.consul)
-        setting("consul", "mode", g.consul_mode);
+        setting("consul", "mode", consul_mode_name(g.consul_mode));
     return ac;
 }
 

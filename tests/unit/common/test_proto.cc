@@ -48,7 +48,7 @@ ConfigBegin sample_begin() {
     b.trust_discovered = true;
     b.consul = true;
     b.consul_address = "http://127.0.0.1:8500";
-    b.consul_mode = "agent";
+    b.consul_mode = ConsulMode::agent;
     b.consul_token = "tok";
     b.consul_ca_pem = "-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----\n";
     b.config_path = "/etc/redishappy.conf";
@@ -233,8 +233,9 @@ static void rejects_config_out_of_range(void**) {
     assert_false(roundtrip_bytes(frame_of(b), &err).has_value());
     assert_non_null(strstr(err.c_str(), "ping_interval: out of range"));
     b = sample_begin();
-    b.consul_mode = "bogus";
+    b.consul_mode = static_cast<ConsulMode>(7);
     assert_false(roundtrip_bytes(frame_of(b), &err).has_value());
+    assert_non_null(strstr(err.c_str(), "consul_mode: not catalog or agent"));
     b = sample_begin();
     b.haproxy_reload_command = "reload\nrm -rf /";
     assert_false(roundtrip_bytes(frame_of(b), &err).has_value());

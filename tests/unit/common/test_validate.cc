@@ -52,6 +52,16 @@ void printable_rejects_control_characters(void**) {
     assert_false(printable(std::string("a\0b", 3)));
 }
 
+void consul_mode_is_parsed_strictly(void**) {
+    assert_true(parse_consul_mode("catalog") == ConsulMode::catalog);
+    assert_true(parse_consul_mode("agent") == ConsulMode::agent);
+    assert_false(parse_consul_mode("").has_value());
+    assert_false(parse_consul_mode("Catalog").has_value());
+    assert_false(parse_consul_mode("agent ").has_value());
+    assert_string_equal(consul_mode_name(ConsulMode::agent), "agent");
+    assert_string_equal(consul_mode_name(ConsulMode::catalog), "catalog");
+}
+
 void chroot_accepts_root_owned_directory(void**) {
     assert_string_equal(chroot_dir_problem("/", words).c_str(), "");
 }
@@ -98,6 +108,7 @@ int main() {
         cmocka_unit_test(cluster_names_rejected),
         cmocka_unit_test(printable_accepts_text),
         cmocka_unit_test(printable_rejects_control_characters),
+        cmocka_unit_test(consul_mode_is_parsed_strictly),
         cmocka_unit_test(chroot_accepts_root_owned_directory),
         cmocka_unit_test(chroot_rejects_missing_and_file),
         cmocka_unit_test(chroot_rejects_other_owner),

@@ -199,7 +199,7 @@ static void full_config_round_trip(void**) {
     assert_int_equal(c.runtime_timeout.count(), 100);
     assert_true(c.consul);
     assert_string_equal(c.consul_address.c_str(), "https://127.0.0.1:8501");
-    assert_string_equal(c.consul_mode.c_str(), "agent");
+    assert_true(c.consul_mode == ConsulMode::agent);
     assert_string_equal(c.consul_token_file.c_str(), "/etc/tok");
     assert_string_equal(c.consul_ca_file.c_str(), "/etc/ca.pem");
     assert_int_equal(c.consul_timeout.count(), 1000);

@@ -70,7 +70,7 @@ void transfer_in_order(void**) {
     auto& b = std::get<proto::ConfigBegin>(msgs[0]);
     assert_int_equal(b.generation, 7);
     assert_int_equal(b.min_agreement, 2);
-    assert_string_equal(b.consul_mode.c_str(), ""); // no [consul]
+    assert_false(b.consul);
     assert_int_equal(std::get<proto::ConfigSentinel>(msgs[2]).address.port, 26380);
 
     auto& a = std::get<proto::ConfigCluster>(msgs[3]);

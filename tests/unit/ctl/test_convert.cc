@@ -204,7 +204,7 @@ static void sample_consul(void**) {
     assert_false(c.haproxy);
     assert_true(c.consul);
     assert_string_equal(c.consul_address.c_str(), "http://127.0.0.1:8500");
-    assert_string_equal(c.consul_mode.c_str(), "catalog");
+    assert_true(c.consul_mode == ConsulMode::catalog);
     assert_string_equal(c.consul_datacenter.c_str(), "");
     assert_int_equal(c.clusters.size(), 2);
     auto& cache = c.clusters[0];
@@ -238,7 +238,7 @@ static void sample_consul_old(void**) {
     assert_true((c.sentinels[0] == HostPort{"192.168.7.2", 26379}));
     assert_true(c.consul);
     assert_string_equal(c.consul_address.c_str(), "https://consul.service.internal:8501");
-    assert_string_equal(c.consul_mode.c_str(), "catalog");
+    assert_true(c.consul_mode == ConsulMode::catalog);
     assert_string_equal(c.consul_datacenter.c_str(), "dc2");
     assert_int_equal(c.clusters.size(), 1);
     assert_string_equal(c.clusters[0].name.c_str(), "billing");
@@ -275,7 +275,7 @@ static void sample_both(void**) {
     assert_string_equal(c.reload_command.c_str(), "systemctl reload haproxy");
     assert_true(c.consul);
     assert_string_equal(c.consul_address.c_str(), "http://consul.local:8500");
-    assert_string_equal(c.consul_mode.c_str(), "catalog");
+    assert_true(c.consul_mode == ConsulMode::catalog);
     expect_warning(r, "HAProxy.TemplatePath: ", "relative path \"haproxy_template.cfg\"");
     expect_warning(r, "HAProxy.OutputPath: ", "relative path \"haproxy.cfg\"");
     expect_warning(r, "HAProxy.ReloadCommand: ", "master-worker reload");

@@ -135,16 +135,6 @@ static void ipv6_address_has_no_brackets(void**) {
     assert_string_equal(str(p.j, "Address"), "2001:db8::1");
 }
 
-static void parses_mode_strictly(void**) {
-    assert_true(parse_consul_mode("catalog") == ConsulMode::catalog);
-    assert_true(parse_consul_mode("agent") == ConsulMode::agent);
-    assert_false(parse_consul_mode("").has_value());
-    assert_false(parse_consul_mode("Catalog").has_value());
-    assert_false(parse_consul_mode("agent ").has_value());
-    assert_string_equal(consul_mode_name(ConsulMode::agent), "agent");
-    assert_string_equal(consul_mode_name(ConsulMode::catalog), "catalog");
-}
-
 static void first_line_cuts(void**) {
     assert_string_equal(first_line("ACL not found\nmore").c_str(), "ACL not found");
     assert_string_equal(first_line("bad\r\nx").c_str(), "bad");
@@ -160,7 +150,6 @@ int main() {
         cmocka_unit_test(agent_register_fields),
         cmocka_unit_test(agent_deregister_escapes_id),
         cmocka_unit_test(ipv6_address_has_no_brackets),
-        cmocka_unit_test(parses_mode_strictly),
         cmocka_unit_test(first_line_cuts),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
