@@ -77,6 +77,7 @@ struct Config {
     // [haproxy], optional
     bool haproxy = false;
     std::string haproxy_template, haproxy_output, check_command, reload_command, runtime_socket;
+    bool check_always = false; // check even a file that differs only in validated masters
     Millis reload_timeout{10000}, runtime_timeout{1000};
     // [consul], optional
     bool consul = false;

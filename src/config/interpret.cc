@@ -367,6 +367,7 @@ void Interpreter::haproxy(const Section& s) {
              [&](const Entry& e) { str(e, &c_.haproxy_template, &c_.template_line); }},
             {"output", false, [&](const Entry& e) { str(e, &c_.haproxy_output, &c_.output_line); }},
             {"check_command", false, [&](const Entry& e) { str(e, &c_.check_command); }},
+            {"check_always", false, [&](const Entry& e) { boolean(e, &c_.check_always); }},
             {"reload_command", false, [&](const Entry& e) { str(e, &c_.reload_command); }},
             {"runtime_socket", false, [&](const Entry& e) { str(e, &c_.runtime_socket); }},
             {"reload_timeout", false, [&](const Entry& e) { duration(e, &c_.reload_timeout); }},

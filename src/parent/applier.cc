@@ -93,6 +93,7 @@ void Applier::start() {
     if (!bytes)
         return fail_apply(s_.output + ": " + err);
     bytes_ = std::move(*bytes);
+    skeleton_ = render_skeleton(s_.template_text, desired_);
     auto current = current_output(s_.output);
     bool only_masters = current && compute_switches(*current);
     for (const auto& c : desired_) {
@@ -152,6 +153,13 @@ void Applier::write_and_check(bool reload_after) {
         return fail_apply(err);
     if (s_.check_command.empty())
         return commit_file(reload_after);
+    // Never install a file HAProxy would reject: one that differs from the
+    // last accepted file only in validated masters cannot be rejected for a
+    // new reason, so it is not checked again (check_always forces it).
+    if (!s_.check_always && skeleton_ && skeleton_ == checked_skeleton_) {
+        result_.check_skipped = true;
+        return commit_file(reload_after);
+    }
     t_ = Clock::now();
     runner_.run(substitute_path(s_.check_command, temp_->temp_path()), s_.check_timeout,
                 [this, reload_after](CommandResult r) {
@@ -162,6 +170,7 @@ void Applier::write_and_check(bool reload_after) {
                                               "; keeping the current file",
                                           r.output);
                     }
+                    checked_skeleton_ = skeleton_;
                     commit_file(reload_after);
                 });
 }

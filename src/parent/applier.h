@@ -27,7 +27,10 @@ namespace rh {
 struct ApplierSettings {
     std::string template_text;
     std::string output;
-    std::string check_command;  // optional; %s = the candidate file
+    std::string check_command; // optional; %s = the candidate file
+    // Run the check for every candidate, even one that differs from the
+    // last checked file only in validated masters (see render_skeleton).
+    bool check_always = false;
     std::string reload_command; // optional
     std::chrono::milliseconds check_timeout{10000};
     std::chrono::milliseconds reload_timeout{10000};
@@ -43,6 +46,7 @@ struct ApplyOutcome {
     std::string error; // names the failing step and object
     ApplyPath path = ApplyPath::unchanged;
     bool runtime_fallback = false;     // the runtime switch failed, the reload path was used
+    bool check_skipped = false;        // same skeleton as the last file that passed the check
     std::vector<std::string> switched; // clusters whose master changed (or appeared/vanished)
     std::string command_output;        // of the failing check/reload, for the log
     double render_ms = 0, write_ms = 0, check_ms = 0, switch_ms = 0, reload_ms = 0;
@@ -87,10 +91,13 @@ class Applier {
 
     bool running_ = false;
     bool reload_owed_ = false; // a renamed file whose reload failed
+    // The skeleton of the last file the check_command accepted.
+    std::optional<std::string> checked_skeleton_;
     std::optional<std::vector<HaproxyCluster>> pending_;
     // The apply in progress.
     std::vector<HaproxyCluster> desired_;
     std::string bytes_;
+    std::optional<std::string> skeleton_; // of bytes_; nullopt: cannot skip the check
     std::optional<PendingFile> temp_;
     std::vector<const HaproxyCluster*> to_switch_;
     ApplyOutcome result_;

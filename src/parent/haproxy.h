@@ -30,4 +30,15 @@ bool check_template(const std::string& text, std::string* err);
 std::optional<std::string> render(const std::string& text, std::vector<HaproxyCluster> clusters,
                                   std::string* err);
 
+// The shape of a rendering: the same text with every master's address,
+// port and epoch replaced by a placeholder that names the cluster's position
+// and the address family. Two desired topologies with equal skeletons render
+// to files that differ only in IP literals of the same family, ports and
+// epochs, all validated by the parent; so a file whose skeleton equals that
+// of a file HAProxy's check accepted cannot be rejected for a new reason
+// (the Applier then skips the check). nullopt when a master is a host name
+// (a name can be refused by HAProxy's resolver) or the template fails.
+std::optional<std::string> render_skeleton(const std::string& text,
+                                           std::vector<HaproxyCluster> clusters);
+
 } // namespace rh

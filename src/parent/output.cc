@@ -1,5 +1,6 @@
 #include "parent/output.h"
 
+#include <cstdio>
 #include <ctime>
 
 #include "common/log.h"
@@ -92,6 +93,7 @@ void Output::make_applier(std::string template_text) {
     st.template_text = std::move(template_text);
     st.output = config_.haproxy_output;
     st.check_command = config_.check_command;
+    st.check_always = config_.check_always;
     st.reload_command = config_.reload_command;
     st.reload_timeout = config_.reload_timeout;
     st.runtime_socket = config_.runtime_socket;
@@ -179,12 +181,16 @@ void Output::log_outcome(const ApplyOutcome& r) const {
             log::error("haproxy: command output: %s", r.command_output.c_str());
         return;
     }
-    if (r.path != ApplyPath::unchanged)
-        log::notice("haproxy: applied by %s%s (render %.1f ms, write %.1f ms, check %.1f ms, "
-                    "switch %.1f ms, reload %.1f ms)",
-                    apply_path_name(r.path),
-                    r.runtime_fallback ? " after the runtime switch failed" : "", r.render_ms,
-                    r.write_ms, r.check_ms, r.switch_ms, r.reload_ms);
+    if (r.path == ApplyPath::unchanged)
+        return;
+    char check[32] = "check skipped";
+    if (!r.check_skipped)
+        snprintf(check, sizeof check, "check %.1f ms", r.check_ms);
+    log::notice("haproxy: applied by %s%s (render %.1f ms, write %.1f ms, %s, switch %.1f ms, "
+                "reload %.1f ms)",
+                apply_path_name(r.path),
+                r.runtime_fallback ? " after the runtime switch failed" : "", r.render_ms,
+                r.write_ms, check, r.switch_ms, r.reload_ms);
 }
 
 // Without an output section there is nothing to write: what the engine

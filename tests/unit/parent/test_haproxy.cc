@@ -58,6 +58,51 @@ static void rerender_is_byte_identical(void**) {
     assert_true(*a == *b);
 }
 
+// What may skip the check: masters moving between IP literals of the same
+// family, ports and epochs. Everything else changes the skeleton.
+static void skeleton_changes_only_for_shape(void**) {
+    auto base = render_skeleton(kTmpl, sample());
+    assert_true(base.has_value());
+    auto same = [&](std::vector<HaproxyCluster> t) {
+        auto k = render_skeleton(kTmpl, std::move(t));
+        return k && *k == *base;
+    };
+    auto moved = sample();
+    moved[0].master = HostPort{"10.9.9.9", 7777}; // v4 -> v4, new port
+    moved[0].epoch = 6;
+    moved[2].master = HostPort{"2001:db8::9", 6400}; // v6 -> v6
+    assert_true(same(moved));
+
+    auto v = sample();
+    v[0].master = HostPort{"2001:db8::2", 6380}; // v4 -> v6
+    assert_false(same(v));
+    v = sample();
+    v[1].master = HostPort{"10.0.0.3", 6379}; // a master appears
+    assert_false(same(v));
+    v = sample();
+    v[0].master.reset(); // a master goes
+    assert_false(same(v));
+    v = sample();
+    v[0].external_port = 7009;
+    assert_false(same(v));
+    v = sample();
+    v[0].backend = "other";
+    assert_false(same(v));
+    v = sample();
+    v.pop_back(); // a cluster removed
+    assert_false(same(v));
+    v = sample();
+    v[2].name = "aaa"; // renamed, and so reordered
+    assert_false(same(v));
+    auto other = render_skeleton(kTmpl + "# changed\n", sample());
+    assert_true(other && *other != *base);
+    // A host name can be refused by HAProxy's resolver: never skipped.
+    v = sample();
+    v[0].master = HostPort{"redis-0.example", 6380};
+    assert_false(render_skeleton(kTmpl, v).has_value());
+    assert_false(render_skeleton("{{#clusters}", sample()).has_value());
+}
+
 static void parse_errors_are_reported(void**) {
     std::string err;
     assert_true(check_template(kTmpl, &err));
@@ -155,6 +200,7 @@ int main() {
         cmocka_unit_test(renders_sorted_by_name),
         cmocka_unit_test(values_are_verbatim),
         cmocka_unit_test(rerender_is_byte_identical),
+        cmocka_unit_test(skeleton_changes_only_for_shape),
         cmocka_unit_test(parse_errors_are_reported),
         cmocka_unit_test(shell_quoting),
         cmocka_unit_test(atomic_write_in_private_dir),
