@@ -266,6 +266,9 @@ bool log_facility(uint64_t v) {
 bool at_least_one(uint64_t v) {
     return v >= 1;
 }
+bool at_most_1024(uint64_t v) {
+    return v <= 1024;
+}
 bool nonzero(uint64_t v) {
     return v != 0;
 }
@@ -294,6 +297,7 @@ template <typename IO, Is<ConfigBegin> M> bool fields(IO& io, M& m) {
            io.str(m.sentinel_password, "sentinel_password", kMaxSecret) &&
            io.u16(m.min_agreement, "min_agreement", at_least_one, "must be at least 1") &&
            io.boolean(m.trust_discovered, "trust_discovered") &&
+           io.u16(m.max_discovered, "max_discovered", at_most_1024) &&
            io.u32(m.ping_interval_ms, "ping_interval", timer, kTimerRange) &&
            io.u32(m.ping_timeout_ms, "ping_timeout", timer, kTimerRange) &&
            io.u32(m.connect_timeout_ms, "connect_timeout", timer, kTimerRange) &&

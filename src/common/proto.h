@@ -80,6 +80,7 @@ struct ConfigBegin {
     std::string sentinel_password;
     uint16_t min_agreement = 2;
     bool trust_discovered = false;
+    uint16_t max_discovered = 16;
     uint32_t ping_interval_ms = 1000;
     uint32_t ping_timeout_ms = 1000;
     uint32_t connect_timeout_ms = 1000;

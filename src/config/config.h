@@ -69,6 +69,7 @@ struct Config {
     std::string sentinel_password;
     int min_agreement = 0; // 0 = default, resolved by the caller
     bool trust_discovered = false;
+    int max_discovered = 16; // discovered Sentinels followed at once
     Millis ping_interval{1000}, ping_timeout{1000}, connect_timeout{1000}, reread_interval{5000},
         confirm_timeout{1000}, forget_discovered_after{600000}, backoff_max{10000};
     uint64_t max_epoch_jump = 1000;

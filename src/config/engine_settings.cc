@@ -19,6 +19,7 @@ proto::ConfigBegin global_message(const Config& c, uint64_t generation) {
     b.sentinel_password = c.sentinel_password;
     b.min_agreement = static_cast<uint16_t>(effective_min_agreement(c));
     b.trust_discovered = c.trust_discovered;
+    b.max_discovered = static_cast<uint16_t>(c.max_discovered);
     b.ping_interval_ms = ms(c.ping_interval);
     b.ping_timeout_ms = ms(c.ping_timeout);
     b.connect_timeout_ms = ms(c.connect_timeout);

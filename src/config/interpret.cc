@@ -336,6 +336,16 @@ void Interpreter::sentinels(const Section& s) {
                      min_line = e.line;
              }},
             {"trust_discovered", false, [&](const Entry& e) { boolean(e, &c_.trust_discovered); }},
+            {"max_discovered", false,
+             [&](const Entry& e) {
+                 uint32_t v = 0;
+                 if (!parse_unsigned(e.value, 1024u, &v)) {
+                     error(e.line, "max_discovered: must be a number from 0 to 1024, not '" +
+                                       e.value + "'");
+                     return;
+                 }
+                 c_.max_discovered = static_cast<int>(v);
+             }},
             {"ping_interval", false, [&](const Entry& e) { duration(e, &c_.ping_interval); }},
             {"ping_timeout", false, [&](const Entry& e) { duration(e, &c_.ping_timeout); }},
             {"connect_timeout", false, [&](const Entry& e) { duration(e, &c_.connect_timeout); }},

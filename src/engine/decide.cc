@@ -49,14 +49,29 @@ void Decider::add_sentinel(const HostPort& addr, bool configured) {
     std::string id = format_host_port(addr);
     if (sentinels_.count(id))
         return;
+    if (!configured && discovered_count() >= settings_.max_discovered) {
+        // Anyone who can publish a hello on a monitored server can make the
+        // Sentinels list made-up Sentinels: the excess costs only a line.
+        log::notice("sentinel %s: discovered, but %zu discovered Sentinels are followed "
+                    "already (max_discovered); ignored",
+                    id.c_str(), settings_.max_discovered);
+        return;
+    }
     Sentinel& s = sentinels_[id];
     s.configured = configured;
     s.trusted = configured || settings_.trust_discovered;
     topology_.set_trusted(id, s.trusted);
     log::info("sentinel %s: %s%s", id.c_str(), configured ? "configured" : "discovered",
               s.trusted ? "" : " (untrusted: never decides)");
-    hooks_.open_link(id, addr);
+    hooks_.open_link(id, addr, s.trusted);
     hooks_.changed();
+}
+
+size_t Decider::discovered_count() const {
+    size_t n = 0;
+    for (auto& [id, s] : sentinels_)
+        n += s.configured ? 0 : 1;
+    return n;
 }
 
 void Decider::forget_sentinel(const std::string& id) {

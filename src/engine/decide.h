@@ -44,6 +44,7 @@ enum class ReadFreshness; // engine/sentinel.h
 struct DeciderSettings {
     TopologyPolicy policy;
     bool trust_discovered = false;                // discovered Sentinels count as trusted
+    size_t max_discovered = 16;                   // discovered Sentinels followed at once
     std::chrono::milliseconds backoff_max{10000}; // cap of the ROLE retry delay
 };
 
@@ -54,7 +55,9 @@ struct DeciderHooks {
     std::function<std::time_t()> wall; // wall clock, for the API view
     // Connect to a newly known Sentinel (and start it). Its reports come
     // back through the on_* methods under the same id.
-    std::function<void(const std::string& id, const HostPort& addr)> open_link;
+    // trusted: whether the link may be given the configured secrets (rule 8
+    // of the design: never to a discovered Sentinel unless trust_discovered).
+    std::function<void(const std::string& id, const HostPort& addr, bool trusted)> open_link;
     // Ask Sentinel `id` SENTINEL MASTER <cluster>.
     std::function<void(const std::string& id, const std::string& cluster, ReadFreshness)>
         read_master;
@@ -92,6 +95,7 @@ class Decider {
     // open_link. forget_sentinel drops it and all its reports.
     void add_sentinel(const HostPort& addr, bool configured);
     void forget_sentinel(const std::string& id);
+    size_t discovered_count() const;
     const Sentinel* sentinel(const std::string& id) const;
     const std::map<std::string, Sentinel>& sentinels() const { return sentinels_; }
 

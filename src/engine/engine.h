@@ -52,7 +52,7 @@ class Engine {
     struct RoleCheck; // a cluster's Confirmer and its retry timer
     void start_decider();
     void start_consul();
-    void open_link(const std::string& id, const HostPort& addr);
+    void open_link(const std::string& id, const HostPort& addr, bool trusted);
     void check_role(const proto::ConfigCluster& c, const HostPort& candidate,
                     std::function<void(const HostPort&, const ConfirmResult&)> done);
     void housekeeping();

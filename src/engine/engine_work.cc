@@ -115,11 +115,14 @@ void Engine::start_decider() {
     ds.policy.min_agreement = g.min_agreement;
     ds.policy.max_epoch_jump = g.max_epoch_jump;
     ds.trust_discovered = g.trust_discovered;
+    ds.max_discovered = g.max_discovered;
     ds.backoff_max = Millis(g.backoff_max_ms);
     DeciderHooks h;
     h.now = [] { return TopologyClock::now(); };
     h.wall = [] { return time(nullptr); };
-    h.open_link = [this](const std::string& id, const HostPort& addr) { open_link(id, addr); };
+    h.open_link = [this](const std::string& id, const HostPort& addr, bool trusted) {
+        open_link(id, addr, trusted);
+    };
     h.read_master = [this](const std::string& id, const std::string& cluster, ReadFreshness f) {
         if (auto it = links_.find(id); it != links_.end())
             it->second->read_master(cluster, f);
@@ -168,10 +171,13 @@ void Engine::start_consul() {
 
 // Connects to a Sentinel the decider has just learned of; what the link
 // hears goes to the decider under the same id.
-void Engine::open_link(const std::string& id, const HostPort& addr) {
+void Engine::open_link(const std::string& id, const HostPort& addr, bool trusted) {
     auto& g = config_.global;
     SentinelSettings st;
-    st.password = g.sentinel_password;
+    // Secrets go only where the configuration sends them: a discovered
+    // Sentinel may be anyone's listener.
+    if (trusted)
+        st.password = g.sentinel_password;
     for (auto& c : config_.clusters)
         st.clusters.push_back(c.name);
     st.ping_interval = Millis(g.ping_interval_ms);
@@ -314,6 +320,7 @@ ApiConfig Engine::view_config() const {
     setting("global", "config_file", g.config_path);
     setting("sentinels", "min_agreement", std::to_string(g.min_agreement));
     setting("sentinels", "trust_discovered", g.trust_discovered ? "yes" : "no");
+    setting("sentinels", "max_discovered", std::to_string(g.max_discovered));
     setting("sentinels", "ping_interval", std::to_string(g.ping_interval_ms) + "ms");
     setting("sentinels", "reread_interval", std::to_string(g.reread_interval_ms) + "ms");
     setting("haproxy", "check_command", g.haproxy_check_command);

@@ -4,11 +4,12 @@
 INTEGRATION_TESTS += %reldir%/test_harness.py %reldir%/test_daemon.py \
 	%reldir%/test_engine.py %reldir%/test_haproxy.py %reldir%/test_consul.py \
 	%reldir%/test_ctl.py %reldir%/test_notify.py %reldir%/test_install.sh \
-	%reldir%/test_sandbox.py
+	%reldir%/test_sandbox.py %reldir%/test_secrets.py
 EXTRA_DIST += %reldir%/rhtest.py %reldir%/rhdaemon.py %reldir%/fake_consul.py \
 	%reldir%/test_harness.py %reldir%/test_daemon.py %reldir%/test_engine.py \
 	%reldir%/test_haproxy.py %reldir%/test_consul.py %reldir%/test_ctl.py \
-	%reldir%/test_notify.py %reldir%/test_install.sh %reldir%/test_sandbox.py
+	%reldir%/test_notify.py %reldir%/test_install.sh %reldir%/test_sandbox.py \
+	%reldir%/test_secrets.py
 
 # C++ programs that drive one module against real processes.
 INTEGRATION_BINS = %reldir%/test_sentinel_link

@@ -39,6 +39,7 @@ struct World {
     TopologyTime now = TopologyTime{} + std::chrono::hours(1);
     std::time_t wall = 1700000000;
     std::vector<std::string> opened;
+    std::vector<std::string> given_secrets; // links opened with trusted = true
     std::vector<Read> reads;
     std::vector<RoleCheck> roles;
     std::vector<std::pair<std::string, Millis>> retries;
@@ -50,7 +51,11 @@ struct World {
         DeciderHooks h;
         h.now = [this] { return now; };
         h.wall = [this] { return wall; };
-        h.open_link = [this](const std::string& id, const HostPort&) { opened.push_back(id); };
+        h.open_link = [this](const std::string& id, const HostPort&, bool trusted) {
+            opened.push_back(id);
+            if (trusted)
+                given_secrets.push_back(id);
+        };
         h.read_master = [this](const std::string& id, const std::string& c, ReadFreshness f) {
             reads.push_back({id, c, f});
         };
@@ -84,10 +89,12 @@ struct World {
     }
 };
 
-std::unique_ptr<Decider> make(World& w, unsigned min_agreement = 2, bool trust_discovered = false) {
+std::unique_ptr<Decider> make(World& w, unsigned min_agreement = 2, bool trust_discovered = false,
+                              size_t max_discovered = 16) {
     DeciderSettings s;
     s.policy.min_agreement = min_agreement;
     s.trust_discovered = trust_discovered;
+    s.max_discovered = max_discovered;
     s.backoff_max = Millis(1000);
     proto::ConfigCluster c;
     c.name = C;
@@ -254,6 +261,34 @@ static void untrusted_sentinels_alone_cannot_move_it(void**) {
     assert_true(trusting->sentinel(D1id)->trusted);
 }
 
+// The configured secrets go to configured Sentinels only, unless
+// trust_discovered; and only max_discovered discovered ones are followed.
+static void secrets_and_links_for_discovered_sentinels(void**) {
+    World w;
+    auto d = make(w, 2, false, 1);
+    d->on_discovered(C,
+                     {sentinel::SentinelInfo{D1, "r1", {}}, sentinel::SentinelInfo{D2, "r2", {}}});
+    assert_int_equal(w.opened.size(), 4); // S1-S3, and D1 only: the cap is 1
+    assert_null(d->sentinel(D2id));
+    assert_int_equal(w.given_secrets.size(), 3);
+    for (auto& id : w.given_secrets)
+        assert_true(id == S1id || id == S2id || id == S3id);
+    // a forgotten discovered Sentinel makes room for another
+    d->forget_sentinel(D1id);
+    sentinel::InstanceEvent hello;
+    hello.channel = "+sentinel";
+    hello.kind = "sentinel";
+    hello.addr = D2;
+    hello.master = C;
+    d->on_event(S1id, hello);
+    assert_non_null(d->sentinel(D2id));
+
+    World w2;
+    auto trusting = make(w2, 2, true);
+    trusting->add_sentinel(D1, false);
+    assert_int_equal(w2.given_secrets.size(), 4); // trust_discovered: D1 too
+}
+
 static void switch_master_rereads_every_trusted_sentinel(void**) {
     World w;
     auto d = make(w);
@@ -394,6 +429,7 @@ int main(void) {
         cmocka_unit_test(two_sentinels_and_role_master_announce_once),
         cmocka_unit_test(role_slave_is_never_announced),
         cmocka_unit_test(untrusted_sentinels_alone_cannot_move_it),
+        cmocka_unit_test(secrets_and_links_for_discovered_sentinels),
         cmocka_unit_test(switch_master_rereads_every_trusted_sentinel),
         cmocka_unit_test(equal_epochs_never_flip),
         cmocka_unit_test(epoch_advance_is_confirmed_by_role),
