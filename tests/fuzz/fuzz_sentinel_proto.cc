@@ -1,5 +1,5 @@
-// fuzz-sources: src/engine/sentinel_proto.cc src/engine/redis_async.cc src/common/address.cc
-// src/common/log.cc libFuzzer target: bytes -> hiredis redisReader -> every sentinel_proto parser.
+// fuzz-sources: src/engine/sentinel_proto.cc src/engine/redis_async.cc src/common/address.cc src/common/log.cc
+// libFuzzer target: bytes -> hiredis redisReader -> every sentinel_proto parser.
 // Build: clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -I<builddir>/src
 //   tests/fuzz/fuzz_sentinel_proto.cc src/engine/sentinel_proto.cc src/engine/redis_async.cc
 //   src/common/address.cc src/common/log.cc -lhiredis -levent -o fuzz_sentinel_proto
