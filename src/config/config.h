@@ -106,6 +106,9 @@ ParseResult parse_config(std::string_view text, std::string_view filename);
 ParseResult load_config(const std::string& path);
 // File-system and user checks, kept apart so parse_config() stays pure.
 std::vector<ConfigError> check_environment(const Config& c, bool as_root);
+// Pure: true when a Consul token would travel in clear, over http:// to an
+// address that is not loopback (check_environment() then warns).
+bool consul_token_in_clear(const Config& c);
 // "file:line: message", or "file: message" for line 0.
 std::string format_error(const ConfigError& e);
 

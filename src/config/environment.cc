@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "common/file.h"
+#include "common/log.h"
 #include "common/validate.h"
 #include "config/config.h"
 
@@ -21,7 +22,29 @@ std::string errno_text() {
     return std::strerror(errno);
 }
 
+// The host of an http:// or https:// URL: "[::1]:8500/x" -> "::1".
+std::string url_host(std::string_view url) {
+    auto scheme = url.find("://");
+    std::string_view rest = scheme == std::string_view::npos ? url : url.substr(scheme + 3);
+    rest = rest.substr(0, rest.find_first_of("/?#"));
+    if (auto at = rest.rfind('@'); at != std::string_view::npos)
+        rest = rest.substr(at + 1);
+    if (!rest.empty() && rest[0] == '[')
+        return std::string(rest.substr(1, rest.find(']') - 1));
+    return std::string(rest.substr(0, rest.find(':')));
+}
+
+bool is_loopback(const std::string& host) {
+    return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
 } // namespace
+
+bool consul_token_in_clear(const Config& c) {
+    if (!c.consul || c.consul_token_file.empty() || c.consul_address.rfind("http://", 0) != 0)
+        return false;
+    return !is_loopback(url_host(c.consul_address));
+}
 
 std::vector<ConfigError> check_environment(const Config& c, bool as_root) {
     std::vector<ConfigError> out;
@@ -48,6 +71,9 @@ std::vector<ConfigError> check_environment(const Config& c, bool as_root) {
     }
     if (c.consul && !c.consul_token_file.empty() && access(c.consul_token_file.c_str(), R_OK) != 0)
         err(c.token_file_line, "token_file " + c.consul_token_file + ": " + errno_text());
+    if (consul_token_in_clear(c))
+        log::warn("%s:%d: [consul] the token would travel in clear over %s; use https://",
+                  c.path.c_str(), c.token_file_line, c.consul_address.c_str());
     if (c.consul && !c.consul_ca_file.empty() && access(c.consul_ca_file.c_str(), R_OK) != 0)
         err(c.ca_file_line, "ca_file " + c.consul_ca_file + ": " + errno_text());
     if (!c.state_file.empty()) {

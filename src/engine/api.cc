@@ -2,11 +2,16 @@
 #include "engine/api.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/keyvalq_struct.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+
+#include <algorithm>
+#include <mutex>
 
 #include <cerrno>
 #include <cstring>
@@ -49,11 +54,38 @@ std::optional<uint16_t> local_port(evutil_socket_t fd) {
     return std::nullopt;
 }
 
+// The connection cap never exceeds a share of RLIMIT_NOFILE.
+size_t fd_capped(size_t want) {
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return want;
+    return std::max<size_t>(1, std::min<size_t>(want, rl.rlim_cur / ApiLimits::nofile_share));
+}
+
+// evhttp owns each listener's argument (itself), so the error callback
+// finds its Api here.
+std::mutex listeners_mutex;
+std::unordered_map<evconnlistener*, Api*>& listener_owners() {
+    static std::unordered_map<evconnlistener*, Api*> m;
+    return m;
+}
+
+Api* owner_of(evconnlistener* l) {
+    std::lock_guard<std::mutex> lock(listeners_mutex);
+    auto it = listener_owners().find(l);
+    return it == listener_owners().end() ? nullptr : it->second;
+}
+
+std::chrono::milliseconds sweep_interval(std::chrono::milliseconds deadline) {
+    return std::clamp(deadline / 4, std::chrono::milliseconds(50), std::chrono::milliseconds(1000));
+}
+
 } // namespace
 
 Api::Api(event_base* base, ApiLimits limits) : limits_(limits), http_(evhttp_new(base)) {
     if (!http_)
         log::fatalx("api: evhttp_new failed");
+    limits_.max_connections = fd_capped(limits_.max_connections);
     evhttp_set_max_body_size(http_.get(), static_cast<ev_ssize_t>(limits_.max_body));
     evhttp_set_max_headers_size(http_.get(), static_cast<ev_ssize_t>(limits_.max_headers));
     timeval tv = to_timeval(limits_.idle_timeout);
@@ -61,19 +93,35 @@ Api::Api(event_base* base, ApiLimits limits) : limits_(limits), http_(evhttp_new
     // Accept every method so that we, not evhttp, answer 405 (with Allow).
     evhttp_set_allowed_methods(http_.get(), kAllMethods);
     evhttp_set_gencb(http_.get(), &Api::on_request, this);
+    evhttp_set_bevcb(http_.get(), &Api::on_accept, this);
+    adopt_ev_.reset(event_new(
+        base, -1, 0,
+        [](evutil_socket_t, short, void* arg) {
+            auto* self = static_cast<Api*>(arg);
+            guarded("api adopt", [self] { self->adopt_pending(); });
+        },
+        this));
+    if (!adopt_ev_)
+        log::fatalx("api: event_new failed");
+    sweep_timer_ = std::make_unique<Timer>(base, [this] { sweep(); });
+    resume_timer_ = std::make_unique<Timer>(base, [this] { resume_listeners(); });
+    sweep_timer_->arm(sweep_interval(limits_.request_deadline));
 
     not_found_ = {404, "application/json", render_error("not found")};
     not_allowed_ = {405, "application/json", render_error("method not allowed")};
-    busy_ = {503, "application/json", render_error("too many connections")};
     set_view(ApiView{});
 }
 
 Api::~Api() {
     // evhttp_free closes the connections; their close callbacks must not
     // reach a half-destroyed object.
-    for (auto* c : conns_)
+    for (auto& [c, _] : conns_)
         evhttp_connection_set_closecb(c, nullptr, nullptr);
     conns_.clear();
+    pending_.clear();
+    std::lock_guard<std::mutex> lock(listeners_mutex);
+    for (auto* l : listeners_)
+        listener_owners().erase(l);
 }
 
 bool Api::bind(const std::vector<HostPort>& addrs, std::string* err) {
@@ -84,6 +132,13 @@ bool Api::bind(const std::vector<HostPort>& addrs, std::string* err) {
             if (err)
                 *err = "api " + format_host_port(a) + ": cannot listen: " + std::strerror(errno);
             return false;
+        }
+        evconnlistener* l = evhttp_bound_socket_get_listener(bs);
+        evconnlistener_set_error_cb(l, &Api::on_accept_error);
+        listeners_.push_back(l);
+        {
+            std::lock_guard<std::mutex> lock(listeners_mutex);
+            listener_owners()[l] = this;
         }
         auto port = local_port(evhttp_bound_socket_get_fd(bs));
         bound_.push_back({a.host, port.value_or(a.port)});
@@ -111,28 +166,121 @@ void Api::on_request(evhttp_request* req, void* arg) {
 
 void Api::on_close(evhttp_connection* conn, void* arg) {
     auto* self = static_cast<Api*>(arg);
-    guarded("api close", [self, conn] { self->conns_.erase(conn); });
+    guarded("api close", [self, conn] {
+        auto it = self->conns_.find(conn);
+        if (it == self->conns_.end())
+            return;
+        auto peer = self->per_peer_.find(it->second.peer);
+        if (peer != self->per_peer_.end() && --peer->second == 0)
+            self->per_peer_.erase(peer);
+        self->conns_.erase(it);
+    });
 }
 
-// Counts connections as they make their first request. evhttp in libevent
-// 2.1 has no accept hook, so a connection that never sends a byte is not
-// counted; the idle timeout bounds those.
-bool Api::admit(evhttp_request* req) {
-    evhttp_connection* conn = evhttp_request_get_connection(req);
-    if (!conn || conns_.count(conn))
-        return true;
-    if (conns_.size() >= limits_.max_connections)
+// Every accepted socket: evhttp asks for its bufferevent, then wraps it in a
+// connection and sets the bufferevent's callbacks with that connection as
+// their argument. The adopt event runs after that, in this loop iteration.
+bufferevent* Api::on_accept(event_base* base, void* arg) {
+    auto* self = static_cast<Api*>(arg);
+    bufferevent* bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (bev) {
+        self->pending_.push_back(bev);
+        event_active(self->adopt_ev_.get(), EV_TIMEOUT, 0);
+    }
+    return bev;
+}
+
+void Api::adopt_pending() {
+    auto pending = std::move(pending_);
+    pending_.clear();
+    for (bufferevent* bev : pending) {
+        void* arg = nullptr;
+        bufferevent_getcb(bev, nullptr, nullptr, nullptr, &arg);
+        auto* conn = static_cast<evhttp_connection*>(arg);
+        if (!conn)
+            continue;
+        if (!admit(conn)) {
+            refused_++; // counted, not logged: the offender pays, not the log
+            evhttp_connection_free(conn);
+        }
+    }
+}
+
+bool Api::admit(evhttp_connection* conn) {
+    char* host = nullptr;
+    ev_uint16_t port = 0;
+    evhttp_connection_get_peer(conn, &host, &port);
+    std::string peer = host ? host : "";
+    auto it = per_peer_.find(peer);
+    if (it != per_peer_.end() && it->second >= limits_.max_per_address)
         return false;
-    conns_.insert(conn);
+    if (conns_.size() >= limits_.max_connections && !evict_idle())
+        return false;
+    conns_[conn] = Conn{peer, Clock::now(), false};
+    per_peer_[peer]++;
     evhttp_connection_set_closecb(conn, &Api::on_close, this);
     return true;
 }
 
-void Api::handle(evhttp_request* req) {
-    if (!admit(req)) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-        send(req, busy_);
+// Makes room by closing the keep-alive connection idle the longest.
+bool Api::evict_idle() {
+    evhttp_connection* oldest = nullptr;
+    Clock::time_point since = Clock::time_point::max();
+    for (auto& [c, info] : conns_) {
+        if (info.served && info.since < since) {
+            oldest = c;
+            since = info.since;
+        }
+    }
+    if (!oldest)
+        return false;
+    evhttp_connection_free(oldest); // on_close forgets it
+    return true;
+}
+
+// Closes every connection that has not completed a request in time.
+void Api::sweep() {
+    auto now = Clock::now();
+    std::vector<evhttp_connection*> late;
+    for (auto& [c, info] : conns_)
+        if (now - info.since >= limits_.request_deadline)
+            late.push_back(c);
+    for (auto* c : late)
+        evhttp_connection_free(c);
+    sweep_timer_->arm(sweep_interval(limits_.request_deadline));
+}
+
+void Api::on_accept_error(evconnlistener* l, void*) {
+    int err = EVUTIL_SOCKET_ERROR();
+    Api* self = owner_of(l);
+    if (!self)
         return;
+    guarded("api accept", [self, err] {
+        self->pauses_++;
+        log::warn("api: accept: %s; listeners paused for %lld ms (%llu pauses so far)",
+                  evutil_socket_error_to_string(err),
+                  static_cast<long long>(self->limits_.accept_pause.count()),
+                  static_cast<unsigned long long>(self->pauses_));
+        self->pause_listeners();
+    });
+}
+
+void Api::pause_listeners() {
+    for (auto* l : listeners_)
+        evconnlistener_disable(l);
+    resume_timer_->arm(limits_.accept_pause);
+}
+
+void Api::resume_listeners() {
+    for (auto* l : listeners_)
+        evconnlistener_enable(l);
+}
+
+void Api::handle(evhttp_request* req) {
+    auto it = conns_.find(evhttp_request_get_connection(req));
+    if (it != conns_.end()) { // the next request's deadline starts now
+        it->second.since = Clock::now();
+        it->second.served = true;
     }
     auto method = evhttp_request_get_command(req);
     if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
@@ -141,8 +289,8 @@ void Api::handle(evhttp_request* req) {
     }
     const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
     const char* path = uri ? evhttp_uri_get_path(uri) : nullptr;
-    auto it = path ? replies_.find(path) : replies_.end();
-    send(req, it == replies_.end() ? not_found_ : it->second);
+    auto rit = path ? replies_.find(path) : replies_.end();
+    send(req, rit == replies_.end() ? not_found_ : rit->second);
 }
 
 void Api::send(evhttp_request* req, const Reply& r, bool allow_header) {

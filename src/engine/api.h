@@ -1,27 +1,48 @@
 // The engine's read-only HTTP API: evhttp on the engine's event loop,
 // answering from bodies pre-rendered once per view.
+//
+// Budgets (redishappy.conf(5), API BUDGETS): connections are counted when
+// they are accepted, in total and per client address; one over either cap is
+// closed at once (an idle keep-alive connection is closed first to make room,
+// so keep-alive clients cannot starve others). Each request must arrive whole
+// within request_deadline of the accept or of the previous reply, however
+// slowly its bytes trickle. When accept() fails (EMFILE, ENFILE), every
+// listener is paused for accept_pause: no busy loop, one log line per pause.
+//
+// evhttp 2.1 has no accept hook, so the count is kept with the one it has:
+// its bufferevent callback runs for every accepted socket, and the
+// connection it belongs to is adopted in the same loop iteration, before
+// any byte of it is read.
 #pragma once
 
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "common/address.h"
+#include "common/evutil.h"
 #include "engine/api_json.h"
 
 namespace rh {
 
 struct ApiLimits {
-    size_t max_body = 1024;    // bytes; requests carry no body
-    size_t max_headers = 8192; // bytes of all request headers
-    std::chrono::milliseconds idle_timeout{10000};
-    size_t max_connections = 128; // connections that have sent a request
+    size_t max_body = 1024;                           // bytes; requests carry no body
+    size_t max_headers = 8192;                        // bytes of all request headers
+    std::chrono::milliseconds idle_timeout{5000};     // evhttp's per-read/write timeout
+    std::chrono::milliseconds request_deadline{5000}; // a whole request, from accept or reply
+    size_t max_connections = 256;                     // open, counted at accept
+    size_t max_per_address = 64;                      // open from one client address
+    std::chrono::milliseconds accept_pause{1000};     // listeners paused after accept() fails
+    // max_connections never exceeds this share of RLIMIT_NOFILE: the rest is
+    // kept for Sentinel links, confirmations, Consul and the parent channel.
+    static constexpr size_t nofile_share = 4;
 };
 
 class Api {
@@ -41,6 +62,10 @@ class Api {
     void set_view(const ApiView& view);
 
     size_t connections() const { return conns_.size(); }
+    size_t max_connections() const { return limits_.max_connections; }
+    // Connections closed at accept by a cap, and pauses of the listeners.
+    uint64_t refused() const { return refused_; }
+    uint64_t pauses() const { return pauses_; }
 
   private:
     struct Reply {
@@ -52,18 +77,38 @@ class Api {
         void operator()(evhttp* h) const { evhttp_free(h); }
     };
 
+    using Clock = std::chrono::steady_clock;
+    struct Conn {
+        std::string peer;
+        Clock::time_point since; // accept, or the last reply
+        bool served = false;     // between requests after a reply: may be evicted
+    };
+
     static void on_request(evhttp_request* req, void* arg);
     static void on_close(evhttp_connection* conn, void* arg);
+    static bufferevent* on_accept(event_base* base, void* arg);
+    static void on_accept_error(evconnlistener* l, void* arg);
     void handle(evhttp_request* req);
-    bool admit(evhttp_request* req);
+    void adopt_pending();
+    bool admit(evhttp_connection* conn);
+    bool evict_idle();
+    void sweep();
+    void pause_listeners();
+    void resume_listeners();
     void send(evhttp_request* req, const Reply& r, bool allow_header = false);
 
     ApiLimits limits_;
     std::unique_ptr<evhttp, HttpFree> http_;
     std::unordered_map<std::string, Reply> replies_;
-    Reply not_found_, not_allowed_, busy_;
+    Reply not_found_, not_allowed_;
     std::vector<HostPort> bound_;
-    std::unordered_set<evhttp_connection*> conns_;
+    std::vector<evconnlistener*> listeners_; // owned by http_
+    std::vector<bufferevent*> pending_;      // accepted, adopted this iteration
+    std::unordered_map<evhttp_connection*, Conn> conns_;
+    std::unordered_map<std::string, size_t> per_peer_;
+    EventPtr adopt_ev_;
+    std::unique_ptr<Timer> sweep_timer_, resume_timer_;
+    uint64_t refused_ = 0, pauses_ = 0;
 };
 
 } // namespace rh

@@ -2,8 +2,11 @@
 // its listeners, drops privileges, and only then talks to the network.
 #include <event2/event.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <memory>
 
 #include "common/channel.h"
@@ -15,7 +18,24 @@
 
 namespace rh {
 
+namespace {
+
+// Descriptors are a budget the API must not exhaust: take the whole hard
+// limit, of which the API may use a quarter (ApiLimits::nofile_share) and
+// the rest stays for Sentinel links, confirmations and Consul.
+void raise_nofile() {
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        log::warn("engine: cannot raise the descriptor limit: %s", strerror(errno));
+}
+
+} // namespace
+
 int Engine::run() {
+    raise_nofile();
     channel_ = std::make_unique<Channel>(
         base_.get(), kEngineChannelFd, [this](proto::Message&& m) { on_message(std::move(m)); },
         [this](const std::string& why, bool) {

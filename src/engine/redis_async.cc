@@ -6,14 +6,21 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+
 namespace rh {
 
 namespace {
 
-// hiredis's default reply functions, wrapped: the multi-bulk count is capped,
-// and, when the reader belongs to a RedisConn, a top-level reply nobody asked
-// for is refused (hiredis 0.14 asserts, i.e. aborts the engine, on an
-// unsolicited reply on a connection that is not subscribed).
+// hiredis's default reply functions, wrapped: every object is charged to
+// the reader's ReplyMeter (if any) before hiredis allocates it, and, when the
+// reader belongs to a RedisConn, a top-level reply nobody asked for is
+// refused (hiredis 0.14 asserts, i.e. aborts the engine, on an unsolicited
+// reply on a connection that is not subscribed). A null object makes the
+// reader fail with "out of memory" and the link dies with our reason.
 struct Functions {
     redisReplyObjectFunctions fns{};
     redisReplyObjectFunctions orig{};
@@ -21,13 +28,20 @@ struct Functions {
 
 const Functions& capped_functions();
 
-RedisConn* owner(const redisReadTask* t) {
-    return static_cast<RedisConn*>(t->privdata);
+ReplyMeter* meter(const redisReadTask* t) {
+    return static_cast<ReplyMeter*>(t->privdata);
 }
 
-// A reply object may be built if its connection (if any) accepts it.
-bool admit(const redisReadTask* t, std::string_view str = {}, int elements = 0) {
-    RedisConn* c = owner(t);
+// A reply object may be built if it fits the budget and its connection (if
+// any) accepts it.
+bool admit(const redisReadTask* t, size_t bytes, size_t slots, std::string_view str = {},
+           int elements = 0) {
+    ReplyMeter* m = meter(t);
+    if (!m)
+        return true;
+    if (!m->charge(t, bytes, slots))
+        return false;
+    RedisConn* c = m->conn;
     if (!c)
         return true;
     if (!t->parent)
@@ -38,25 +52,26 @@ bool admit(const redisReadTask* t, std::string_view str = {}, int elements = 0) 
 }
 
 void* gated_string(const redisReadTask* t, char* s, size_t len) {
-    return admit(t, std::string_view(s, len)) ? capped_functions().orig.createString(t, s, len)
-                                              : nullptr;
+    return admit(t, len + 1, 0, std::string_view(s, len))
+               ? capped_functions().orig.createString(t, s, len)
+               : nullptr;
 }
 
 void* gated_array(const redisReadTask* t, int elements) {
-    if (elements < 0 || elements > RedisConn::max_elements) {
-        if (RedisConn* c = owner(t))
-            c->refuse("multi-bulk of " + std::to_string(elements) + " elements exceeds the cap");
-        return nullptr; // the reader reports out-of-memory and the link dies
-    }
-    return admit(t, {}, elements) ? capped_functions().orig.createArray(t, elements) : nullptr;
+    if (elements < 0)
+        return nullptr;
+    auto n = static_cast<size_t>(elements);
+    return admit(t, n * sizeof(redisReply*), n, {}, elements)
+               ? capped_functions().orig.createArray(t, elements)
+               : nullptr;
 }
 
 void* gated_integer(const redisReadTask* t, long long v) {
-    return admit(t) ? capped_functions().orig.createInteger(t, v) : nullptr;
+    return admit(t, 0, 0) ? capped_functions().orig.createInteger(t, v) : nullptr;
 }
 
 void* gated_nil(const redisReadTask* t) {
-    return admit(t) ? capped_functions().orig.createNil(t) : nullptr;
+    return admit(t, 0, 0) ? capped_functions().orig.createNil(t) : nullptr;
 }
 
 const Functions& capped_functions() {
@@ -75,14 +90,92 @@ const Functions& capped_functions() {
     return f;
 }
 
+size_t depth_of(const redisReadTask* t) {
+    size_t d = 1;
+    for (; t->parent; t = t->parent)
+        d++;
+    return d;
+}
+
+// The length announced by a bulk header at p (digits up to "\r\n"), if the
+// whole header has arrived; negative lengths (nil) are not a cost.
+std::optional<size_t> bulk_length(const char* p, size_t n) {
+    const void* cr = memchr(p, '\r', n);
+    if (!cr)
+        return std::nullopt;
+    size_t len = 0;
+    for (const char* q = p; q < cr; q++) {
+        if (*q < '0' || *q > '9')
+            return std::nullopt; // "-1" or garbage: hiredis judges it
+        len = len > (SIZE_MAX - 9) / 10 ? SIZE_MAX : len * 10 + static_cast<size_t>(*q - '0');
+    }
+    return len;
+}
+
 } // namespace
+
+ReplyBudget ReplyBudget::for_clusters(size_t n) {
+    ReplyBudget b;
+    b.bytes += n * bytes_per_cluster;
+    b.elements += n * elements_per_cluster;
+    return b;
+}
+
+void ReplyMeter::refuse(const std::string& why) {
+    if (refused.empty())
+        refused = why;
+}
+
+bool ReplyMeter::charge(const redisReadTask* t, size_t obj_bytes, size_t slots) {
+    if (!t->parent) { // the first object of a new reply
+        bytes = 0;
+        elements = 0;
+    }
+    if (depth_of(t) > budget.depth) {
+        refuse("reply nested deeper than " + std::to_string(budget.depth) + " levels");
+        return false;
+    }
+    // An array reserves its slots when declared; its children are in them.
+    elements += (t->parent ? 0 : 1) + slots;
+    bytes += sizeof(redisReply) + obj_bytes;
+    if (elements > budget.elements) {
+        refuse("reply of more than " + std::to_string(budget.elements) + " elements");
+        return false;
+    }
+    if (bytes > budget.bytes) {
+        refuse("reply larger than " + std::to_string(budget.bytes) + " bytes");
+        return false;
+    }
+    return true;
+}
+
+bool ReplyMeter::check_pending(const redisReader* r) {
+    size_t unparsed = r->len - r->pos;
+    if (unparsed > budget.bytes) {
+        refuse("reply larger than " + std::to_string(budget.bytes) + " bytes");
+        return false;
+    }
+    if (r->ridx < 0 || r->rstack[r->ridx].type != REDIS_REPLY_STRING)
+        return true;
+    // hiredis waits for a whole bulk string: judge it by its header.
+    auto len = bulk_length(r->buf + r->pos, unparsed);
+    size_t used = r->ridx == 0 ? 0 : bytes;
+    if (len && *len > budget.bytes - std::min(used, budget.bytes)) {
+        refuse("bulk string of " + std::to_string(*len) + " bytes exceeds the reply budget of " +
+               std::to_string(budget.bytes));
+        return false;
+    }
+    return true;
+}
 
 redisReplyObjectFunctions* capped_reply_functions() {
     return const_cast<redisReplyObjectFunctions*>(&capped_functions().fns);
 }
 
 RedisConn::RedisConn(event_base* base, HostPort addr, Callbacks cb)
-    : base_(base), addr_(std::move(addr)), cb_(std::move(cb)) {}
+    : base_(base), addr_(std::move(addr)), cb_(std::move(cb)) {
+    meter_.conn = this;
+}
 
 RedisConn::~RedisConn() {
     closed_ = true;
@@ -128,9 +221,9 @@ bool RedisConn::connect(std::string* err) {
     ac_ = ac;
     ac_->data = this;
     keep_alive(ac_->c.fd);
-    // Our reply functions: the same objects, with the array count capped.
+    // Our reply functions: the same objects, each charged to the budget.
     ac_->c.reader->fn = capped_reply_functions();
-    ac_->c.reader->privdata = this;
+    ac_->c.reader->privdata = &meter_;
     rev_.reset(event_new(base_, ac_->c.fd, EV_READ, &RedisConn::on_event, this));
     wev_.reset(event_new(base_, ac_->c.fd, EV_WRITE, &RedisConn::on_event, this));
     if (!rev_ || !wev_) {
@@ -192,11 +285,11 @@ bool RedisConn::admit_reply(int type, int elements) {
         return true;
     }
     if (!subscribed_) {
-        refuse("unsolicited reply");
+        meter_.refuse("unsolicited reply");
         return false;
     }
     if (type != REDIS_REPLY_ARRAY || elements != 3) {
-        refuse("malformed pub/sub message");
+        meter_.refuse("malformed pub/sub message");
         return false;
     }
     push_ = true;
@@ -208,13 +301,8 @@ bool RedisConn::admit_element(int idx, int type, std::string_view str) {
         return true;
     bool ok = type == REDIS_REPLY_STRING && (idx == 1 || str == "message" || str == "subscribe");
     if (!ok)
-        refuse("malformed pub/sub message");
+        meter_.refuse("malformed pub/sub message");
     return ok;
-}
-
-void RedisConn::refuse(const std::string& why) {
-    if (refused_.empty())
-        refused_ = why;
 }
 
 void RedisConn::close() {
@@ -258,8 +346,8 @@ void RedisConn::on_disconnect(const redisAsyncContext* ac, int status) {
         return;
     guarded("redis disconnect", [&] {
         std::string err = status == REDIS_OK ? "connection closed" : ac->errstr;
-        if (!self->refused_.empty())
-            err = self->refused_;
+        if (!self->meter_.refused.empty())
+            err = self->meter_.refused;
         self->ac_ = nullptr; // hiredis frees it after we return
         self->connected_ = false;
         self->fail(err);
@@ -300,9 +388,8 @@ void RedisConn::on_event(evutil_socket_t, short what, void* arg) {
         redisAsyncHandleRead(self->ac_);
         if (!self->ac_ || self->closed_)
             return;
-        const redisReader* r = self->ac_->c.reader;
-        if (r->len - r->pos > max_buffer)
-            self->fail("reply larger than " + std::to_string(max_buffer) + " bytes");
+        if (!self->meter_.check_pending(self->ac_->c.reader))
+            self->fail(self->meter_.refused);
     });
 }
 

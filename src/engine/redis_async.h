@@ -3,11 +3,12 @@
 // hiredis frees its context itself after a failed connect or a disconnect;
 // this class observes that in the callbacks and never frees it again. It
 // uses its own event adapter so that, after every read, it can refuse a
-// reply that grows beyond max_buffer bytes (hiredis 0.14 has no limit and
-// would buffer a 1 GB bulk string), and its own reply functions refuse a
-// multi-bulk count above max_elements (a "*2000000000" header would make
-// hiredis calloc 16 GB up front) and any reply that no command asked for
-// (hiredis 0.14 would abort on an assert).
+// reply whose pending bulk header or unparsed bytes exceed its budget
+// (hiredis 0.14 has no limit and would buffer a 1 GB bulk string), and its
+// own reply functions count every object against that budget as hiredis
+// builds it (a "*2000000000" header would make hiredis calloc 16 GB up
+// front) and refuse any reply that no command asked for (hiredis 0.14 would
+// abort on an assert). A refused reply is a protocol error: the link dies.
 //
 // Callbacks: failed() is called at most once, after which the connection is
 // dead and says nothing more. Destroy a RedisConn outside its own callbacks
@@ -15,6 +16,7 @@
 #pragma once
 
 #include <hiredis/async.h>
+#include <hiredis/read.h>
 
 #include <cstddef>
 #include <deque>
@@ -28,15 +30,46 @@
 
 namespace rh {
 
-// hiredis's default reply functions with the multi-bulk count capped at
-// RedisConn::max_elements; for any redisReader (the fuzz target uses it).
+// The budget of one reply (redishappyd(8), BUDGETS). Bytes are counted as
+// hiredis allocates them: a reply object (sizeof(redisReply)) per element,
+// plus string lengths, plus a pointer per array slot. Measured with Redis
+// 7.0, SENTINEL MASTERS costs 41 elements and ~2.7 KB per master, so the
+// base budget admits ~2,500 masters; a Sentinel link adds room for each
+// configured cluster (10,000 masters: 410,000 elements, ~27 MB).
+struct ReplyBudget {
+    size_t bytes = 8u << 20;
+    size_t elements = 1u << 17;
+    size_t depth = 4; // ROLE of a master with replicas nests 3 deep
+    static constexpr size_t bytes_per_cluster = 3 * 1024;
+    static constexpr size_t elements_per_cluster = 48;
+    // The base budget with room for SENTINEL MASTERS of n clusters.
+    static ReplyBudget for_clusters(size_t n);
+};
+
+// Counts the objects of the reply being read against a budget. Point a
+// reader's privdata at one (RedisConn does) for the budget to apply.
+struct ReplyMeter {
+    ReplyBudget budget;
+    size_t bytes = 0;                // of the reply being read
+    size_t elements = 0;             // of the reply being read
+    std::string refused;             // why a reply was refused, first reason only
+    class RedisConn* conn = nullptr; // asks whether a reply is expected
+
+    // Charges one object; false (and refused set) when over the budget.
+    bool charge(const redisReadTask* t, size_t bytes, size_t slots);
+    // After feeding the reader: false (and refused set) when the reply being
+    // read announces or has buffered more bytes than its budget allows.
+    bool check_pending(const redisReader* r);
+    void refuse(const std::string& why);
+};
+
+// hiredis's default reply functions, counting each object against the
+// ReplyMeter in the reader's privdata (if any); for any redisReader (the
+// fuzz target and the unit tests use it).
 redisReplyObjectFunctions* capped_reply_functions();
 
 class RedisConn {
   public:
-    static constexpr size_t max_buffer = 64 * 1024 * 1024;
-    static constexpr int max_elements = 1 << 20;
-
     // reply is null when the connection died before the reply arrived.
     using ReplyFn = std::function<void(redisReply* reply)>;
     struct Callbacks {
@@ -58,16 +91,17 @@ class RedisConn {
     bool subscribe(const std::vector<std::string>& channels);
     // Silences every callback; the socket is freed by the destructor.
     void close();
+    // Replaces the default budget of each reply; call before connect().
+    void set_reply_budget(const ReplyBudget& b) { meter_.budget = b; }
 
     bool connected() const { return connected_; }
     size_t pending() const { return replies_.size(); }
     const HostPort& addr() const { return addr_; }
 
     // For the reply reader only: admit_reply() says whether a top-level reply
-    // is expected now; refuse() records why the reader gave up.
+    // is expected now; refusals are recorded in the meter.
     bool admit_reply(int type, int elements);
     bool admit_element(int idx, int type, std::string_view str);
-    void refuse(const std::string& why);
 
   private:
     static void on_connect(const redisAsyncContext* ac, int status);
@@ -95,7 +129,7 @@ class RedisConn {
     bool subscribed_ = false;
     bool push_ = false;   // the reply being read is a pub/sub push
     size_t expected_ = 0; // top-level replies still owed to us
-    std::string refused_;
+    ReplyMeter meter_;
 };
 
 } // namespace rh

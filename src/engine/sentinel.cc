@@ -74,6 +74,7 @@ void SentinelLink::connect_both() {
         RedisConn::Callbacks{[this] { on_cmd_connected(); },
                              [fail](const std::string& e) { fail("command connection: " + e); },
                              nullptr});
+    cmd_->set_reply_budget(ReplyBudget::for_clusters(settings_.clusters.size())); // MASTERS
     sub_ = std::make_unique<RedisConn>(
         base_, addr_,
         RedisConn::Callbacks{[this] { on_sub_connected(); },

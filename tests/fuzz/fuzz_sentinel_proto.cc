@@ -1,8 +1,8 @@
 // fuzz-sources: src/engine/sentinel_proto.cc src/engine/redis_async.cc src/common/address.cc src/common/log.cc
 // libFuzzer target: bytes -> hiredis redisReader -> every sentinel_proto parser.
 // Build: clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -I<builddir>/src
-//   tests/fuzz/fuzz_sentinel_proto.cc src/engine/sentinel_proto.cc src/engine/redis_async.cc src/common/address.cc
-//   src/common/log.cc -lhiredis -levent -o fuzz_sentinel_proto
+//   tests/fuzz/fuzz_sentinel_proto.cc src/engine/sentinel_proto.cc src/engine/redis_async.cc
+//   src/common/address.cc src/common/log.cc -lhiredis -levent -o fuzz_sentinel_proto
 // The first byte picks how the input is split between a channel name and an
 // event payload, so parse_event sees arbitrary text too.
 #include <hiredis/hiredis.h>
@@ -35,13 +35,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const auto& chs = event_channels();
         (void)parse_event(chs[data[0] % chs.size()], all);
     }
-    // The engine's reader configuration: multi-bulk counts capped.
+    // The engine's reader configuration: every reply charged to a budget.
+    rh::ReplyMeter meter;
     redisReader* rd = redisReaderCreateWithFunctions(rh::capped_reply_functions());
+    rd->privdata = &meter;
     redisReaderFeed(rd, reinterpret_cast<const char*>(data), size);
     for (int i = 0; i < 16; i++) {
         void* out = nullptr;
-        if (redisReaderGetReply(rd, &out) != REDIS_OK || !out)
+        if (redisReaderGetReply(rd, &out) != REDIS_OK || !meter.check_pending(rd) || !out) {
+            if (out)
+                freeReplyObject(out);
             break;
+        }
         parse_all(static_cast<redisReply*>(out));
         freeReplyObject(out);
     }

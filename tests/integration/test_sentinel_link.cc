@@ -435,6 +435,13 @@ void test_live(event_base* base) {
     link.stop();
 }
 
+std::string repeat(const std::string& s, int n) {
+    std::string out;
+    for (int i = 0; i < n; i++)
+        out += s;
+    return out;
+}
+
 // Hostile fake Sentinel: the link must survive, report, and not allocate.
 void test_hostile(event_base* base, const std::string& reply, size_t fill, const char* want) {
     uint16_t port;
@@ -579,9 +586,16 @@ int main() {
     test_hostile(base.get(), sub_ok + "*3\r\n$11\r\nunsubscribe\r\n$1\r\nx\r\n:0\r\n", 0,
                  "malformed pub/sub message");
     test_hostile(base.get(), sub_ok + "+OK\r\n", 0, "malformed pub/sub message");
-    test_hostile(base.get(), "*2000000000\r\n", 0,
-                 "multi-bulk of 2000000000 elements exceeds the cap");
-    test_hostile(base.get(), "$1000000000\r\n", 80u << 20, "reply larger than");
+    // Reply bombs: refused by the reply budget as they are read.
+    test_hostile(base.get(), "*2000000000\r\n", 0, "reply of more than 131072 elements");
+    test_hostile(base.get(), "*1048576\r\n" + repeat(":1\r\n", 1000), 0,
+                 "reply of more than 131072 elements");
+    test_hostile(base.get(), "$1000000000\r\n", 80u << 20, "bulk string of 1000000000 bytes");
+    test_hostile(base.get(), "$50000000\r\n", 1u << 20, "bulk string of 50000000 bytes");
+    test_hostile(base.get(),
+                 sub_ok + "*3\r\n$7\r\nmessage\r\n$1\r\nx\r\n" + repeat("*1\r\n", 4) + ":1\r\n", 0,
+                 "nested deeper than 4");
+    test_hostile(base.get(), "+", 16u << 20, "reply larger than 8388608 bytes");
 
     for (pid_t p : std::vector<pid_t>(children)) {
         kill(p, SIGCONT);

@@ -629,6 +629,26 @@ static void chroot_must_be_safe(void**) {
     assert_non_null(strstr(errs[0].message.c_str(), "not a directory"));
 }
 
+// A token over plain http is flagged unless the agent is on loopback.
+static void consul_token_in_clear_is_flagged(void**) {
+    auto conf = [](const std::string& address, bool token) {
+        std::string text =
+            "[global]\n[sentinels]\naddress = 127.0.0.1:1\n[consul]\naddress = " + address + "\n" +
+            (token ? "token_file = /t\n" : "");
+        auto r = parse_config(text, "c.conf");
+        assert_clean(r);
+        return consul_token_in_clear(r.config);
+    };
+    assert_true(conf("http://10.0.0.5:8500", true));
+    assert_true(conf("http://consul.example.com", true));
+    assert_true(conf("http://[2001:db8::1]:8500/", true));
+    assert_false(conf("http://10.0.0.5:8500", false));
+    assert_false(conf("https://10.0.0.5:8500", true));
+    assert_false(conf("http://127.0.0.1:8500", true));
+    assert_false(conf("http://localhost:8500", true));
+    assert_false(conf("http://[::1]:8500", true));
+}
+
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(minimal_config_gets_defaults),
@@ -665,6 +685,7 @@ int main() {
         cmocka_unit_test(load_file_reports_its_path),
         cmocka_unit_test(secret_files),
         cmocka_unit_test(environment_checks),
+        cmocka_unit_test(consul_token_in_clear_is_flagged),
         cmocka_unit_test(chroot_must_be_safe),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
