@@ -97,12 +97,10 @@ void Engine::configure(EngineConfig cfg) {
     log::init("engine", foreground_, g.log_facility, static_cast<log::Level>(g.log_level));
 
     // Everything that needs root or the full file system happens here,
-    // before the drop: listeners, name-service modules, resolver files.
+    // before the drop: listeners, name-service modules, libcurl.
     before_drop();
     if (geteuid() == 0) {
-        std::string err;
-        if (!prepare_chroot(g.chroot_dir, &err))
-            log::fatalx("chroot %s: %s", g.chroot_dir.c_str(), err.c_str());
+        load_name_service();
         if (g.user.empty())
             log::fatalx("started as root but no [global] user is configured");
         drop_privileges(g.user, g.chroot_dir);
