@@ -12,6 +12,7 @@
 #include "common/proto.h"
 #include "engine/engine.h"
 #include "engine/privsep.h"
+#include "engine/sandbox.h"
 
 namespace rh {
 
@@ -107,6 +108,8 @@ void Engine::configure(EngineConfig cfg) {
     } else {
         log::notice("not started as root: running without chroot or privilege drop");
     }
+    // From here on: no fork, exec, file writes or ptrace (sandbox.h).
+    enter_sandbox(SandboxOptions{.threads = g.consul});
     channel_->send(proto::Ready{g.generation});
     after_drop();
 }

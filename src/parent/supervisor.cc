@@ -140,6 +140,8 @@ void Supervisor::on_exit() {
         start();
         return;
     }
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+        log::error("engine %d made a system call its sandbox forbids", static_cast<int>(pid));
     backoff_.failed(std::chrono::steady_clock::now());
     schedule_restart("engine " + std::to_string(pid) + " " + describe_wait_status(status));
 }
