@@ -153,8 +153,10 @@ void CommandRunner::on_exit(evutil_socket_t, short, void* arg) {
 // been reused: kill what is left of a timed-out command, then reap.
 void CommandRunner::on_shell_exit() {
     siginfo_t info{};
-    if (waitid(P_PIDFD, pidfd_, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0)
+    if (waitid(P_PIDFD, pidfd_, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) {
+        event_add(exit_ev_.get(), nullptr); // not yet after all: keep watching
         return;
+    }
     if (info.si_code == CLD_EXITED)
         result_.exit_status = info.si_status;
     else
