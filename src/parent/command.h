@@ -15,7 +15,9 @@
 //    output pipe open for ever: once the shell is reaped, the pipe gets
 //    kPipeGrace more, then it is closed and the command finishes anyway
 //    (output_abandoned). The escaped process is not signalled: it is in no
-//    group we own, so we have no safe way to name it.
+//    group we own, so we have no safe way to name it. Nor is what a shell
+//    that exited in time left behind in its own group: the command ended,
+//    and what it started in the background is the operator's business.
 #pragma once
 
 #include <sys/types.h>
