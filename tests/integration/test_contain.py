@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rhtest  # noqa: E402
 from rhtest import FakeRedis, poll_until, run_tests, skip  # noqa: E402
 from rhdaemon import Daemon  # noqa: E402
-from test_engine import ScriptedSentinel, daemon_config  # noqa: E402
+from test_engine import ScriptedSentinel, daemon_config, reported  # noqa: E402
 
 NAME = "testing"
 LEAKED_FD = 7
@@ -120,6 +120,27 @@ def test_engine_dying_of_sigsys_is_reported_and_replaced():
     assert "engine %d killed by signal Bad system call" % engine in d.log(), d.log()
     poll_until(lambda: d.wait_engine() != engine, 10, "a new engine")
     print("  log: " + [line for line in d.log().splitlines() if "forbids" in line][0])
+
+
+def test_sandboxed_engine_resolves_names_in_its_chroot():
+    """Sentinels given as host names: hiredis resolves them with a blocking
+    getaddrinfo inside the sandbox, reading the resolver files the parent
+    copied into the chroot. The engine follows the master and is never
+    killed."""
+    if os.geteuid() != 0:
+        skip("needs root")
+    real = FakeRedis("master")
+    fakes = [ScriptedSentinel(NAME, real.addr, 5) for _ in range(2)]
+    port = rhtest.free_port()
+    conf = daemon_config([("localhost", f.fake.addr[1]) for f in fakes], port)
+    with Daemon(conf) as d:
+        engine = d.wait_engine()
+        poll_until(lambda: reported(port) == tuple(real.addr), 15, "the master through names")
+        chroot = [line.split("=", 1)[1].strip() for line in open(conf)
+                  if line.startswith("chroot")][0]
+        assert os.path.exists(os.path.join(chroot, "etc", "hosts")), "no hosts file copied"
+        assert d.wait_engine() == engine
+        assert "forbids" not in d.log() and "Bad system call" not in d.log(), d.log()
 
 
 if __name__ == "__main__":
