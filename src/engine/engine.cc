@@ -15,6 +15,7 @@
 #include "common/proto.h"
 #include "engine/engine.h"
 #include "engine/privsep.h"
+#include "engine/sandbox.h"
 
 namespace rh {
 
@@ -117,18 +118,18 @@ void Engine::configure(EngineConfig cfg) {
     log::init("engine", foreground_, g.log_facility, static_cast<log::Level>(g.log_level));
 
     // Everything that needs root or the full file system happens here,
-    // before the drop: listeners, name-service modules, resolver files.
+    // before the drop: listeners, name-service modules, libcurl.
     before_drop();
     if (geteuid() == 0) {
-        std::string err;
-        if (!prepare_chroot(g.chroot_dir, &err))
-            log::fatalx("chroot %s: %s", g.chroot_dir.c_str(), err.c_str());
+        load_name_service();
         if (g.user.empty())
             log::fatalx("started as root but no [global] user is configured");
         drop_privileges(g.user, g.chroot_dir);
     } else {
         log::notice("not started as root: running without chroot or privilege drop");
     }
+    // From here on: no fork, exec, file writes or ptrace (sandbox.h).
+    enter_sandbox(SandboxOptions{.threads = g.consul});
     channel_->send(proto::Ready{g.generation});
     after_drop();
 }

@@ -1,11 +1,9 @@
 #include "engine/privsep.h"
 
-#include <fcntl.h>
 #include <grp.h>
 #include <netdb.h>
 #include <pwd.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -25,61 +23,10 @@ bool check_chroot_dir(const std::string& dir, std::string* err) {
     return false;
 }
 
-namespace {
-
-bool copy_file(const std::string& from, const std::string& to, std::string* err) {
-    int in = open(from.c_str(), O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return errno == ENOENT; // nothing to copy is fine
-    std::string tmp = to + ".tmp";
-    int out = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (out < 0) {
-        *err = tmp + ": " + strerror(errno);
-        ::close(in);
-        return false;
-    }
-    char buf[8192];
-    ssize_t n;
-    bool ok = true;
-    while ((n = read(in, buf, sizeof buf)) > 0) {
-        if (write(out, buf, static_cast<size_t>(n)) != n) {
-            ok = false;
-            break;
-        }
-    }
-    if (n < 0)
-        ok = false;
-    ::close(in);
-    if (::close(out) != 0)
-        ok = false;
-    if (!ok || rename(tmp.c_str(), to.c_str()) != 0) {
-        *err = to + ": " + strerror(errno);
-        unlink(tmp.c_str());
-        return false;
-    }
-    return true;
-}
-
-} // namespace
-
-bool prepare_chroot(const std::string& chroot_dir, std::string* err) {
-    // Loads the NSS modules (files, dns) while /lib is still visible.
+void load_name_service() {
     addrinfo* res = nullptr;
     if (getaddrinfo("localhost", nullptr, nullptr, &res) == 0)
         freeaddrinfo(res);
-    if (chroot_dir.empty())
-        return true;
-    std::string etc = chroot_dir + "/etc";
-    if (mkdir(etc.c_str(), 0755) != 0 && errno != EEXIST) {
-        *err = etc + ": " + strerror(errno);
-        return false;
-    }
-    for (const char* f : {"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/gai.conf",
-                          "/etc/host.conf"}) {
-        if (!copy_file(f, chroot_dir + f, err))
-            return false;
-    }
-    return true;
 }
 
 void drop_privileges(const std::string& user, const std::string& chroot_dir) {

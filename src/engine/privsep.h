@@ -7,11 +7,11 @@
 
 namespace rh {
 
-// Everything the engine must do while still root and before the chroot:
-// load the name-service modules (a first getaddrinfo) and copy the resolver's
-// files into <chroot>/etc so host names keep resolving inside the chroot.
-// Returns false with *err on failure.
-bool prepare_chroot(const std::string& chroot_dir, std::string* err);
+// While the whole file system is still visible: loads the name-service
+// modules (a first getaddrinfo), which a chrooted engine could not find. The
+// resolver's files inside the chroot are the parent's job (parent/chroot.h):
+// the engine writes no file.
+void load_name_service();
 
 // Becomes `user` inside `chroot_dir` (empty: no chroot). Any failure is fatal:
 // a half-dropped engine must never run.

@@ -27,8 +27,7 @@ namespace {
     }
     dup2(out_fd, 1);
     dup2(out_fd, 2);
-    if (out_fd > 2)
-        close(out_fd);
+    close_descriptors_from(3); // out_fd too, and anything left open
     execle("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr), envp);
     _exit(127);
 }
@@ -38,19 +37,24 @@ namespace {
 std::string CommandResult::describe() const {
     if (!started)
         return "not started: " + error;
+    std::string held = output_abandoned ? " (a background process kept its output open)" : "";
     if (timed_out)
-        return "timed out after " + std::to_string(elapsed.count() / 1000) + " ms";
+        return "timed out after " + std::to_string(elapsed.count() / 1000) + " ms" + held;
     if (term_signal)
-        return std::string("killed by signal ") + std::to_string(term_signal);
-    return "exit " + std::to_string(exit_status);
+        return std::string("killed by signal ") + std::to_string(term_signal) + held;
+    return "exit " + std::to_string(exit_status) + held;
 }
 
 CommandRunner::CommandRunner(event_base* base)
-    : base_(base), timer_(base, [this] { on_timeout(); }), kill_timer_(base,
-                                                                       [this] {
-                                                                           if (pid_ > 0)
-                                                                               kill(-pid_, SIGKILL);
-                                                                       }),
+    : base_(base), timer_(base, [this] { on_timeout(); }),
+      kill_timer_(base, [this] { signal_group(SIGKILL); }),
+      grace_timer_(base,
+                   [this] {
+                       // Stop waiting for EOF.
+                       result_.output_abandoned = true;
+                       eof_ = true;
+                       maybe_finish();
+                   }),
       fail_timer_(base, [this] {
           fail_pending_ = false;
           auto done = std::move(done_);
@@ -60,8 +64,8 @@ CommandRunner::CommandRunner(event_base* base)
       }) {}
 
 CommandRunner::~CommandRunner() {
-    if (pid_ > 0) {
-        kill(-pid_, SIGKILL);
+    if (pid_ > 0 && !reaped_) {
+        signal_group(SIGKILL);
         waitpid(pid_, nullptr, 0);
     }
     cleanup();
@@ -79,7 +83,7 @@ void CommandRunner::run(const std::string& cmd, std::chrono::milliseconds timeou
         fail_pending_ = true;
         fail_timer_.arm(std::chrono::microseconds(0));
     };
-    ChildEnvironment env; // without NOTIFY_SOCKET; built before fork
+    ChildEnvironment env(ChildKind::command); // built before fork
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)
         return start_failed("pipe");
@@ -142,34 +146,51 @@ void CommandRunner::on_pipe(evutil_socket_t fd, short, void* arg) {
 
 void CommandRunner::on_exit(evutil_socket_t, short, void* arg) {
     auto* self = static_cast<CommandRunner*>(arg);
-    guarded("command exit", [&] {
-        int status = 0;
-        if (waitpid(self->pid_, &status, WNOHANG) <= 0)
-            return;
-        self->reaped_ = true;
-        if (WIFEXITED(status))
-            self->result_.exit_status = WEXITSTATUS(status);
-        else if (WIFSIGNALED(status))
-            self->result_.term_signal = WTERMSIG(status);
-        // A background child still holding the pipe delays completion
-        // until it closes it, or until the timeout kills the group.
-        self->maybe_finish();
-    });
+    guarded("command exit", [&] { self->on_shell_exit(); });
+}
+
+// The shell exited but is not reaped yet, so its process group cannot have
+// been reused: kill what is left of a timed-out command, then reap.
+void CommandRunner::on_shell_exit() {
+    siginfo_t info{};
+    if (waitid(P_PIDFD, pidfd_, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) {
+        event_add(exit_ev_.get(), nullptr); // not yet after all: keep watching
+        return;
+    }
+    if (info.si_code == CLD_EXITED)
+        result_.exit_status = info.si_status;
+    else
+        result_.term_signal = info.si_status;
+    if (result_.timed_out)
+        signal_group(SIGKILL); // any straggler that ignored SIGTERM
+    waitid(P_PIDFD, pidfd_, &info, WEXITED | WNOHANG);
+    reaped_ = true;
+    timer_.cancel();
+    kill_timer_.cancel();
+    // A background child holding the pipe (one that escaped the group)
+    // delays completion by kPipeGrace at most.
+    if (!eof_)
+        grace_timer_.arm(kPipeGrace);
+    maybe_finish();
 }
 
 void CommandRunner::on_timeout() {
-    if (pid_ <= 0)
+    if (pid_ <= 0 || reaped_)
         return;
     result_.timed_out = true;
-    kill(-pid_, SIGTERM);
-    kill_timer_.arm(std::chrono::milliseconds(500));
+    signal_group(SIGTERM);
+    kill_timer_.arm(kKillGrace);
+}
+
+// Only while the leader is unreaped: see command.h.
+void CommandRunner::signal_group(int sig) {
+    if (pid_ > 0 && !reaped_)
+        kill(-pid_, sig);
 }
 
 void CommandRunner::maybe_finish() {
     if (!reaped_ || !eof_)
         return;
-    if (result_.timed_out)
-        kill(-pid_, SIGKILL); // any straggler that ignored SIGTERM
     result_.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - start_);
     pid_ = -1;
@@ -183,6 +204,7 @@ void CommandRunner::maybe_finish() {
 void CommandRunner::cleanup() {
     timer_.cancel();
     kill_timer_.cancel();
+    grace_timer_.cancel();
     pipe_ev_.reset();
     exit_ev_.reset();
     if (pipe_fd_ >= 0)

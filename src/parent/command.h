@@ -1,8 +1,23 @@
 // Asynchronous shell commands for the parent: "/bin/sh -c CMD" in its own
 // process group, stdin from /dev/null, stdout and stderr captured through one
-// pipe, the environment without NOTIFY_SOCKET (only the main PID notifies
-// systemd), a timeout that kills the whole group. Exit is learnt through a pidfd
-// watched by libevent, so no SIGCHLD handler is involved.
+// pipe, no other descriptor and a minimal environment (process.h), a timeout
+// that kills the whole group. Exit is learnt through a pidfd watched by
+// libevent, so no SIGCHLD handler is involved.
+//
+// A command can never hang the parent:
+//  - the timeout sends SIGTERM to the group, then SIGKILL after kKillGrace;
+//  - the group is signalled only while its leader (the shell) is not yet
+//    reaped: an unreaped leader, even a zombie, keeps the group's number
+//    from being reused, so the signal cannot reach a stranger. The exit is
+//    observed with waitid(WNOWAIT), the group killed if the command timed
+//    out, and only then is the shell reaped;
+//  - a descendant that escaped the group (setsid, daemon()) may keep the
+//    output pipe open for ever: once the shell is reaped, the pipe gets
+//    kPipeGrace more, then it is closed and the command finishes anyway
+//    (output_abandoned). The escaped process is not signalled: it is in no
+//    group we own, so we have no safe way to name it. Nor is what a shell
+//    that exited in time left behind in its own group: the command ended,
+//    and what it started in the background is the operator's business.
 #pragma once
 
 #include <sys/types.h>
@@ -23,19 +38,23 @@ struct CommandResult {
     int term_signal = 0;    // the signal that ended the shell, if any
     std::string output;     // stdout + stderr, at most kOutputCap bytes
     bool output_truncated = false;
-    std::string error; // set when !started
+    bool output_abandoned = false; // a background process kept the pipe open
+    std::string error;             // set when !started
     std::chrono::microseconds elapsed{0};
 
     bool ok() const { return started && !timed_out && exit_status == 0; }
     std::string describe() const; // "exit 1", "killed by signal 9", "timed out after ..."
 };
 
-// Runs one command at a time. Completion is reported only once the pipe hit
-// EOF and the shell was reaped. Destroying a running CommandRunner kills the
-// group with SIGKILL and reaps the shell without calling back.
+// Runs one command at a time. Completion is reported once the shell was
+// reaped and the pipe hit EOF, or kPipeGrace after the reaping. Destroying a
+// running CommandRunner kills the group with SIGKILL (if its leader is not
+// reaped yet) and reaps the shell without calling back.
 class CommandRunner {
   public:
     static constexpr size_t kOutputCap = 64 * 1024;
+    static constexpr std::chrono::milliseconds kKillGrace{500};
+    static constexpr std::chrono::milliseconds kPipeGrace{500};
     using Done = std::function<void(CommandResult)>;
 
     explicit CommandRunner(event_base* base);
@@ -53,6 +72,8 @@ class CommandRunner {
     static void on_pipe(evutil_socket_t fd, short, void* arg);
     static void on_exit(evutil_socket_t fd, short, void* arg);
     void on_timeout();
+    void on_shell_exit();
+    void signal_group(int sig);
     void maybe_finish();
     void cleanup();
 
@@ -61,7 +82,7 @@ class CommandRunner {
     int pipe_fd_ = -1;
     int pidfd_ = -1;
     EventPtr pipe_ev_, exit_ev_;
-    Timer timer_, kill_timer_, fail_timer_;
+    Timer timer_, kill_timer_, grace_timer_, fail_timer_;
     bool fail_pending_ = false;
     bool reaped_ = false, eof_ = false;
     CommandResult result_;

@@ -3,6 +3,7 @@ noinst_LIBRARIES += src/parent/libparent.a
 src_parent_libparent_a_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CFLAGS)
 src_parent_libparent_a_SOURCES = \
 	%reldir%/applier.cc %reldir%/applier.h \
+	%reldir%/chroot.cc %reldir%/chroot.h \
 	%reldir%/command.cc %reldir%/command.h \
 	%reldir%/engine_check.cc %reldir%/engine_check.h \
 	%reldir%/haproxy.cc %reldir%/haproxy.h \

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "config/engine_settings.h"
+#include "parent/chroot.h"
 #include "parent/engine_check.h"
 #include "parent/haproxy.h"
 #include "parent/notify.h"
@@ -149,6 +150,11 @@ void Parent::signal_cb(evutil_socket_t, short, void* arg) {
 
 void Parent::on_engine_started(Channel& ch) {
     engine_ready_ = false;
+    // Before the engine can chroot: it receives its configuration below.
+    std::string err;
+    if (geteuid() == 0 && !copy_resolver_files(config_.chroot, &err))
+        log::warn("chroot %s: %s; host names may not resolve in the engine", config_.chroot.c_str(),
+                  err.c_str());
     for (auto& m : engine_messages(config_, generation_, output_.applied(), output_.removed()))
         if (!ch.send(m))
             log::fatalx("configuration does not fit the protocol limits");

@@ -1,6 +1,7 @@
 #include "parent/process.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,11 +44,19 @@ std::string describe_wait_status(int status) {
     return "stopped";
 }
 
-ChildEnvironment::ChildEnvironment() {
-    static constexpr std::string_view kDrop = "NOTIFY_SOCKET=";
-    for (char** e = environ; e && *e; e++)
-        if (std::string_view(*e).substr(0, kDrop.size()) != kDrop)
-            vars_.emplace_back(*e);
+ChildEnvironment::ChildEnvironment(ChildKind kind) {
+    vars_.push_back(std::string("PATH=") + kChildPath);
+    auto kept = [kind](std::string_view name) {
+        if (name == "TZ")
+            return true;
+        return kind == ChildKind::command && (name == "LANG" || name == "LC_ALL");
+    };
+    for (char** e = environ; e && *e; e++) {
+        std::string_view var(*e);
+        auto eq = var.find('=');
+        if (eq != std::string_view::npos && kept(var.substr(0, eq)))
+            vars_.emplace_back(var);
+    }
     for (auto& v : vars_)
         ptrs_.push_back(v.data());
     ptrs_.push_back(nullptr);
@@ -60,6 +69,19 @@ void reset_signals_in_child() {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+void close_descriptors_from(int first) {
+    if (syscall(SYS_close_range, static_cast<unsigned>(first), ~0U, 0) == 0)
+        return;
+    // ENOSYS (before Linux 5.9): every possible descriptor, one by one.
+    // /proc/self/fd would need opendir(), which is not async-signal-safe.
+    rlimit rl{};
+    long max = 65536;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY)
+        max = static_cast<long>(rl.rlim_max);
+    for (long fd = first; fd < max; fd++)
+        close(static_cast<int>(fd));
 }
 
 } // namespace rh

@@ -33,7 +33,7 @@ Supervisor::Supervisor(event_base* base, std::vector<std::string> args, Hooks ho
 
 Supervisor::~Supervisor() {
     if (pid_ > 0) {
-        ::kill(pid_, SIGKILL);
+        ::kill(-pid_, SIGKILL); // the engine's own group (not reaped yet)
         waitpid(pid_, nullptr, 0);
     }
     if (pidfd_ >= 0)
@@ -66,7 +66,7 @@ void Supervisor::start() {
 // with default dispositions. Everything the child uses is built before
 // fork: it only calls async-signal-safe functions.
 bool Supervisor::spawn(int child_fd, std::string* err) {
-    ChildEnvironment env;
+    ChildEnvironment env(ChildKind::engine);
     std::vector<std::string> args = {"redishappyd"};
     args.insert(args.end(), args_.begin(), args_.end());
     std::vector<char*> argv;
@@ -85,6 +85,7 @@ bool Supervisor::spawn(int child_fd, std::string* err) {
         *err = "fork: " + std::string(strerror(saved));
         return false;
     }
+    setpgid(pid, pid); // as the child does: no race with a kill right away
     pid_ = pid;
     pidfd_ = pidfd_open(pid);
     if (pidfd_ < 0)
@@ -102,6 +103,8 @@ void Supervisor::exec_engine(int fd, char** argv, char** envp) {
         fcntl(fd, F_SETFD, 0);
     }
     reset_signals_in_child();
+    setpgid(0, 0); // a group of its own, killed as a whole
+    close_descriptors_from(kEngineChannelFd + 1);
     // Re-execute ourselves: the engine starts from a fresh address space,
     // not a copy of the parent's memory (relayd, OpenNTPD). Without
     // NOTIFY_SOCKET: only the parent speaks to systemd.
@@ -137,6 +140,8 @@ void Supervisor::on_exit() {
         start();
         return;
     }
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+        log::error("engine %d made a system call its sandbox forbids", static_cast<int>(pid));
     backoff_.failed(std::chrono::steady_clock::now());
     schedule_restart("engine " + std::to_string(pid) + " " + describe_wait_status(status));
 }
@@ -163,7 +168,9 @@ void Supervisor::kill(const std::string& why) {
         return;
     log::error("engine %d: %s; killing it", static_cast<int>(pid_), why.c_str());
     channel_.reset();
-    ::kill(pid_, SIGKILL);
+    // The whole group: whatever the engine might have started with it. Its
+    // leader is not reaped yet (pid_ > 0), so the group number is its own.
+    ::kill(-pid_, SIGKILL);
 }
 
 void Supervisor::ask_to_stop(std::chrono::milliseconds grace) {

@@ -4,12 +4,12 @@
 INTEGRATION_TESTS += %reldir%/test_harness.py %reldir%/test_daemon.py \
 	%reldir%/test_engine.py %reldir%/test_haproxy.py %reldir%/test_consul.py \
 	%reldir%/test_ctl.py %reldir%/test_notify.py %reldir%/test_install.sh \
-	%reldir%/test_sandbox.py %reldir%/test_secrets.py
+	%reldir%/test_sandbox.py %reldir%/test_secrets.py %reldir%/test_contain.py
 EXTRA_DIST += %reldir%/rhtest.py %reldir%/rhdaemon.py %reldir%/fake_consul.py \
 	%reldir%/test_harness.py %reldir%/test_daemon.py %reldir%/test_engine.py \
 	%reldir%/test_haproxy.py %reldir%/test_consul.py %reldir%/test_ctl.py \
 	%reldir%/test_notify.py %reldir%/test_install.sh %reldir%/test_sandbox.py \
-	%reldir%/test_secrets.py
+	%reldir%/test_secrets.py %reldir%/test_contain.py
 
 # C++ programs that drive one module against real processes.
 INTEGRATION_BINS = %reldir%/test_sentinel_link
@@ -18,7 +18,10 @@ INTEGRATION_BINS = %reldir%/test_sentinel_link
 %canon_reldir%_test_sentinel_link_LDADD = $(ENGINE_LIBS)
 if HAVE_CMOCKA
 INTEGRATION_BINS += %reldir%/test_command %reldir%/test_applier %reldir%/test_consul_live \
-	%reldir%/test_api_http
+	%reldir%/test_api_http %reldir%/test_seccomp
+%canon_reldir%_test_seccomp_SOURCES = %reldir%/test_seccomp.cc tests/cmocka.h
+%canon_reldir%_test_seccomp_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS) $(CMOCKA_CFLAGS)
+%canon_reldir%_test_seccomp_LDADD = $(ENGINE_LIBS) $(CMOCKA_LIBS) -lpthread
 %canon_reldir%_test_command_SOURCES = %reldir%/test_command.cc tests/cmocka.h
 %canon_reldir%_test_command_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS) $(CMOCKA_CFLAGS)
 %canon_reldir%_test_command_LDADD = $(PARENT_LIBS) $(CMOCKA_LIBS)

@@ -94,8 +94,11 @@ def proc_status_ids(pid):
 class Daemon:
     """redishappyd -d -f CONFIG, logging to a file; stopped by PID on exit."""
 
-    def __init__(self, config, args=(), env=None):
+    def __init__(self, config, args=(), env=None, wrapper=()):
         self.config = config
+        # argv before the daemon's: a program that sets something up and
+        # execs the rest (so the PID stays the daemon's).
+        self.wrapper = list(wrapper)
         self.logpath = config + ".log"
         self.args = list(args)
         self.env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0", **(env or {}))
@@ -108,7 +111,7 @@ class Daemon:
 
     def __enter__(self):
         self.logfile = open(self.logpath, "w")
-        self.proc = subprocess.Popen([DAEMON, "-d", "-f", self.config] + self.args,
+        self.proc = subprocess.Popen(self.wrapper + [DAEMON, "-d", "-f", self.config] + self.args,
                                      stdout=self.logfile, stderr=subprocess.STDOUT, env=self.env)
         self.pid = self.proc.pid
         return self

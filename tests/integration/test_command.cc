@@ -1,4 +1,5 @@
 // CommandRunner on a real libevent loop (src/parent/command.cc).
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -7,6 +8,7 @@
 #include <optional>
 
 #include "parent/command.h"
+#include "parent/process.h"
 
 #include <cstring>
 
@@ -118,15 +120,88 @@ static void own_process_group(void**) {
 }
 
 // Only the main PID talks to systemd: a reload_command that starts a
-// notify-aware program (haproxy -Ws) must not reach the unit's socket.
-static void notify_socket_not_inherited(void**) {
+// notify-aware program (haproxy -Ws) must not reach the unit's socket. Nor
+// does anything else of the daemon's environment but TZ, LANG and LC_ALL.
+static void minimal_environment(void**) {
     assert_int_equal(setenv("NOTIFY_SOCKET", "/run/rh-test-notify", 1), 0);
-    assert_int_equal(setenv("RH_TEST_KEPT", "kept", 1), 0);
-    auto r = run_cmd("echo \"${NOTIFY_SOCKET-unset} ${RH_TEST_KEPT-lost}\"", 5000ms);
+    assert_int_equal(setenv("RH_TEST_DROPPED", "kept", 1), 0);
+    assert_int_equal(setenv("TZ", "UTC", 1), 0);
+    auto r = run_cmd("echo \"${NOTIFY_SOCKET-unset} ${RH_TEST_DROPPED-lost} $TZ $PATH\"", 5000ms);
     unsetenv("NOTIFY_SOCKET");
-    unsetenv("RH_TEST_KEPT");
+    unsetenv("RH_TEST_DROPPED");
+    unsetenv("TZ");
     assert_true(r.ok());
-    assert_string_equal(r.output.c_str(), "unset kept\n");
+    assert_string_equal(r.output.c_str(),
+                        (std::string("unset lost UTC ") + kChildPath + "\n").c_str());
+}
+
+// A descriptor the daemon had open without O_CLOEXEC is not inherited.
+static void no_inherited_descriptors(void**) {
+    int fd = open("/dev/null", O_RDONLY); // no O_CLOEXEC
+    assert_true(fd > 2);
+    auto r = run_cmd("ls /proc/self/fd", 5000ms);
+    close(fd);
+    assert_true(r.ok());
+    // ls itself: 0, 1, 2 and the directory it reads (3).
+    assert_string_equal(r.output.c_str(), "0\n1\n2\n3\n");
+}
+
+static pid_t read_pid(const std::string& file) {
+    pid_t pid = 0;
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (pid <= 0 && std::chrono::steady_clock::now() < deadline) {
+        std::ifstream(file) >> pid;
+        if (pid <= 0)
+            usleep(10000);
+    }
+    return pid;
+}
+
+// Runs cmd, which leaves a daemonised child (its own session, out of the
+// command's group) holding the output pipe and writing its pid to
+// <dir>/daemon.pid; returns the result and how long it took, and kills the
+// child.
+static CommandResult run_leaving_daemon(const std::string& cmd_tail,
+                                        std::chrono::milliseconds timeout,
+                                        std::chrono::steady_clock::duration* took) {
+    char dir[] = "/tmp/rh-cmd-test.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    std::string pidfile = std::string(dir) + "/daemon.pid";
+    std::string cmd = "setsid sh -c 'echo $$ > " + pidfile + "; exec sleep 300' & " + cmd_tail;
+    auto start = std::chrono::steady_clock::now();
+    auto r = run_cmd(cmd, timeout);
+    *took = std::chrono::steady_clock::now() - start;
+    pid_t daemon = read_pid(pidfile);
+    assert_true(daemon > 1);
+    assert_false(pid_gone(daemon)); // escaped the group: still there
+    kill(daemon, SIGKILL);
+    unlink(pidfile.c_str());
+    rmdir(dir);
+    return r;
+}
+
+// The "setsid sleep 300 & echo started": the shell is done at once;
+// the pipe the daemon keeps open delays completion by kPipeGrace at most,
+// and the shell's status is the result.
+static void daemonised_child_does_not_hang(void**) {
+    std::chrono::steady_clock::duration took;
+    auto r = run_leaving_daemon("echo started", 2000ms, &took);
+    assert_true(r.ok());
+    assert_true(r.output_abandoned);
+    assert_string_equal(r.output.c_str(), "started\n");
+    assert_true(took < 2000ms + 1500ms); // generous margin: behaviour, not speed
+}
+
+// A shell that does not finish: the timeout fires on time, the group is
+// killed and the command finishes although the daemon still holds the pipe.
+static void timeout_fires_with_pipe_held(void**) {
+    std::chrono::steady_clock::duration took;
+    auto r = run_leaving_daemon("sleep 300", 1000ms, &took);
+    assert_true(r.timed_out);
+    assert_true(r.output_abandoned);
+    assert_true(took >= 1000ms);
+    auto limit = 1000ms + CommandRunner::kKillGrace + CommandRunner::kPipeGrace + 1500ms;
+    assert_true(took < limit);
 }
 
 int main() {
@@ -137,7 +212,10 @@ int main() {
         cmocka_unit_test(timeout_kills_the_group),
         cmocka_unit_test(child_gets_clean_signal_state),
         cmocka_unit_test(own_process_group),
-        cmocka_unit_test(notify_socket_not_inherited),
+        cmocka_unit_test(minimal_environment),
+        cmocka_unit_test(no_inherited_descriptors),
+        cmocka_unit_test(daemonised_child_does_not_hang),
+        cmocka_unit_test(timeout_fires_with_pipe_held),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
