@@ -77,6 +77,9 @@ struct Config {
     bool haproxy = false;
     std::string haproxy_template, haproxy_output, check_command, reload_command, runtime_socket;
     Millis reload_timeout{10000}, runtime_timeout{1000};
+    // Least time between two applies (and so two reloads); also spaces out
+    // the state-file writes when there is no [haproxy].
+    Millis min_reload_interval{1000};
     // [consul], optional
     bool consul = false;
     std::string consul_address; // http:// or https:// URL
