@@ -80,6 +80,9 @@ struct Config {
     std::string haproxy_template, haproxy_output, check_command, reload_command, runtime_socket;
     bool check_always = false; // check even a file that differs only in validated masters
     Millis reload_timeout{10000}, runtime_timeout{1000};
+    // Least time between two applies (and so two reloads); also spaces out
+    // the state-file writes when there is no [haproxy].
+    Millis min_reload_interval{1000};
     // [consul], optional
     bool consul = false;
     std::string consul_address; // http:// or https:// URL

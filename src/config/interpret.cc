@@ -382,6 +382,8 @@ void Interpreter::haproxy(const Section& s) {
             {"runtime_socket", false, [&](const Entry& e) { str(e, &c_.runtime_socket); }},
             {"reload_timeout", false, [&](const Entry& e) { duration(e, &c_.reload_timeout); }},
             {"runtime_timeout", false, [&](const Entry& e) { duration(e, &c_.runtime_timeout); }},
+            {"min_reload_interval", false,
+             [&](const Entry& e) { duration(e, &c_.min_reload_interval); }},
         });
     required(s, "[haproxy]", "template", !c_.haproxy_template.empty());
     required(s, "[haproxy]", "output", !c_.haproxy_output.empty());

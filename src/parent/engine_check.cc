@@ -7,37 +7,61 @@ namespace rh {
 
 namespace {
 
-std::string check_ready(const proto::Ready& r, const EngineMessageContext& ctx) {
-    if (ctx.ready)
-        return "ready: sent twice";
-    if (r.generation != ctx.generation)
-        return "ready: configuration generation " + std::to_string(r.generation) + ", expected " +
-               std::to_string(ctx.generation);
-    return "";
+EngineCheck violation(std::string why) {
+    return {EngineCheck::Kind::violation, std::move(why)};
 }
 
-std::string check_master(const proto::Master& m, const EngineMessageContext& ctx) {
+EngineCheck check_ready(const proto::Ready& r, const EngineMessageContext& ctx) {
+    if (ctx.ready)
+        return violation("ready: sent twice");
+    if (r.generation != ctx.generation)
+        return violation("ready: configuration generation " + std::to_string(r.generation) +
+                         ", expected " + std::to_string(ctx.generation));
+    return {};
+}
+
+EngineCheck check_master(const proto::Master& m, const EngineMessageContext& ctx) {
     if (!ctx.ready)
-        return "master: before ready";
+        return violation("master: before ready");
     bool known = false;
     for (auto& c : ctx.config->clusters)
         known = known || c.name == m.cluster;
     if (!known)
-        return "master: cluster " + m.cluster + " is not configured";
+        return violation("master: cluster " + m.cluster + " is not configured");
     if (!valid_host(m.master.host) || m.master.port == 0)
-        return "master: invalid address for cluster " + m.cluster;
-    return "";
+        return violation("master: invalid address for cluster " + m.cluster);
+    const MasterAt* applied = nullptr;
+    if (ctx.applied)
+        if (auto it = ctx.applied->find(m.cluster); it != ctx.applied->end())
+            applied = &it->second;
+    std::string why = check_epoch(m.cluster, m.epoch, applied, ctx.config->max_epoch_jump);
+    if (!why.empty())
+        return {EngineCheck::Kind::refuse, std::move(why)};
+    return {};
 }
 
 } // namespace
 
-std::string check_engine_message(const proto::Message& m, const EngineMessageContext& ctx) {
+std::string check_epoch(const std::string& cluster, uint64_t epoch, const MasterAt* applied,
+                        uint64_t max_epoch_jump) {
+    if (!applied)
+        return ""; // nothing applied: no reference, as the engine's rule 5
+    std::string where = "cluster " + cluster + ": epoch " + std::to_string(epoch);
+    if (epoch < applied->epoch)
+        return where + " is below the applied epoch " + std::to_string(applied->epoch);
+    if (epoch - applied->epoch > max_epoch_jump)
+        return where + " jumps more than max_epoch_jump (" + std::to_string(max_epoch_jump) +
+               ") over the applied epoch " + std::to_string(applied->epoch);
+    return "";
+}
+
+EngineCheck check_engine_message(const proto::Message& m, const EngineMessageContext& ctx) {
     if (auto* r = std::get_if<proto::Ready>(&m))
         return check_ready(*r, ctx);
     if (auto* mm = std::get_if<proto::Master>(&m))
         return check_master(*mm, ctx);
-    return std::string("unexpected message ") + proto::type_name(proto::message_type(m)) +
-           " from the engine";
+    return violation(std::string("unexpected message ") + proto::type_name(proto::message_type(m)) +
+                     " from the engine");
 }
 
 } // namespace rh

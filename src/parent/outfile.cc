@@ -51,6 +51,32 @@ bool fsync_dir(const std::string& dir, std::string* err) {
     return true;
 }
 
+struct Attributes {
+    mode_t mode = 0644;
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+
+// The mode and owner of the regular file at path, if there is one. lstat: a
+// symlink planted where the output goes (say in a sticky, world-writable
+// directory) must not lend us its target's owner; the rename replaces the
+// link itself, never its target.
+bool attributes_of(const std::string& path, Attributes* a, std::string* err) {
+    struct stat st {};
+    if (lstat(path.c_str(), &st) < 0) {
+        if (errno == ENOENT)
+            return true;
+        set_err(err, errno_text("lstat", path));
+        return false;
+    }
+    if (S_ISREG(st.st_mode)) {
+        a->mode = st.st_mode & 07777;
+        a->uid = st.st_uid;
+        a->gid = st.st_gid;
+    }
+    return true;
+}
+
 } // namespace
 
 bool file_has_content(const std::string& path, std::string_view bytes) {
@@ -59,19 +85,10 @@ bool file_has_content(const std::string& path, std::string_view bytes) {
 }
 
 std::optional<PendingFile> PendingFile::create(const std::string& output, std::string_view bytes,
-                                               std::string* err) {
-    mode_t mode = 0644;
-    uid_t uid = 0;
-    gid_t gid = 0;
-    struct stat st {};
-    if (stat(output.c_str(), &st) == 0) {
-        mode = st.st_mode & 07777;
-        uid = st.st_uid;
-        gid = st.st_gid;
-    } else if (errno != ENOENT) {
-        set_err(err, errno_text("stat", output));
+                                               std::string* err, FileAttributes attrs) {
+    Attributes a;
+    if (attrs == FileAttributes::keep && !attributes_of(output, &a, err))
         return std::nullopt;
-    }
     std::string base =
         output.substr(output.rfind('/') == std::string::npos ? 0 : output.rfind('/') + 1);
     std::string tmpl = dir_of(output) + "/." + base + ".tmpXXXXXX";
@@ -82,10 +99,10 @@ std::optional<PendingFile> PendingFile::create(const std::string& output, std::s
     }
     PendingFile pf{output, tmpl};
     bool ok = write_all(fd, bytes);
-    if (ok && fchmod(fd, mode) < 0)
+    if (ok && fchmod(fd, a.mode) < 0)
         ok = false;
     // Only root can give a file away; an unprivileged caller (tests) keeps its own.
-    if (ok && geteuid() == 0 && fchown(fd, uid, gid) < 0)
+    if (ok && geteuid() == 0 && fchown(fd, a.uid, a.gid) < 0)
         ok = false;
     if (ok && fsync(fd) < 0)
         ok = false;
@@ -139,8 +156,9 @@ bool PendingFile::commit(std::string* err) {
     return fsync_dir(dir_of(output_), err);
 }
 
-bool write_file_atomic(const std::string& path, std::string_view bytes, std::string* err) {
-    auto pf = PendingFile::create(path, bytes, err);
+bool write_file_atomic(const std::string& path, std::string_view bytes, std::string* err,
+                       FileAttributes attrs) {
+    auto pf = PendingFile::create(path, bytes, err, attrs);
     return pf && pf->commit(err);
 }
 

@@ -9,6 +9,12 @@
 
 namespace rh {
 
+// keep: the new file gets the mode and owner of the regular file it
+// replaces (0644 root:root when there is none, or when the path is a
+// symlink or anything but a regular file: a link is never followed).
+// fresh: always 0644 root:root.
+enum class FileAttributes { keep, fresh };
+
 // True when path exists and holds exactly bytes.
 bool file_has_content(const std::string& path, std::string_view bytes);
 
@@ -17,9 +23,10 @@ bool file_has_content(const std::string& path, std::string_view bytes);
 class PendingFile {
   public:
     // Writes bytes to a new temp file in output's directory, with the mode
-    // and owner of the existing output (0644 root:root when there is none).
+    // and owner attrs says.
     static std::optional<PendingFile> create(const std::string& output, std::string_view bytes,
-                                             std::string* err);
+                                             std::string* err,
+                                             FileAttributes attrs = FileAttributes::keep);
     PendingFile(PendingFile&& o) noexcept;
     PendingFile& operator=(PendingFile&& o) noexcept;
     PendingFile(const PendingFile&) = delete;
@@ -36,6 +43,7 @@ class PendingFile {
 };
 
 // Writes bytes to path atomically (temp + fsync + rename + directory fsync).
-bool write_file_atomic(const std::string& path, std::string_view bytes, std::string* err);
+bool write_file_atomic(const std::string& path, std::string_view bytes, std::string* err,
+                       FileAttributes attrs = FileAttributes::keep);
 
 } // namespace rh

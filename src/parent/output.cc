@@ -18,16 +18,60 @@ proto::ApplyResult applied_result(const std::string& name, const MasterAt& m, in
     return proto::ApplyResult{name, proto::ApplyState::Applied, m.master, m.epoch, now, ""};
 }
 
+// However many refusals arrive, one log line per window.
+constexpr auto kRefusalLogWindow = std::chrono::seconds(1);
+
 } // namespace
+
+std::string batch_summary(const MasterMap& batch, size_t messages, size_t max_chars) {
+    std::string line = std::to_string(batch.size()) +
+                       (batch.size() == 1 ? " cluster confirmed" : " clusters confirmed");
+    if (messages != batch.size())
+        line += " (" + std::to_string(messages) + " messages)";
+    line += ":";
+    size_t shown = 0;
+    for (auto& [name, m] : batch) {
+        std::string item = (shown ? ", " : " ") + name + " " + format_host_port(m.master) +
+                           " epoch " + std::to_string(m.epoch);
+        if (line.size() + item.size() > max_chars)
+            break;
+        line += item;
+        shown++;
+    }
+    if (shown < batch.size())
+        line += (shown ? ", … and " : " … ") + std::to_string(batch.size() - shown) +
+                (shown ? " more" : " clusters");
+    return line;
+}
 
 Output::Output(event_base* base, const Config& config, std::string template_text, Hooks hooks)
     : config_(config), hooks_(std::move(hooks)), base_(base),
-      grace_timer_(base, [this] { on_grace_over(); }), apply_timer_(base, [this] { apply(); }) {
+      grace_timer_(base, [this] { on_grace_over(); }), apply_timer_(base, [this] { apply(); }),
+      refusal_timer_(base, [this] { on_refusal_window(); }) {
     // What was last applied: a restart renders exactly that until the
     // engine knows better, so it never writes an empty or partial file.
     if (!config_.state_file.empty())
         applied_ = load_state(config_.state_file);
+    drop_unconfigured();
     make_applier(std::move(template_text));
+}
+
+// A state-file entry no configured cluster matches (renamed or removed
+// while the daemon was stopped) is never replayed: the engine does not
+// know that name.
+void Output::drop_unconfigured() {
+    for (auto it = applied_.begin(); it != applied_.end();) {
+        bool configured = false;
+        for (auto& c : config_.clusters)
+            configured = configured || c.name == it->first;
+        if (configured) {
+            ++it;
+            continue;
+        }
+        log::notice("state file %s: cluster %s is not configured; dropping it",
+                    config_.state_file.c_str(), it->first.c_str());
+        it = applied_.erase(it);
+    }
 }
 
 void Output::start_grace_period() {
@@ -35,14 +79,48 @@ void Output::start_grace_period() {
 }
 
 void Output::confirmed(const proto::Master& m) {
-    log::notice("cluster %s: confirmed master %s at epoch %llu", m.cluster.c_str(),
-                format_host_port(m.master).c_str(), static_cast<unsigned long long>(m.epoch));
     desired_[m.cluster] = MasterAt{m.master, m.epoch};
-    // One apply per batch: every message already read is taken into
-    // account before rendering, so a storm of N switches costs one render,
-    // one write and one reload, not N.
-    if (!apply_timer_.pending())
-        apply_timer_.arm(std::chrono::microseconds(0));
+    batch_[m.cluster] = MasterAt{m.master, m.epoch};
+    batch_messages_++;
+    schedule_apply();
+}
+
+void Output::refused(const std::string& why) {
+    if (refusal_timer_.pending()) {
+        refusals_hidden_++;
+        last_refusal_ = why;
+        return;
+    }
+    log::warn("engine message refused: %s", why.c_str());
+    refusal_timer_.arm(kRefusalLogWindow);
+}
+
+// The window stays open while refusals keep coming: one line per window.
+void Output::on_refusal_window() {
+    if (refusals_hidden_ == 0)
+        return;
+    log::warn("%zu more engine messages refused in the last %lld ms; the last: %s",
+              refusals_hidden_,
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(kRefusalLogWindow).count()),
+              last_refusal_.c_str());
+    refusals_hidden_ = 0;
+    refusal_timer_.arm(kRefusalLogWindow);
+}
+
+// One apply per batch: every message already read is taken into account
+// before rendering, so a storm of N switches costs one render, one write
+// and one reload, not N. And at most one apply per min_reload_interval:
+// the first change of a quiet period goes at once, later ones wait and are
+// coalesced.
+void Output::schedule_apply() {
+    if (apply_timer_.pending())
+        return;
+    auto next = last_apply_ + config_.min_reload_interval;
+    auto now = std::chrono::steady_clock::now();
+    auto wait = next > now ? std::chrono::duration_cast<std::chrono::microseconds>(next - now)
+                           : std::chrono::microseconds(0);
+    apply_timer_.arm(wait);
 }
 
 void Output::replay() {
@@ -52,18 +130,25 @@ void Output::replay() {
 }
 
 void Output::retire_removed(const Config& fresh) {
+    bool forgot = false;
     for (auto& old : config_.clusters) {
         bool kept = false;
         for (auto& c : fresh.clusters)
             kept = kept || c.name == old.name;
-        if (!kept && config_.consul) {
+        if (kept)
+            continue;
+        // Forgotten with or without [consul]: an engine started with the
+        // new configuration does not know the name.
+        forgot = applied_.erase(old.name) > 0 || forgot;
+        desired_.erase(old.name);
+        batch_.erase(old.name);
+        if (config_.consul)
             removed_[old.name] = old;
-            applied_.erase(old.name);
-            desired_.erase(old.name);
-        }
     }
     for (auto& c : fresh.clusters)
         removed_.erase(c.name);
+    if (forgot)
+        save_state_file();
 }
 
 void Output::reconfigure(std::string template_text) {
@@ -126,11 +211,23 @@ void Output::on_grace_over() {
 
 void Output::apply() {
     hooks_.changed(); // once per batch of engine messages
+    log_batch();
     if (!may_apply())
         return;
+    last_apply_ = std::chrono::steady_clock::now();
     if (!applier_)
         return apply_without_output();
     applier_->submit(haproxy_clusters());
+}
+
+// One line per batch, not one per message: an engine flooding Master
+// messages costs a line per min_reload_interval at most.
+void Output::log_batch() {
+    if (batch_.empty())
+        return;
+    log::notice("%s", batch_summary(batch_, batch_messages_).c_str());
+    batch_.clear();
+    batch_messages_ = 0;
 }
 
 // Every configured cluster, at its confirmed master or, until the engine

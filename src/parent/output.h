@@ -5,9 +5,15 @@
 //            saved to it whenever it changes, replayed to every new engine.
 // Nothing is written until something is known: every configured cluster has
 // a confirmed master, or the start-up grace period is over. Confirmations
-// that arrive together are applied as one batch (one render, one reload).
+// that arrive together are applied as one batch (one render, one reload),
+// logged as one line, and two applies are at least min_reload_interval
+// apart: what arrives meanwhile joins the next batch.
+// Only configured clusters are ever in applied: a state-file entry for
+// another name is dropped at start-up, and a cluster removed by SIGHUP is
+// forgotten, so neither is replayed to an engine that does not know it.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -41,12 +47,16 @@ class Output {
     void start_grace_period();
     // A Master message the parent accepted.
     void confirmed(const proto::Master& m);
+    // A Master message the parent refused (engine_check.h): logged, at most
+    // one line per second however many arrive.
+    void refused(const std::string& why);
     // Tells a new engine what is in effect.
     void replay();
 
     // SIGHUP, before the parent swaps in `fresh`: clusters dropped from the
-    // file are forgotten; with [consul] they are remembered as removed, so
-    // every engine withdraws them until the name comes back.
+    // file are forgotten (and the state file saved without them); with
+    // [consul] they are also remembered as removed, so every engine
+    // withdraws them until the name comes back.
     void retire_removed(const Config& fresh);
     // After the swap: a new Applier for the new settings, then an apply.
     void reconfigure(std::string template_text);
@@ -59,10 +69,14 @@ class Output {
     const std::string& last_error() const { return last_error_; }
 
   private:
+    void drop_unconfigured();
     void make_applier(std::string template_text);
     bool may_apply() const;
     void on_grace_over();
+    void schedule_apply();
     void apply();
+    void log_batch();
+    void on_refusal_window();
     std::vector<HaproxyCluster> haproxy_clusters() const;
     void on_applied(const ApplyOutcome& r);
     void log_outcome(const ApplyOutcome& r) const;
@@ -76,12 +90,22 @@ class Output {
     event_base* base_;
     Timer grace_timer_;
     Timer apply_timer_;
+    Timer refusal_timer_;
     bool grace_over_ = false;
+    std::chrono::steady_clock::time_point last_apply_{}; // start of the last apply
+    MasterMap batch_;            // confirmed since the last apply, for its log line
+    size_t batch_messages_ = 0;  // how many Master messages made batch_
+    size_t refusals_hidden_ = 0; // refused in the current one-second window, not logged
+    std::string last_refusal_;
     std::unique_ptr<Applier> applier_;
     MasterMap desired_;
     MasterMap applied_;
     std::map<std::string, ClusterConfig> removed_;
     std::string last_error_; // of the last failed apply, until one succeeds
 };
+
+// "N clusters confirmed (M messages): a H:P epoch E, b …", at most about
+// max_chars long: a storm of many clusters still writes one short line.
+std::string batch_summary(const MasterMap& batch, size_t messages, size_t max_chars = 300);
 
 } // namespace rh

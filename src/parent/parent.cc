@@ -49,6 +49,15 @@ bool load_secrets(Config& c) {
     return true;
 }
 
+// The most bytes the parent queues to the engine before it kills it as
+// unresponsive (redishappyd(8), LIMITS): 1 MiB, plus room for two full
+// batches of apply results with error texts (about 1.1 KiB each, one per
+// cluster). An engine that reads keeps far below it: applies are at least
+// min_reload_interval apart.
+size_t engine_queue_limit(size_t clusters) {
+    return (size_t{1} << 20) + clusters * 2 * 1152;
+}
+
 std::vector<std::string> engine_args(const Options& opts) {
     std::vector<std::string> args = {"-E", "-f", opts.config_path};
     if (opts.foreground)
@@ -162,9 +171,12 @@ void Parent::on_engine_started(Channel& ch) {
 
 // A closed set, each message checked against state before it is acted on.
 void Parent::on_engine_message(proto::Message&& m) {
-    std::string why = check_engine_message(m, {&config_, generation_, engine_ready_});
-    if (!why.empty())
-        return engine_.kill("protocol violation: " + why);
+    EngineCheck c =
+        check_engine_message(m, {&config_, generation_, engine_ready_, &output_.applied()});
+    if (c.kind == EngineCheck::Kind::violation)
+        return engine_.kill("protocol violation: " + c.why);
+    if (c.kind == EngineCheck::Kind::refuse)
+        return output_.refused(c.why);
     if (std::holds_alternative<proto::Ready>(m)) {
         engine_ready_ = true;
         log::info("engine %d ready", static_cast<int>(engine_.pid()));
@@ -175,9 +187,15 @@ void Parent::on_engine_message(proto::Message&& m) {
     trim_timer_.arm(kTrimAfterQuiet);
 }
 
+// An engine that stops reading must not make the root parent queue without
+// bound: over the budget it is killed as unresponsive (and replaced).
 void Parent::report(const proto::ApplyResult& r) {
-    if (engine_ready_)
-        engine_.send(r);
+    if (!engine_ready_ || !engine_.send(r))
+        return;
+    size_t limit = engine_queue_limit(config_.clusters.size());
+    if (engine_.queued() > limit)
+        engine_.kill("unresponsive: " + std::to_string(engine_.queued()) +
+                     " bytes queued to it, over the limit of " + std::to_string(limit));
 }
 
 // ---- systemd (no-ops unless started by systemd with Type=notify) ----
@@ -305,7 +323,9 @@ int parent_main(const Options& opts) {
     std::string pid_file = config.pid_file;
     if (!pid_file.empty()) {
         std::string err;
-        if (!write_file_atomic(pid_file, std::to_string(getpid()) + "\n", &err))
+        // Fresh, root 0644: never the owner or mode of whatever is there.
+        if (!write_file_atomic(pid_file, std::to_string(getpid()) + "\n", &err,
+                               FileAttributes::fresh))
             log::fatalx("pid_file: %s", err.c_str());
     }
     int status = 0;

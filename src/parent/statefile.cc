@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <memory>
+#include <string_view>
 
 #include "common/file.h"
 #include "common/log.h"
@@ -30,25 +32,81 @@ bool fail(std::string* err, std::string msg) {
     return false;
 }
 
+// A JSON number that is a whole number from 0. A real is accepted only when
+// the file had to be read with JSON_DECODE_INT_AS_REAL (some number did not
+// fit jansson's integer) and then only where a double is exact (<= 2^53).
+bool whole_number(json_t* v, uint64_t* out) {
+    if (json_is_integer(v)) {
+        if (json_integer_value(v) < 0)
+            return false;
+        *out = static_cast<uint64_t>(json_integer_value(v));
+        return true;
+    }
+    if (!json_is_real(v))
+        return false;
+    double d = json_real_value(v);
+    if (!(d >= 0 && d <= 9007199254740992.0) || d != static_cast<double>(static_cast<uint64_t>(d)))
+        return false;
+    *out = static_cast<uint64_t>(d);
+    return true;
+}
+
+// An epoch: a whole number, or a string of decimal digits that fits 64 bits.
+bool epoch_value(json_t* v, uint64_t* out) {
+    if (!json_is_string(v))
+        return whole_number(v, out);
+    std::string_view s = json_string_value(v);
+    if (s.empty() || s.size() > 20)
+        return false;
+    uint64_t n = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9')
+            return false;
+        auto d = static_cast<uint64_t>(c - '0');
+        if (n > (UINT64_MAX - d) / 10)
+            return false;
+        n = n * 10 + d;
+    }
+    *out = n;
+    return true;
+}
+
 bool parse_cluster(const char* name, json_t* v, MasterAt* out, std::string* err) {
     std::string where = std::string("cluster ") + name + ": ";
     if (!json_is_object(v))
         return fail(err, where + "not an object");
     json_t* host = json_object_get(v, "host");
-    json_t* port = json_object_get(v, "port");
-    json_t* epoch = json_object_get(v, "epoch");
+    uint64_t port = 0, epoch = 0;
     if (!json_is_string(host) || !valid_host(json_string_value(host)))
         return fail(err, where + "missing or invalid host");
-    if (!json_is_integer(port) || json_integer_value(port) < 1 || json_integer_value(port) > 65535)
+    if (!whole_number(json_object_get(v, "port"), &port) || port < 1 || port > 65535)
         return fail(err, where + "missing or invalid port");
-    if (!json_is_integer(epoch) || json_integer_value(epoch) < 0)
-        return fail(err, where + "missing or invalid epoch");
+    if (!epoch_value(json_object_get(v, "epoch"), &epoch))
+        return fail(err, where + "missing or invalid epoch (not a number from 0 to 2^64-1)");
     if (json_object_size(v) != 3)
         return fail(err, where + "unexpected keys");
     out->master.host = json_string_value(host);
-    out->master.port = static_cast<uint16_t>(json_integer_value(port));
-    out->epoch = static_cast<uint64_t>(json_integer_value(epoch));
+    out->master.port = static_cast<uint16_t>(port);
+    out->epoch = epoch;
     return true;
+}
+
+json_t* epoch_json(uint64_t epoch) {
+    if (epoch > static_cast<uint64_t>(INT64_MAX))
+        return json_string(std::to_string(epoch).c_str());
+    return json_integer(static_cast<json_int_t>(epoch));
+}
+
+// One number too large for jansson must not cost the whole file: read it
+// again with every number as a double, and let the entries decide.
+JsonPtr load_json(const std::string& text, std::string* err) {
+    json_error_t jerr;
+    JsonPtr root{json_loadb(text.data(), text.size(), 0, &jerr)};
+    if (!root && json_error_code(&jerr) == json_error_numeric_overflow)
+        root.reset(json_loadb(text.data(), text.size(), JSON_DECODE_INT_AS_REAL, &jerr));
+    if (!root)
+        fail(err, "line " + std::to_string(jerr.line) + ": " + jerr.text);
+    return root;
 }
 
 } // namespace
@@ -56,9 +114,8 @@ bool parse_cluster(const char* name, json_t* v, MasterAt* out, std::string* err)
 std::string format_state(const MasterMap& st) {
     JsonPtr clusters{json_object()};
     for (const auto& [name, m] : st) {
-        json_t* c =
-            json_pack("{s:s, s:i, s:I}", "host", m.master.host.c_str(), "port",
-                      static_cast<int>(m.master.port), "epoch", static_cast<json_int_t>(m.epoch));
+        json_t* c = json_pack("{s:s, s:i, s:o}", "host", m.master.host.c_str(), "port",
+                              static_cast<int>(m.master.port), "epoch", epoch_json(m.epoch));
         json_object_set_new(clusters.get(), name.c_str(), c);
     }
     JsonPtr root{json_pack("{s:i, s:O}", "version", 1, "clusters", clusters.get())};
@@ -68,15 +125,13 @@ std::string format_state(const MasterMap& st) {
     return out + "\n";
 }
 
-std::optional<MasterMap> parse_state(const std::string& text, std::string* err) {
-    json_error_t jerr;
-    JsonPtr root{json_loadb(text.data(), text.size(), 0, &jerr)};
-    if (!root) {
-        fail(err, "line " + std::to_string(jerr.line) + ": " + jerr.text);
+std::optional<MasterMap> parse_state(const std::string& text, std::string* err,
+                                     std::vector<std::string>* dropped) {
+    JsonPtr root = load_json(text, err);
+    if (!root)
         return std::nullopt;
-    }
-    json_t* version = json_object_get(root.get(), "version");
-    if (!json_is_integer(version) || json_integer_value(version) != 1) {
+    uint64_t version = 0;
+    if (!whole_number(json_object_get(root.get(), "version"), &version) || version != 1) {
         fail(err, "missing or unsupported version");
         return std::nullopt;
     }
@@ -90,9 +145,11 @@ std::optional<MasterMap> parse_state(const std::string& text, std::string* err) 
     json_t* v;
     json_object_foreach(clusters, name, v) {
         MasterAt m;
-        if (!parse_cluster(name, v, &m, err))
-            return std::nullopt;
-        st[name] = m;
+        std::string why;
+        if (parse_cluster(name, v, &m, &why))
+            st[name] = m;
+        else if (dropped)
+            dropped->push_back(why);
     }
     return st;
 }
@@ -106,11 +163,14 @@ MasterMap load_state(const std::string& path) {
         log::error("state file %s: %s; starting with an empty state", path.c_str(), err.c_str());
         return {};
     }
-    auto st = parse_state(text, &err);
+    std::vector<std::string> dropped;
+    auto st = parse_state(text, &err, &dropped);
     if (!st) {
         log::error("state file %s: %s; starting with an empty state", path.c_str(), err.c_str());
         return {};
     }
+    for (auto& why : dropped)
+        log::notice("state file %s: %s; dropping it", path.c_str(), why.c_str());
     return *st;
 }
 

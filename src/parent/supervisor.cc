@@ -167,7 +167,11 @@ void Supervisor::kill(const std::string& why) {
     if (pid_ <= 0)
         return;
     log::error("engine %d: %s; killing it", static_cast<int>(pid_), why.c_str());
-    channel_.reset();
+    // Closed, not destroyed: kill() is called from inside the channel's own
+    // callbacks (a violating message), which must not find it freed under
+    // them. on_exit() destroys it.
+    if (channel_)
+        channel_->close();
     // The whole group: whatever the engine might have started with it. Its
     // leader is not reaped yet (pid_ > 0), so the group number is its own.
     ::kill(-pid_, SIGKILL);

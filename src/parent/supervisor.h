@@ -48,6 +48,8 @@ class Supervisor {
     // False when no engine has an open channel.
     bool send(const proto::Message& m);
 
+    // Bytes queued to the engine and not yet written to it.
+    size_t queued() const { return channel_ ? channel_->pending_output() : 0; }
     bool waiting_to_restart() const { return restart_timer_.pending(); }
     pid_t pid() const { return pid_; }
 

@@ -4,12 +4,13 @@
 INTEGRATION_TESTS += %reldir%/test_harness.py %reldir%/test_daemon.py \
 	%reldir%/test_engine.py %reldir%/test_haproxy.py %reldir%/test_consul.py \
 	%reldir%/test_ctl.py %reldir%/test_notify.py %reldir%/test_install.sh \
-	%reldir%/test_sandbox.py %reldir%/test_secrets.py %reldir%/test_contain.py
+	%reldir%/test_sandbox.py %reldir%/test_secrets.py %reldir%/test_contain.py \
+	%reldir%/test_rename.py
 EXTRA_DIST += %reldir%/rhtest.py %reldir%/rhdaemon.py %reldir%/fake_consul.py \
 	%reldir%/test_harness.py %reldir%/test_daemon.py %reldir%/test_engine.py \
 	%reldir%/test_haproxy.py %reldir%/test_consul.py %reldir%/test_ctl.py \
 	%reldir%/test_notify.py %reldir%/test_install.sh %reldir%/test_sandbox.py \
-	%reldir%/test_secrets.py %reldir%/test_contain.py
+	%reldir%/test_secrets.py %reldir%/test_contain.py %reldir%/test_rename.py
 
 # C++ programs that drive one module against real processes.
 INTEGRATION_BINS = %reldir%/test_sentinel_link
@@ -38,6 +39,11 @@ INTEGRATION_BINS += %reldir%/test_command %reldir%/test_applier %reldir%/test_co
 %canon_reldir%_test_api_http_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS) $(CMOCKA_CFLAGS)
 %canon_reldir%_test_api_http_LDADD = $(ENGINE_LIBS) $(CMOCKA_LIBS) -lpthread
 endif
+# A stand-in engine against the real parent (plain checks, no cmocka).
+INTEGRATION_BINS += %reldir%/test_engine_guard
+%canon_reldir%_test_engine_guard_SOURCES = %reldir%/test_engine_guard.cc
+%canon_reldir%_test_engine_guard_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS)
+%canon_reldir%_test_engine_guard_LDADD = $(PARENT_LIBS)
 check_PROGRAMS += $(INTEGRATION_BINS)
 INTEGRATION_TESTS += $(INTEGRATION_BINS)
 

@@ -71,6 +71,7 @@ static void minimal_config_gets_defaults(void**) {
     assert_false(c.trust_discovered);
     assert_int_equal(c.forget_discovered_after.count(), 600000);
     assert_int_equal(c.max_epoch_jump, 1000);
+    assert_int_equal(c.min_reload_interval.count(), 1000);
     assert_false(c.haproxy);
     assert_false(c.consul);
     assert_true(c.clusters.empty());
@@ -122,6 +123,7 @@ static void full_config_round_trip(void**) {
                    "runtime_socket = /run/haproxy/admin.sock\n"
                    "reload_timeout = 5s\n"
                    "runtime_timeout = 100ms\n"
+                   "min_reload_interval = 250ms\n"
                    "[consul]\n"
                    "address = https://127.0.0.1:8501\n"
                    "mode = agent\n"
@@ -197,6 +199,7 @@ static void full_config_round_trip(void**) {
     assert_string_equal(c.runtime_socket.c_str(), "/run/haproxy/admin.sock");
     assert_int_equal(c.reload_timeout.count(), 5000);
     assert_int_equal(c.runtime_timeout.count(), 100);
+    assert_int_equal(c.min_reload_interval.count(), 250);
     assert_true(c.consul);
     assert_string_equal(c.consul_address.c_str(), "https://127.0.0.1:8501");
     assert_true(c.consul_mode == ConsulMode::agent);

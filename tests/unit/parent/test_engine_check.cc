@@ -1,5 +1,6 @@
 // Unit tests for the parent's validation of engine messages
 // (check_engine_message in src/parent/engine_check.cc): every rejection.
+#include <cstdint>
 #include <string>
 
 #include "config/config.h"
@@ -23,9 +24,21 @@ Config two_clusters() {
     return c;
 }
 
+// The violation, or "" when the message is not one.
 std::string check(const proto::Message& m, bool ready, uint64_t gen = 3) {
     static Config cfg = two_clusters();
-    return check_engine_message(m, {&cfg, gen, ready});
+    EngineCheck c = check_engine_message(m, {&cfg, gen, ready});
+    return c.kind == EngineCheck::Kind::violation ? c.why : "";
+}
+
+// Checks a Master for alpha against alpha applied at epoch 100, with
+// max_epoch_jump 1000.
+EngineCheck against_applied(uint64_t epoch) {
+    static Config cfg = two_clusters();
+    cfg.max_epoch_jump = 1000;
+    static MasterMap applied = {{"alpha", MasterAt{{"10.0.0.1", 6379}, 100}}};
+    return check_engine_message(proto::Master{"alpha", {"10.0.0.2", 6379}, epoch},
+                                {&cfg, 3, true, &applied});
 }
 
 bool contains(const std::string& s, const char* part) {
@@ -71,6 +84,34 @@ static void rejects_parent_only_types(void**) {
     assert_true(contains(check(proto::Shutdown{}, true), "shutdown"));
 }
 
+static void epoch_rules_against_the_applied_epoch(void**) {
+    using K = EngineCheck::Kind;
+    assert_int_equal(static_cast<int>(against_applied(100).kind), static_cast<int>(K::accept));
+    assert_int_equal(static_cast<int>(against_applied(1100).kind), static_cast<int>(K::accept));
+    EngineCheck below = against_applied(99);
+    assert_int_equal(static_cast<int>(below.kind), static_cast<int>(K::refuse));
+    assert_true(contains(below.why, "epoch 99 is below the applied epoch 100"));
+    EngineCheck jump = against_applied(1101);
+    assert_int_equal(static_cast<int>(jump.kind), static_cast<int>(K::refuse));
+    assert_true(contains(jump.why, "max_epoch_jump (1000)"));
+    // 2^63+5 and 2^64-1: unsigned all the way, no wrap-around.
+    assert_int_equal(static_cast<int>(against_applied(9223372036854775813ULL).kind),
+                     static_cast<int>(K::refuse));
+    assert_int_equal(static_cast<int>(against_applied(UINT64_MAX).kind),
+                     static_cast<int>(K::refuse));
+    assert_int_equal(static_cast<int>(against_applied(0).kind), static_cast<int>(K::refuse));
+}
+
+static void epoch_rules_without_reference(void**) {
+    // Nothing applied for beta: any epoch, as the engine's rule 5.
+    assert_true(check_epoch("beta", UINT64_MAX, nullptr, 1000).empty());
+    MasterAt top{{"h", 1}, UINT64_MAX - 1};
+    assert_true(check_epoch("beta", UINT64_MAX, &top, 1).empty());
+    MasterAt zero{{"h", 1}, 0};
+    assert_true(check_epoch("beta", UINT64_MAX, &zero, UINT64_MAX).empty());
+    assert_false(check_epoch("beta", UINT64_MAX, &zero, UINT64_MAX - 1).empty());
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(accepts_ready_then_masters),
@@ -79,6 +120,8 @@ int main(void) {
         cmocka_unit_test(rejects_unconfigured_cluster),
         cmocka_unit_test(rejects_invalid_address),
         cmocka_unit_test(rejects_parent_only_types),
+        cmocka_unit_test(epoch_rules_against_the_applied_epoch),
+        cmocka_unit_test(epoch_rules_without_reference),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

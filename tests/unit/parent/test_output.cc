@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,13 @@ struct Fixture {
     void settle() {
         for (int i = 0; i < 5; i++)
             event_base_loop(base.get(), EVLOOP_NONBLOCK);
+    }
+    // Runs the loop until pred() or a deadline of 5 s.
+    template <typename P> bool run_until(P pred) {
+        auto deadline = std::chrono::steady_clock::now() + 5s;
+        while (!pred() && std::chrono::steady_clock::now() < deadline)
+            event_base_loop(base.get(), EVLOOP_ONCE | EVLOOP_NONBLOCK);
+        return pred();
     }
 };
 
@@ -143,6 +151,80 @@ void dropped_clusters_are_retired(void**) {
     assert_true(out.removed().empty());
 }
 
+// Renamed or removed while stopped: a state-file entry no configured
+// cluster matches is dropped at start-up, never replayed to the engine.
+void unconfigured_state_entries_are_dropped(void**) {
+    Fixture f;
+    MasterMap old = {{"alpha", MasterAt{{"127.0.0.1", 7001}, 2}},
+                     {"gone", MasterAt{{"127.0.0.1", 7009}, 9}}};
+    std::string err;
+    assert_true(save_state(f.config.state_file, old, &err));
+    Output out(f.base.get(), f.config, "", f.hooks());
+    assert_int_equal(out.applied().size(), 1);
+    assert_int_equal(out.applied().count("gone"), 0);
+    out.replay();
+    assert_int_equal(f.reports.size(), 1);
+    assert_string_equal(f.reports[0].cluster.c_str(), "alpha");
+}
+
+// Without [consul] a cluster dropped by SIGHUP is forgotten all the same
+// (and not remembered as removed: there is nothing to withdraw), and the
+// state file no longer has it.
+void dropped_clusters_are_forgotten_without_consul(void**) {
+    Fixture f;
+    f.config.consul = false;
+    Output out(f.base.get(), f.config, "", f.hooks());
+    out.confirmed(master("alpha", 7001, 1));
+    out.confirmed(master("beta", 7002, 1));
+    f.settle();
+    Config fresh = f.config;
+    fresh.clusters.pop_back(); // beta goes
+    out.retire_removed(fresh);
+    assert_int_equal(out.applied().count("beta"), 0);
+    assert_true(out.removed().empty());
+    assert_int_equal(load_state(f.config.state_file).count("beta"), 0);
+    f.reports.clear();
+    out.replay();
+    assert_int_equal(f.reports.size(), 1);
+}
+
+// Applies are at least min_reload_interval apart; what arrives meanwhile is
+// coalesced into the next one.
+void applies_are_spaced_and_coalesced(void**) {
+    Fixture f;
+    f.config.min_reload_interval = 300ms;
+    Output out(f.base.get(), f.config, "", f.hooks());
+    out.confirmed(master("alpha", 7001, 1));
+    out.confirmed(master("beta", 7002, 1));
+    f.settle();
+    assert_int_equal(f.reports.size(), 2); // the first goes at once
+    f.reports.clear();
+    auto t0 = std::chrono::steady_clock::now();
+    for (uint16_t i = 0; i < 100; i++) {
+        out.confirmed(master("alpha", static_cast<uint16_t>(7100 + i), 2 + i));
+        f.settle();
+    }
+    assert_true(f.reports.empty()); // held back
+    assert_true(f.run_until([&] { return !f.reports.empty(); }));
+    assert_true(std::chrono::steady_clock::now() - t0 >= 250ms);
+    assert_int_equal(f.reports.size(), 1); // one apply, the last master
+    assert_int_equal(f.reports[0].master->port, 7199);
+    assert_int_equal(out.applied().at("alpha").epoch, 101);
+}
+
+void batch_summary_is_short(void**) {
+    MasterMap one = {{"alpha", MasterAt{{"10.0.0.1", 6379}, 4}}};
+    assert_string_equal(batch_summary(one, 1).c_str(),
+                        "1 cluster confirmed: alpha 10.0.0.1:6379 epoch 4");
+    MasterMap many;
+    for (int i = 0; i < 1000; i++)
+        many["c" + std::to_string(1000 + i)] = MasterAt{{"10.0.0.1", 6379}, 4};
+    std::string line = batch_summary(many, 250000, 120);
+    assert_true(line.size() < 160);
+    assert_non_null(strstr(line.c_str(), "1000 clusters confirmed (250000 messages): c1000 "));
+    assert_non_null(strstr(line.c_str(), "more"));
+}
+
 } // namespace
 
 int main() {
@@ -151,6 +233,10 @@ int main() {
         cmocka_unit_test(a_burst_is_one_batch),
         cmocka_unit_test(state_file_is_replayed),
         cmocka_unit_test(dropped_clusters_are_retired),
+        cmocka_unit_test(unconfigured_state_entries_are_dropped),
+        cmocka_unit_test(dropped_clusters_are_forgotten_without_consul),
+        cmocka_unit_test(applies_are_spaced_and_coalesced),
+        cmocka_unit_test(batch_summary_is_short),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

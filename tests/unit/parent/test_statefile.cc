@@ -1,8 +1,11 @@
 // Unit tests for the state file (src/parent/statefile.cc).
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "parent/statefile.h"
 
@@ -33,35 +36,88 @@ static void expect_reject(const char* text, const char* needle) {
         fail_msg("'%s': error '%s' lacks '%s'", text, err.c_str(), needle);
 }
 
-static void rejects_bad_values(void**) {
+// A bad entry is dropped alone, with a reason; the file still loads.
+static void expect_drop(const char* text, const char* needle) {
+    std::string err;
+    std::vector<std::string> dropped;
+    auto st = parse_state(text, &err, &dropped);
+    if (!st)
+        fail_msg("'%s': whole file rejected: %s", text, err.c_str());
+    assert_true(st->empty());
+    assert_int_equal(dropped.size(), 1);
+    if (!strstr(dropped[0].c_str(), needle))
+        fail_msg("'%s': reason '%s' lacks '%s'", text, dropped[0].c_str(), needle);
+}
+
+static void rejects_bad_files(void**) {
     expect_reject("", "line");
     expect_reject("{", "line");
     expect_reject("{\"clusters\":{}}", "version");
     expect_reject("{\"version\":2,\"clusters\":{}}", "version");
     expect_reject("{\"version\":1}", "clusters");
     expect_reject("{\"version\":1,\"clusters\":[]}", "clusters");
-    expect_reject("{\"version\":1,\"clusters\":{\"c\":1}}", "cluster c: not an object");
-    expect_reject("{\"version\":1,\"clusters\":{\"c\":{\"host\":\"a b\",\"port\":1,\"epoch\":0}}}",
-                  "cluster c: missing or invalid host");
-    expect_reject(
+}
+
+static void drops_bad_entries(void**) {
+    expect_drop("{\"version\":1,\"clusters\":{\"c\":1}}", "cluster c: not an object");
+    expect_drop("{\"version\":1,\"clusters\":{\"c\":{\"host\":\"a b\",\"port\":1,\"epoch\":0}}}",
+                "cluster c: missing or invalid host");
+    expect_drop(
         "{\"version\":1,\"clusters\":{\"c\":{\"host\":\"h\\nserver x\",\"port\":1,\"epoch\":0}}}",
         "invalid host");
-    expect_reject("{\"version\":1,\"clusters\":{\"c\":{\"port\":1,\"epoch\":0}}}", "invalid host");
-    expect_reject("{\"version\":1,\"clusters\":{\"c\":{\"host\":\"h\",\"port\":0,\"epoch\":0}}}",
-                  "invalid port");
-    expect_reject(
-        "{\"version\":1,\"clusters\":{\"c\":{\"host\":\"h\",\"port\":65536,\"epoch\":0}}}",
-        "invalid port");
-    expect_reject(
-        "{\"version\":1,\"clusters\":{\"c\":{\"host\":\"h\",\"port\":\"1\",\"epoch\":0}}}",
-        "invalid port");
-    expect_reject("{\"version\":1,\"clusters\":{\"c\":{\"host\":\"h\",\"port\":1,\"epoch\":-1}}}",
-                  "invalid epoch");
-    expect_reject("{\"version\":1,\"clusters\":{\"c\":{\"host\":\"h\",\"port\":1}}}",
-                  "invalid epoch");
-    expect_reject(
+    expect_drop("{\"version\":1,\"clusters\":{\"c\":{\"port\":1,\"epoch\":0}}}", "invalid host");
+    expect_drop("{\"version\":1,\"clusters\":{\"c\":{\"host\":\"h\",\"port\":0,\"epoch\":0}}}",
+                "invalid port");
+    expect_drop("{\"version\":1,\"clusters\":{\"c\":{\"host\":\"h\",\"port\":65536,\"epoch\":0}}}",
+                "invalid port");
+    expect_drop("{\"version\":1,\"clusters\":{\"c\":{\"host\":\"h\",\"port\":\"1\",\"epoch\":0}}}",
+                "invalid port");
+    expect_drop("{\"version\":1,\"clusters\":{\"c\":{\"host\":\"h\",\"port\":1,\"epoch\":-1}}}",
+                "invalid epoch");
+    expect_drop("{\"version\":1,\"clusters\":{\"c\":{\"host\":\"h\",\"port\":1}}}",
+                "invalid epoch");
+    expect_drop(
         "{\"version\":1,\"clusters\":{\"c\":{\"host\":\"h\",\"port\":1,\"epoch\":1,\"x\":1}}}",
         "unexpected keys");
+}
+
+// Epochs are unsigned 64-bit: 2^63+5 and 2^64-1 survive a round trip and
+// never come back negative; what does not fit is dropped per entry.
+static void epochs_are_unsigned_64_bit(void**) {
+    MasterMap st;
+    st["big"] = {HostPort{"10.0.0.1", 6379}, 9223372036854775813ULL};
+    st["max"] = {HostPort{"10.0.0.2", 6379}, UINT64_MAX};
+    st["int"] = {HostPort{"10.0.0.3", 6379}, 9223372036854775807ULL};
+    std::string text = format_state(st);
+    assert_non_null(strstr(text.c_str(), "\"9223372036854775813\""));
+    assert_non_null(strstr(text.c_str(), "\"epoch\": 9223372036854775807"));
+    std::string err;
+    auto back = parse_state(text, &err);
+    assert_true(back.has_value());
+    assert_true(*back == st);
+
+    expect_drop("{\"version\":1,\"clusters\":{\"c\":{\"host\":\"h\",\"port\":1,"
+                "\"epoch\":\"18446744073709551616\"}}}",
+                "invalid epoch");
+    expect_drop("{\"version\":1,\"clusters\":{\"c\":{\"host\":\"h\",\"port\":1,"
+                "\"epoch\":\"-5\"}}}",
+                "invalid epoch");
+    // What older versions wrote for 2^63+5.
+    expect_drop("{\"version\":1,\"clusters\":{\"c\":{\"host\":\"h\",\"port\":1,"
+                "\"epoch\":-9223372036854775803}}}",
+                "invalid epoch");
+    // A number too large for jansson costs its entry, not the file.
+    std::vector<std::string> dropped;
+    auto some = parse_state("{\"version\":1,\"clusters\":{"
+                            "\"bad\":{\"host\":\"h\",\"port\":1,\"epoch\":18446744073709551616},"
+                            "\"good\":{\"host\":\"h\",\"port\":2,\"epoch\":7}}}",
+                            &err, &dropped);
+    assert_true(some.has_value());
+    assert_int_equal(some->size(), 1);
+    assert_int_equal(some->at("good").epoch, 7);
+    assert_int_equal(some->at("good").master.port, 2);
+    assert_int_equal(dropped.size(), 1);
+    assert_non_null(strstr(dropped[0].c_str(), "cluster bad"));
 }
 
 static void load_and_save(void**) {
@@ -87,8 +143,8 @@ static void load_and_save(void**) {
 
 int main() {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(round_trip),
-        cmocka_unit_test(rejects_bad_values),
+        cmocka_unit_test(round_trip),        cmocka_unit_test(rejects_bad_files),
+        cmocka_unit_test(drops_bad_entries), cmocka_unit_test(epochs_are_unsigned_64_bit),
         cmocka_unit_test(load_and_save),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
