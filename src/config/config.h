@@ -64,6 +64,7 @@ struct Config {
     std::vector<HostPort> api_listen{HostPort{"127.0.0.1", 8000}}; // "none" -> empty
     std::string pid_file;
     Millis startup_grace{10000};
+    bool api_show_commands = false; // /api/configuration shows check and reload commands
     // [sentinels]
     std::vector<HostPort> sentinels;
     std::string sentinel_password;

@@ -8,6 +8,10 @@ uint32_t ms(Millis d) {
     return static_cast<uint32_t>(d.count());
 }
 
+std::string shown_command(const Config& c, const std::string& command) {
+    return c.api_show_commands || command.empty() ? command : "***";
+}
+
 proto::ConfigBegin global_message(const Config& c, uint64_t generation) {
     proto::ConfigBegin b;
     b.generation = generation;
@@ -39,8 +43,10 @@ proto::ConfigBegin global_message(const Config& c, uint64_t generation) {
     b.config_path = c.path;
     b.haproxy_template = c.haproxy_template;
     b.haproxy_output = c.haproxy_output;
-    b.haproxy_check_command = c.check_command;
-    b.haproxy_reload_command = c.reload_command;
+    // A command may hold a credential: unless api_show_commands, the engine
+    // (and so the API) learns only whether one is set.
+    b.haproxy_check_command = shown_command(c, c.check_command);
+    b.haproxy_reload_command = shown_command(c, c.reload_command);
     b.haproxy_runtime_socket = c.runtime_socket;
     return b;
 }

@@ -307,6 +307,8 @@ void Interpreter::global(const Section& s) {
               {"api_listen", true, [&](const Entry& e) { api_listen(e, &listen); }},
               {"pid_file", false, [&](const Entry& e) { str(e, &c_.pid_file); }},
               {"startup_grace", false, [&](const Entry& e) { duration(e, &c_.startup_grace); }},
+              {"api_show_commands", false,
+               [&](const Entry& e) { boolean(e, &c_.api_show_commands); }},
           });
     if (listen.none_line)
         c_.api_listen.clear();

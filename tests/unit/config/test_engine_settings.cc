@@ -92,12 +92,32 @@ void transfer_in_order(void**) {
     assert_int_equal(e.clusters, 2);
 }
 
+// Commands may hold credentials: the engine sees them only when told to
+// show them.
+void commands_are_redacted_unless_shown(void**) {
+    Config c = two_sentinels();
+    c.check_command = "haproxy -c -f %s";
+    c.reload_command = "curl -u admin:hunter2 http://lb/reload";
+    auto b = std::get<proto::ConfigBegin>(engine_messages(c, 1, {}, {})[0]);
+    assert_string_equal(b.haproxy_check_command.c_str(), "***");
+    assert_string_equal(b.haproxy_reload_command.c_str(), "***");
+    c.reload_command.clear();
+    b = std::get<proto::ConfigBegin>(engine_messages(c, 1, {}, {})[0]);
+    assert_string_equal(b.haproxy_reload_command.c_str(), ""); // none set: nothing to hide
+    c.api_show_commands = true;
+    c.reload_command = "systemctl reload haproxy";
+    b = std::get<proto::ConfigBegin>(engine_messages(c, 1, {}, {})[0]);
+    assert_string_equal(b.haproxy_check_command.c_str(), "haproxy -c -f %s");
+    assert_string_equal(b.haproxy_reload_command.c_str(), "systemctl reload haproxy");
+}
+
 } // namespace
 
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(min_agreement_defaults),
         cmocka_unit_test(transfer_in_order),
+        cmocka_unit_test(commands_are_redacted_unless_shown),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
