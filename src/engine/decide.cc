@@ -19,7 +19,8 @@ struct Decider::Work {
     bool retry_pending = false;        // a failed confirmation waits for retry_due
     std::optional<HostPort> announced; // last master sent to the parent
     uint64_t announced_epoch = 0;
-    std::string last_reasons; // to log each refusal once, not on every re-read
+    std::optional<HostPort> published; // last master given to Consul
+    std::string last_reasons;          // to log each refusal once, not on every re-read
     std::vector<HostPort> replicas;
     proto::ApplyResult applied;
     uint64_t apply_errors = 0;
@@ -197,6 +198,7 @@ bool Decider::on_apply_result(const proto::ApplyResult& r) {
         log::warn("cluster %s: parent could not apply: %s", r.cluster.c_str(), r.error.c_str());
     }
     it->second->applied = r;
+    publish_if_applied(*it->second);
     hooks_.changed();
     return true;
 }
@@ -336,8 +338,19 @@ void Decider::announce(Work& w) {
     w.announced_epoch = st->epoch;
     if (!hooks_.announce(proto::Master{w.config.name, st->master, st->epoch}))
         log::error("cluster %s: cannot tell the parent", w.config.name.c_str());
-    // HAProxy first (the parent), then Consul: a slow Consul delays nothing.
-    hooks_.publish(w.config, st->master);
+    publish_if_applied(w); // already in effect (a restarted engine)
+}
+
+// Outputs in order (design rule 11): Consul hears of a master only once it
+// is both confirmed here and in effect in HAProxy, that is once the parent
+// reported it applied, after its start-up gate. Either may come first.
+void Decider::publish_if_applied(Work& w) {
+    const auto& a = w.applied;
+    if (!w.announced || a.state != proto::ApplyState::Applied || !a.master ||
+        *a.master != *w.announced || w.published == w.announced)
+        return;
+    w.published = w.announced;
+    hooks_.publish(w.config, *w.announced);
 }
 
 namespace {

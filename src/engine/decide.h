@@ -133,6 +133,7 @@ class Decider {
                  const ConfirmResult& r);
     void role_refused(Work& w, const HostPort& c, uint64_t epoch, const ConfirmResult& r);
     void announce(Work& w);
+    void publish_if_applied(Work& w);
     int64_t wall(TopologyTime t) const;
     ApiCluster view_cluster(const Work& w) const;
 

@@ -170,5 +170,38 @@ def test_slow_consul_does_not_delay_haproxy():
     poll_until(lambda: consul.service() == [new], 15, "consul catches up")
 
 
+def test_consul_never_ahead_of_haproxy():
+    """Outputs in order (issue 13): Consul shows a master only once HAProxy
+    routes to it. A check that takes a second widens the window in which an
+    engine that published on confirmation would be caught: each round reads
+    Consul first, then asks HAProxy where a new connection goes."""
+    consul = FakeConsul()
+    s = Setup("reload", check_command="sleep 1 && haproxy -c -q -f %s",
+              extra="check_always = yes\n" + consul_config(consul))
+    g = s.g
+    master = g.sentinel_master(NAME)
+    poll_until(lambda: s.applied() == master and consul.service() == [master], 20,
+               "master applied and registered")
+    old = g.kill_master(NAME)
+
+    ahead = []  # outside the poll: poll_until retries on exceptions
+
+    def consul_follows_haproxy():
+        shown = consul.service()
+        if not shown or shown == [master]:
+            return None
+        try:
+            routed = s.through_haproxy()
+        except (OSError, rhtest.RespError, ValueError) as e:
+            routed = "no server (%s)" % e  # still the dead old master
+        if routed != shown[0][1]:
+            ahead.append((shown, routed))
+            return None
+        return shown
+    new = poll_until(consul_follows_haproxy, 30, "Consul and HAProxy on the new master")
+    assert not ahead, "Consul showed a master HAProxy did not route to: %r" % ahead[:3]
+    assert new == [g.wait_failover(NAME, old.addr)], new
+
+
 if __name__ == "__main__":
     run_tests(globals())

@@ -4,6 +4,7 @@ configuration. Proves the product's promise on both switch paths: no
 acknowledged write lands on a stale master."""
 import json
 import os
+import subprocess
 import re
 import signal
 import sys
@@ -279,9 +280,32 @@ def test_runtime_path_engine_kill_changes_nothing():
     engine_kill_changes_nothing("runtime")
 
 
+def test_master_only_change_skips_the_check():
+    """A file that differs from the last checked one only in the master's
+    IP literal and port is installed without running check_command again;
+    it passes haproxy -c all the same."""
+    count = rhtest.run().path("checks")
+    s = Setup("reload", check_command="echo x >> %s && haproxy -c -q -f %%s" % count)
+    g = s.g
+    master = g.sentinel_master(NAME)
+    poll_until(lambda: s.applied() == master, 15, "master applied")
+    checks = open(count).read().count("x")
+    assert checks >= 1, checks  # the first file of a daemon is always checked
+    old = g.kill_master(NAME)
+    new = g.wait_failover(NAME, old.addr)
+    poll_until(lambda: s.applied() == new, 15, "the new master applied")
+    assert open(count).read().count("x") == checks, "a master-only change ran the check"
+    s.d.wait_log("check skipped")
+    r = subprocess.run(["haproxy", "-c", "-q", "-f", s.cfg], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
 def test_rejecting_check_keeps_old_file():
     flag = rhtest.run().path("reject-check")
-    s = Setup("reload", check_command="test ! -e %s && haproxy -c -q -f %%s" % flag)
+    # check_always: the change below only moves the master, which is
+    # otherwise installed without running the check again.
+    s = Setup("reload", check_command="test ! -e %s && haproxy -c -q -f %%s" % flag,
+              extra="check_always = yes\n")
     g = s.g
     master = g.sentinel_master(NAME)
     poll_until(lambda: s.applied() == master, 15, "master applied")

@@ -124,10 +124,17 @@ void corroborate(Decider& d, World& w, const HostPort& addr, uint64_t epoch) {
 }
 
 // Makes `addr` the announced master at `epoch` (S1 and S2 agree, ROLE master).
+// What the parent says once HAProxy has addr.
+void applied(Decider& d, const HostPort& addr, uint64_t epoch) {
+    assert_true(
+        d.on_apply_result(proto::ApplyResult{C, proto::ApplyState::Applied, addr, epoch, 100, ""}));
+}
+
 void establish(Decider& d, World& w, const HostPort& addr, uint64_t epoch) {
     corroborate(d, w, addr, epoch);
     w.answer(ConfirmResult::Role::master);
     assert_true(w.announced.back() == (proto::Master{C, addr, epoch}));
+    applied(d, addr, epoch);
 }
 
 ApiCluster only_cluster(const std::vector<ApiCluster>& v) {
@@ -188,8 +195,15 @@ static void two_sentinels_and_role_master_announce_once(void**) {
     w.answer(ConfirmResult::Role::master);
     assert_int_equal(w.announced.size(), 2);
     assert_true(w.announced[1] == (proto::Master{C, B, 2}));
-    assert_int_equal(w.published.size(), 2); // Consul follows the parent
+    // Consul follows HAProxy: nothing until the parent applied B.
+    assert_int_equal(w.published.size(), 1);
+    applied(*d, A, 1); // a late result for the old master publishes nothing
+    assert_int_equal(w.published.size(), 1);
+    applied(*d, B, 2);
+    assert_int_equal(w.published.size(), 2);
     assert_true(w.published[1].second == B);
+    applied(*d, B, 2); // said again: Consul is not told twice
+    assert_int_equal(w.published.size(), 2);
 
     // the same facts again change nothing
     report(*d, S1id, B, 2);
@@ -383,7 +397,8 @@ static void seeded_master_is_announced_once_reported_again(void**) {
 static void apply_results(void**) {
     World w;
     auto d = make(w);
-    establish(*d, w, A, 1);
+    corroborate(*d, w, A, 1);
+    w.answer(ConfirmResult::Role::master); // announced, not yet applied
     assert_string_equal(only_cluster(d->view_clusters()).apply_state.c_str(), "pending");
 
     int changed = w.changed;
