@@ -43,7 +43,8 @@ endif
 INTEGRATION_BINS += %reldir%/test_engine_guard
 %canon_reldir%_test_engine_guard_SOURCES = %reldir%/test_engine_guard.cc
 %canon_reldir%_test_engine_guard_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS)
-%canon_reldir%_test_engine_guard_LDADD = $(PARENT_LIBS)
+# The stand-in engine enters the engine's real sandbox (engine/sandbox.h).
+%canon_reldir%_test_engine_guard_LDADD = $(PARENT_LIBS) $(ENGINE_LIBS)
 check_PROGRAMS += $(INTEGRATION_BINS)
 INTEGRATION_TESTS += $(INTEGRATION_BINS)
 

@@ -9,6 +9,9 @@
 //   stop       reads its configuration, then floods and never reads again
 //   epochs     a huge (2^63+5) and a regressing epoch between valid ones
 //   unknown    a cluster that is not configured
+//   fork       forks a child that lives on (its pid in "forked"), then
+//              sends a cluster that is not configured
+//   seccomp    enters the engine's real sandbox, then forks
 // The scenarios check what the parent does: rate-limited reloads, a flat
 // memory, the engine killed and replaced when it stops reading, refused
 // epochs that never reach the state file, and a protocol violation for an
@@ -36,6 +39,7 @@
 #include "common/channel.h"
 #include "common/master.h"
 #include "common/proto.h"
+#include "engine/sandbox.h"
 #include "parent/parent.h"
 #include "parent/statefile.h"
 
@@ -186,6 +190,22 @@ void flood(StandIn& s, const std::vector<std::string>& clusters, bool keep_readi
     }
     if (mode == "unknown")
         s.send(master("nosuch", 7002, 1));
+    if (mode == "fork") {
+        // What a compromised engine might leave behind: a child holding its
+        // sockets. The parent kills the engine's whole process group.
+        pid_t child = fork();
+        if (child == 0) {
+            for (;;)
+                pause();
+        }
+        std::ofstream(dir + "/forked") << child << "\n";
+        s.send(master("nosuch", 7002, 1));
+    }
+    if (mode == "seccomp") {
+        rh::enter_sandbox(rh::SandboxOptions{});
+        if (fork() == 0) // never returns: the kernel kills us for it
+            _exit(0);
+    }
     while (!s.shutdown_asked(true)) {
     }
     _exit(0);
@@ -369,6 +389,44 @@ void unknown_cluster_is_a_violation() {
           s.log().c_str());
 }
 
+// An engine that forked: the parent kills its whole process group, so the
+// child does not outlive it (it would keep the API port, issue 13).
+void forked_child_dies_with_the_engine() {
+    Scenario s("fork", 1, "");
+    CHECK(poll_until([&] { return s.engine_starts() >= 2; }, 15s), "engine not replaced");
+    std::string forked = slurp(s.dir + "/forked");
+    pid_t child = forked.empty() ? 0 : static_cast<pid_t>(std::stol(forked));
+    CHECK(child > 0, "no child recorded");
+    if (child > 0) {
+        // Gone, or a zombie waiting for init: either way not running.
+        bool gone = poll_until(
+            [&] {
+                std::string st = slurp("/proc/" + std::to_string(child) + "/stat");
+                return st.empty() || st.find(") Z ") != std::string::npos;
+            },
+            10s);
+        CHECK(gone, "the engine's child %d is still running", static_cast<int>(child));
+        if (!gone)
+            kill(child, SIGKILL);
+    }
+}
+
+// A real seccomp violation: the stand-in enters the engine's sandbox and
+// forks; the kernel kills it, the parent says so and starts another.
+void seccomp_violation_is_reported() {
+    Scenario s("seccomp", 1, "");
+    CHECK(poll_until([&] { return s.engine_starts() >= 2; }, 15s), "engine not replaced");
+    std::string log = s.log();
+    CHECK(log.find("system call its sandbox forbids") != std::string::npos, "log: %s", log.c_str());
+    size_t at = log.find("system call its sandbox forbids");
+    if (at != std::string::npos) {
+        size_t begin = log.rfind('\n', at);
+        begin = begin == std::string::npos ? 0 : begin + 1;
+        fprintf(stderr, "seccomp: the parent logged: %s\n",
+                log.substr(begin, log.find('\n', at) - begin).c_str());
+    }
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -391,6 +449,10 @@ int main(int argc, char** argv) {
         epochs_are_checked();
     if (only.empty() || only == "unknown")
         unknown_cluster_is_a_violation();
+    if (only.empty() || only == "fork")
+        forked_child_dies_with_the_engine();
+    if (only.empty() || only == "seccomp")
+        seccomp_violation_is_reported();
     fprintf(stderr, "%s: %d failures\n", argv[0], failures);
     return failures ? 1 : 0;
 }
