@@ -28,6 +28,7 @@ dir() {
 		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$B" -f Makefile -f - rh-print-dir
 }
 sbindir=$(dir sbindir)
+bindir=$(dir bindir)
 sysconfdir=$(dir sysconfdir)
 mandir=$(dir mandir)
 docdir=$(dir docdir)
@@ -35,7 +36,7 @@ unitdir=$(dir systemdsystemunitdir)
 sysusersdir=$(dir sysusersdir)
 tmpfilesdir=$(dir tmpfilesdir)
 openrcdir=$(dir openrcdir)
-for v in "$sbindir" "$sysconfdir" "$mandir" "$docdir" "$unitdir" "$sysusersdir" \
+for v in "$sbindir" "$bindir" "$sysconfdir" "$mandir" "$docdir" "$unitdir" "$sysusersdir" \
 	"$tmpfilesdir" "$openrcdir"; do
 	case $v in
 	/*) ;;
@@ -59,7 +60,7 @@ check_file() { # path mode-test description
 	if [ "$2" "$D$1" ]; then ok "$3: $1"; else fail "$3 missing: $1"; fi
 }
 check_file "$sbindir/redishappyd" -x "daemon"
-check_file "$sbindir/redishappyctl" -x "client"
+check_file "$bindir/redishappyctl" -x "client"
 check_file "$mandir/man8/redishappyctl.8" -f "man page"
 check_file "$mandir/man8/redishappyd.8" -f "man page"
 check_file "$mandir/man5/redishappy.conf.5" -f "man page"
@@ -72,7 +73,7 @@ case $version in
 *) fail "installed redishappyd -V printed '$version'" ;;
 esac
 
-version=$("$D$sbindir/redishappyctl" -V 2>&1)
+version=$("$D$bindir/redishappyctl" -V 2>&1)
 case $version in
 "redishappyctl "[0-9]*) ok "installed client runs: $version" ;;
 *) fail "installed redishappyctl -V printed '$version'" ;;
