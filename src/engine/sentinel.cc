@@ -266,9 +266,12 @@ void SentinelLink::got_reply() {
 void SentinelLink::bad(const std::string& what, const std::string& reason) {
     stats_.bad_replies++;
     std::string msg = "bad reply to " + what + ": " + reason;
-    log::warn("sentinel %s: %s", name_.c_str(), msg.c_str());
+    // One line per bad reply: the owner that takes the report logs it
+    // (the engine does), so a hostile Sentinel's text is written once.
     if (cb_.bad_reply)
         cb_.bad_reply(msg);
+    else
+        log::warn("sentinel %s: %s", name_.c_str(), msg.c_str());
 }
 
 void SentinelLink::send_ping() {

@@ -10,7 +10,8 @@
 // while the link was away.
 //
 // Replies are parsed by sentinel_proto; a malformed reply is reported through
-// Callbacks::bad_reply and ignored. Do not destroy a SentinelLink from inside
+// Callbacks::bad_reply (which logs it; without one the link logs it itself)
+// and ignored. Do not destroy a SentinelLink from inside
 // one of its own callbacks.
 #pragma once
 
