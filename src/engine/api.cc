@@ -290,7 +290,27 @@ void Api::handle(evhttp_request* req) {
     const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
     const char* path = uri ? evhttp_uri_get_path(uri) : nullptr;
     auto rit = path ? replies_.find(path) : replies_.end();
+    if (rit != replies_.end() && rit->first == "/metrics")
+        return send(req, with_own_counters(rit->second));
     send(req, rit == replies_.end() ? not_found_ : rit->second);
+}
+
+// The API's own budget counters change without any change of the view, so
+// they are added when /metrics is asked for rather than when it is built.
+Api::Reply Api::with_own_counters(const Reply& metrics) const {
+    Reply r = metrics;
+    r.body += "# HELP redishappy_api_connections_refused_total API connections closed at "
+              "accept, over a connection budget.\n"
+              "# TYPE redishappy_api_connections_refused_total counter\n"
+              "redishappy_api_connections_refused_total " +
+              std::to_string(refused_) +
+              "\n"
+              "# HELP redishappy_api_accept_pauses_total Times the API stopped accepting for a "
+              "while because the process ran out of descriptors.\n"
+              "# TYPE redishappy_api_accept_pauses_total counter\n"
+              "redishappy_api_accept_pauses_total " +
+              std::to_string(pauses_) + "\n";
+    return r;
 }
 
 void Api::send(evhttp_request* req, const Reply& r, bool allow_header) {

@@ -96,6 +96,7 @@ class Api {
     void pause_listeners();
     void resume_listeners();
     void send(evhttp_request* req, const Reply& r, bool allow_header = false);
+    Reply with_own_counters(const Reply& metrics) const;
 
     ApiLimits limits_;
     std::unique_ptr<evhttp, HttpFree> http_;

@@ -388,6 +388,11 @@ static void connection_cap_closes_excess_at_accept(void**) {
     assert_string_equal(body_of(read_one(a.fd)).c_str(), "Pong");
     send_all(b.fd, kPing);
     assert_string_equal(body_of(read_one(b.fd)).c_str(), "Pong");
+    // The refusal is counted where an operator can see it.
+    send_all(a.fd, "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+    std::string m = body_of(read_one(a.fd));
+    assert_true(has(m, "redishappy_api_connections_refused_total 1\n"));
+    assert_true(has(m, "redishappy_api_accept_pauses_total 0\n"));
 }
 
 // Keep-alive clients cannot starve others: at the cap, the connection idle
