@@ -58,6 +58,15 @@ size_t engine_queue_limit(size_t clusters) {
     return (size_t{1} << 20) + clusters * 2 * 1152;
 }
 
+// The configuration at path, checked, with the secrets the engine cannot
+// read; every error is logged with its file:line. False when unusable.
+bool load_usable(const std::string& path, Config* out, std::string* template_text) {
+    auto errors = load_and_check(path, out, template_text);
+    for (auto& e : errors)
+        log::error("%s", format_error(e).c_str());
+    return errors.empty() && load_secrets(*out);
+}
+
 std::vector<std::string> engine_args(const Options& opts) {
     std::vector<std::string> args = {"-E", "-f", opts.config_path};
     if (opts.foreground)
@@ -247,16 +256,10 @@ void Parent::reload_config() {
     log::info("SIGHUP: reloading %s", opts_.config_path.c_str());
     Config fresh;
     std::string template_text;
-    auto errors = load_and_check(opts_.config_path, &fresh, &template_text);
-    if (!errors.empty()) {
-        for (auto& e : errors)
-            log::error("%s", format_error(e).c_str());
-        log::error("configuration rejected (%zu errors); still running with the previous one",
-                   errors.size());
+    if (!load_usable(opts_.config_path, &fresh, &template_text)) {
+        log::error("configuration rejected; still running with the previous one");
         return;
     }
-    if (!load_secrets(fresh))
-        return;
     output_.retire_removed(fresh);
     config_ = std::move(fresh);
     output_.reconfigure(std::move(template_text));
@@ -305,13 +308,7 @@ std::vector<ConfigError> load_and_check(const std::string& path, Config* out,
 int parent_main(const Options& opts) {
     Config config;
     std::string template_text;
-    auto errors = load_and_check(opts.config_path, &config, &template_text);
-    if (!errors.empty()) {
-        for (auto& e : errors)
-            log::error("%s", format_error(e).c_str());
-        return 1;
-    }
-    if (!load_secrets(config))
+    if (!load_usable(opts.config_path, &config, &template_text))
         return 1;
     log::Level level = config.log_level;
     for (int i = 0; i < opts.verbosity && level > log::Level::debug; i++)
