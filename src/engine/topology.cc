@@ -33,10 +33,6 @@ using GroupKey = std::pair<uint64_t, HostPort>; // (epoch, address)
 
 } // namespace
 
-unsigned default_min_agreement(size_t trusted_count) {
-    return trusted_count < 2 ? 1 : 2;
-}
-
 const char* verdict_kind_name(VerdictKind k) {
     switch (k) {
     case VerdictKind::None:

@@ -74,9 +74,6 @@ struct TopologyPolicy {
     uint64_t max_epoch_jump = 1000; // see rule 5
 };
 
-// 2, or 1 when fewer than two Sentinels are trusted (the caller warns).
-unsigned default_min_agreement(size_t trusted_count);
-
 enum class VerdictKind {
     None,         // keep what is current (or nothing to do yet)
     Confirm,      // ask `candidate` ROLE; then confirmed() or confirm_failed()
