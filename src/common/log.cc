@@ -66,9 +66,9 @@ size_t utf8_length(std::string_view s, size_t i) {
 }
 
 // Rate limiting: one slot per message template, hashed into a small table
-// (a collision only makes two templates share a budget).
+// (a collision only makes two templates share a budget): at most kSlots x
+// burst lines a window, whatever the mix of templates.
 struct Slot {
-    uintptr_t key = 0;
     int64_t start = 0; // window start, ms
     unsigned lines = 0;
     unsigned suppressed = 0;
@@ -127,10 +127,15 @@ void sweep(int64_t now) {
 bool admit(uintptr_t key, Level l, const std::string& line) {
     int64_t now = clock_fn();
     sweep(now);
-    Slot& slot = slots()[std::hash<uintptr_t>{}(key) % kSlots];
-    if (slot.key != key || now - slot.start >= window_ms) {
+    // A multiplicative hash: format strings are aligned in .rodata, so the
+    // low bits of their addresses alone would put many in one slot.
+    uint64_t mixed = static_cast<uint64_t>(key) * 0x9e3779b97f4a7c15ull;
+    Slot& slot = slots()[(mixed >> 32) % kSlots];
+    // Templates that share a slot share its budget for the window: a new
+    // key never resets a window that is still open (alternating two
+    // templates must not double the rate, nor reset it to zero).
+    if (now - slot.start >= window_ms) {
         report(slot);
-        slot.key = key;
         slot.start = now;
         slot.lines = 0;
     }
