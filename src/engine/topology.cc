@@ -106,7 +106,20 @@ bool Topology::report(const std::string& cluster, const std::string& sentinel, b
     s.trusted = trusted;
     s.reachable = true;
     it->second.reports[sentinel] = Report{master, epoch, now};
+    note_seed_support(it->second);
     return true;
+}
+
+// Rule 7: once min_agreement trusted Sentinels have reported the seeded
+// master itself, its epoch binds (for the rest of this engine's life).
+void Topology::note_seed_support(Cluster& c) {
+    ClusterState& st = c.state;
+    if (!st.seeded || st.seed_corroborated)
+        return;
+    size_t n = 0;
+    for (const auto& [id, r] : c.reports)
+        n += counts(id) && r.master == st.master && r.epoch == st.epoch ? 1 : 0;
+    st.seed_corroborated = n >= policy_.min_agreement;
 }
 
 bool Topology::reports_same(const std::string& cluster, const std::string& sentinel,
@@ -136,6 +149,7 @@ bool Topology::seed(const std::string& cluster, const HostPort& master, uint64_t
     st.master = master;
     st.epoch = epoch;
     st.seeded = true;
+    st.seed_corroborated = false;
     st.confirmed_at = now;
     st.supporters.clear();
     return true;
@@ -190,6 +204,9 @@ Verdict Topology::decide(const Cluster& c) const {
     }
 
     const size_t need = policy_.min_agreement;
+    // Rule 7: a seeded epoch orders nothing until the Sentinels corroborate
+    // the seeded master itself.
+    bool binds = st.has_master && (!st.seeded || st.seed_corroborated);
     const GroupKey* best = nullptr;
     bool tie = false;
     for (const auto& [key, ids] : groups) {
@@ -198,12 +215,12 @@ Verdict Topology::decide(const Cluster& c) const {
             v.supporters = ids;
             continue;
         }
-        if (st.has_master && epoch < st.epoch) {
+        if (binds && epoch < st.epoch) {
             v.reasons.push_back(who_reports(ids) + at(addr, epoch) + "; stale, current is " +
                                 at(st.master, st.epoch));
             continue;
         }
-        if (st.has_master && epoch == st.epoch) {
+        if (binds && epoch == st.epoch) {
             v.reasons.push_back(who_reports(ids) + at(addr, epoch) + "; equal to the epoch of " +
                                 format_host_port(st.master) + ", which stays");
             continue;

@@ -47,7 +47,12 @@
 //     none monitors it) the current master is kept, never removed or
 //     guessed, and is_stale() says so.
 //  7. seed() installs the last applied master from the state file as
-//     current; it is replaced only by a corroborated higher epoch.
+//     current. Its epoch orders nothing until min_agreement trusted
+//     Sentinels report that very master: until then any corroborated
+//     report that differs from it is a candidate, whatever its epoch (the
+//     Sentinels may have been replaced and restarted their epochs, or a
+//     compromised engine may have written an absurd epoch before this
+//     one started). Once corroborated it binds as a confirmed master does.
 //  8. Reports for clusters not added with add_cluster() are ignored, as are
 //     reports whose host fails valid_host() or whose port is 0.
 //  9. Every verdict carries its supporters and one human-readable line per
@@ -109,6 +114,7 @@ struct ClusterState {
     HostPort master;
     uint64_t epoch = 0;
     bool seeded = false;                 // current master came from seed()
+    bool seed_corroborated = false;      // ... and min_agreement Sentinels reported it
     TopologyTime confirmed_at{};         // when it became current
     std::vector<std::string> supporters; // who corroborated it (empty if seeded)
     uint64_t switches = 0;               // times a Confirm candidate became current
@@ -176,6 +182,7 @@ class Topology {
     };
 
     bool counts(const std::string& sentinel) const;
+    void note_seed_support(Cluster& c);
     bool suspicious(const Cluster& c, const std::string& sentinel, const Report& r,
                     uint64_t* reference) const;
     Verdict decide(const Cluster& c) const;

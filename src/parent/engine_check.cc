@@ -34,7 +34,11 @@ EngineCheck check_master(const proto::Master& m, const EngineMessageContext& ctx
     if (ctx.applied)
         if (auto it = ctx.applied->find(m.cluster); it != ctx.applied->end())
             applied = &it->second;
-    std::string why = check_epoch(m.cluster, m.epoch, applied, ctx.config->max_epoch_jump);
+    const uint64_t* floor = nullptr;
+    if (ctx.floors)
+        if (auto it = ctx.floors->find(m.cluster); it != ctx.floors->end())
+            floor = &it->second;
+    std::string why = check_epoch(m.cluster, m.epoch, floor, applied, ctx.config->max_epoch_jump);
     if (!why.empty())
         return {EngineCheck::Kind::refuse, std::move(why)};
     return {};
@@ -42,14 +46,15 @@ EngineCheck check_master(const proto::Master& m, const EngineMessageContext& ctx
 
 } // namespace
 
-std::string check_epoch(const std::string& cluster, uint64_t epoch, const MasterAt* applied,
-                        uint64_t max_epoch_jump) {
+std::string check_epoch(const std::string& cluster, uint64_t epoch, const uint64_t* floor,
+                        const MasterAt* applied, uint64_t max_epoch_jump) {
+    std::string where = "cluster " + cluster + ": epoch " + std::to_string(epoch);
+    if (floor && epoch < *floor)
+        return where + " is below the epoch " + std::to_string(*floor) +
+               " this engine already had applied";
     if (!applied)
         return ""; // nothing applied: no reference, as the engine's rule 5
-    std::string where = "cluster " + cluster + ": epoch " + std::to_string(epoch);
-    if (epoch < applied->epoch)
-        return where + " is below the applied epoch " + std::to_string(applied->epoch);
-    if (epoch - applied->epoch > max_epoch_jump)
+    if (epoch > applied->epoch && epoch - applied->epoch > max_epoch_jump)
         return where + " jumps more than max_epoch_jump (" + std::to_string(max_epoch_jump) +
                ") over the applied epoch " + std::to_string(applied->epoch);
     return "";

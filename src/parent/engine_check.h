@@ -9,26 +9,25 @@
 //   violation  the engine broke the protocol (a message it may not send, a
 //              cluster that is not configured, an invalid address): the
 //              caller kills the engine and starts a new one.
-//   refusal    a well-formed Master whose epoch the applied state forbids:
-//              below the applied epoch, or more than max_epoch_jump above
-//              it. The message is dropped and logged; the engine keeps
-//              running. An honest engine can send such a jump (two trusted
-//              Sentinels that agree on it pass the engine's own rule), so
-//              killing it would restart it in a loop and stop every other
-//              cluster's failovers with it; refusing costs only the
+//   refusal    a well-formed Master whose epoch is below the last one this
+//              engine got applied for the cluster, or more than
+//              max_epoch_jump above the applied epoch. The message is dropped and logged; the
+//              engine keeps running. An honest engine can send such a jump (two trusted Sentinels
+//              that agree on it pass the engine's own rule), so killing it would restart it in a
+//              loop and stop every other cluster's failovers with it; refusing costs only the
 //              offending cluster.
 //
-// "The same Sentinel set": the floor is the epoch in the parent's applied
-// state, which lasts as long as that state (the state file across restarts,
-// a cluster's removal on SIGHUP ends it). The parent cannot tell a replaced
-// Sentinel set from a lying engine (configured addresses are only seeds, and
-// a set can be rebuilt behind the same addresses), so a Sentinel set whose
-// epochs start again is introduced by the operator removing the cluster's
-// entry from the state file (or the cluster from the configuration, then a
-// SIGHUP): redishappy.conf(5) says so.
+// "While the same Sentinel set reports them": the floor is the epoch this
+// engine instance got applied, and a new engine starts without floors. A
+// whole Sentinel set replaced (epochs restart) is followed once a fresh
+// engine sees it, as the engine's own seed rule does (topology.h, rule 7);
+// an epoch left in the state file by a compromised engine binds nothing
+// after it is replaced. The jump rule still counts from what is applied,
+// whoever applied it, so one message cannot carry an epoch far ahead.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "common/master.h"
@@ -42,7 +41,8 @@ struct EngineMessageContext {
     const Config* config = nullptr;
     uint64_t generation = 0;
     bool ready = false;                 // Ready already received
-    const MasterMap* applied = nullptr; // the epoch floors; null = none
+    const MasterMap* applied = nullptr; // what is in effect: the jump reference
+    const std::map<std::string, uint64_t>* floors = nullptr; // this engine's, by cluster
 };
 
 struct EngineCheck {
@@ -53,8 +53,9 @@ struct EngineCheck {
 
 EngineCheck check_engine_message(const proto::Message& m, const EngineMessageContext& ctx);
 
-// The epoch rule alone: empty when epoch may follow the applied one.
-std::string check_epoch(const std::string& cluster, uint64_t epoch, const MasterAt* applied,
-                        uint64_t max_epoch_jump);
+// The epoch rules alone: empty when epoch may follow. floor: the last epoch
+// this engine got applied (null: none yet); applied: what is in effect.
+std::string check_epoch(const std::string& cluster, uint64_t epoch, const uint64_t* floor,
+                        const MasterAt* applied, uint64_t max_epoch_jump);
 
 } // namespace rh

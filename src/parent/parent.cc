@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <map>
 #include <memory>
 
 #include "common/evutil.h"
@@ -110,6 +111,10 @@ class Parent {
     Supervisor engine_;
     uint64_t generation_ = 1;
     bool engine_ready_ = false;
+    bool engine_retiring_ = false; // asked to stop: its messages are ignored
+    // The epoch each cluster last got from this engine: it may not go below
+    // while this engine (so this set of Sentinel links) runs.
+    std::map<std::string, uint64_t> floors_;
     bool stopping_ = false;
     bool ready_sent_ = false; // READY=1 sent to systemd
     std::string last_status_; // last STATUS= sent
@@ -167,7 +172,9 @@ void Parent::signal_cb(evutil_socket_t, short, void* arg) {
 // ---- the engine ----
 
 void Parent::on_engine_started(Channel& ch) {
+    engine_retiring_ = false;
     engine_ready_ = false;
+    floors_.clear();
     // Before the engine can chroot: it receives its configuration below.
     std::string err;
     if (geteuid() == 0 && !copy_resolver_files(config_.chroot, &err))
@@ -180,8 +187,12 @@ void Parent::on_engine_started(Channel& ch) {
 
 // A closed set, each message checked against state before it is acted on.
 void Parent::on_engine_message(proto::Message&& m) {
-    EngineCheck c =
-        check_engine_message(m, {&config_, generation_, engine_ready_, &output_.applied()});
+    if (engine_retiring_) {
+        log::debug("engine %d is stopping: message ignored", static_cast<int>(engine_.pid()));
+        return;
+    }
+    EngineCheck c = check_engine_message(
+        m, {&config_, generation_, engine_ready_, &output_.applied(), &floors_});
     if (c.kind == EngineCheck::Kind::violation)
         return engine_.kill("protocol violation: " + c.why);
     if (c.kind == EngineCheck::Kind::refuse)
@@ -192,7 +203,9 @@ void Parent::on_engine_message(proto::Message&& m) {
         update_status();
         return output_.replay();
     }
-    output_.confirmed(std::get<proto::Master>(m));
+    auto& mm = std::get<proto::Master>(m);
+    floors_[mm.cluster] = mm.epoch;
+    output_.confirmed(mm);
     trim_timer_.arm(kTrimAfterQuiet);
 }
 
@@ -266,6 +279,9 @@ void Parent::reload_config() {
     log::set_level(config_.log_level);
     generation_++;
     log::info("configuration reloaded; restarting the engine with it");
+    // Nothing the old engine says in the grace it has to stop is applied
+    // under the new file.
+    engine_retiring_ = true;
     engine_.restart();
 }
 
@@ -276,6 +292,7 @@ void Parent::on_sigterm() {
     stopping_ = true;
     notify_stopping();
     update_status();
+    engine_retiring_ = true;
     engine_.stop([this] { event_base_loopexit(base_.get(), nullptr); });
 }
 

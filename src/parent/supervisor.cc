@@ -104,6 +104,13 @@ void Supervisor::exec_engine(int fd, char** argv, char** envp) {
     }
     reset_signals_in_child();
     setpgid(0, 0); // a group of its own, killed as a whole
+    // Nothing to read from whoever started us (stderr stays: the engine
+    // logs there in the foreground).
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull < 0 || dup2(devnull, 0) < 0)
+        _exit(127);
+    if (devnull != 0)
+        close(devnull);
     close_descriptors_from(kEngineChannelFd + 1);
     // Re-execute ourselves: the engine starts from a fresh address space,
     // not a copy of the parent's memory (relayd, OpenNTPD). Without
@@ -120,6 +127,13 @@ void Supervisor::exit_cb(evutil_socket_t, short, void* arg) {
 void Supervisor::on_exit() {
     int status = 0;
     pid_t pid = pid_;
+    // Whatever the engine left in its group dies with it, however it
+    // ended: signalled while the leader is a zombie, not yet reaped, the
+    // group number cannot have been reused.
+    siginfo_t info{};
+    if (waitid(P_PIDFD, pidfd_, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0)
+        return;
+    ::kill(-pid, SIGKILL);
     if (waitpid(pid, &status, WNOHANG) != pid)
         return;
     pidfd_ev_.reset();

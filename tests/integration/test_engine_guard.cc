@@ -9,6 +9,7 @@
 //   stop       reads its configuration, then floods and never reads again
 //   epochs     a huge (2^63+5) and a regressing epoch between valid ones
 //   unknown    a cluster that is not configured
+//   honest     c0 at epoch 0, as real Sentinels report it
 //   fork       forks a child that lives on (its pid in "forked"), then
 //              sends a cluster that is not configured
 //   seccomp    enters the engine's real sandbox, then forks
@@ -183,13 +184,18 @@ void flood(StandIn& s, const std::vector<std::string>& clusters, bool keep_readi
         // c0 was applied at 7001, epoch 10 (the state file). c1 marks the
         // end of each attempt: once HAProxy has it, the parent has judged
         // what came before it.
+        // A huge jump over what is applied, then a step back below what this
+        // engine itself had applied.
         s.send(master("c0", 7002, kHugeEpoch));
         s.send(master("c1", 8001, 1));
-        s.send(master("c0", 7002, 3));
+        s.send(master("c0", 7003, 12));
+        s.send(master("c0", 7004, 11));
         s.send(master("c1", 8002, 2));
     }
     if (mode == "unknown")
         s.send(master("nosuch", 7002, 1));
+    if (mode == "honest") // what real Sentinels say: epoch 0
+        s.send(master("c0", 7002, 0));
     if (mode == "fork") {
         // What a compromised engine might leave behind: a child holding its
         // sockets. The parent kills the engine's whole process group.
@@ -356,8 +362,8 @@ void stop_reading_is_killed() {
     CHECK(peak - base < 16 * 1024, "parent RSS grew by %ld kB", peak - base);
 }
 
-// Huge and regressing epochs are refused: the state file keeps the applied
-// epoch and stays loadable; the engine keeps running.
+// A huge jump and a step back below what this engine had applied are
+// refused; the state file stays loadable; the engine keeps running.
 void epochs_are_checked() {
     Scenario s("epochs", 2, "",
                "{\"version\":1,\"clusters\":{\"c0\":{\"host\":\"127.0.0.1\",\"port\":7001,"
@@ -370,14 +376,26 @@ void epochs_are_checked() {
     auto st = rh::parse_state(slurp(s.dir + "/state.json"), &err, &dropped);
     CHECK(st.has_value() && dropped.empty(), "state file: %s", err.c_str());
     if (st) {
-        CHECK(st->count("c0") && st->at("c0").epoch == 10 && st->at("c0").master.port == 7001,
-              "c0 moved: %s", slurp(s.dir + "/state.json").c_str());
+        CHECK(st->count("c0") && st->at("c0").epoch == 12 && st->at("c0").master.port == 7003,
+              "c0: %s", slurp(s.dir + "/state.json").c_str());
     }
-    CHECK(s.output().find("c0 127.0.0.1:7001 10") != std::string::npos, "output: %s",
+    CHECK(s.output().find("c0 127.0.0.1:7003 12") != std::string::npos, "output: %s",
           s.output().c_str());
     std::string log = s.log();
     CHECK(log.find("refused") != std::string::npos, "no refusal logged");
     CHECK(s.engine_starts() == 1, "%zu engine starts", s.engine_starts());
+}
+
+// A state file left by a compromised engine (an absurd epoch at a fake
+// address) binds nothing for a new engine: what the Sentinels say (epoch
+// 0) is applied (issue 13: the real master was refused as stale).
+void poisoned_state_does_not_persist() {
+    Scenario s("honest", 1, "",
+               "{\"version\":1,\"clusters\":{\"c0\":{\"host\":\"127.0.0.1\",\"port\":6666,"
+               "\"epoch\":\"18446744073709551615\"}}}\n");
+    CHECK(poll_until([&] { return s.output().find("c0 127.0.0.1:7002 0") != std::string::npos; },
+                     15s),
+          "the honest master was not applied: %s", s.output().c_str());
 }
 
 // A cluster that is not configured is a protocol violation: killed and
@@ -449,6 +467,8 @@ int main(int argc, char** argv) {
         epochs_are_checked();
     if (only.empty() || only == "unknown")
         unknown_cluster_is_a_violation();
+    if (only.empty() || only == "honest")
+        poisoned_state_does_not_persist();
     if (only.empty() || only == "fork")
         forked_child_dies_with_the_engine();
     if (only.empty() || only == "seccomp")

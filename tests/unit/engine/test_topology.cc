@@ -360,6 +360,28 @@ static void seed_then_reports(void**) {
     assert_true(t.confirmed(C, B, 8, at(4)));
     assert_false(t.state(C)->seeded);
 
+    // A seed the Sentinels never corroborate does not bind: corroborated
+    // reports at a lower epoch replace it (a Sentinel set that restarted
+    // its epochs, or an absurd epoch left by a compromised engine).
+    Topology u = make();
+    assert_true(u.seed(C, A, UINT64_MAX, at(0)));
+    u.report(C, S1, true, B, 0, at(1));
+    assert_int_equal(u.verdict(C).kind, VerdictKind::None); // one is not enough
+    u.report(C, S2, true, B, 0, at(1));
+    v = u.verdict(C);
+    assert_int_equal(v.kind, VerdictKind::Confirm);
+    assert_true(v.candidate == B && v.epoch == 0);
+    assert_true(u.confirmed(C, B, 0, at(2)));
+    assert_false(u.state(C)->seeded);
+    // the same, with the seeded address itself at a lower epoch
+    Topology w = make();
+    assert_true(w.seed(C, A, 1000, at(0)));
+    w.report(C, S1, true, A, 3, at(1));
+    w.report(C, S2, true, A, 3, at(1));
+    v = w.verdict(C);
+    assert_int_equal(v.kind, VerdictKind::EpochAdvance);
+    assert_int_equal(v.epoch, 3);
+
     // seed rejects bad input
     assert_false(t.seed("unknown", A, 1, at(0)));
     assert_false(t.seed(C, HostPort{"bad host", 1}, 1, at(0)));

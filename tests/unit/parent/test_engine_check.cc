@@ -1,6 +1,7 @@
 // Unit tests for the parent's validation of engine messages
 // (check_engine_message in src/parent/engine_check.cc): every rejection.
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "config/config.h"
@@ -32,13 +33,14 @@ std::string check(const proto::Message& m, bool ready, uint64_t gen = 3) {
 }
 
 // Checks a Master for alpha against alpha applied at epoch 100, with
-// max_epoch_jump 1000.
-EngineCheck against_applied(uint64_t epoch) {
+// max_epoch_jump 1000; this engine had epoch 100 applied when `own` is set.
+EngineCheck against_applied(uint64_t epoch, bool own = true) {
     static Config cfg = two_clusters();
     cfg.max_epoch_jump = 1000;
     static MasterMap applied = {{"alpha", MasterAt{{"10.0.0.1", 6379}, 100}}};
+    static std::map<std::string, uint64_t> floors = {{"alpha", 100}}, none;
     return check_engine_message(proto::Master{"alpha", {"10.0.0.2", 6379}, epoch},
-                                {&cfg, 3, true, &applied});
+                                {&cfg, 3, true, &applied, own ? &floors : &none});
 }
 
 bool contains(const std::string& s, const char* part) {
@@ -90,7 +92,7 @@ static void epoch_rules_against_the_applied_epoch(void**) {
     assert_int_equal(static_cast<int>(against_applied(1100).kind), static_cast<int>(K::accept));
     EngineCheck below = against_applied(99);
     assert_int_equal(static_cast<int>(below.kind), static_cast<int>(K::refuse));
-    assert_true(contains(below.why, "epoch 99 is below the applied epoch 100"));
+    assert_true(contains(below.why, "epoch 99 is below the epoch 100 this engine"));
     EngineCheck jump = against_applied(1101);
     assert_int_equal(static_cast<int>(jump.kind), static_cast<int>(K::refuse));
     assert_true(contains(jump.why, "max_epoch_jump (1000)"));
@@ -100,16 +102,26 @@ static void epoch_rules_against_the_applied_epoch(void**) {
     assert_int_equal(static_cast<int>(against_applied(UINT64_MAX).kind),
                      static_cast<int>(K::refuse));
     assert_int_equal(static_cast<int>(against_applied(0).kind), static_cast<int>(K::refuse));
+    // A new engine has no floor: a lower epoch (a Sentinel set that
+    // restarted its epochs, or a state file a compromised engine left) is
+    // taken; the jump rule still counts from what is applied.
+    assert_int_equal(static_cast<int>(against_applied(0, false).kind), static_cast<int>(K::accept));
+    assert_int_equal(static_cast<int>(against_applied(1101, false).kind),
+                     static_cast<int>(K::refuse));
 }
 
 static void epoch_rules_without_reference(void**) {
     // Nothing applied for beta: any epoch, as the engine's rule 5.
-    assert_true(check_epoch("beta", UINT64_MAX, nullptr, 1000).empty());
+    assert_true(check_epoch("beta", UINT64_MAX, nullptr, nullptr, 1000).empty());
     MasterAt top{{"h", 1}, UINT64_MAX - 1};
-    assert_true(check_epoch("beta", UINT64_MAX, &top, 1).empty());
+    assert_true(check_epoch("beta", UINT64_MAX, nullptr, &top, 1).empty());
     MasterAt zero{{"h", 1}, 0};
-    assert_true(check_epoch("beta", UINT64_MAX, &zero, UINT64_MAX).empty());
-    assert_false(check_epoch("beta", UINT64_MAX, &zero, UINT64_MAX - 1).empty());
+    assert_true(check_epoch("beta", UINT64_MAX, nullptr, &zero, UINT64_MAX).empty());
+    assert_false(check_epoch("beta", UINT64_MAX, nullptr, &zero, UINT64_MAX - 1).empty());
+    // Below what is applied but above this engine's floor: taken.
+    uint64_t floor = 5;
+    assert_true(check_epoch("beta", 7, &floor, &top, 1000).empty());
+    assert_false(check_epoch("beta", 4, &floor, &top, 1000).empty());
 }
 
 int main(void) {
