@@ -16,6 +16,7 @@
 #include "engine/sandbox.h"
 
 #include <fcntl.h>
+#include <linux/netlink.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
@@ -42,10 +43,13 @@ constexpr const char* kAllowed[] = {
     "epoll_ctl", "epoll_wait", "epoll_pwait", "poll", "ppoll", "clock_gettime", "clock_getres",
     "gettimeofday", "time", "nanosleep", "clock_nanosleep", "rt_sigreturn", "rt_sigprocmask",
     "rt_sigaction", "restart_syscall",
+    // an alternate signal stack (the sanitizers' runtimes set one at exit)
+    "sigaltstack",
     // descriptors it already has or opens: sockets, the channel, resolver files
-    "read", "readv", "write", "writev", "close", "fstat", "newfstatat", "statx", "lseek",
-    "recvfrom", "recvmsg", "sendto", "sendmsg", "sendmmsg", "shutdown", "connect", "accept",
-    "accept4", "getsockname", "getpeername", "getsockopt", "setsockopt",
+    // (lseek and shutdown only above stderr: allow_restricted)
+    "read", "readv", "write", "writev", "close", "fstat", "newfstatat", "statx", "recvfrom",
+    "recvmsg", "sendto", "sendmsg", "sendmmsg", "connect", "accept", "accept4", "getsockname",
+    "getpeername", "getsockopt", "setsockopt",
     // memory
     "brk", "munmap", "mremap", "madvise", "futex",
     // the rest of libc
@@ -88,14 +92,28 @@ int allow_restricted(scmp_filter_ctx ctx) {
     };
     add(allow1(ctx, "mmap", SCMP_A2(SCMP_CMP_MASKED_EQ, exec, 0)));
     add(allow1(ctx, "mprotect", SCMP_A2(SCMP_CMP_MASKED_EQ, exec, 0)));
-    for (int cmd : {F_GETFL, F_SETFL, F_GETFD, F_SETFD})
+    for (int cmd : {F_GETFL, F_GETFD, F_SETFD})
         add(allow1(ctx, "fcntl", SCMP_A1(SCMP_CMP_EQ, static_cast<scmp_datum_t>(cmd))));
+    // The standard descriptors are the parent's too (its log, in the
+    // foreground): the engine may not change their flags (O_APPEND), seek
+    // them or shut them down.
+    const scmp_arg_cmp own_fd = SCMP_A0(SCMP_CMP_GT, 2);
+    const scmp_arg_cmp setfl = SCMP_A1(SCMP_CMP_EQ, static_cast<scmp_datum_t>(F_SETFL));
+    const scmp_arg_cmp fd_and_setfl[] = {own_fd, setfl};
+    add(allow(ctx, "fcntl", 2, fd_and_setfl));
+    add(allow1(ctx, "lseek", own_fd));
+    add(allow1(ctx, "shutdown", own_fd));
     for (unsigned long req : {FIONREAD, FIONBIO})
         add(allow1(ctx, "ioctl", SCMP_A1(SCMP_CMP_EQ, static_cast<scmp_datum_t>(req))));
     // IPv4, IPv6, and AF_UNIX/AF_NETLINK for the resolver (nscd, the
-    // interface list of AI_ADDRCONFIG); no raw or packet sockets.
-    for (int family : {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK})
+    // interface list of AI_ADDRCONFIG); no raw or packet sockets, and of
+    // netlink only NETLINK_ROUTE (NETLINK_SOCK_DIAG would list the host's
+    // sockets, which the chroot hides).
+    for (int family : {AF_UNIX, AF_INET, AF_INET6})
         add(allow1(ctx, "socket", SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(family))));
+    const scmp_arg_cmp route[] = {SCMP_A0(SCMP_CMP_EQ, AF_NETLINK),
+                                  SCMP_A2(SCMP_CMP_EQ, NETLINK_ROUTE)};
+    add(allow(ctx, "socket", 2, route));
     add(allow1(ctx, "socketpair", SCMP_A0(SCMP_CMP_EQ, AF_UNIX)));
     // abort() and raise() signal this process only.
     add(allow1(ctx, "tgkill", SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(getpid()))));

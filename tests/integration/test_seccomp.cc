@@ -78,6 +78,28 @@ static void allowed_calls_work(void**) {
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+// The standard descriptors are the parent's log too: their flags, offset
+// and socket state are not the engine's to change; its own are.
+static void standard_descriptors_are_not_the_engines(void**) {
+    assert_killed_by_sigsys(in_sandbox([] { return fcntl(2, F_SETFL, 0) < 0 ? 1 : 0; }));
+    assert_killed_by_sigsys(in_sandbox([] { return lseek(2, 0, SEEK_SET) < 0 ? 1 : 0; }));
+    assert_killed_by_sigsys(in_sandbox([] { return shutdown(2, SHUT_RDWR) < 0 ? 1 : 0; }));
+    assert_killed_by_sigsys(in_sandbox(
+        [] { return socket(AF_NETLINK, SOCK_RAW, 4 /* NETLINK_SOCK_DIAG */) < 0 ? 1 : 0; }));
+    int status = in_sandbox([] {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+            return 1;
+        int fl = fcntl(sv[0], F_GETFL);
+        return fcntl(sv[0], F_SETFL, fl | O_NONBLOCK) == 0 && shutdown(sv[0], SHUT_WR) == 0 &&
+                       socket(AF_NETLINK, SOCK_RAW, 0 /* NETLINK_ROUTE */) >= 0
+                   ? 0
+                   : 2;
+    });
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void fork_is_killed(void**) {
     assert_killed_by_sigsys(in_sandbox([] { return fork() < 0 ? 1 : 0; }));
 }
@@ -134,9 +156,13 @@ static void threads_only_when_asked(void**) {
 
 int main() {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(allowed_calls_work),      cmocka_unit_test(fork_is_killed),
-        cmocka_unit_test(exec_is_killed),          cmocka_unit_test(writing_a_file_is_killed),
-        cmocka_unit_test(ptrace_is_killed),        cmocka_unit_test(executable_memory_is_killed),
+        cmocka_unit_test(allowed_calls_work),
+        cmocka_unit_test(standard_descriptors_are_not_the_engines),
+        cmocka_unit_test(fork_is_killed),
+        cmocka_unit_test(exec_is_killed),
+        cmocka_unit_test(writing_a_file_is_killed),
+        cmocka_unit_test(ptrace_is_killed),
+        cmocka_unit_test(executable_memory_is_killed),
         cmocka_unit_test(threads_only_when_asked),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
