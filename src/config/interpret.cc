@@ -408,6 +408,16 @@ void Interpreter::consul(const Section& s) {
                              "address: '" + e.value + "' is not an http:// or https:// URL");
                        return;
                    }
+                   // Credentials in the URL would be shown and logged with
+                   // it: Consul takes a token (token_file), not userinfo.
+                   std::string_view authority = v.substr(http ? 7 : 8);
+                   authority = authority.substr(0, authority.find('/'));
+                   if (authority.find('@') != std::string_view::npos) {
+                       error(e.line, "address: user information in the URL is not supported "
+                                     "(its password would be shown in the API and the log); "
+                                     "use token_file");
+                       return;
+                   }
                    c_.consul_address = e.value;
                }},
               {"mode", false,

@@ -50,6 +50,15 @@ void Decider::add_sentinel(const HostPort& addr, bool configured) {
     std::string id = format_host_port(addr);
     if (sentinels_.count(id))
         return;
+    // A discovered Sentinel named by a host name would be resolved with a
+    // blocking lookup on the loop (hiredis 0.14): a forged announcement
+    // could stall every cluster for as long as its name server likes.
+    if (!configured && !is_ipv4_literal(addr.host) && !is_ipv6_literal(addr.host)) {
+        log::notice("sentinel %s: discovered under a host name; only IP literals are "
+                    "followed (configure it by name to trust its DNS)",
+                    id.c_str());
+        return;
+    }
     if (!configured && discovered_count() >= settings_.max_discovered) {
         // Anyone who can publish a hello on a monitored server can make the
         // Sentinels list made-up Sentinels: the excess costs only a line.

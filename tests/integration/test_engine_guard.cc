@@ -221,6 +221,12 @@ void flood(StandIn& s, const std::vector<std::string>& clusters, bool keep_readi
 
 int failures = 0;
 
+#ifdef __SANITIZE_ADDRESS__
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
@@ -359,7 +365,9 @@ void stop_reading_is_killed() {
             base, peak, s.reloads(), killed ? "yes" : "no");
     CHECK(killed, "the engine was not replaced");
     CHECK(log.find("unresponsive") != std::string::npos, "no 'unresponsive' in the log");
-    CHECK(peak - base < 16 * 1024, "parent RSS grew by %ld kB", peak - base);
+    // Under AddressSanitizer freed memory stays in its quarantine (up to
+    // 256 MB): the bound is checked by the plain build (make distcheck).
+    CHECK(kSanitized || peak - base < 16 * 1024, "parent RSS grew by %ld kB", peak - base);
 }
 
 // A huge jump and a step back below what this engine had applied are

@@ -411,6 +411,8 @@ static void consul_errors(void**) {
     expect_one_error(m + "[consul]\nmode = agent\n", 3, "[consul]: missing required key 'address'");
     expect_one_error(m + "[consul]\naddress = ftp://x\n", 4, "not an http:// or https:// URL");
     expect_one_error(m + "[consul]\naddress = http://\n", 4, "not an http:// or https:// URL");
+    expect_one_error(m + "[consul]\naddress = http://admin:pw@127.0.0.1:8500\n", 4,
+                     "user information in the URL is not supported");
     expect_one_error(m + "[consul]\naddress = http://x\nmode = server\n", 5,
                      "mode: 'server' is neither catalog nor agent");
     expect_one_error(m + "[consul]\naddress = http://x\ntimeout = 1\n", 5,

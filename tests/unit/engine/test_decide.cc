@@ -301,6 +301,11 @@ static void secrets_and_links_for_discovered_sentinels(void**) {
     auto trusting = make(w2, 2, true);
     trusting->add_sentinel(D1, false);
     assert_int_equal(w2.given_secrets.size(), 4); // trust_discovered: D1 too
+    // a discovered Sentinel named by a host name is never opened (a blocking
+    // lookup on the loop); a configured one may be
+    trusting->add_sentinel(HostPort{"slow.example", 26379}, false);
+    assert_int_equal(w2.opened.size(), 4);
+    assert_null(trusting->sentinel("slow.example:26379"));
 }
 
 static void switch_master_rereads_every_trusted_sentinel(void**) {
