@@ -130,8 +130,9 @@ int allow_threads(scmp_filter_ctx ctx) {
     if (rc == 0 && clone3 != __NR_SCMP_ERROR)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), clone3, 0);
     // What a resolving thread called under strace, besides the loop's own
-    // calls: its stack (mmap, mprotect), set_robust_list, rseq, exit.
-    for (const char* name : {"set_robust_list", "rseq"})
+    // calls: its stack (mmap, mprotect), set_robust_list, rseq, exit; and
+    // sched_getaffinity, which the sanitizers' runtimes ask as one starts.
+    for (const char* name : {"set_robust_list", "rseq", "sched_getaffinity"})
         if (rc == 0)
             rc = allow(ctx, name);
     return rc;
