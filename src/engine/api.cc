@@ -218,6 +218,10 @@ bool Api::admit(evhttp_connection* conn) {
         return false;
     conns_[conn] = Conn{peer, Clock::now(), false};
     per_peer_[peer]++;
+    // Requests sent ahead (pipelined) wait in the socket, not here: at most
+    // one request's worth of input is read ahead.
+    if (bufferevent* bev = evhttp_connection_get_bufferevent(conn))
+        bufferevent_setwatermark(bev, EV_READ, 0, limits_.max_headers + limits_.max_body);
     evhttp_connection_set_closecb(conn, &Api::on_close, this);
     return true;
 }
@@ -290,9 +294,22 @@ void Api::handle(evhttp_request* req) {
     const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
     const char* path = uri ? evhttp_uri_get_path(uri) : nullptr;
     auto rit = path ? replies_.find(path) : replies_.end();
+    if (unread_output(req) > limits_.max_unread_output) {
+        // A client that sends requests without reading the replies would
+        // have them queued here without end: this is its last one.
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        refused_++;
+    }
     if (rit != replies_.end() && rit->first == "/metrics")
         return send(req, with_own_counters(rit->second));
     send(req, rit == replies_.end() ? not_found_ : rit->second);
+}
+
+// Bytes of earlier replies the client has not read yet.
+size_t Api::unread_output(evhttp_request* req) {
+    evhttp_connection* conn = evhttp_request_get_connection(req);
+    bufferevent* bev = conn ? evhttp_connection_get_bufferevent(conn) : nullptr;
+    return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
 }
 
 // The API's own budget counters change without any change of the view, so

@@ -33,9 +33,10 @@
 namespace rh {
 
 struct ApiLimits {
-    size_t max_body = 1024;                           // bytes; requests carry no body
-    size_t max_headers = 8192;                        // bytes of all request headers
-    std::chrono::milliseconds idle_timeout{5000};     // evhttp's per-read/write timeout
+    size_t max_body = 1024;                       // bytes; requests carry no body
+    size_t max_headers = 8192;                    // bytes of all request headers
+    size_t max_unread_output = 256 * 1024;        // replies queued to a client that does not read
+    std::chrono::milliseconds idle_timeout{5000}; // evhttp's per-read/write timeout
     std::chrono::milliseconds request_deadline{5000}; // a whole request, from accept or reply
     size_t max_connections = 256;                     // open, counted at accept
     size_t max_per_address = 64;                      // open from one client address
@@ -97,6 +98,7 @@ class Api {
     void resume_listeners();
     void send(evhttp_request* req, const Reply& r, bool allow_header = false);
     Reply with_own_counters(const Reply& metrics) const;
+    static size_t unread_output(evhttp_request* req);
 
     ApiLimits limits_;
     std::unique_ptr<evhttp, HttpFree> http_;

@@ -1,6 +1,7 @@
 // Live tests of the HTTP API (src/engine/api.cc): a real libevent loop in a thread
 // on kernel-chosen loopback ports, and raw client sockets.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -427,6 +428,30 @@ static void per_address_cap(void**) {
 
 // A client trickling header bytes is cut off at the request deadline, not
 // kept alive by the idle timeout that every byte restarts.
+// A client that pipelines requests and never reads the replies: the server
+// reads at most one request ahead, so what it takes in stays bounded (the
+// rest waits in the socket buffers). Before, it read on without end
+// (about 70 MB a second here).
+static void pipelined_requests_are_not_read_ahead(void**) {
+    Server s(test_limits(), healthy_view());
+    Fd c(connect_to("127.0.0.1", s.port()));
+    fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) | O_NONBLOCK);
+    std::string burst;
+    for (int i = 0; i < 1000; i++)
+        burst += "GET /api/configuration HTTP/1.1\r\nHost: t\r\n\r\n";
+    size_t sent = 0;
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (std::chrono::steady_clock::now() < until) {
+        ssize_t n = send(c.fd, burst.data(), burst.size(), MSG_NOSIGNAL);
+        if (n > 0)
+            sent += static_cast<size_t>(n);
+        else
+            usleep(1000); // the socket is full: the server stopped reading
+    }
+    std::printf("pipelined: %zu kB accepted in 2 s\n", sent >> 10);
+    assert_true(sent < (32u << 20));
+}
+
 static void trickling_client_is_cut_at_the_deadline(void**) {
     ApiLimits l = test_limits();
     l.idle_timeout = std::chrono::milliseconds(3000);
@@ -509,6 +534,7 @@ int main() {
         cmocka_unit_test(connection_cap_closes_excess_at_accept),
         cmocka_unit_test(idle_keepalive_makes_room_for_a_new_client),
         cmocka_unit_test(per_address_cap),
+        cmocka_unit_test(pipelined_requests_are_not_read_ahead),
         cmocka_unit_test(trickling_client_is_cut_at_the_deadline),
         cmocka_unit_test(listener_pauses_on_emfile),
     };
