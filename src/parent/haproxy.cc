@@ -22,8 +22,9 @@ mu::mustache make_template(const std::string& text) {
 }
 
 // The values a cluster's master puts into the file: as they are, or as
-// placeholders for a skeleton. The placeholders start and end with a control
-// character, which no validated value contains.
+// placeholders for a skeleton. The placeholders start with \x01 and end with
+// \x02, control characters no validated value contains, so no placeholder
+// can be read as starting inside another.
 struct MasterValues {
     std::string host, port, epoch;
 };
@@ -39,11 +40,11 @@ MasterValues master_values(const HaproxyCluster& c) {
 // where it keeps it around a placeholder.
 MasterValues master_placeholders(const HaproxyCluster& c, size_t i) {
     std::string n = std::to_string(i);
-    std::string epoch = "\x01epoch" + n + "\x01";
+    std::string epoch = "\x01epoch" + n + "\x02";
     if (!c.master)
         return {"", "", epoch};
     const char* family = is_ipv4_literal(c.master->host) ? "v4" : "v6";
-    return {"\x01host" + n + family + "\x01", "\x01port" + n + "\x01", epoch};
+    return {"\x01host" + n + family + "\x02", "\x01port" + n + "\x02", epoch};
 }
 
 mu::data cluster_data(const HaproxyCluster& c, const MasterValues& v) {

@@ -71,10 +71,10 @@ std::string fill(std::string skeleton, std::vector<HaproxyCluster> t) {
         const auto& c = t[i];
         if (c.master) {
             const char* fam = is_ipv4_literal(c.master->host) ? "v4" : "v6";
-            replace_all(skeleton, "\x01host" + n + fam + "\x01", c.master->host);
-            replace_all(skeleton, "\x01port" + n + "\x01", std::to_string(c.master->port));
+            replace_all(skeleton, "\x01host" + n + fam + "\x02", c.master->host);
+            replace_all(skeleton, "\x01port" + n + "\x02", std::to_string(c.master->port));
         }
-        replace_all(skeleton, "\x01epoch" + n + "\x01", std::to_string(c.epoch));
+        replace_all(skeleton, "\x01epoch" + n + "\x02", std::to_string(c.epoch));
     }
     return skeleton;
 }
@@ -90,7 +90,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         uint8_t x = b.next();
         if (x & 0x80)
             text += kTags[x % (sizeof kTags / sizeof *kTags)];
-        else if (x != 0x01) // a placeholder's delimiter: no validated value has it
+        else if (x != 0x01 && x != 0x02) // a placeholder's delimiters
             text += static_cast<char>(x);
     }
     text = "{{#clusters}}" + text + "{{/clusters}}";
