@@ -227,6 +227,34 @@ LOG_LINE = re.compile(r"^(\d\d):(\d\d):(\d\d\.\d+) (parent|engine)\[\d+\] notice
                       r"cluster c\d+: (?:confirmed master|new master) \S+ at epoch (\d+)\b")
 
 
+# The parent logs one line per batch of confirmations it takes in.
+BATCH_LINE = re.compile(r"^(\d\d):(\d\d):(\d\d\.\d+) parent\[\d+\] notice: "
+                        r"(\d+) clusters? confirmed")
+
+
+def parent_batches(text, wall0):
+    """(seconds-of-day, clusters) of every parent batch line from wall0 on."""
+    out = []
+    for line in text.splitlines():
+        m = BATCH_LINE.match(line)
+        if m:
+            t = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+            if t >= sod(wall0):
+                out.append((t, int(m.group(4))))
+    return out
+
+
+def parent_reached(text, n, wall0):
+    """(seconds-of-day when the parent had taken in n confirmations since
+    wall0, or None; how many it had)."""
+    total = 0
+    for t, k in parent_batches(text, wall0):
+        total += k
+        if total >= n:
+            return t, total
+    return None, total
+
+
 def log_confirms(text, who, epoch):
     """Seconds-of-day (UTC, as the daemon logs them) of every `who`
     (engine: confirmed by ROLE; parent: received) confirmation at `epoch`."""
@@ -249,14 +277,14 @@ def from_log(d, n, epoch, wall0, parent_timeout):
     deadline = time.monotonic() + parent_timeout
     while True:
         text = d.log()
-        got = log_confirms(text, "parent", epoch)
-        if len(got) >= n or time.monotonic() >= deadline:
+        at, count = parent_reached(text, n, wall0)
+        if at is not None or time.monotonic() >= deadline:
             break
         time.sleep(0.05)
     eng = log_confirms(text, "engine", epoch)
     e = (max(eng) - sod(wall0)) if len(eng) >= n else None
-    p = (max(got) - sod(wall0)) if len(got) >= n else None
-    return e, p, len(got)
+    p = (at - sod(wall0)) if at is not None else None
+    return e, p, count
 
 
 def write_config(rhtest, n, sentinels, api_port):

@@ -110,13 +110,16 @@ void Output::on_refusal_window() {
 
 // One apply per batch: every message already read is taken into account
 // before rendering, so a storm of N switches costs one render, one write
-// and one reload, not N. And at most one apply per min_reload_interval:
-// the first change of a quiet period goes at once, later ones wait and are
-// coalesced.
+// and one reload, not N. And at most one reload per min_reload_interval:
+// after an apply that reloaded HAProxy, the next waits out the interval and
+// takes everything that arrived meanwhile. A runtime switch, a file-only
+// change or a configuration without [haproxy] reloads nothing and waits
+// for nothing: the runtime path keeps its latency.
 void Output::schedule_apply() {
     if (apply_timer_.pending())
         return;
-    auto next = last_apply_ + config_.min_reload_interval;
+    auto next = last_apply_ +
+                (last_apply_reloaded_ ? config_.min_reload_interval : std::chrono::milliseconds(0));
     auto now = std::chrono::steady_clock::now();
     auto wait = next > now ? std::chrono::duration_cast<std::chrono::microseconds>(next - now)
                            : std::chrono::microseconds(0);
@@ -255,6 +258,7 @@ std::vector<HaproxyCluster> Output::haproxy_clusters() const {
 }
 
 void Output::on_applied(const ApplyOutcome& r) {
+    last_apply_reloaded_ = r.path == ApplyPath::reload;
     int64_t now = wall_now();
     log_outcome(r);
     take_in_effect(r.in_effect, now);

@@ -93,6 +93,7 @@ class Output {
     Timer refusal_timer_;
     bool grace_over_ = false;
     std::chrono::steady_clock::time_point last_apply_{}; // start of the last apply
+    bool last_apply_reloaded_ = false;                   // it ran the reload command
     MasterMap batch_;            // confirmed since the last apply, for its log line
     size_t batch_messages_ = 0;  // how many Master messages made batch_
     size_t refusals_hidden_ = 0; // refused in the current one-second window, not logged
