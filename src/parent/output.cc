@@ -116,7 +116,10 @@ void Output::on_refusal_window() {
 // change or a configuration without [haproxy] reloads nothing and waits
 // for nothing: the runtime path keeps its latency.
 void Output::schedule_apply() {
-    if (apply_timer_.pending())
+    dirty_ = true;
+    // While an apply runs, what arrives waits for it to end (on_applied
+    // schedules again): one batch per apply, however long a reload takes.
+    if (apply_timer_.pending() || (applier_ && applier_->busy()))
         return;
     auto next = last_apply_ +
                 (last_apply_reloaded_ ? config_.min_reload_interval : std::chrono::milliseconds(0));
@@ -213,6 +216,7 @@ void Output::on_grace_over() {
 }
 
 void Output::apply() {
+    dirty_ = false;
     hooks_.changed(); // once per batch of engine messages
     log_batch();
     if (!may_apply())
@@ -259,6 +263,8 @@ std::vector<HaproxyCluster> Output::haproxy_clusters() const {
 
 void Output::on_applied(const ApplyOutcome& r) {
     last_apply_reloaded_ = r.path == ApplyPath::reload;
+    if (dirty_)
+        schedule_apply();
     int64_t now = wall_now();
     log_outcome(r);
     take_in_effect(r.in_effect, now);

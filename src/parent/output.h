@@ -94,6 +94,7 @@ class Output {
     bool grace_over_ = false;
     std::chrono::steady_clock::time_point last_apply_{}; // start of the last apply
     bool last_apply_reloaded_ = false;                   // it ran the reload command
+    bool dirty_ = false;                                 // confirmations not yet applied
     MasterMap batch_;            // confirmed since the last apply, for its log line
     size_t batch_messages_ = 0;  // how many Master messages made batch_
     size_t refusals_hidden_ = 0; // refused in the current one-second window, not logged

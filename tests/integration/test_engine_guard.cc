@@ -33,6 +33,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -376,12 +377,18 @@ void epochs_are_checked() {
     Scenario s("epochs", 2, "",
                "{\"version\":1,\"clusters\":{\"c0\":{\"host\":\"127.0.0.1\",\"port\":7001,"
                "\"epoch\":10}}}\n");
-    CHECK(
-        poll_until([&] { return s.output().find("c1 127.0.0.1:8002") != std::string::npos; }, 15s),
-        "c1 never reached 8002: %s", s.output().c_str());
+    // The state file is saved once HAProxy has the batch (after the
+    // reload): wait for it there, not in the output written before.
     std::string err;
     std::vector<std::string> dropped;
-    auto st = rh::parse_state(slurp(s.dir + "/state.json"), &err, &dropped);
+    std::optional<rh::MasterMap> st;
+    CHECK(poll_until(
+              [&] {
+                  st = rh::parse_state(slurp(s.dir + "/state.json"), &err, &dropped);
+                  return st && st->count("c1") && st->at("c1").master.port == 8002;
+              },
+              15s),
+          "c1 never reached 8002 in the state file: %s", slurp(s.dir + "/state.json").c_str());
     CHECK(st.has_value() && dropped.empty(), "state file: %s", err.c_str());
     if (st) {
         CHECK(st->count("c0") && st->at("c0").epoch == 12 && st->at("c0").master.port == 7003,
