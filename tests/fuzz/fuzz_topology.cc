@@ -75,7 +75,13 @@ void check_verdict(const Topology& t, const std::string& c) {
     }
     check(backing == v.supporters.size());
     if (st->has_master) {
-        check(v.epoch > st->epoch); // equal or lower epochs never propose
+        // Equal or lower epochs never propose, except against a seeded
+        // master the Sentinels have not corroborated (rule 7), and then
+        // never the seed itself.
+        if (st->seeded && !st->seed_corroborated)
+            check(v.epoch != st->epoch || v.candidate != st->master);
+        else
+            check(v.epoch > st->epoch);
         check((v.kind == VerdictKind::EpochAdvance) == (v.candidate == st->master));
     } else {
         check(v.kind == VerdictKind::Confirm);
@@ -132,7 +138,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 break;
             }
             check(st.master == v.candidate && st.epoch == v.epoch);
-            check(!before.has_master || st.epoch > before.epoch);
+            // (an uncorroborated seed orders nothing: rule 7)
+            check(!before.has_master || st.epoch > before.epoch ||
+                  (before.seeded && !before.seed_corroborated));
             check(st.switches == before.switches + (v.kind == VerdictKind::Confirm ? 1 : 0));
             check(st.supporters.size() >= pol.min_agreement);
             break;
@@ -152,10 +160,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 t.seed(c, a, in.epoch(), now);
             break;
         }
-        // the remembered epoch only grows, except through seed()
+        // the remembered epoch only grows, except through seed() and from an
+        // uncorroborated seed (rule 7)
         const ClusterState& after = *t.state(c);
         if (op != 10 && before.has_master)
-            check(after.has_master && after.epoch >= before.epoch);
+            check(after.has_master &&
+                  (after.epoch >= before.epoch || (before.seeded && !before.seed_corroborated)));
         for (const auto& cl : kClusters)
             check_verdict(t, cl);
     }
