@@ -121,9 +121,10 @@ def test_forged_sentinel_never_gets_the_password():
     port = rhtest.free_port()
     start(g, port, "")
     conns = impostor_reached(g, imp)
-    sentinels = api(port, "/api/sentinels")[1]["sentinels"]
-    entry = sentinels.get("127.0.0.1:%d" % imp.port)
-    assert entry is not None and not entry["trusted"] and not entry["configured"], entry
+    # The API view follows the link by a few milliseconds.
+    entry = poll_until(lambda: api(port, "/api/sentinels")[1]["sentinels"].get(
+        "127.0.0.1:%d" % imp.port), 10, "the impostor in /api/sentinels")
+    assert not entry["trusted"] and not entry["configured"], entry
     # Give the links time to send whatever they send first, then look.
     poll_until(lambda: sum(len(c) for c in imp.engine_connections()) >= 2, 10,
                "the links to the impostor to send their first commands")
