@@ -152,18 +152,16 @@ void CommandRunner::on_exit(evutil_socket_t, short, void* arg) {
 // The shell exited but is not reaped yet, so its process group cannot have
 // been reused: kill what is left of a timed-out command, then reap.
 void CommandRunner::on_shell_exit() {
-    siginfo_t info{};
-    if (waitid(P_PIDFD, pidfd_, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) {
+    // A timed-out command's stragglers that ignored SIGTERM die with it.
+    std::optional<int> ended = reap_child(pidfd_, pid_, /*kill_group=*/result_.timed_out);
+    if (!ended) {
         event_add(exit_ev_.get(), nullptr); // not yet after all: keep watching
         return;
     }
-    if (info.si_code == CLD_EXITED)
-        result_.exit_status = info.si_status;
+    if (WIFEXITED(*ended))
+        result_.exit_status = WEXITSTATUS(*ended);
     else
-        result_.term_signal = info.si_status;
-    if (result_.timed_out)
-        signal_group(SIGKILL); // any straggler that ignored SIGTERM
-    waitid(P_PIDFD, pidfd_, &info, WEXITED | WNOHANG);
+        result_.term_signal = WTERMSIG(*ended);
     reaped_ = true;
     timer_.cancel();
     kill_timer_.cancel();

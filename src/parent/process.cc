@@ -44,6 +44,18 @@ std::string describe_wait_status(int status) {
     return "stopped";
 }
 
+std::optional<int> reap_child(int pidfd, pid_t pid, bool kill_group) {
+    siginfo_t info{};
+    if (waitid(P_PIDFD, pidfd, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0)
+        return std::nullopt;
+    if (kill_group)
+        kill(-pid, SIGKILL);
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) != pid)
+        return std::nullopt;
+    return status;
+}
+
 ChildEnvironment::ChildEnvironment(ChildKind kind) {
     vars_.push_back(std::string("PATH=") + kChildPath);
     auto kept = [kind](std::string_view name) {

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,13 @@ int pidfd_open(pid_t pid);
 
 // "exited with status N", "killed by signal NAME".
 std::string describe_wait_status(int status);
+
+// Reaps the child `pid` watched by `pidfd` if it has ended, and returns its
+// status in waitpid() form; nullopt while it runs. With kill_group, whatever
+// is left in the child's process group is sent SIGKILL first: until the
+// leader is reaped its pid, and so its group number, cannot be reused, so
+// the signal reaches only what the child started.
+std::optional<int> reap_child(int pidfd, pid_t pid, bool kill_group);
 
 // The PATH every child gets, whatever the daemon was started with.
 inline constexpr const char* kChildPath =

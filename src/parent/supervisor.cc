@@ -125,17 +125,12 @@ void Supervisor::exit_cb(evutil_socket_t, short, void* arg) {
 }
 
 void Supervisor::on_exit() {
-    int status = 0;
     pid_t pid = pid_;
-    // Whatever the engine left in its group dies with it, however it
-    // ended: signalled while the leader is a zombie, not yet reaped, the
-    // group number cannot have been reused.
-    siginfo_t info{};
-    if (waitid(P_PIDFD, pidfd_, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0)
+    // Whatever the engine left in its group dies with it, however it ended.
+    std::optional<int> ended = reap_child(pidfd_, pid, /*kill_group=*/true);
+    if (!ended)
         return;
-    ::kill(-pid, SIGKILL);
-    if (waitpid(pid, &status, WNOHANG) != pid)
-        return;
+    int status = *ended;
     pidfd_ev_.reset();
     close(pidfd_);
     pidfd_ = -1;
