@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <cctype>
+#include <cstring>
 
 namespace rh {
 
@@ -110,6 +111,30 @@ std::optional<HostPort> parse_host_port(std::string_view s, std::string* err) {
     if (!p)
         return fail("port must be a number from 1 to 65535");
     return HostPort{std::string(host), *p};
+}
+
+std::string client_key(std::string_view ip) {
+    std::string copy(ip);
+    in6_addr a6{};
+    in_addr a4{};
+    if (inet_pton(AF_INET6, copy.c_str(), &a6) == 1) {
+        if (IN6_IS_ADDR_LOOPBACK(&a6))
+            return "loopback";
+        if (!IN6_IS_ADDR_V4MAPPED(&a6)) {
+            std::memset(a6.s6_addr + 8, 0, 8); // the /64
+            char buf[INET6_ADDRSTRLEN];
+            inet_ntop(AF_INET6, &a6, buf, sizeof buf);
+            return std::string(buf) + "/64";
+        }
+        std::memcpy(&a4, a6.s6_addr + 12, 4);
+    } else if (inet_pton(AF_INET, copy.c_str(), &a4) != 1) {
+        return copy;
+    }
+    if ((ntohl(a4.s_addr) >> 24) == 127)
+        return "loopback";
+    char buf[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &a4, buf, sizeof buf);
+    return buf;
 }
 
 std::string format_host_port(const HostPort& hp) {

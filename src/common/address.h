@@ -37,4 +37,11 @@ std::optional<HostPort> parse_host_port(std::string_view s, std::string* err = n
 // "host:port", with brackets around IPv6 literals.
 std::string format_host_port(const HostPort& hp);
 
+// Who a client address belongs to, for per-client limits: one machine can
+// speak from any address of 127.0.0.0/8 and ::1, and one IPv6 host from any
+// address of its /64, so each of those is a single client; an IPv4-mapped
+// IPv6 address is its IPv4 address; any other IPv4 address is itself.
+// Anything that is not an IP literal is returned unchanged.
+std::string client_key(std::string_view ip);
+
 } // namespace rh

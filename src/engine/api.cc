@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/address.h"
 #include "common/evutil.h"
 #include "common/log.h"
 
@@ -210,7 +211,7 @@ bool Api::admit(evhttp_connection* conn) {
     char* host = nullptr;
     ev_uint16_t port = 0;
     evhttp_connection_get_peer(conn, &host, &port);
-    std::string peer = host ? host : "";
+    std::string peer = client_key(host ? host : "");
     auto it = per_peer_.find(peer);
     if (it != per_peer_.end() && it->second >= limits_.max_per_address)
         return false;

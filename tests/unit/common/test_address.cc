@@ -71,12 +71,30 @@ static void parses_host_port_forms(void**) {
     assert_false(parse_host_port("bad host:1", &err).has_value());
 }
 
+static void groups_clients_by_machine(void**) {
+    // Every loopback address is the one local machine.
+    assert_string_equal(client_key("127.0.0.1").c_str(), "loopback");
+    assert_string_equal(client_key("127.3.2.1").c_str(), "loopback");
+    assert_string_equal(client_key("::1").c_str(), "loopback");
+    assert_string_equal(client_key("::ffff:127.0.0.9").c_str(), "loopback");
+    // Other IPv4 addresses are themselves, mapped or not.
+    assert_string_equal(client_key("192.0.2.7").c_str(), "192.0.2.7");
+    assert_string_equal(client_key("::ffff:192.0.2.7").c_str(), "192.0.2.7");
+    assert_string_not_equal(client_key("192.0.2.7").c_str(), client_key("192.0.2.8").c_str());
+    // An IPv6 host owns its /64.
+    assert_string_equal(client_key("2001:db8:1:2:aaaa::1").c_str(), "2001:db8:1:2::/64");
+    assert_string_equal(client_key("2001:db8:1:2:ffff:1:2:3").c_str(), "2001:db8:1:2::/64");
+    assert_string_not_equal(client_key("2001:db8:1:3::1").c_str(), "2001:db8:1:2::/64");
+    // Not an address: unchanged.
+    assert_string_equal(client_key("").c_str(), "");
+    assert_string_equal(client_key("example").c_str(), "example");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(accepts_ipv4_ipv6_and_names),
-        cmocka_unit_test(rejects_injection_and_junk),
-        cmocka_unit_test(parses_ports_strictly),
-        cmocka_unit_test(parses_host_port_forms),
+        cmocka_unit_test(accepts_ipv4_ipv6_and_names), cmocka_unit_test(rejects_injection_and_junk),
+        cmocka_unit_test(parses_ports_strictly),       cmocka_unit_test(parses_host_port_forms),
+        cmocka_unit_test(groups_clients_by_machine),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
