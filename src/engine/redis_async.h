@@ -44,6 +44,10 @@ struct ReplyBudget {
     static constexpr size_t elements_per_cluster = 48;
     // The base budget with room for SENTINEL MASTERS of n clusters.
     static ReplyBudget for_clusters(size_t n);
+    // A subscribed (event) connection: every message is a flat array of a
+    // few strings, the largest a hello of well under 1 KB, so 64 KB is
+    // room to spare and all a forged Sentinel can make us hold per link.
+    static ReplyBudget for_events() { return {64u << 10, 16, 2}; }
 };
 
 // Counts the objects of the reply being read against a budget. Point a

@@ -80,6 +80,7 @@ void SentinelLink::connect_both() {
         RedisConn::Callbacks{[this] { on_sub_connected(); },
                              [fail](const std::string& e) { fail("event connection: " + e); },
                              [this](redisReply* r) { on_push(r); }});
+    sub_->set_reply_budget(ReplyBudget::for_events());
     connect_timer_.arm(settings_.connect_timeout);
     std::string err;
     if (!cmd_->connect(&err) || !sub_->connect(&err))

@@ -190,6 +190,24 @@ static void sentinel_masters_of_ten_thousand_fit_their_budget(void**) {
     assert_true(got);
 }
 
+// The event connection reads pub/sub messages: a hello with the longest
+// names fits, a message of 100 KB or one nested array is refused.
+static void event_budget_admits_messages_and_nothing_more(void**) {
+    std::string hello = "127.0.0.1,26379," + std::string(40, 'f') + ",7," + std::string(200, 'c') +
+                        ",127.0.0.1,6379,7";
+    std::string msg = "*3\r\n" + bulk("message") + bulk("__sentinel__:hello") + bulk(hello);
+    Reader ok(ReplyBudget::for_events());
+    bool got = false;
+    assert_int_equal(ok.feed(msg, &got), REDIS_OK);
+    assert_true(got);
+    Reader big(ReplyBudget::for_events());
+    assert_int_equal(
+        big.feed("*3\r\n" + bulk("message") + bulk("x") + bulk(std::string(100 << 10, 'a'))),
+        REDIS_ERR);
+    Reader nested(ReplyBudget::for_events());
+    assert_int_equal(nested.feed("*1\r\n*1\r\n:1\r\n"), REDIS_ERR);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(huge_bulk_header_is_refused_at_once),
@@ -200,6 +218,7 @@ int main(void) {
         cmocka_unit_test(deep_nesting_is_refused),
         cmocka_unit_test(budget_is_per_reply),
         cmocka_unit_test(sentinel_masters_of_ten_thousand_fit_their_budget),
+        cmocka_unit_test(event_budget_admits_messages_and_nothing_more),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
