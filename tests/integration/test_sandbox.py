@@ -118,8 +118,8 @@ def test_sandbox_failover_and_stale_master():
         first, applied = sb.status_master()
         assert applied and first != "-", first
 
+        t0 = time.monotonic()  # failover waits for HAProxy to route to the new master
         out = sb.run("failover").stdout
-        t0 = time.monotonic()
         assert first in out, out
         new = poll_until(lambda: (lambda m: m[1] and m[0] != first and m[0])(sb.status_master()),
                          30, "status to show a new applied master")
