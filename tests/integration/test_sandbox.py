@@ -1,6 +1,8 @@
 """contrib/sandbox end to end, as a user runs it: start, status, failover,
 the old master restarted with its original config while a writer goes
-through HAProxy, then stop, which must leave none of its processes behind.
+through HAProxy, then stop, which must leave none of its processes behind;
+the same with two hosts (start --hosts 2: two HAProxies, two daemons, one
+set of Sentinels); and pubsub through a failover.
 Uses the daemon make check built (REDISHAPPYD), so it neither installs nor
 builds. Needs root (the sandbox then runs with privilege separation)."""
 import os
@@ -48,17 +50,19 @@ class Sandbox:
     def status_master(self):
         return self.status_row()[:2]
 
-    def recorded_pids(self):
-        """Every PID the sandbox recorded (with the engine, a child of the
+    def recorded_pids(self, hosts=1):
+        """Every PID the sandbox recorded (with each engine, a child of its
         parent), each with its kernel start time."""
         pids = []
         for name in os.listdir(os.path.join(self.dir, "pids")):
             with open(os.path.join(self.dir, "pids", name)) as f:
                 pids.append(int(f.read().split()[0]))
-        with open(os.path.join(self.dir, "haproxy.pid")) as f:
-            pids.append(int(f.read().split()[0]))
-        daemon = _pid_of(self.dir, "redishappyd")
-        pids += _children(daemon)
+        for h in range(1, hosts + 1):
+            d = self.dir if h == 1 else os.path.join(self.dir, "host-%d" % h)
+            with open(os.path.join(d, "haproxy.pid")) as f:
+                pids.append(int(f.read().split()[0]))
+            daemon = _pid_of(self.dir, "redishappyd" if h == 1 else "redishappyd-%d" % h)
+            pids += _children(daemon)
         return [(p, _start_time(p)) for p in pids if _start_time(p)]
 
 
@@ -114,8 +118,8 @@ def test_sandbox_failover_and_stale_master():
         first, applied = sb.status_master()
         assert applied and first != "-", first
 
+        t0 = time.monotonic()  # failover waits for HAProxy to route to the new master
         out = sb.run("failover").stdout
-        t0 = time.monotonic()
         assert first in out, out
         new = poll_until(lambda: (lambda m: m[1] and m[0] != first and m[0])(sb.status_master()),
                          30, "status to show a new applied master")
@@ -161,6 +165,121 @@ def test_sandbox_failover_and_stale_master():
         if started:
             sb.run("stop", check=False)
         shutil.rmtree(os.path.dirname(sb.dir), ignore_errors=True)
+
+
+def _routes(host, port):
+    """Where a new connection through the HAProxy frontend host:port lands:
+    (ROLE, tcp_port of that server) from the server itself."""
+    role = try_command(host, port, "ROLE")[0]
+    info = try_command(host, port, "INFO", "server")
+    return role, int(re.search(r"^tcp_port:(\d+)", info, re.M).group(1))
+
+
+def _frontends(out):
+    """host number -> (address, port) of each HAProxy, from start's output."""
+    return {int(h): (a, int(p)) for h, a, p in
+            re.findall(r"host (\d+) \((\S+)\).*\n.*\n\s+connect\s+redis-cli -h \S+ -p (\d+)",
+                       out)}
+
+
+def test_two_hosts_follow_one_failover():
+    """start --hosts 2: each host's HAProxy, asked through its frontend,
+    routes to the master the Sentinels chose, before and after a failover;
+    stop then leaves none of the 12 processes behind."""
+    if os.geteuid() != 0:
+        skip("the sandbox test runs as root (privilege separation); not root here")
+    require_binaries("redis-server", "redis-sentinel", "haproxy")
+    sb = Sandbox()
+    started = False
+    try:
+        out = sb.run("start", "--hosts", "2").stdout
+        started = True
+        fronts = _frontends(out)
+        assert sorted(fronts) == [1, 2], out
+        assert fronts[1][0] == "127.0.0.1" and fronts[2][0] == "127.0.0.2", fronts
+        pids = sb.recorded_pids(hosts=2)
+        assert len(pids) >= 12, "expected 3 redis, 3 sentinels, 2 haproxy, 2 parents, " \
+            "2 engines: %r" % pids
+
+        before = {h: _routes(*f) for h, f in fronts.items()}
+        assert before[1] == before[2] and before[1][0] == "master", before
+        out = sb.run("status").stdout
+        assert "== host 1 (127.0.0.1)" in out and "== host 2 (127.0.0.2)" in out, out
+        assert len(re.findall(r"routes to redis-\d 127\.0\.0\.1:%d \(ROLE master\)"
+                              % before[1][1], out)) == 2, out
+        assert len(re.findall(r"^sandbox\s+\d+\s+127\.0\.0\.1:%d\s+\d+\s+yes\s+applied"
+                              % before[1][1], out, re.M)) == 2, out
+
+        out = sb.run("failover").stdout
+        assert "127.0.0.1:%d" % before[1][1] in out, out
+        assert re.search(r"host 1: HAProxy 127\.0\.0\.1:\d+ routes to", out), out
+        assert re.search(r"host 2: HAProxy 127\.0\.0\.2:\d+ routes to", out), out
+        # Checked again here, through each frontend, independently of what
+        # the sandbox printed.
+        after = {h: poll_until(lambda: (lambda r: r[1] != before[1][1] and r)(_routes(*f)), 30,
+                               "HAProxy %s:%d to route to a new master" % f)
+                 for h, f in fronts.items()}
+        assert after[1] == after[2] and after[1][0] == "master", after
+        print("  both HAProxies: %d -> %d" % (before[1][1], after[1][1]))
+
+        pids = sb.recorded_pids(hosts=2)
+        sb.run("stop")
+        started = False
+        left = [p for p, t in pids if _start_time(p) == t]
+        assert not left, "processes left behind after stop: %r" % left
+    finally:
+        if started:
+            sb.run("stop", check=False)
+        shutil.rmtree(os.path.dirname(sb.dir), ignore_errors=True)
+
+
+def test_pubsub_through_a_failover():
+    """pubsub kills the master during the run, then pauses the next one;
+    each time the subscriber, connected through HAProxy, must be re-attached
+    to the new master at the end. The report's figures are printed, not
+    judged (timing)."""
+    if os.geteuid() != 0:
+        skip("the sandbox test runs as root (privilege separation); not root here")
+    require_binaries("redis-server", "redis-sentinel", "haproxy")
+    sb = Sandbox()
+    started = False
+    try:
+        sb.run("start")
+        started = True
+        first, applied = sb.status_master()
+        assert applied, first
+        out = sb.run("pubsub", "4", timeout=90).stdout
+        assert "killed -9 the master" in out and first in out, out
+        _check_pubsub_report(out)
+        # A paused master keeps its clients' connections: the subscriber
+        # leaves it only because the switch shuts its session down.
+        second, applied = sb.status_master()
+        assert applied and second != first, second
+        host, port = second.rsplit(":", 1)
+        poll_until(lambda: "state=online" in try_command(host, int(port), "INFO", "replication"),
+                   30, "the remaining replica to be in sync with %s" % second)
+        out = sb.run("pubsub", "4", "--pause", timeout=90).stdout
+        assert "paused (SIGSTOP) the master" in out and second in out, out
+        _check_pubsub_report(out)
+        pids = sb.recorded_pids()
+        sb.run("stop")
+        started = False
+        left = [p for p, t in pids if _start_time(p) == t]
+        assert not left, "processes left behind after stop: %r" % left
+    finally:
+        if started:
+            sb.run("stop", check=False)
+        shutil.rmtree(os.path.dirname(sb.dir), ignore_errors=True)
+
+
+def _check_pubsub_report(out):
+    m = re.search(r"re-attached (\d+) time", out)
+    assert m and int(m.group(1)) >= 1, out
+    assert re.search(r"^pubsub: detached: connection lost at \+[\d.]+s, subscribed again "
+                     r"at \+[\d.]+s", out, re.M), out
+    m = re.search(r"^pubsub: missed (\d+) of (\d+) acknowledged messages", out, re.M)
+    assert m and int(m.group(2)) > 0, out
+    assert re.search(r"the last acknowledged message \(#\d+\) reached the subscriber", out), out
 
 
 def test_failed_start_leaves_nothing_behind():
