@@ -412,10 +412,13 @@ std::optional<EventsQuery> parse_events_query(std::string_view query, std::strin
         *err = "query too long";
         return std::nullopt;
     }
-    while (!query.empty()) {
+    // Every &-separated part, the empty ones too ("n=1&" is malformed).
+    bool more = !query.empty();
+    while (more) {
         size_t amp = query.find('&');
         std::string_view pair = query.substr(0, amp);
-        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        more = amp != std::string_view::npos;
+        query = more ? query.substr(amp + 1) : std::string_view{};
         size_t eq = pair.find('=');
         std::string key, value;
         if (eq == std::string_view::npos || !url_decode(pair.substr(0, eq), &key) ||
