@@ -285,7 +285,7 @@ void Decider::log_reasons(Work& w, const Verdict& v) {
         reasons += r.text + "; ";
     if (reasons == w.last_reasons)
         return;
-    note_refusals(w.config.name, v);
+    note_refusals(w.config.name, v, w.last_reasons);
     const std::string& cluster = w.config.name;
     const ClusterState* st = topology_.state(cluster);
     bool starting = !st || !st->has_master;
@@ -418,9 +418,16 @@ void Decider::note(const std::string& cluster, EventKind kind, EventReason reaso
     events_.record(ms, cluster, kind, reason, std::move(d));
 }
 
-// Each refusal of a verdict, as the rule that made it (topology.h).
-void Decider::note_refusals(const std::string& cluster, const Verdict& v) {
+// Each refusal of a verdict that was not among the `before` ones (the
+// last set, joined with "; "), as the rule that made it (topology.h): a
+// refusal that stands while others come and go is one event, not one per
+// change of the others.
+void Decider::note_refusals(const std::string& cluster, const Verdict& v,
+                            const std::string& before) {
+    std::string held = "; " + before;
     for (const auto& r : v.reasons) {
+        if (held.find("; " + r.text + "; ") != std::string::npos)
+            continue;
         EventReason why = EventReason::min_agreement;
         switch (r.kind) {
         case RefusalKind::untrusted:

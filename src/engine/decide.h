@@ -142,7 +142,7 @@ class Decider {
     void announce(Work& w);
     void publish_if_applied(Work& w);
     void note(const std::string& cluster, EventKind kind, EventReason reason, EventDetail d);
-    void note_refusals(const std::string& cluster, const Verdict& v);
+    void note_refusals(const std::string& cluster, const Verdict& v, const std::string& before);
     int64_t wall(TopologyTime t) const;
     ApiCluster view_cluster(const Work& w) const;
 

@@ -503,6 +503,25 @@ static void events_record_why(void**) {
     assert_non_null(find_event(*d, EventKind::refused, EventReason::stale_epoch));
 }
 
+// A refusal that stands while other refusals come and go is one event.
+static void standing_refusal_is_recorded_once(void**) {
+    World w;
+    auto d = make(w);
+    report(*d, S1id, A, 1); // alone: refused
+    d->on_discovered(C, {sentinel::SentinelInfo{D1, "", {}}, sentinel::SentinelInfo{D2, "", {}}});
+    for (uint64_t e = 10; e < 20; e++) { // forged reports, each a new refusal line
+        report(*d, D1id, B, e);
+        report(*d, D2id, B, e + 100);
+    }
+    const Event* e = find_event(*d, EventKind::refused, EventReason::min_agreement);
+    assert_non_null(e);
+    assert_int_equal(e->count, 1);
+    e = find_event(*d, EventKind::refused, EventReason::untrusted_source);
+    assert_non_null(e);
+    assert_true(e->count >= 20);
+    assert_int_equal(d->events().last(0, C).size(), 4); // 2 candidates, 2 refusals
+}
+
 static void events_record_seed_wait_and_max_discovered(void**) {
     World w;
     DeciderSettings s;
@@ -545,6 +564,7 @@ int main(void) {
         cmocka_unit_test(apply_results),
         cmocka_unit_test(all_sentinels_down_keeps_the_master),
         cmocka_unit_test(events_record_why),
+        cmocka_unit_test(standing_refusal_is_recorded_once),
         cmocka_unit_test(events_record_seed_wait_and_max_discovered),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
