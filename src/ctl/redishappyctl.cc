@@ -273,7 +273,7 @@ int cmd_watch(Options o) {
     char every[32];
     snprintf(every, sizeof every, "%g", static_cast<double>(o.interval.count()) / 1000.0);
     for (bool first = true;; first = false) {
-        std::string topo, sent, err, body;
+        std::string topo, sent, err;
         bool ok =
             get_ok(o, "/api/topology", &topo, &err) && get_ok(o, "/api/sentinels", &sent, &err);
         if (wait_for_stop(set, rh::Millis(0)))
@@ -428,7 +428,7 @@ std::optional<int> command_args(const std::string& cmd, int argc, char** argv, O
             char* end = nullptr;
             double secs = std::strtod(v.c_str(), &end);
             rh::Millis d{0};
-            if (!v.empty() && *end == '\0' && std::isfinite(secs))
+            if (!v.empty() && *end == '\0' && std::isfinite(secs) && secs > 0 && secs <= 86400)
                 d = rh::Millis(static_cast<long long>(std::llround(secs * 1000)));
             else if (!rh::parse_duration(v, &d))
                 d = rh::Millis(0);
