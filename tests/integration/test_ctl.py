@@ -309,8 +309,11 @@ class _Reader:
         self.t.start()
 
     def _run(self, stream):
-        for chunk in iter(lambda: os.read(stream.fileno(), 4096), b""):
-            self.chunks.append(chunk)
+        try:
+            for chunk in iter(lambda: os.read(stream.fileno(), 4096), b""):
+                self.chunks.append(chunk)
+        except OSError:  # a pty whose other side closed reads EIO: the end
+            pass
 
     def text(self):
         return b"".join(self.chunks).decode(errors="replace")
@@ -397,6 +400,27 @@ def test_watch_survives_an_api_outage():
         server.server_close()
     p.send_signal(signal.SIGINT)
     assert p.wait(timeout=10) == 0
+
+
+def test_watch_clears_a_terminal():
+    """On a terminal each table starts with home + clear-screen escapes."""
+    port = rhtest.free_port()
+    server = serve_status(port)
+    master_fd, slave_fd = os.openpty()
+    try:
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+        p = subprocess.Popen([CTL, "-a", "127.0.0.1:%d" % port, "watch", "-i", "0.2"],
+                             stdout=slave_fd, stderr=subprocess.PIPE, env=env)
+        rhtest.run().on_close(lambda: p.poll() is None and (p.kill(), p.wait()))
+        os.close(slave_fd)
+        out = _Reader(os.fdopen(master_fd, "rb", buffering=0))
+        poll_until(lambda: out.text().count("\033[H\033[2J") >= 2, 10, "two cleared screens")
+        p.send_signal(signal.SIGINT)
+        assert p.wait(timeout=10) == 0
+        assert "10.0.0.1:7000" in out.text(), out.text()
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 if __name__ == "__main__":
