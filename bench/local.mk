@@ -4,5 +4,9 @@ check_PROGRAMS += bench/api_demo
 bench_api_demo_SOURCES = %reldir%/api_demo.cc
 bench_api_demo_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS)
 bench_api_demo_LDADD = $(ENGINE_LIBS)
+check_PROGRAMS += bench/events_size
+bench_events_size_SOURCES = %reldir%/events_size.cc
+bench_events_size_CXXFLAGS = $(AM_CXXFLAGS) $(JANSSON_CFLAGS)
+bench_events_size_LDADD = $(ENGINE_LIBS)
 EXTRA_DIST += %reldir%/README %reldir%/run-all %reldir%/failover.py %reldir%/scale.py \
 	%reldir%/api_bench

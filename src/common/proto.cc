@@ -281,6 +281,9 @@ bool apply_state(uint64_t v) {
 bool unix_time(uint64_t v) {
     return v <= (uint64_t{1} << 40);
 }
+bool apply_path(uint64_t v) {
+    return v <= static_cast<uint8_t>(ApplyPath::Reload);
+}
 
 constexpr const char* kTimerRange = "out of range (1 ms to 24 h)";
 
@@ -355,7 +358,7 @@ template <typename IO, Is<ApplyResult> M> bool fields(IO& io, M& m) {
     return io.str(m.cluster, "cluster", kMaxName, cluster_name, "invalid cluster name") &&
            io.u8(m.state, "state", apply_state) && io.opt_host_port(m.master, "master") &&
            io.u64(m.epoch, "epoch") && io.u64(m.at, "at", unix_time) &&
-           io.str(m.error, "error", kMaxText);
+           io.str(m.error, "error", kMaxText) && io.u8(m.path, "path", apply_path);
 }
 
 template <typename IO, Is<Shutdown> M> bool fields(IO&, M&) {

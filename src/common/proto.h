@@ -143,6 +143,11 @@ struct ConfigEnd {
 
 enum class ApplyState : uint8_t { Applied = 1, Error = 2, Pending = 3, None = 4 };
 
+// How an Applied master reached HAProxy: through the runtime socket, by a
+// reload, or neither (no [haproxy], only the file changed, or a replay of
+// what was already in effect).
+enum class ApplyPath : uint8_t { None = 0, Runtime = 1, Reload = 2 };
+
 struct ApplyResult {
     std::string cluster;
     ApplyState state = ApplyState::Applied;
@@ -150,6 +155,7 @@ struct ApplyResult {
     uint64_t epoch = 0;
     int64_t at = 0; // unix seconds
     std::string error;
+    ApplyPath path = ApplyPath::None;
     bool operator==(const ApplyResult&) const = default;
 };
 

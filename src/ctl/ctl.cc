@@ -6,6 +6,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <memory>
 
 namespace rh::ctl {
@@ -396,6 +397,128 @@ Formatted format_health(std::string_view health_json, long http_status, bool* he
     f.text = ok ? "ok\n" : "unhealthy\n";
     for (const auto& r : strings(json_object_get(h.get(), "reasons")))
         f.text += "  " + r + "\n";
+    return f;
+}
+
+namespace {
+
+struct Words {
+    const char* kind;
+    const char* reason;
+    const char* words;
+};
+
+// Every reason the daemon records (engine/events.h), in an operator's words.
+constexpr Words kWords[] = {
+    {"candidate", "trusted", "reported by a trusted Sentinel"},
+    {"candidate", "untrusted", "reported by an untrusted Sentinel (never counted)"},
+    {"refused", "untrusted-source", "untrusted Sentinel: its reports are never counted"},
+    {"refused", "epoch-jump", "epoch too far above the other Sentinels' (max_epoch_jump)"},
+    {"refused", "stale-epoch", "stale: epoch below the current master's"},
+    {"refused", "equal-epoch", "same epoch as the current master, which stays"},
+    {"refused", "min-agreement", "not enough trusted Sentinels agree (min_agreement)"},
+    {"refused", "conflict", "two masters corroborated at the same epoch; waiting"},
+    {"refused", "role-not-master", "the candidate does not answer ROLE as master"},
+    {"refused", "role-failed", "ROLE could not be asked (connection, timeout, bad reply)"},
+    {"refused", "no-longer-pick", "ROLE master, but the Sentinels moved on meanwhile"},
+    {"refused", "seed-not-corroborated",
+     "the state file's master waits for enough Sentinels to report it"},
+    {"refused", "failover-in-progress", "the Sentinel is mid-failover; report not used"},
+    {"refused", "discovered-by-name", "discovered Sentinel named by a host name: not followed"},
+    {"refused", "max-discovered", "too many discovered Sentinels (max_discovered): not followed"},
+    {"confirmed", "switch", "new master: ROLE master, corroborated"},
+    {"confirmed", "epoch-advance", "same master at a higher epoch"},
+    {"confirmed", "seed-confirmed", "the state file's master, reported again by the Sentinels"},
+    {"applied", "runtime", "in effect through HAProxy's runtime socket"},
+    {"applied", "reload", "in effect after an HAProxy reload"},
+    {"applied", "none", "in effect (no switch needed, or no [haproxy])"},
+    {"apply-error", "error", "the parent could not apply it"},
+};
+
+// "HH:MM:SS.mmm" of a time, for "since" columns.
+std::string clock_ms(long long ms) {
+    std::string t = utc_ms(ms);
+    return t.size() >= 23 ? t.substr(11, 12) : t;
+}
+
+long long integer(const json_t* o, const char* key) {
+    const json_t* v = json_object_get(o, key);
+    return json_is_integer(v) ? static_cast<long long>(json_integer_value(v)) : 0;
+}
+
+} // namespace
+
+std::string utc_ms(long long ms) {
+    if (ms <= 0)
+        return "-";
+    time_t t = static_cast<time_t>(ms / 1000);
+    struct tm tm {};
+    if (!gmtime_r(&t, &tm))
+        return "-";
+    char buf[40], out[48];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, sizeof out, "%s.%03lldZ", buf, ms % 1000);
+    return out;
+}
+
+std::string error_of(std::string_view body) {
+    std::string err;
+    Json j = parse(body, "error", &err);
+    const json_t* e = j ? json_object_get(j.get(), "error") : nullptr;
+    if (!json_is_string(e) || json_string_length(e) == 0)
+        return "(no reason given)";
+    return printable(std::string_view(json_string_value(e), json_string_length(e)));
+}
+
+std::string reason_words(std::string_view kind, std::string_view reason) {
+    for (const auto& w : kWords)
+        if (kind == w.kind && reason == w.reason)
+            return w.words;
+    return printable(reason);
+}
+
+Formatted format_events(std::string_view events_json) {
+    Formatted f;
+    Json j = parse(events_json, "/api/events", &f.error);
+    if (!j)
+        return f;
+    const json_t* a = json_object_get(j.get(), "events");
+    if (!json_is_array(a)) {
+        f.error = "/api/events has no \"events\" array";
+        return f;
+    }
+    std::vector<std::vector<std::string>> rows{
+        {"TIME", "CLUSTER", "EVENT", "MASTER", "EPOCH", "SENTINEL", "REPEATS", "WHY"}};
+    size_t i;
+    const json_t* e;
+    json_array_foreach(a, i, e) {
+        const json_t* d = json_object_get(e, "detail");
+        if (!json_is_object(e) || !json_is_string(json_object_get(e, "kind")) ||
+            !json_is_string(json_object_get(e, "reason")) || !json_is_object(d)) {
+            f.error = "/api/events: events[" + std::to_string(i) +
+                      "] is not an event with a kind, a reason and a detail";
+            return f;
+        }
+        std::string kind = json_string_value(json_object_get(e, "kind"));
+        std::string reason = json_string_value(json_object_get(e, "reason"));
+        std::string sentinel = field(d, "sentinel");
+        bool trusted = true;
+        if (sentinel != "-" && flag(d, "trusted", &trusted) && !trusted)
+            sentinel += " (untrusted)";
+        long long count = integer(e, "count");
+        std::string repeats =
+            count > 1 ? std::to_string(count) + "x since " + clock_ms(integer(e, "firstTimeMs"))
+                      : "-";
+        std::string why = reason_words(kind, reason);
+        std::string text = field(d, "text");
+        if (text != "-")
+            why += ": " + text;
+        std::string master = field(d, "master");
+        std::string epoch = field(d, "epoch");
+        rows.push_back({utc_ms(integer(e, "timeMs")), field(e, "cluster"), printable(kind), master,
+                        master == "-" ? "-" : epoch, sentinel, repeats, why});
+    }
+    f.text = json_array_size(a) == 0 ? "no events\n" : render_table(rows);
     return f;
 }
 

@@ -33,6 +33,18 @@ Formatted format_sentinels(std::string_view sentinels_json);
 // from the body's status field, which must agree with http_status (200/503).
 Formatted format_health(std::string_view health_json, long http_status, bool* healthy);
 
+// `events`: one row per event of /api/events, oldest first, reasons in
+// words.
+Formatted format_events(std::string_view events_json);
+// The "error" of an API error body ({"error": "..."}), printable;
+// "(no reason given)" when there is none.
+std::string error_of(std::string_view body);
+// The reason code of an event in words ("min-agreement" -> "not enough
+// trusted Sentinels agree (min_agreement)"); an unknown code as itself.
+std::string reason_words(std::string_view kind, std::string_view reason);
+// Unix milliseconds as "2026-11-30T12:05:10.123Z".
+std::string utc_ms(long long ms);
+
 // Where to reach the API of a daemon whose configuration lists these
 // api_listen addresses: the first one, with a wildcard (0.0.0.0, ::) replaced
 // by the loopback address of its family. nullopt when the API is disabled.

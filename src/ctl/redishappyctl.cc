@@ -6,9 +6,15 @@
 // converted), 2 usage error.
 #include <curl/curl.h>
 #include <getopt.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cmath>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,6 +22,7 @@
 #include "autoconfig.h"
 #include "common/address.h"
 #include "common/file.h"
+#include "common/validate.h"
 #include "config/config.h"
 #include "ctl/convert.h"
 #include "ctl/ctl.h"
@@ -28,6 +35,9 @@ constexpr size_t kMaxConfig = 1u << 20; // an original configuration file
 void usage(FILE* to) {
     fprintf(to, "usage: redishappyctl [-a host:port | -f file] [-t timeout] [--json] "
                 "status|topology|sentinels|health\n"
+                "       redishappyctl [-a host:port | -f file] [-t timeout] [--json] "
+                "events [-n N] [cluster]\n"
+                "       redishappyctl [-a host:port | -f file] [-t timeout] watch [-i seconds]\n"
                 "       redishappyctl convert-config old.json\n"
                 "       redishappyctl -V\n");
 }
@@ -36,6 +46,12 @@ struct Options {
     rh::HostPort api{"127.0.0.1", 8000};
     rh::Millis timeout{5000};
     bool json = false;
+    // events
+    unsigned long count = 0; // -n; 0: all the daemon holds
+    std::string cluster;
+    // watch
+    rh::Millis interval{2000};
+    const sigset_t* stop = nullptr; // signals that end a request in flight
 };
 
 struct EasyFree {
@@ -58,6 +74,19 @@ size_t collect(char* data, size_t size, size_t n, void* user) {
     return len;
 }
 
+// curl's progress callback: abandons the request once a stop signal is
+// pending (watch blocks them, so they wait in the pending set).
+int stop_pending(void* stop, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    sigset_t pending;
+    if (sigpending(&pending) != 0)
+        return 0;
+    auto* set = static_cast<const sigset_t*>(stop);
+    for (int sig : {SIGINT, SIGTERM})
+        if (sigismember(set, sig) == 1 && sigismember(&pending, sig) == 1)
+            return 1;
+    return 0;
+}
+
 bool get(const Options& o, const char* path, Reply* r, std::string* err) {
     std::unique_ptr<CURL, EasyFree> c(curl_easy_init());
     if (!c) {
@@ -75,6 +104,11 @@ bool get(const Options& o, const char* path, Reply* r, std::string* err) {
     curl_easy_setopt(c.get(), CURLOPT_ERRORBUFFER, curl_err);
     curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c.get(), CURLOPT_WRITEDATA, &r->body);
+    if (o.stop) {
+        curl_easy_setopt(c.get(), CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c.get(), CURLOPT_XFERINFOFUNCTION, stop_pending);
+        curl_easy_setopt(c.get(), CURLOPT_XFERINFODATA, const_cast<sigset_t*>(o.stop));
+    }
     CURLcode rc = curl_easy_perform(c.get());
     std::string at = rh::format_host_port(o.api);
     std::string why = curl_err[0] ? curl_err : curl_easy_strerror(rc);
@@ -171,6 +205,98 @@ int cmd_health(const Options& o) {
     auto f = rh::ctl::format_health(r.body, r.status, &healthy);
     int rc = o.json ? print_json(f, r.body) : print(f);
     return rc != 0 || !healthy ? 1 : 0;
+}
+
+int cmd_events(const Options& o) {
+    std::string path = "/api/events";
+    char sep = '?';
+    if (o.count != 0) {
+        path += sep + std::string("n=") + std::to_string(o.count);
+        sep = '&';
+    }
+    if (!o.cluster.empty()) // a valid cluster name needs no escaping
+        path += sep + std::string("cluster=") + o.cluster;
+    Reply r;
+    std::string err;
+    if (!get(o, path.c_str(), &r, &err))
+        return fail(err);
+    if (r.status == 400) {
+        // The daemon says what it did not like: "n must be ...", "no cluster named ...".
+        return fail("the API refused the query: " + rh::ctl::error_of(r.body));
+    }
+    if (r.status != 200)
+        return fail("the API at " + rh::format_host_port(o.api) + " answered HTTP " +
+                    std::to_string(r.status) + " for /api/events");
+    auto f = rh::ctl::format_events(r.body);
+    return o.json ? print_json(f, r.body) : print(f);
+}
+
+// The wall clock as "2026-11-30T12:05:10Z", for watch's header.
+std::string now_utc() {
+    time_t t = time(nullptr);
+    struct tm tm {};
+    char buf[40] = "-";
+    if (gmtime_r(&t, &tm))
+        strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+// Waits up to `d` for SIGINT or SIGTERM (blocked, so they wait pending).
+// True when one came.
+bool wait_for_stop(const sigset_t& set, rh::Millis d) {
+    timespec ts{static_cast<time_t>(d.count() / 1000),
+                static_cast<long>(d.count() % 1000) * 1000000};
+    for (;;) {
+        int sig = sigtimedwait(&set, nullptr, &ts);
+        if (sig == SIGINT || sig == SIGTERM)
+            return true;
+        if (sig < 0 && errno == EINTR)
+            continue; // another signal; the remaining time is not known: wait again
+        return false;
+    }
+}
+
+// `status`, redrawn every interval until SIGINT or SIGTERM (exit 0). Fails
+// only when the first refresh does; later, an unreachable daemon is shown
+// as an error line and asked again.
+int cmd_watch(Options o) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    // Blocked, so that they arrive only where we wait for them, never in
+    // the middle of a write to the terminal.
+    if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0)
+        return fail(std::string("sigprocmask: ") + strerror(errno));
+    o.stop = &set;
+    bool tty = isatty(STDOUT_FILENO) == 1;
+    char every[32];
+    snprintf(every, sizeof every, "%g", static_cast<double>(o.interval.count()) / 1000.0);
+    for (bool first = true;; first = false) {
+        std::string topo, sent, err;
+        bool ok =
+            get_ok(o, "/api/topology", &topo, &err) && get_ok(o, "/api/sentinels", &sent, &err);
+        if (wait_for_stop(set, rh::Millis(0)))
+            return 0;
+        rh::ctl::Formatted f;
+        if (ok) {
+            f = rh::ctl::format_status(topo, sent);
+            if (!f.error.empty())
+                err = "unexpected reply: " + f.error;
+        }
+        if (first && !err.empty())
+            return fail(err);
+        // On a terminal: home, clear, redraw. Elsewhere: successive tables.
+        std::string out = tty ? "\033[H\033[2J" : (first ? "" : "\n");
+        out += "every " + std::string(every) + "s from " + rh::format_host_port(o.api) + ", " +
+               now_utc() + "\n\n";
+        out += err.empty() ? f.text : "redishappyctl: " + err + " (retrying)\n";
+        fputs(out.c_str(), stdout);
+        if (fflush(stdout) != 0)
+            return 1; // the reader went away
+        if (wait_for_stop(set, o.interval))
+            return 0;
+    }
 }
 
 int cmd_convert(const char* path) {
@@ -278,6 +404,48 @@ std::optional<int> choose_api(const Invocation& inv, Options* o) {
     return std::nullopt;
 }
 
+// The arguments after `events` or `watch` (parsed here rather than by
+// getopt, which has already stopped at the command). Returns an exit status
+// for a usage error.
+std::optional<int> command_args(const std::string& cmd, int argc, char** argv, Options* o) {
+    auto bad = [&](const std::string& why) {
+        fprintf(stderr, "redishappyctl: %s: %s\n", cmd.c_str(), why.c_str());
+        usage(stderr);
+        return 2;
+    };
+    for (int i = 0; i < argc; i++) {
+        std::string a = argv[i];
+        if (cmd == "events" && (a == "-n" || (a.rfind("-n", 0) == 0 && a.size() > 2))) {
+            std::string v = a.size() > 2 ? a.substr(2) : (i + 1 < argc ? argv[++i] : "");
+            char* end = nullptr;
+            errno = 0;
+            unsigned long n = std::strtoul(v.c_str(), &end, 10);
+            if (v.empty() || v[0] == '-' || *end != '\0' || errno != 0 || n == 0 || n > 100000)
+                return bad("-n " + v + ": expected a number of events, from 1");
+            o->count = n;
+        } else if (cmd == "watch" && (a == "-i" || (a.rfind("-i", 0) == 0 && a.size() > 2))) {
+            std::string v = a.size() > 2 ? a.substr(2) : (i + 1 < argc ? argv[++i] : "");
+            char* end = nullptr;
+            double secs = std::strtod(v.c_str(), &end);
+            rh::Millis d{0};
+            if (!v.empty() && *end == '\0' && std::isfinite(secs) && secs > 0 && secs <= 86400)
+                d = rh::Millis(static_cast<long long>(std::llround(secs * 1000)));
+            else if (!rh::parse_duration(v, &d))
+                d = rh::Millis(0);
+            if (d < rh::Millis(100) || d > rh::Millis(86400000))
+                return bad("-i " + v + ": expected seconds, from 0.1 to 86400 (or 500ms, 2s, 1m)");
+            o->interval = d;
+        } else if (cmd == "events" && o->cluster.empty() && !a.empty() && a[0] != '-') {
+            if (!rh::valid_cluster_name(a))
+                return bad(a + ": not a cluster name");
+            o->cluster = a;
+        } else {
+            return bad("unexpected argument \"" + a + "\"");
+        }
+    }
+    return std::nullopt;
+}
+
 int (*api_command(const std::string& cmd))(const Options&) {
     if (cmd == "status")
         return cmd_status;
@@ -287,6 +455,10 @@ int (*api_command(const std::string& cmd))(const Options&) {
         return cmd_sentinels;
     if (cmd == "health")
         return cmd_health;
+    if (cmd == "events")
+        return cmd_events;
+    if (cmd == "watch")
+        return [](const Options& o) { return cmd_watch(o); };
     return nullptr;
 }
 
@@ -310,8 +482,15 @@ int main(int argc, char** argv) {
         }
         return cmd_convert(argv[optind + 1]);
     }
-    if (rest != 0) {
+    if (cmd == "events" || cmd == "watch") {
+        if (auto status = command_args(cmd, rest, argv + optind + 1, &inv.o))
+            return *status;
+    } else if (rest != 0) {
         usage(stderr);
+        return 2;
+    }
+    if (cmd == "watch" && inv.o.json) {
+        fprintf(stderr, "redishappyctl: watch: --json is not supported (use status --json)\n");
         return 2;
     }
     if (auto status = choose_api(inv, &inv.o))

@@ -32,6 +32,8 @@ const char* reason(int status) {
     switch (status) {
     case 200:
         return "OK";
+    case 400:
+        return "Bad Request";
     case 404:
         return "Not Found";
     case 405:
@@ -157,7 +159,17 @@ void Api::set_view(const ApiView& view) {
     ApiResponse h = render_health(view);
     r["/api/health"] = {h.status, "application/json", std::move(h.body)};
     r["/metrics"] = {200, "text/plain; version=0.0.4; charset=utf-8", render_metrics(view)};
+    ApiResponse ev = render_events(view, "");
+    r["/api/events"] = {ev.status, "application/json", std::move(ev.body)};
     replies_ = std::move(r);
+    // A query (?n=, ?cluster=) is answered from these, when it comes.
+    events_view_.events = view.events;
+    events_view_.events_evicted = view.events_evicted;
+    events_view_.clusters.clear();
+    for (const auto& c : view.clusters) {
+        events_view_.clusters.emplace_back();
+        events_view_.clusters.back().name = c.name;
+    }
 }
 
 void Api::on_request(evhttp_request* req, void* arg) {
@@ -303,6 +315,11 @@ void Api::handle(evhttp_request* req) {
     }
     if (rit != replies_.end() && rit->first == "/metrics")
         return send(req, with_own_counters(rit->second));
+    const char* query = uri ? evhttp_uri_get_query(uri) : nullptr;
+    if (rit != replies_.end() && rit->first == "/api/events" && query && *query) {
+        ApiResponse ev = render_events(events_view_, query);
+        return send(req, Reply{ev.status, "application/json", std::move(ev.body)});
+    }
     send(req, rit == replies_.end() ? not_found_ : rit->second);
 }
 

@@ -103,6 +103,7 @@ class Api {
     ApiLimits limits_;
     std::unique_ptr<evhttp, HttpFree> http_;
     std::unordered_map<std::string, Reply> replies_;
+    ApiView events_view_; // events and cluster names only: for /api/events?query
     Reply not_found_, not_allowed_;
     std::vector<HostPort> bound_;
     std::vector<evconnlistener*> listeners_; // owned by http_

@@ -9,6 +9,8 @@
 #include <ctime>
 #include <memory>
 
+#include "common/validate.h"
+
 namespace rh {
 
 namespace {
@@ -339,6 +341,150 @@ std::string render_error(std::string_view msg) {
     JsonPtr o(json_object());
     json_object_set_new(o.get(), "error", str(msg));
     return dump(o);
+}
+
+} // namespace rh
+
+namespace rh {
+
+namespace {
+
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+// %XX-decodes s; false on a malformed escape.
+bool url_decode(std::string_view s, std::string* out) {
+    out->clear();
+    for (size_t i = 0; i < s.size(); i++) {
+        if (s[i] != '%') {
+            *out += s[i];
+            continue;
+        }
+        if (i + 2 >= s.size())
+            return false;
+        int hi = hex_digit(s[i + 1]), lo = hex_digit(s[i + 2]);
+        if (hi < 0 || lo < 0)
+            return false;
+        *out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+    }
+    return true;
+}
+
+json_t* event_obj(const Event& e) {
+    json_t* o = json_object();
+    json_object_set_new(o, "time", json_integer(e.last_ms / 1000));
+    json_object_set_new(o, "timeMs", json_integer(e.last_ms));
+    json_object_set_new(o, "firstTime", json_integer(e.first_ms / 1000));
+    json_object_set_new(o, "firstTimeMs", json_integer(e.first_ms));
+    json_object_set_new(o, "count", json_integer(static_cast<json_int_t>(e.count)));
+    json_object_set_new(o, "cluster", str(e.cluster));
+    json_object_set_new(o, "kind", json_string(event_kind_name(e.kind)));
+    json_object_set_new(o, "reason", json_string(event_reason_name(e.reason)));
+    json_t* d = json_object();
+    json_object_set_new(d, "master",
+                        e.detail.master ? str(format_host_port(*e.detail.master)) : json_null());
+    json_object_set_new(d, "epoch", json_integer(static_cast<json_int_t>(e.detail.epoch)));
+    json_object_set_new(d, "sentinel", str(e.detail.sentinel));
+    json_object_set_new(d, "trusted", json_boolean(e.detail.trusted));
+    json_object_set_new(d, "text", str(e.detail.text));
+    json_object_set_new(o, "detail", d);
+    return o;
+}
+
+ApiResponse bad_query(const std::string& why) {
+    return {400, render_error(why)};
+}
+
+} // namespace
+
+std::optional<EventsQuery> parse_events_query(std::string_view query, std::string* err) {
+    EventsQuery q;
+    bool have_n = false, have_cluster = false;
+    if (query.size() > 512) {
+        *err = "query too long";
+        return std::nullopt;
+    }
+    // Every &-separated part, the empty ones too ("n=1&" is malformed).
+    bool more = !query.empty();
+    while (more) {
+        size_t amp = query.find('&');
+        std::string_view pair = query.substr(0, amp);
+        more = amp != std::string_view::npos;
+        query = more ? query.substr(amp + 1) : std::string_view{};
+        size_t eq = pair.find('=');
+        std::string key, value;
+        if (eq == std::string_view::npos || !url_decode(pair.substr(0, eq), &key) ||
+            !url_decode(pair.substr(eq + 1), &value)) {
+            *err = "malformed query: expected n=N and/or cluster=NAME";
+            return std::nullopt;
+        }
+        if (key == "n") {
+            bool digits = !value.empty() && value.size() <= 6 &&
+                          value.find_first_not_of("0123456789") == std::string::npos;
+            unsigned long n = digits ? std::strtoul(value.c_str(), nullptr, 10) : 0;
+            if (have_n || n < 1 || n > kEventCapacity) {
+                *err = have_n ? std::string("n given twice")
+                              : "n must be an integer from 1 to " + std::to_string(kEventCapacity);
+                return std::nullopt;
+            }
+            q.n = n;
+            have_n = true;
+        } else if (key == "cluster") {
+            if (have_cluster || !valid_cluster_name(value)) {
+                *err = have_cluster ? "cluster given twice" : "cluster must be a cluster name";
+                return std::nullopt;
+            }
+            q.cluster = value;
+            have_cluster = true;
+        } else {
+            *err = "unknown query parameter (expected n and cluster)";
+            return std::nullopt;
+        }
+    }
+    return q;
+}
+
+ApiResponse render_events(const ApiView& v, std::string_view query) {
+    std::string err;
+    auto q = parse_events_query(query, &err);
+    if (!q)
+        return bad_query(err);
+    if (!q->cluster.empty()) {
+        bool known = false;
+        for (const auto& c : v.clusters)
+            known = known || c.name == q->cluster;
+        if (!known)
+            return bad_query("no cluster named " + q->cluster + " is configured");
+    }
+    JsonPtr a(json_array());
+    // v.events is oldest first: keep the newest n that match.
+    size_t matching = 0;
+    for (const auto& e : v.events)
+        matching += q->cluster.empty() || e.cluster == q->cluster;
+    size_t skip = q->n != 0 && matching > q->n ? matching - q->n : 0;
+    for (const auto& e : v.events) {
+        if (!q->cluster.empty() && e.cluster != q->cluster)
+            continue;
+        if (skip > 0) {
+            skip--;
+            continue;
+        }
+        json_array_append_new(a.get(), event_obj(e));
+    }
+    JsonPtr o(json_object());
+    json_object_set(o.get(), "events", a.get());
+    json_object_set_new(o.get(), "capacity", json_integer(static_cast<json_int_t>(kEventCapacity)));
+    json_object_set_new(o.get(), "evicted",
+                        json_integer(static_cast<json_int_t>(v.events_evicted)));
+    return {200, dump(o)};
 }
 
 } // namespace rh

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/address.h"
+#include "engine/events.h"
 
 namespace rh {
 
@@ -74,6 +75,8 @@ struct ApiView {
     std::string version;
     int64_t started_at = 0;
     uint64_t sentinel_reconnects = 0;
+    std::vector<Event> events; // oldest first (EventLog::last)
+    uint64_t events_evicted = 0;
 };
 
 struct ApiResponse {
@@ -99,5 +102,19 @@ std::string prom_escape_label(std::string_view s);
 
 // {"error": msg} with the given status (used for 404/405).
 std::string render_error(std::string_view msg);
+
+// GET /api/events's query: n (1 to kEventCapacity: the newest n) and cluster
+// (a cluster name), each optional, at most once; nothing else. nullopt and
+// *err for anything else.
+struct EventsQuery {
+    size_t n = 0; // 0: all
+    std::string cluster;
+};
+std::optional<EventsQuery> parse_events_query(std::string_view query, std::string* err);
+
+// The /api/events reply for a raw query string ("" for none): 200 with
+// {"events": [...oldest first...], "capacity", "evicted"}, or 400 with
+// {"error"} for a bad query or a cluster that is not configured.
+ApiResponse render_events(const ApiView& v, std::string_view query);
 
 } // namespace rh

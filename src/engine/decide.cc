@@ -22,6 +22,7 @@ struct Decider::Work {
     std::optional<HostPort> published; // last master given to Consul
     std::string last_reasons;          // to log each refusal once, not on every re-read
     std::vector<HostPort> replicas;
+    bool seed_wait_noted = false; // the event log has the seeded master waiting
     proto::ApplyResult applied;
     uint64_t apply_errors = 0;
     unsigned confirm_attempts = 0;
@@ -46,7 +47,7 @@ Decider::Decider(DeciderSettings settings, const std::vector<proto::ConfigCluste
 
 Decider::~Decider() = default;
 
-void Decider::add_sentinel(const HostPort& addr, bool configured) {
+void Decider::add_sentinel(const HostPort& addr, bool configured, const std::string& cluster) {
     std::string id = format_host_port(addr);
     if (sentinels_.count(id))
         return;
@@ -57,6 +58,10 @@ void Decider::add_sentinel(const HostPort& addr, bool configured) {
         log::notice("sentinel %s: discovered under a host name; only IP literals are "
                     "followed (configure it by name to trust its DNS)",
                     id.c_str());
+        note(
+            cluster, EventKind::refused, EventReason::discovered_by_name,
+            {std::nullopt, 0, id, false, "discovered Sentinel named by a host name; not followed"});
+        hooks_.changed();
         return;
     }
     if (!configured && discovered_count() >= settings_.max_discovered) {
@@ -65,6 +70,11 @@ void Decider::add_sentinel(const HostPort& addr, bool configured) {
         log::notice("sentinel %s: discovered, but %zu discovered Sentinels are followed "
                     "already (max_discovered); ignored",
                     id.c_str(), settings_.max_discovered);
+        note(cluster, EventKind::refused, EventReason::max_discovered,
+             {std::nullopt, 0, id, false,
+              std::to_string(settings_.max_discovered) +
+                  " discovered Sentinels followed already; not followed"});
+        hooks_.changed();
         return;
     }
     Sentinel& s = sentinels_[id];
@@ -105,6 +115,10 @@ void Decider::on_master_info(const std::string& id, const sentinel::MasterInfo& 
     if (m.has_flag("failover_in_progress")) {
         log::debug("sentinel %s: cluster %s: failover in progress, report not used", id.c_str(),
                    m.name.c_str());
+        note(m.name, EventKind::refused, EventReason::failover_in_progress,
+             {m.addr, m.config_epoch, id, s->second.trusted,
+              "the Sentinel is in the middle of a failover; report not used"});
+        hooks_.changed();
         return;
     }
     const ClusterState* before = topology_.state(m.name);
@@ -115,6 +129,10 @@ void Decider::on_master_info(const std::string& id, const sentinel::MasterInfo& 
     // reaches us through their events and re-reads.
     bool news = !topology_.reports_same(m.name, id, m.addr, m.config_epoch);
     topology_.report(m.name, id, s->second.trusted, m.addr, m.config_epoch, hooks_.now());
+    if (news && differs)
+        note(m.name, EventKind::candidate,
+             s->second.trusted ? EventReason::trusted : EventReason::untrusted,
+             {m.addr, m.config_epoch, id, s->second.trusted, ""});
     // An untrusted Sentinel never decides; what it says only makes us ask
     // the trusted ones.
     if (news && differs)
@@ -145,7 +163,7 @@ void Decider::on_discovered(const std::string& cluster,
     if (!clusters_.count(cluster))
         return;
     for (auto& x : s)
-        add_sentinel(x.addr, false);
+        add_sentinel(x.addr, false, cluster);
 }
 
 void Decider::on_event(const std::string& id, const sentinel::Event& e) {
@@ -160,7 +178,7 @@ void Decider::on_event(const std::string& id, const sentinel::Event& e) {
     if (!ie.master || !clusters_.count(*ie.master))
         return;
     if (ie.channel == "+sentinel" && ie.kind == "sentinel")
-        add_sentinel(ie.addr, false);
+        add_sentinel(ie.addr, false, *ie.master);
     if (ie.channel == "+failover-end" || ie.channel == "+config-update-from" ||
         ie.channel == "-odown")
         reread_trusted(*ie.master);
@@ -205,6 +223,13 @@ bool Decider::on_apply_result(const proto::ApplyResult& r) {
     if (r.state == proto::ApplyState::Error) {
         it->second->apply_errors++;
         log::warn("cluster %s: parent could not apply: %s", r.cluster.c_str(), r.error.c_str());
+        note(r.cluster, EventKind::apply_error, EventReason::apply_failed,
+             {r.master, r.epoch, "", false, r.error});
+    } else if (r.state == proto::ApplyState::Applied) {
+        EventReason path = r.path == proto::ApplyPath::Runtime  ? EventReason::runtime
+                           : r.path == proto::ApplyPath::Reload ? EventReason::reload
+                                                                : EventReason::no_path;
+        note(r.cluster, EventKind::applied, path, {r.master, r.epoch, "", false, ""});
     }
     it->second->applied = r;
     publish_if_applied(*it->second);
@@ -257,17 +282,18 @@ void Decider::evaluate(const std::string& cluster) {
 void Decider::log_reasons(Work& w, const Verdict& v) {
     std::string reasons;
     for (auto& r : v.reasons)
-        reasons += r + "; ";
+        reasons += r.text + "; ";
     if (reasons == w.last_reasons)
         return;
+    note_refusals(w.config.name, v, w.last_reasons);
     const std::string& cluster = w.config.name;
     const ClusterState* st = topology_.state(cluster);
     bool starting = !st || !st->has_master;
     for (auto& r : v.reasons) {
         if (starting)
-            log::debug("cluster %s: not yet: %s", cluster.c_str(), r.c_str());
+            log::debug("cluster %s: not yet: %s", cluster.c_str(), r.text.c_str());
         else
-            log::warn("cluster %s: refused: %s", cluster.c_str(), r.c_str());
+            log::warn("cluster %s: refused: %s", cluster.c_str(), r.text.c_str());
     }
     w.last_reasons = reasons;
 }
@@ -298,6 +324,10 @@ void Decider::on_role(const std::string& name, uint64_t epoch, const HostPort& c
         std::string who;
         for (auto& s : v.supporters)
             who += (who.empty() ? "" : ", ") + s;
+        note(name, EventKind::confirmed,
+             v.kind == VerdictKind::Confirm ? EventReason::switch_master
+                                            : EventReason::epoch_advance,
+             {c, epoch, who, true, "ROLE master; corroborated by " + who});
         log::notice("cluster %s: new master %s at epoch %llu, confirmed by ROLE, "
                     "corroborated by %s",
                     name.c_str(), format_host_port(c).c_str(),
@@ -306,6 +336,8 @@ void Decider::on_role(const std::string& name, uint64_t epoch, const HostPort& c
     } else {
         log::info("cluster %s: %s confirmed but no longer the pick", name.c_str(),
                   format_host_port(c).c_str());
+        note(name, EventKind::refused, EventReason::no_longer_pick,
+             {c, epoch, "", false, "ROLE master, but the Sentinels no longer agree on it"});
     }
     evaluate(name);
 }
@@ -321,6 +353,10 @@ void Decider::role_refused(Work& w, const HostPort& c, uint64_t epoch, const Con
               "retrying",
               name.c_str(), format_host_port(c).c_str(), static_cast<unsigned long long>(epoch),
               why.c_str());
+    note(name, EventKind::refused,
+         r.role == ConfirmResult::Role::not_master ? EventReason::role_not_master
+                                                   : EventReason::role_failed,
+         {c, epoch, "", false, "ROLE " + why});
     auto cap = static_cast<uint64_t>(settings_.backoff_max.count());
     auto delay = Millis(std::min<uint64_t>(100ull << std::min(w.confirm_attempts, 6u), cap));
     w.confirm_attempts++;
@@ -340,8 +376,23 @@ void Decider::announce(Work& w) {
         return;
     if (st->seeded) {
         Verdict v = topology_.verdict(w.config.name);
-        if (v.kind != VerdictKind::None || v.supporters.size() < topology_.policy().min_agreement)
+        if (v.kind != VerdictKind::None || v.supporters.size() < topology_.policy().min_agreement) {
+            if (v.kind == VerdictKind::None && !w.seed_wait_noted) {
+                w.seed_wait_noted = true;
+                note(w.config.name, EventKind::refused, EventReason::seed_not_corroborated,
+                     {st->master, st->epoch, "", false,
+                      "the state file's master waits for " +
+                          std::to_string(topology_.policy().min_agreement) +
+                          " trusted Sentinels to report it (" +
+                          std::to_string(v.supporters.size()) + " do)"});
+            }
             return;
+        }
+        std::string who;
+        for (auto& s : v.supporters)
+            who += (who.empty() ? "" : ", ") + s;
+        note(w.config.name, EventKind::confirmed, EventReason::seed_confirmed,
+             {st->master, st->epoch, who, true, "the state file's master, reported by " + who});
     }
     w.announced = st->master;
     w.announced_epoch = st->epoch;
@@ -360,6 +411,50 @@ void Decider::publish_if_applied(Work& w) {
         return;
     w.published = w.announced;
     hooks_.publish(w.config, *w.announced);
+}
+
+void Decider::note(const std::string& cluster, EventKind kind, EventReason reason, EventDetail d) {
+    int64_t ms = hooks_.wall_ms ? hooks_.wall_ms() : static_cast<int64_t>(hooks_.wall()) * 1000;
+    events_.record(ms, cluster, kind, reason, std::move(d));
+}
+
+// Each refusal of a verdict that was not among the `before` ones (the
+// last set, joined with "; "), as the rule that made it (topology.h): a
+// refusal that stands while others come and go is one event, not one per
+// change of the others.
+void Decider::note_refusals(const std::string& cluster, const Verdict& v,
+                            const std::string& before) {
+    std::string held = "; " + before;
+    for (const auto& r : v.reasons) {
+        if (held.find("; " + r.text + "; ") != std::string::npos)
+            continue;
+        EventReason why = EventReason::min_agreement;
+        switch (r.kind) {
+        case RefusalKind::untrusted:
+            why = EventReason::untrusted_source;
+            break;
+        case RefusalKind::epoch_jump:
+            why = EventReason::epoch_jump;
+            break;
+        case RefusalKind::stale_epoch:
+            why = EventReason::stale_epoch;
+            break;
+        case RefusalKind::equal_epoch:
+            why = EventReason::equal_epoch;
+            break;
+        case RefusalKind::min_agreement:
+            why = EventReason::min_agreement;
+            break;
+        case RefusalKind::conflict:
+            why = EventReason::conflict;
+            break;
+        }
+        std::string who;
+        for (auto& s : r.sentinels)
+            who += (who.empty() ? "" : ", ") + s;
+        note(cluster, EventKind::refused, why,
+             {r.master, r.epoch, who, r.kind != RefusalKind::untrusted, r.text});
+    }
 }
 
 namespace {

@@ -33,6 +33,7 @@
 #include "common/address.h"
 #include "common/proto.h"
 #include "engine/api_json.h"
+#include "engine/events.h"
 #include "engine/sentinel_proto.h"
 #include "engine/topology.h"
 
@@ -53,6 +54,9 @@ struct DeciderHooks {
 
     std::function<TopologyTime()> now; // steady clock
     std::function<std::time_t()> wall; // wall clock, for the API view
+    // Wall clock in unix milliseconds, for the event log; when unset,
+    // wall() * 1000.
+    std::function<int64_t()> wall_ms;
     // Connect to a newly known Sentinel (and start it). Its reports come
     // back through the on_* methods under the same id.
     // trusted: whether the link may be given the configured secrets (rule 8
@@ -92,8 +96,9 @@ class Decider {
     Decider& operator=(const Decider&) = delete;
 
     // Sentinels. add_sentinel ignores one already known; otherwise it calls
-    // open_link. forget_sentinel drops it and all its reports.
-    void add_sentinel(const HostPort& addr, bool configured);
+    // open_link. forget_sentinel drops it and all its reports. `cluster`:
+    // whose Sentinel list named it, for the event log (empty: configured).
+    void add_sentinel(const HostPort& addr, bool configured, const std::string& cluster = {});
     void forget_sentinel(const std::string& id);
     size_t discovered_count() const;
     const Sentinel* sentinel(const std::string& id) const;
@@ -119,6 +124,8 @@ class Decider {
     const Topology& topology() const { return topology_; }
     // The clusters as the API shows them, by name; Consul fields left empty.
     std::vector<ApiCluster> view_clusters() const;
+    // Recent decisions and refusals (GET /api/events).
+    const EventLog& events() const { return events_; }
 
   private:
     struct Work; // one cluster's confirmation and output state
@@ -134,6 +141,8 @@ class Decider {
     void role_refused(Work& w, const HostPort& c, uint64_t epoch, const ConfirmResult& r);
     void announce(Work& w);
     void publish_if_applied(Work& w);
+    void note(const std::string& cluster, EventKind kind, EventReason reason, EventDetail d);
+    void note_refusals(const std::string& cluster, const Verdict& v, const std::string& before);
     int64_t wall(TopologyTime t) const;
     ApiCluster view_cluster(const Work& w) const;
 
@@ -142,6 +151,7 @@ class Decider {
     Topology topology_;
     std::map<std::string, Sentinel> sentinels_;
     std::map<std::string, std::unique_ptr<Work>> clusters_;
+    EventLog events_;
 };
 
 } // namespace rh

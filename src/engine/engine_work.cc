@@ -120,6 +120,11 @@ void Engine::start_decider() {
     DeciderHooks h;
     h.now = [] { return TopologyClock::now(); };
     h.wall = [] { return time(nullptr); };
+    h.wall_ms = [] {
+        timespec ts{};
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+    };
     h.open_link = [this](const std::string& id, const HostPort& addr, bool trusted) {
         open_link(id, addr, trusted);
     };
@@ -283,6 +288,8 @@ ApiView Engine::build_view() const {
         v.sentinels.push_back(std::move(s));
     }
     v.clusters = decider_->view_clusters();
+    v.events = decider_->events().last();
+    v.events_evicted = decider_->events().evicted();
     for (auto& c : v.clusters) {
         const ConsulStatus* cs = consul_ ? consul_->status(c.name) : nullptr;
         if (cs) {

@@ -189,15 +189,24 @@ Verdict Topology::decide(const Cluster& c) const {
     for (const auto& [id, r] : c.reports) {
         if (!counts(id)) {
             if (!is_trusted(id) && !(st.has_master && r.master == st.master))
-                v.reasons.push_back("untrusted sentinel " + id + " reports " +
-                                    at(r.master, r.epoch) + "; not counted");
+                v.reasons.push_back({RefusalKind::untrusted,
+                                     {id},
+                                     r.master,
+                                     r.epoch,
+                                     "untrusted sentinel " + id + " reports " +
+                                         at(r.master, r.epoch) + "; not counted"});
             continue;
         }
         uint64_t ref = 0;
         if (suspicious(c, id, r, &ref)) {
-            v.reasons.push_back("sentinel " + id + " reports " + at(r.master, r.epoch) +
-                                ": epoch jump of " + std::to_string(r.epoch - ref) +
-                                " above trusted maximum " + std::to_string(ref) + ", ignored");
+            v.reasons.push_back({RefusalKind::epoch_jump,
+                                 {id},
+                                 r.master,
+                                 r.epoch,
+                                 "sentinel " + id + " reports " + at(r.master, r.epoch) +
+                                     ": epoch jump of " + std::to_string(r.epoch - ref) +
+                                     " above trusted maximum " + std::to_string(ref) +
+                                     ", ignored"});
             continue;
         }
         groups[{r.epoch, r.master}].push_back(id);
@@ -216,19 +225,22 @@ Verdict Topology::decide(const Cluster& c) const {
             continue;
         }
         if (binds && epoch < st.epoch) {
-            v.reasons.push_back(who_reports(ids) + at(addr, epoch) + "; stale, current is " +
-                                at(st.master, st.epoch));
+            v.reasons.push_back({RefusalKind::stale_epoch, ids, addr, epoch,
+                                 who_reports(ids) + at(addr, epoch) + "; stale, current is " +
+                                     at(st.master, st.epoch)});
             continue;
         }
         if (binds && epoch == st.epoch) {
-            v.reasons.push_back(who_reports(ids) + at(addr, epoch) + "; equal to the epoch of " +
-                                format_host_port(st.master) + ", which stays");
+            v.reasons.push_back({RefusalKind::equal_epoch, ids, addr, epoch,
+                                 who_reports(ids) + at(addr, epoch) + "; equal to the epoch of " +
+                                     format_host_port(st.master) + ", which stays"});
             continue;
         }
         if (ids.size() < need) {
-            v.reasons.push_back(who_reports(ids) + at(addr, epoch) +
-                                (ids.size() == 1 ? " alone; " : "; ") + std::to_string(ids.size()) +
-                                " of " + std::to_string(need) + " required");
+            v.reasons.push_back(
+                {RefusalKind::min_agreement, ids, addr, epoch,
+                 who_reports(ids) + at(addr, epoch) + (ids.size() == 1 ? " alone; " : "; ") +
+                     std::to_string(ids.size()) + " of " + std::to_string(need) + " required"});
             continue;
         }
         // groups iterate by ascending epoch: a later group is at least as high
@@ -238,12 +250,19 @@ Verdict Topology::decide(const Cluster& c) const {
     if (best == nullptr)
         return v;
     if (tie) {
-        std::vector<std::string> addrs;
-        for (const auto& [key, ids] : groups)
-            if (key.first == best->first && ids.size() >= need)
-                addrs.push_back(format_host_port(key.second));
-        v.reasons.push_back("conflicting corroborated masters at epoch " +
-                            std::to_string(best->first) + ": " + join(addrs) + "; waiting");
+        std::vector<std::string> addrs, who;
+        const HostPort* first = nullptr;
+        for (const auto& [key, ids] : groups) {
+            if (key.first != best->first || ids.size() < need)
+                continue;
+            first = first ? first : &key.second;
+            addrs.push_back(format_host_port(key.second));
+            who.insert(who.end(), ids.begin(), ids.end());
+        }
+        std::sort(who.begin(), who.end());
+        v.reasons.push_back({RefusalKind::conflict, who, *first, best->first,
+                             "conflicting corroborated masters at epoch " +
+                                 std::to_string(best->first) + ": " + join(addrs) + "; waiting"});
         return v;
     }
     v.kind = (st.has_master && best->second == st.master) ? VerdictKind::EpochAdvance

@@ -88,13 +88,33 @@ enum class VerdictKind {
 
 const char* verdict_kind_name(VerdictKind k);
 
+// Why a report or a group of reports was not acted on: one per rule that
+// refuses (the rule numbers above).
+enum class RefusalKind {
+    untrusted,     // rule 1: an untrusted Sentinel's report is never counted
+    epoch_jump,    // rule 5: suspicious epoch, excluded
+    stale_epoch,   // rule 3: below the current epoch
+    equal_epoch,   // rule 3: equal to the current epoch, which stays
+    min_agreement, // rule 2: fewer than min_agreement trusted Sentinels agree
+    conflict,      // rule 3: two corroborated masters at the winning epoch
+};
+
+struct Refusal {
+    RefusalKind kind = RefusalKind::min_agreement;
+    std::vector<std::string> sentinels; // who reported it (sorted)
+    HostPort master;                    // what they reported (conflict: the first)
+    uint64_t epoch = 0;
+    std::string text; // the human-readable line, for the log and the API
+    bool operator==(const Refusal&) const = default;
+};
+
 struct Verdict {
     VerdictKind kind = VerdictKind::None;
     HostPort candidate;                  // Confirm/EpochAdvance only
     uint64_t epoch = 0;                  // Confirm/EpochAdvance only
     std::vector<std::string> supporters; // sentinel ids, sorted; for None:
                                          // those reporting the current master
-    std::vector<std::string> reasons;    // refusals, human-readable
+    std::vector<Refusal> reasons;        // refusals, each with its line
 };
 
 // One Sentinel's latest report for one cluster, as shown to the API.

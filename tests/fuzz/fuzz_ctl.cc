@@ -19,6 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)rh::ctl::format_status(a, b);
     (void)rh::ctl::format_topology(in);
     (void)rh::ctl::format_sentinels(in);
+    (void)rh::ctl::format_events(in);
+    (void)rh::ctl::error_of(in);
     bool healthy = false;
     (void)rh::ctl::format_health(in, data[0] & 1 ? 200 : 503, &healthy);
     return 0;

@@ -226,6 +226,36 @@ static void serves_every_endpoint(void**) {
     assert_true(has(body_of(m), "redishappy_sentinels_up 1\n"));
 }
 
+static void events_with_and_without_query(void**) {
+    ApiView v = healthy_view();
+    EventLog log;
+    for (int i = 0; i < 3; i++)
+        log.record(1795428000000 + i, "main", EventKind::confirmed, EventReason::switch_master,
+                   {HostPort{"127.0.0.1", static_cast<uint16_t>(7000 + i)},
+                    static_cast<uint64_t>(i), "127.0.0.1:26379", true, ""});
+    v.events = log.last();
+    Server s(test_limits(), v);
+    std::string all = get(s.port(), "/api/events");
+    assert_true(all.rfind("HTTP/1.1 200", 0) == 0);
+    assert_true(has(all, "Content-Type: application/json"));
+    assert_true(has(body_of(all), "\"master\":\"127.0.0.1:7000\""));
+    assert_true(has(body_of(all), "\"master\":\"127.0.0.1:7002\""));
+    std::string one = get(s.port(), "/api/events?n=1&cluster=main");
+    assert_true(one.rfind("HTTP/1.1 200", 0) == 0);
+    assert_false(has(body_of(one), "127.0.0.1:7001"));
+    assert_true(has(body_of(one), "\"master\":\"127.0.0.1:7002\""));
+    for (const char* bad : {"/api/events?n=0", "/api/events?cluster=nope", "/api/events?x=1",
+                            "/api/events?n=1&n=1"}) {
+        std::string r = get(s.port(), bad);
+        if (r.rfind("HTTP/1.1 400 Bad Request", 0) != 0)
+            fail_msg("%s: %s", bad, r.c_str());
+        assert_true(has(r, "Content-Type: application/json"));
+        assert_true(has(body_of(r), "\"error\":"));
+    }
+    // A query on another path changes nothing.
+    assert_true(get(s.port(), "/api/topology?n=0").rfind("HTTP/1.1 200", 0) == 0);
+}
+
 static void health_503_when_no_sentinel_up(void**) {
     ApiView v = healthy_view();
     v.sentinels[0].state = "down";
@@ -536,6 +566,7 @@ int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ping_answers_pong),
         cmocka_unit_test(serves_every_endpoint),
+        cmocka_unit_test(events_with_and_without_query),
         cmocka_unit_test(health_503_when_no_sentinel_up),
         cmocka_unit_test(unknown_path_is_404_json),
         cmocka_unit_test(other_methods_are_405_with_allow),

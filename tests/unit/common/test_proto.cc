@@ -86,6 +86,10 @@ static void roundtrips_every_type(void**) {
     check_roundtrip(ApplyResult{"testing", ApplyState::Error, std::nullopt, 5, 1700000000,
                                 "check_command exited 1"});
     check_roundtrip(ApplyResult{"testing", ApplyState::Applied, HostPort{"::1", 7000}, 5, 1, ""});
+    check_roundtrip(ApplyResult{"testing", ApplyState::Applied, HostPort{"::1", 7000}, 5, 1, "",
+                                ApplyPath::Runtime});
+    check_roundtrip(ApplyResult{"testing", ApplyState::Applied, HostPort{"::1", 7000}, 5, 1, "",
+                                ApplyPath::Reload});
     check_roundtrip(Shutdown{});
     check_roundtrip(Ready{42});
     check_roundtrip(Master{"testing", {"127.0.0.1", 7001}, 99});
@@ -220,6 +224,12 @@ static void rejects_bad_boolean_and_enum(void**) {
     f[state_at] = 1;
     f[state_at + 1] = 2; // presence flag of master: only 0 or 1
     assert_false(roundtrip_bytes(f, &err).has_value());
+    // The path, the last byte: None, Runtime or Reload only.
+    f = frame_of(ApplyResult{"t", ApplyState::Applied, std::nullopt, 0, 0, "", ApplyPath::Reload});
+    assert_true(roundtrip_bytes(f, &err).has_value());
+    f.back() = 3;
+    assert_false(roundtrip_bytes(f, &err).has_value());
+    assert_non_null(strstr(err.c_str(), "path"));
 }
 
 static void rejects_config_out_of_range(void**) {

@@ -2,6 +2,7 @@
 // the daemon's own renderers (src/engine/api_json.cc) produce, so a change to the
 // API that the tool does not follow fails here; plus the original
 // redishappy's sparser replies and broken or hostile ones.
+#include <algorithm>
 #include <string>
 
 #include "ctl/ctl.h"
@@ -273,7 +274,71 @@ void table_alignment(void**) {
     assert_string_equal(ctl::render_table({}).c_str(), "");
 }
 
+// The daemon's own /api/events rendering of a few events.
+std::string events_json() {
+    ApiView v;
+    ApiCluster c;
+    c.name = "main";
+    v.clusters.push_back(c);
+    EventLog log;
+    log.record(1795428000123, "main", EventKind::refused, EventReason::min_agreement,
+               {HostPort{"10.0.0.6", 7002}, 8, "127.0.0.1:26379", true,
+                "sentinel 127.0.0.1:26379 reports 10.0.0.6:7002 at epoch 8 alone; 1 of 2 "
+                "required"});
+    log.record(1795428000200, "main", EventKind::refused, EventReason::min_agreement,
+               {HostPort{"10.0.0.6", 7002}, 8, "127.0.0.1:26379", true, "again"});
+    log.record(1795428000456, "main", EventKind::candidate, EventReason::untrusted,
+               {HostPort{"::1", 7003}, 9, "127.0.0.2:26379", false, ""});
+    log.record(1795428001000, "main", EventKind::confirmed, EventReason::switch_master,
+               {HostPort{"10.0.0.6", 7002}, 8, "127.0.0.1:26379, 127.0.0.1:26380", true,
+                "ROLE master; corroborated by 127.0.0.1:26379, 127.0.0.1:26380"});
+    log.record(1795428001789, "main", EventKind::applied, EventReason::runtime,
+               {HostPort{"10.0.0.6", 7002}, 8, "", false, ""});
+    log.record(1795428002000, "", EventKind::refused, EventReason::max_discovered,
+               {std::nullopt, 0, "10.9.9.9:1\x1b[2J", false, ""});
+    v.events = log.last();
+    return render_events(v, "").body;
+}
+
 } // namespace
+
+static void events_table(void**) {
+    auto f = ctl::format_events(events_json());
+    assert_true(f.error.empty());
+    auto lines = std::count(f.text.begin(), f.text.end(), '\n');
+    assert_int_equal(lines, 6); // header + 5 (the repeat folded)
+    assert_contains(f.text, "TIME");
+    assert_contains(f.text, "WHY");
+    assert_contains(f.text, "2026-11-23T10:00:00.456Z  main");
+    assert_contains(f.text, "[::1]:7003");
+    assert_contains(f.text, "127.0.0.2:26379 (untrusted)");
+    assert_contains(f.text, "2x since 10:00:00.123");
+    assert_contains(f.text, "not enough trusted Sentinels agree (min_agreement): again");
+    assert_contains(f.text, "in effect through HAProxy's runtime socket");
+    assert_contains(f.text, "new master: ROLE master, corroborated: ROLE master;");
+    assert_contains(f.text, "too many discovered Sentinels");
+    assert_false(contains(f.text, "\x1b")); // the daemon escaped it; nothing raw
+    // Oldest first: the apply comes after the confirmation.
+    assert_true(f.text.find("runtime socket") > f.text.find("new master"));
+}
+
+static void events_broken_replies(void**) {
+    assert_false(ctl::format_events("[]").error.empty());
+    assert_false(ctl::format_events("{\"events\": 3}").error.empty());
+    assert_false(ctl::format_events("{\"events\": [{\"kind\": \"x\"}]}").error.empty());
+    assert_false(ctl::format_events("not json").error.empty());
+    auto f = ctl::format_events("{\"events\": []}");
+    assert_true(f.error.empty());
+    assert_string_equal(f.text.c_str(), "no events\n");
+    // An unknown reason (a newer daemon) prints as its code.
+    f = ctl::format_events("{\"events\": [{\"kind\": \"refused\", \"reason\": "
+                           "\"new-rule\", \"detail\": {}}]}");
+    assert_true(f.error.empty());
+    assert_contains(f.text, "new-rule");
+    assert_string_equal(ctl::error_of("{\"error\": \"n must be\\n1\"}").c_str(), "n must be\\x0a1");
+    assert_string_equal(ctl::error_of("nope").c_str(), "(no reason given)");
+    assert_string_equal(ctl::utc_ms(1795428000007).c_str(), "2026-11-23T10:00:00.007Z");
+}
 
 int main() {
     const struct CMUnitTest tests[] = {
@@ -289,6 +354,8 @@ int main() {
         cmocka_unit_test(api_address_from_api_listen),
         cmocka_unit_test(json_output_is_ascii),
         cmocka_unit_test(table_alignment),
+        cmocka_unit_test(events_table),
+        cmocka_unit_test(events_broken_replies),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

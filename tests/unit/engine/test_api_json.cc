@@ -90,6 +90,34 @@ ApiView sample_view() {
     return v;
 }
 
+// Two clusters' events, oldest first, as EventLog::last gives them.
+ApiView events_view() {
+    ApiView v = sample_view();
+    ApiCluster other;
+    other.name = "other";
+    v.clusters.push_back(other);
+    EventLog log;
+    log.record(1795428000123, "main", EventKind::refused, EventReason::min_agreement,
+               {HostPort{"10.0.0.6", 7002}, 8, "127.0.0.1:26379", true,
+                "sentinel 127.0.0.1:26379 reports 10.0.0.6:7002 at epoch 8 alone; 1 of 2 "
+                "required"});
+    log.record(1795428000456, "other", EventKind::candidate, EventReason::untrusted,
+               {HostPort{"::1", 7003}, 9, "127.0.0.2:26379", false, ""});
+    log.record(1795428001789, "main", EventKind::applied, EventReason::runtime,
+               {HostPort{"10.0.0.6", 7002}, 8, "", false, ""});
+    log.record(1795428002000, "main", EventKind::refused, EventReason::min_agreement,
+               {HostPort{"10.0.0.7", 7004}, 9, "127.0.0.1:26379", true, "again \"quoted\""});
+    v.events = log.last();
+    v.events_evicted = 3;
+    return v;
+}
+
+json_t* events_of(const JsonPtr& j) {
+    json_t* a = json_object_get(j.get(), "events");
+    assert_true(json_is_array(a));
+    return a;
+}
+
 } // namespace
 
 static void formats_rfc3339_utc(void**) {
@@ -312,8 +340,111 @@ static void error_body_is_json(void**) {
     assert_string_equal(sget(j.get(), "error"), "not \"found\"");
 }
 
+static void events_fields_newest_last(void**) {
+    ApiResponse r = render_events(events_view(), "");
+    assert_int_equal(r.status, 200);
+    auto j = parse(r.body);
+    assert_int_equal(iget(j.get(), "capacity"), kEventCapacity);
+    assert_int_equal(iget(j.get(), "evicted"), 3);
+    json_t* a = events_of(j);
+    assert_int_equal(json_array_size(a), 3);
+    json_t* e0 = json_array_get(a, 0);
+    assert_string_equal(sget(e0, "kind"), "candidate");
+    assert_string_equal(sget(e0, "reason"), "untrusted");
+    assert_string_equal(sget(e0, "cluster"), "other");
+    json_t* d0 = json_object_get(e0, "detail");
+    assert_string_equal(sget(d0, "master"), "[::1]:7003");
+    assert_int_equal(iget(d0, "epoch"), 9);
+    assert_string_equal(sget(d0, "sentinel"), "127.0.0.2:26379");
+    assert_true(json_is_false(json_object_get(d0, "trusted")));
+    json_t* e1 = json_array_get(a, 1);
+    assert_string_equal(sget(e1, "kind"), "applied");
+    assert_string_equal(sget(e1, "reason"), "runtime");
+    assert_int_equal(iget(e1, "time"), 1795428001);
+    assert_int_equal(iget(e1, "timeMs"), 1795428001789);
+    // The refusal repeated: folded, moved to the newest place.
+    json_t* e2 = json_array_get(a, 2);
+    assert_string_equal(sget(e2, "kind"), "refused");
+    assert_string_equal(sget(e2, "reason"), "min-agreement");
+    assert_int_equal(iget(e2, "count"), 2);
+    assert_int_equal(iget(e2, "firstTimeMs"), 1795428000123);
+    assert_int_equal(iget(e2, "firstTime"), 1795428000);
+    assert_int_equal(iget(e2, "timeMs"), 1795428002000);
+    json_t* d2 = json_object_get(e2, "detail");
+    assert_string_equal(sget(d2, "master"), "10.0.0.7:7004");
+    assert_string_equal(sget(d2, "text"), "again \"quoted\"");
+    assert_true(json_is_true(json_object_get(d2, "trusted")));
+}
+
+static void events_without_master_have_null(void**) {
+    ApiView v = sample_view();
+    EventLog log;
+    log.record(1, "", EventKind::refused, EventReason::max_discovered,
+               {std::nullopt, 0, "10.0.0.9:26379", false, "too many"});
+    v.events = log.last();
+    auto j = parse(render_events(v, "").body);
+    json_t* d = json_object_get(json_array_get(events_of(j), 0), "detail");
+    assert_true(json_is_null(json_object_get(d, "master")));
+}
+
+static void events_query_n_and_cluster(void**) {
+    ApiView v = events_view();
+    auto j = parse(render_events(v, "n=1").body);
+    assert_int_equal(json_array_size(events_of(j)), 1);
+    assert_string_equal(sget(json_array_get(events_of(j), 0), "reason"), "min-agreement");
+    j = parse(render_events(v, "cluster=main").body);
+    assert_int_equal(json_array_size(events_of(j)), 2);
+    j = parse(render_events(v, "cluster=main&n=1").body);
+    assert_int_equal(json_array_size(events_of(j)), 1);
+    assert_string_equal(sget(json_array_get(events_of(j), 0), "kind"), "refused");
+    j = parse(render_events(v, "n=256&cluster=%6Fther").body); // percent-encoded "o"
+    assert_int_equal(json_array_size(events_of(j)), 1);
+    assert_string_equal(sget(json_array_get(events_of(j), 0), "cluster"), "other");
+}
+
+static void events_bad_queries_are_400(void**) {
+    ApiView v = events_view();
+    const char* bad[] = {"n=0",
+                         "n=257",
+                         "n=-1",
+                         "n=abc",
+                         "n=",
+                         "n=1&n=2",
+                         "n=1e3",
+                         "n=99999999999999999999",
+                         "cluster=",
+                         "cluster=a%20b",
+                         "cluster=%zz",
+                         "cluster=%4",
+                         "foo=1",
+                         "n",
+                         "cluster=x&cluster=y",
+                         "cluster=nope",
+                         "&",
+                         "n=1&"};
+    for (const char* q : bad) {
+        ApiResponse r = render_events(v, q);
+        if (r.status != 400)
+            fail_msg("query %s answered %d", q, r.status);
+        auto j = parse(r.body);
+        assert_true(json_is_string(json_object_get(j.get(), "error")));
+    }
+    std::string err;
+    assert_false(parse_events_query("cluster=nope", &err) == std::nullopt); // syntax is fine
+    assert_true(parse_events_query("n=300", &err) == std::nullopt);
+    assert_string_equal(err.c_str(), "n must be an integer from 1 to 256");
+    auto q = parse_events_query("n=12&cluster=a.b-c_d", &err);
+    assert_true(q.has_value());
+    assert_int_equal(q->n, 12);
+    assert_string_equal(q->cluster.c_str(), "a.b-c_d");
+}
+
 int main() {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(events_fields_newest_last),
+        cmocka_unit_test(events_without_master_have_null),
+        cmocka_unit_test(events_query_n_and_cluster),
+        cmocka_unit_test(events_bad_queries_are_400),
         cmocka_unit_test(formats_rfc3339_utc),
         cmocka_unit_test(maps_sentinel_state_codes),
         cmocka_unit_test(sentinels_use_original_field_names),

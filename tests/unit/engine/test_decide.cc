@@ -442,6 +442,112 @@ static void all_sentinels_down_keeps_the_master(void**) {
     assert_int_equal(w.announced.size(), 1);
 }
 
+// Whether the event log holds an event of this kind and reason for C.
+const Event* find_event(const Decider& d, EventKind kind, EventReason reason) {
+    static std::vector<Event> held;
+    held = d.events().last(0, C);
+    for (auto it = held.rbegin(); it != held.rend(); ++it)
+        if (it->kind == kind && it->reason == reason)
+            return &*it;
+    return nullptr;
+}
+
+static void events_record_why(void**) {
+    World w;
+    auto d = make(w);
+    // One trusted Sentinel alone: a candidate, refused for lack of agreement.
+    report(*d, S1id, A, 1);
+    const Event* e = find_event(*d, EventKind::candidate, EventReason::trusted);
+    assert_non_null(e);
+    assert_string_equal(e->detail.sentinel.c_str(), S1id.c_str());
+    e = find_event(*d, EventKind::refused, EventReason::min_agreement);
+    assert_non_null(e);
+    assert_true(e->detail.master == A);
+    assert_int_equal(e->detail.epoch, 1);
+    assert_int_equal(e->first_ms, 1700000000000);
+    // The second agrees; ROLE fails once (retried), then answers master.
+    report(*d, S2id, A, 1);
+    w.answer(ConfirmResult::Role::error, "timeout after 2000 ms");
+    e = find_event(*d, EventKind::refused, EventReason::role_failed);
+    assert_non_null(e);
+    assert_string_equal(e->detail.text.c_str(), "ROLE error: timeout after 2000 ms");
+    d->retry_due(C);
+    w.answer(ConfirmResult::Role::not_master, "slave");
+    assert_non_null(find_event(*d, EventKind::refused, EventReason::role_not_master));
+    d->retry_due(C);
+    w.answer(ConfirmResult::Role::master);
+    e = find_event(*d, EventKind::confirmed, EventReason::switch_master);
+    assert_non_null(e);
+    assert_true(e->detail.master == A);
+    assert_string_equal(e->detail.sentinel.c_str(), (S1id + ", " + S2id).c_str());
+    // The parent's results, with the path.
+    proto::ApplyResult r{C, proto::ApplyState::Applied, A, 1, 100, ""};
+    r.path = proto::ApplyPath::Runtime;
+    assert_true(d->on_apply_result(r));
+    assert_non_null(find_event(*d, EventKind::applied, EventReason::runtime));
+    assert_true(d->on_apply_result({C, proto::ApplyState::Error, A, 1, 101, "check failed"}));
+    e = find_event(*d, EventKind::apply_error, EventReason::apply_failed);
+    assert_non_null(e);
+    assert_string_equal(e->detail.text.c_str(), "check failed");
+    // An untrusted Sentinel's report: a candidate and a refusal, both
+    // marked untrusted.
+    d->on_discovered(C, {sentinel::SentinelInfo{D1, "", {}}});
+    report(*d, D1id, B, 9);
+    e = find_event(*d, EventKind::candidate, EventReason::untrusted);
+    assert_non_null(e);
+    assert_false(e->detail.trusted);
+    assert_non_null(find_event(*d, EventKind::refused, EventReason::untrusted_source));
+    // A stale epoch from the trusted ones.
+    report(*d, S1id, B, 0);
+    report(*d, S2id, B, 0);
+    assert_non_null(find_event(*d, EventKind::refused, EventReason::stale_epoch));
+}
+
+// A refusal that stands while other refusals come and go is one event.
+static void standing_refusal_is_recorded_once(void**) {
+    World w;
+    auto d = make(w);
+    report(*d, S1id, A, 1); // alone: refused
+    d->on_discovered(C, {sentinel::SentinelInfo{D1, "", {}}, sentinel::SentinelInfo{D2, "", {}}});
+    for (uint64_t e = 10; e < 20; e++) { // forged reports, each a new refusal line
+        report(*d, D1id, B, e);
+        report(*d, D2id, B, e + 100);
+    }
+    const Event* e = find_event(*d, EventKind::refused, EventReason::min_agreement);
+    assert_non_null(e);
+    assert_int_equal(e->count, 1);
+    e = find_event(*d, EventKind::refused, EventReason::untrusted_source);
+    assert_non_null(e);
+    assert_true(e->count >= 20);
+    assert_int_equal(d->events().last(0, C).size(), 4); // 2 candidates, 2 refusals
+}
+
+static void events_record_seed_wait_and_max_discovered(void**) {
+    World w;
+    DeciderSettings s;
+    s.max_discovered = 1;
+    proto::ConfigCluster c;
+    c.name = C;
+    c.applied_master = A;
+    c.applied_epoch = 7;
+    Decider d(s, {c}, w.hooks());
+    for (auto& addr : {S1, S2})
+        d.add_sentinel(addr, true);
+    report(d, S1id, A, 7);
+    const Event* e = find_event(d, EventKind::refused, EventReason::seed_not_corroborated);
+    assert_non_null(e);
+    assert_true(e->detail.master == A);
+    report(d, S1id, A, 7);
+    assert_int_equal(find_event(d, EventKind::refused, EventReason::seed_not_corroborated)->count,
+                     1); // noted once, not on every report
+    report(d, S2id, A, 7);
+    assert_non_null(find_event(d, EventKind::confirmed, EventReason::seed_confirmed));
+    d.on_discovered(C, {sentinel::SentinelInfo{D1, "", {}}, sentinel::SentinelInfo{D2, "", {}}});
+    e = find_event(d, EventKind::refused, EventReason::max_discovered);
+    assert_non_null(e);
+    assert_string_equal(e->detail.sentinel.c_str(), D2id.c_str());
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(configured_sentinels_are_opened_once),
@@ -457,6 +563,9 @@ int main(void) {
         cmocka_unit_test(seeded_master_is_announced_once_reported_again),
         cmocka_unit_test(apply_results),
         cmocka_unit_test(all_sentinels_down_keeps_the_master),
+        cmocka_unit_test(events_record_why),
+        cmocka_unit_test(standing_refusal_is_recorded_once),
+        cmocka_unit_test(events_record_seed_wait_and_max_discovered),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -40,9 +40,11 @@ void establish(Topology& t, const HostPort& addr, uint64_t epoch) {
     assert_true(t.confirmed(C, addr, epoch, at(2)));
 }
 
-bool has_reason(const Verdict& v, const std::string& needle) {
-    return std::any_of(v.reasons.begin(), v.reasons.end(),
-                       [&](const std::string& r) { return r.find(needle) != std::string::npos; });
+// A refusal of this kind whose line contains needle.
+bool has_reason(const Verdict& v, RefusalKind kind, const std::string& needle) {
+    return std::any_of(v.reasons.begin(), v.reasons.end(), [&](const Refusal& r) {
+        return r.kind == kind && r.text.find(needle) != std::string::npos;
+    });
 }
 
 } // namespace
@@ -102,7 +104,8 @@ static void failover_and_old_master_never_returns(void**) {
     // S3 still says A at 5: now stale, listed as a reason, does not win
     v = t.verdict(C);
     assert_int_equal(v.kind, VerdictKind::None);
-    assert_true(has_reason(v, "sentinel 127.0.0.1:26381 reports 10.0.0.1:6379 at epoch 5; stale"));
+    assert_true(has_reason(v, RefusalKind::stale_epoch,
+                           "sentinel 127.0.0.1:26381 reports 10.0.0.1:6379 at epoch 5; stale"));
     // old master reported again at its old epoch, by all three
     t.report(C, S1, true, A, 5, at(12));
     t.report(C, S2, true, A, 5, at(12));
@@ -118,7 +121,8 @@ static void one_cannot_two_can_untrusted_never(void**) {
     Verdict v = t.verdict(C);
     assert_int_equal(v.kind, VerdictKind::None);
     assert_true(
-        has_reason(v, "sentinel 127.0.0.1:26379 reports 10.0.0.1:6379 at epoch 1 alone; 1 of 2"));
+        has_reason(v, RefusalKind::min_agreement,
+                   "sentinel 127.0.0.1:26379 reports 10.0.0.1:6379 at epoch 1 alone; 1 of 2"));
     assert_false(t.confirmed(C, A, 1, at(2)));
     assert_false(t.state(C)->has_master);
 
@@ -127,7 +131,8 @@ static void one_cannot_two_can_untrusted_never(void**) {
         t.report(C, "127.0.0.2:" + std::to_string(30000 + i), false, EVIL, 1, at(1));
     v = t.verdict(C);
     assert_int_equal(v.kind, VerdictKind::None);
-    assert_true(has_reason(v, "untrusted sentinel 127.0.0.2:30000 reports 10.0.0.9:6379"));
+    assert_true(has_reason(v, RefusalKind::untrusted,
+                           "untrusted sentinel 127.0.0.2:30000 reports 10.0.0.9:6379"));
     assert_false(t.confirmed(C, EVIL, 1, at(2)));
     assert_int_equal(t.reports(C).size(), 11);
     assert_true(t.reports(C)[0].trusted); // S1 sorts first
@@ -158,8 +163,13 @@ static void reasons_name_every_supporter(void**) {
     Verdict v = t.verdict(C);
     assert_int_equal(v.kind, VerdictKind::None);
     assert_int_equal(v.reasons.size(), 1);
-    assert_string_equal(v.reasons[0].c_str(), "sentinels 127.0.0.1:26379, 127.0.0.1:26380 report "
-                                              "10.0.0.1:6379 at epoch 2; 2 of 3 required");
+    assert_int_equal(v.reasons[0].kind, RefusalKind::min_agreement);
+    assert_int_equal(v.reasons[0].sentinels.size(), 2);
+    assert_true(v.reasons[0].master == A);
+    assert_int_equal(v.reasons[0].epoch, 2);
+    assert_string_equal(v.reasons[0].text.c_str(),
+                        "sentinels 127.0.0.1:26379, 127.0.0.1:26380 report "
+                        "10.0.0.1:6379 at epoch 2; 2 of 3 required");
     t.report(C, S3, true, A, 2, at(1));
     v = t.verdict(C);
     assert_int_equal(v.kind, VerdictKind::Confirm);
@@ -173,7 +183,8 @@ static void stale_minority_ignored(void**) {
     t.report(C, S3, true, A, 7, at(5));
     Verdict v = t.verdict(C);
     assert_int_equal(v.kind, VerdictKind::None);
-    assert_true(has_reason(v, "at epoch 7; stale, current is 10.0.0.2:6379 at epoch 8"));
+    assert_true(has_reason(v, RefusalKind::stale_epoch,
+                           "at epoch 7; stale, current is 10.0.0.2:6379 at epoch 8"));
     assert_false(t.confirmed(C, A, 7, at(6)));
 }
 
@@ -188,7 +199,7 @@ static void equal_epoch_never_flips(void**) {
         t.report(C, S2, true, second, 4, at(2));
         Verdict v = t.verdict(C);
         assert_int_equal(v.kind, VerdictKind::None);
-        assert_true(has_reason(v, "equal to the epoch of"));
+        assert_true(has_reason(v, RefusalKind::equal_epoch, "equal to the epoch of"));
         assert_false(t.confirmed(C, second, 4, at(3)));
         assert_true(t.state(C)->master == first);
         // even when the second gathers more support
@@ -204,7 +215,8 @@ static void conflicting_corroborated_groups_wait(void**) {
     t.report(C, S2, true, B, 4, at(1));
     Verdict v = t.verdict(C);
     assert_int_equal(v.kind, VerdictKind::None);
-    assert_true(has_reason(v, "conflicting corroborated masters at epoch 4"));
+    assert_true(
+        has_reason(v, RefusalKind::conflict, "conflicting corroborated masters at epoch 4"));
     // a higher epoch resolves it
     t.report(C, S3, true, B, 5, at(2));
     v = t.verdict(C);
@@ -262,8 +274,9 @@ static void forged_epoch_is_refused_and_does_not_block(void**) {
     t.report(C, S1, true, EVIL, 99999, at(5));
     Verdict v = t.verdict(C);
     assert_int_equal(v.kind, VerdictKind::None);
-    assert_true(has_reason(v, "sentinel 127.0.0.1:26379 reports 10.0.0.9:6379 at epoch 99999: "
-                              "epoch jump of 99990 above trusted maximum 9, ignored"));
+    assert_true(has_reason(v, RefusalKind::epoch_jump,
+                           "sentinel 127.0.0.1:26379 reports 10.0.0.9:6379 at epoch 99999: "
+                           "epoch jump of 99990 above trusted maximum 9, ignored"));
     assert_true(t.reports(C)[0].suspicious);
     assert_false(t.reports(C)[1].suspicious);
     assert_false(t.confirmed(C, EVIL, 99999, at(6)));
@@ -282,7 +295,8 @@ static void forged_epoch_is_refused_and_does_not_block(void**) {
     t.no_master(C, S2);
     t.no_master(C, S3);
     v = t.verdict(C);
-    assert_true(has_reason(v, "epoch jump of 99989 above trusted maximum 10"));
+    assert_true(
+        has_reason(v, RefusalKind::epoch_jump, "epoch jump of 99989 above trusted maximum 10"));
     // a forger with min_agreement 1 is still caught by the jump rule
     Topology one = make(1, 1000);
     one.report(C, S1, true, A, 9, at(1));

@@ -1,0 +1,174 @@
+// The engine's recent decisions and refusals (see events.h).
+#include "engine/events.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace rh {
+
+const char* event_kind_name(EventKind k) {
+    switch (k) {
+    case EventKind::candidate:
+        return "candidate";
+    case EventKind::refused:
+        return "refused";
+    case EventKind::confirmed:
+        return "confirmed";
+    case EventKind::applied:
+        return "applied";
+    case EventKind::apply_error:
+        return "apply-error";
+    }
+    return "unknown";
+}
+
+const char* event_reason_name(EventReason r) {
+    switch (r) {
+    case EventReason::trusted:
+        return "trusted";
+    case EventReason::untrusted:
+        return "untrusted";
+    case EventReason::untrusted_source:
+        return "untrusted-source";
+    case EventReason::epoch_jump:
+        return "epoch-jump";
+    case EventReason::stale_epoch:
+        return "stale-epoch";
+    case EventReason::equal_epoch:
+        return "equal-epoch";
+    case EventReason::min_agreement:
+        return "min-agreement";
+    case EventReason::conflict:
+        return "conflict";
+    case EventReason::role_not_master:
+        return "role-not-master";
+    case EventReason::role_failed:
+        return "role-failed";
+    case EventReason::no_longer_pick:
+        return "no-longer-pick";
+    case EventReason::seed_not_corroborated:
+        return "seed-not-corroborated";
+    case EventReason::failover_in_progress:
+        return "failover-in-progress";
+    case EventReason::discovered_by_name:
+        return "discovered-by-name";
+    case EventReason::max_discovered:
+        return "max-discovered";
+    case EventReason::switch_master:
+        return "switch";
+    case EventReason::epoch_advance:
+        return "epoch-advance";
+    case EventReason::seed_confirmed:
+        return "seed-confirmed";
+    case EventReason::runtime:
+        return "runtime";
+    case EventReason::reload:
+        return "reload";
+    case EventReason::no_path:
+        return "none";
+    case EventReason::apply_failed:
+        return "error";
+    }
+    return "unknown";
+}
+
+std::string event_text(std::string_view s) {
+    std::string out;
+    out.reserve(std::min(s.size(), kEventTextMax));
+    for (unsigned char ch : s) {
+        bool plain = ch >= 0x20 && ch < 0x7f;
+        if (out.size() + (plain ? 1 : 4) > kEventTextMax)
+            break;
+        if (plain) {
+            out += static_cast<char>(ch);
+        } else {
+            char buf[5];
+            std::snprintf(buf, sizeof buf, "\\x%02x", ch);
+            out += buf;
+        }
+    }
+    return out;
+}
+
+EventLog::EventLog() {
+    // The whole budget up front: recording never allocates a ring again.
+    decisions_.reserve(kEventDecisions);
+    observations_.reserve(kEventObservations);
+}
+
+bool EventLog::is_decision(EventKind k) {
+    return k == EventKind::confirmed || k == EventKind::applied || k == EventKind::apply_error;
+}
+
+bool EventLog::same_key(const Event& e, std::string_view cluster, EventKind kind,
+                        EventReason reason, const EventDetail& d) {
+    if (e.cluster != cluster || e.kind != kind || e.reason != reason)
+        return false;
+    switch (kind) {
+    case EventKind::confirmed:
+        return false; // every switch is its own event
+    case EventKind::applied:
+    case EventKind::apply_error:
+        return e.detail.master == d.master && e.detail.epoch == d.epoch && e.detail.text == d.text;
+    case EventKind::candidate:
+    case EventKind::refused:
+        break;
+    }
+    // An untrusted Sentinel's address is the attacker's to choose: its
+    // reports fold whoever sent them.
+    if (e.detail.trusted != d.trusted)
+        return false;
+    return !d.trusted || e.detail.sentinel == d.sentinel;
+}
+
+void EventLog::record(int64_t now_ms, std::string_view cluster, EventKind kind, EventReason reason,
+                      EventDetail detail) {
+    Event e;
+    e.cluster = event_text(cluster);
+    detail.sentinel = event_text(detail.sentinel);
+    detail.text = event_text(detail.text);
+    if (detail.master)
+        detail.master->host = event_text(detail.master->host);
+    auto& ring = is_decision(kind) ? decisions_ : observations_;
+    size_t cap = is_decision(kind) ? kEventDecisions : kEventObservations;
+    auto it = std::find_if(ring.begin(), ring.end(), [&](const Event& x) {
+        return same_key(x, e.cluster, kind, reason, detail);
+    });
+    if (it != ring.end()) {
+        e = std::move(*it);
+        ring.erase(it);
+        e.count++;
+        folded_++;
+    } else {
+        e.first_ms = now_ms;
+        e.kind = kind;
+        e.reason = reason;
+    }
+    e.last_ms = now_ms;
+    e.seq = ++seq_;
+    e.detail = std::move(detail);
+    put(ring, cap, std::move(e));
+}
+
+void EventLog::put(std::vector<Event>& ring, size_t cap, Event e) {
+    if (ring.size() >= cap) {
+        ring.erase(ring.begin());
+        evicted_++;
+    }
+    ring.push_back(std::move(e));
+}
+
+std::vector<Event> EventLog::last(size_t n, std::string_view cluster) const {
+    std::vector<Event> out;
+    out.reserve(size());
+    for (const auto* ring : {&decisions_, &observations_})
+        for (const auto& e : *ring)
+            if (cluster.empty() || e.cluster == cluster)
+                out.push_back(e);
+    std::sort(out.begin(), out.end(), [](const Event& a, const Event& b) { return a.seq < b.seq; });
+    if (n != 0 && out.size() > n)
+        out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(n));
+    return out;
+}
+
+} // namespace rh
