@@ -5,4 +5,4 @@ bench_api_demo_SOURCES = %reldir%/api_demo.cc
 bench_api_demo_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS)
 bench_api_demo_LDADD = $(ENGINE_LIBS)
 EXTRA_DIST += %reldir%/README %reldir%/run-all %reldir%/failover.py %reldir%/scale.py \
-	%reldir%/api_bench
+	%reldir%/api_bench %reldir%/soak.py %reldir%/daemonlog.py %reldir%/table.py
