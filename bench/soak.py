@@ -2,7 +2,7 @@
 """Soak: hundreds of consecutive failovers with writers through HAProxy.
 
 Real redis-server, redis-sentinel, haproxy and redishappyd, all on loopback
-(the harness of tests/integration/rhtest.py).  K clusters (default 3) of one
+(the harness of tests/integration/rhtest.py).  K clusters (default 4) of one
 master and two replicas, three Sentinels (down-after 1000 ms) monitoring all
 of them, and two daemons side by side, each with its own HAProxy: one
 switches masters through the runtime socket, the other rewrites the file and
@@ -47,7 +47,8 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import failover  # noqa: E402  (TEMPLATE, reload_script, pct, setup_paths)
+import daemonlog  # noqa: E402
+import failover  # noqa: E402  (TEMPLATE, reload_script, pct, proc_mem, setup_paths)
 
 # A failover whose new master no writer of a daemon reaches this long after
 # every Sentinel agreed is STUCK for that daemon.
@@ -60,7 +61,7 @@ REPORT_EVERY = 100
 
 
 def mb(kb):
-    return "%.1f" % (kb / 1024.0) if kb is not None else "?"
+    return "%.2f" % (kb / 1024.0) if kb is not None else "?"
 
 
 def proc_fds(pid):
@@ -122,6 +123,43 @@ class SwitchLog:
         self.stopping = True
         for t in self.threads:
             t.join(timeout=2)
+
+
+class DemoteWatch:
+    """Asks each returned old master ROLE every 100 ms until it answers
+    slave; records how long after its return that was."""
+
+    def __init__(self, g):
+        self.g = g
+        self.lock = threading.Lock()
+        self.pending = {}  # name -> (server, returned at)
+        self.took = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def add(self, name, server):
+        with self.lock:
+            self.pending[name] = (server, time.monotonic())
+
+    def _loop(self):
+        while not self.stopping.wait(0.1):
+            with self.lock:
+                items = list(self.pending.items())
+            for name, (server, at) in items:
+                try:
+                    role = self.g.role(server)
+                except Exception:  # noqa: BLE001 - not up yet, or an error reply
+                    continue
+                if role == "slave":
+                    with self.lock:
+                        if self.pending.get(name, (None,))[0] is server:
+                            del self.pending[name]
+                            self.took.append(time.monotonic() - at)
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(timeout=2)
 
 
 class Writer:
@@ -310,13 +348,12 @@ class Soak:
             self.wait_applied(n, self.g.sentinel_master(n))
         for s in self.stacks:
             s.start_writers(self.names)
+            s.log_mark = len(s.d.log())  # the breakdown leaves out the start-up
         # Per cluster: ack index per writer already read back, and the last
         # failover (old port, first +switch-master time) the window covers.
         self.checked = {(s.path, n): [0, 0] for s in self.stacks for n in self.names}
         self.last_fo = {n: None for n in self.names}
-        # Returned old masters not yet seen demoted: name -> (server, returned at).
-        self.returning = {}
-        self.demote_s = []
+        self.demotes = DemoteWatch(self.g)
         self.returned_as = {"master": 0, "slave": 0, "down": 0}
         self.lost = {s.path: {"redis": 0, "stale": 0, "other": 0} for s in self.stacks}
         self.lost_keys = {s.path: set() for s in self.stacks}
@@ -369,11 +406,6 @@ class Soak:
             if s.applied(name) != master or not s.writers_on(name, master[1]):
                 return None
         return master
-
-    def note_demoted(self, name):
-        if name in self.returning:
-            server, at = self.returning.pop(name)
-            self.demote_s.append(time.monotonic() - at)
 
     # ---------------------------------------------------------------- lost writes
 
@@ -447,7 +479,6 @@ class Soak:
             self.skipped += 1
             print("  #%d %s: not ready, skipped: %s" % (i + 1, name, e), flush=True)
             return False
-        self.note_demoted(name)
         self.check_window(name, master)
         old = g.server_at(master)
         t_fault = time.monotonic()
@@ -491,7 +522,7 @@ class Soak:
         except AssertionError:
             role = "down"
         self.returned_as[role if role in self.returned_as else "down"] += 1
-        self.returning[name] = (old, time.monotonic())
+        self.demotes.add(name, old)
         self.last_fo[name] = (master[1], first)
         print("#%d %s %-4s :%d -> :%d  sentinels agreed %.2f s  ms to first ack: %s"
               % (i + 1, name, kind, master[1], new[1], t_agree - t_fault,
@@ -541,15 +572,18 @@ class Soak:
                       % (s.path, percentiles([o for o, _ in self.lat[s.path]])))
             errs = sum(w.errors for ws in s.writers.values() for w in ws)
             print("%-7s writer errors (refused, reset, timed out): %d" % (s.path, errs))
+            print("%-7s breakdown (daemon log): %s"
+                  % (s.path, daemonlog.line(daemonlog.parse(s.d.log()[s.log_mark:]), s.path)))
         if self.switch_s:
             print("fault -> every Sentinel agrees: median %.2f s, max %.2f s"
                   % (statistics.median(self.switch_s), max(self.switch_s)))
-        print("old masters returned as: %s; demoted to an in-sync replica: %d, median %.1f s "
-              "after returning (as seen by the next turn's poll); still returning: %d"
-              % (", ".join("%s %d" % kv for kv in self.returned_as.items()),
-                 len(self.demote_s),
-                 statistics.median(self.demote_s) if self.demote_s else float("nan"),
-                 len(self.returning)))
+        took = list(self.demotes.took)
+        print("old masters returned as: %s; seen answering ROLE slave: %d, %.1f-%.1f s "
+              "(median %.1f) after returning; not yet: %d"
+              % (", ".join("%s %d" % kv for kv in self.returned_as.items()), len(took),
+                 min(took) if took else float("nan"), max(took) if took else float("nan"),
+                 statistics.median(took) if took else float("nan"),
+                 len(self.demotes.pending)))
 
     def run(self):
         a = self.args
@@ -566,7 +600,6 @@ class Soak:
             try:
                 master = self.rhtest.poll_until(lambda: self.ready(name), READY_TIMEOUT,
                                                 "%s ready" % name)
-                self.note_demoted(name)
                 self.check_window(name, master)
             except AssertionError as e:
                 print("  final: %s not ready: %s" % (name, e))
@@ -581,7 +614,7 @@ def main():
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--failovers", type=int, default=None,
                     help="stop after N failovers (or --minutes, whichever first)")
-    ap.add_argument("--clusters", type=int, default=3)
+    ap.add_argument("--clusters", type=int, default=4)
     ap.add_argument("--paths", default="runtime,reload")
     args = ap.parse_args()
     args.paths = [p for p in args.paths.split(",") if p]
@@ -609,6 +642,7 @@ def main():
         soak.run()
     finally:
         soak.switches.stop()
+        soak.demotes.stop()
         for s in soak.stacks:
             s.stop()
     return 0
