@@ -40,16 +40,18 @@ class Table:
     def section(self, title):
         self.rows.append(("-- " + title,))
 
-    def add(self, figure, value, unit, target=None, cmp="<=", orig=None, note=""):
+    def add(self, figure, value, unit, target=None, cmp="<=", orig=None, note="",
+            ratio_ok=True):
         """target: number (the figure must be `cmp` it); orig: the original's
         figure, for a "N x faster/slower" column (smaller is better unless
-        cmp is >=)."""
+        cmp is >=); ratio_ok=False shows the target without a ratio (the
+        figure is not the measure the target is about)."""
         shown = "n/a" if value is None else ("%.2f %s" % (value, unit)).strip()
         tgt = ""
         ratio = ""
         if target is not None:
             tgt = "%s %g %s" % (cmp, target, unit)
-            if value is not None and target:
+            if value is not None and target and ratio_ok:
                 ok = value <= target if cmp == "<=" else value >= target
                 ratio = "%.2f (%s)" % (value / target, "met" if ok else "MISSED")
         vs = ""
@@ -67,13 +69,13 @@ class Table:
         self.rows.append((figure, value, "", "", "", note))
 
     def show(self):
-        print("%-46s %-16s %-16s %-16s %-18s %s"
-              % ("figure", "measured", "target", "ratio", "vs original", "note"))
+        fmt = "%-52s %-16s %-16s %-16s %-18s %s"
+        print(fmt % ("figure", "measured", "target", "ratio", "vs original", "note"))
         for r in self.rows:
             if len(r) == 1:
                 print(r[0])
             else:
-                print("%-46s %-16s %-16s %-16s %-18s %s" % r)
+                print((fmt % r).rstrip())
 
 
 def failover_rows(t, text):
@@ -106,6 +108,9 @@ def failover_rows(t, text):
               orig=ORIG_SWITCH_MS,
               note=("n=%d" % r[2] if r else "") + (" target: haproxy reload alone + 5 ms"
                                                    if ma == 2 else ""))
+    m = re.search(r"^runtime\s+corroboration cost \(median, ma2 - ma1\): ([-+\d.]+) ms", text,
+                  re.M)
+    t.add("runtime corroboration cost (median ma2 - ma1)", m and float(m.group(1)), "ms")
     t.add("haproxy reload command alone (median)", alone, "ms")
     t.add("haproxy `set server` alone (median)", set_alone, "ms")
     t.text("stuck rounds", str(stuck))
@@ -133,8 +138,14 @@ def failover_rows(t, text):
         t.add("engine: first report -> corroboration", b.get("corroboration"), "ms")
         t.add("engine: ROLE round trip", b.get("role"), "ms")
         t.add("parent: render", b.get("render"), "ms", note="n=%d" % b["n_parent"])
-        t.add("parent: write (file, no reload)", b.get("write"), "ms")
         t.add("parent: socket commands (set server, shutdown)", b.get("switch"), "ms")
+        t.add("parent: write of the file, after the switch", b.get("write"), "ms",
+              note="not on the path: HAProxy already routes to the new master")
+        r = lat.get(("runtime", 2))
+        parts = [b.get(k) for k in ("reread", "corroboration", "role", "render", "switch")]
+        if r and None not in parts:
+            t.add("not in the log (channel, HAProxy, probe)", r[0] - sum(parts), "ms",
+                  note="median total - sum of the medians on the path")
     else:
         t.text("(no breakdown line in failover.py's output)", "n/a")
     b = breakdown("reload")
@@ -207,7 +218,7 @@ def scale_rows(t, text):
         if len(mem) == 2:
             quiet = int(mem[1].split("=")[1]) / 1024.0
             t.add("N=%d memory once quiet (RSS, p+e)" % n, quiet, "MB", mem_target.get(n),
-                  note="target is PSS; scale.py reports VmRSS only")
+                  note="the target is PSS; scale.py reports VmRSS only", ratio_ok=False)
 
 
 def main():
