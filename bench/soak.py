@@ -114,6 +114,13 @@ class SwitchLog:
             finally:
                 conn.close()
 
+    def master_at(self, name, t, initial):
+        """Port of `name`'s master as the Sentinels had announced it at
+        time t: the last +switch-master before t, else `initial`."""
+        with self.lock:
+            ev = sorted((e for e in self.events if e[1] == name and e[0] <= t))
+        return ev[-1][2] if ev else initial
+
     def first_after(self, name, t0):
         with self.lock:
             ts = [t for t, n, _ in self.events if n == name and t >= t0]
@@ -352,10 +359,14 @@ class Soak:
         # Per cluster: ack index per writer already read back, and the last
         # failover (old port, first +switch-master time) the window covers.
         self.checked = {(s.path, n): [0, 0] for s in self.stacks for n in self.names}
-        self.last_fo = {n: None for n in self.names}
+        self.initial = {n: self.g.sentinel_master(n)[1] for n in self.names}
+        # The master each cluster should have after our last fault; a
+        # different one at the next turn is a failover we did not cause.
+        self.expected = {n: self.g.sentinel_master(n) for n in self.names}
+        self.unplanned = 0
         self.demotes = DemoteWatch(self.g)
         self.returned_as = {"master": 0, "slave": 0, "down": 0}
-        self.lost = {s.path: {"redis": 0, "stale": 0, "other": 0} for s in self.stacks}
+        self.lost = {s.path: {"redis": 0, "stale": 0, "later": 0} for s in self.stacks}
         self.lost_keys = {s.path: set() for s in self.stacks}
         self.acked_checked = {s.path: 0 for s in self.stacks}
         self.lat = {s.path: [] for s in self.stacks}       # (to open, to ack) ms
@@ -421,9 +432,8 @@ class Soak:
 
     def check_window(self, name, master):
         """Reads back every ack of `name` since the last check from its
-        current master; classifies what is missing against the failover the
-        window covers."""
-        fo = self.last_fo[name]
+        current master, and classifies what is missing by who the Sentinels
+        had announced as master when it was acknowledged."""
         for s in self.stacks:
             idx = self.checked[(s.path, name)]
             acks = []
@@ -437,20 +447,18 @@ class Soak:
                 if key in self.lost_keys[s.path]:
                     continue
                 self.lost_keys[s.path].add(key)
-                if fo and a[1] == fo[0] and a[3] >= fo[1]:
-                    kind = "stale"
-                elif fo and a[1] == fo[0]:
-                    kind = "redis"
-                else:
-                    kind = "other"
+                elected = self.switches.master_at(name, a[3], self.initial[name])
+                # Acknowledged by the master of the moment: Redis lost it
+                # (asynchronous replication, then a failover). By another
+                # server: routed to a master already replaced.
+                kind = "redis" if a[1] == elected else "stale"
                 self.lost[s.path][kind] += 1
-                print("  LOST (%s) %s: %s acked by :%d %.3f s %s the first +switch-master"
-                      % (s.path, kind, key, a[1], abs(a[3] - fo[1]) if fo else 0.0,
-                         "after" if fo and a[3] >= fo[1] else "before"), flush=True)
+                print("  LOST (%s) %s: %s acked by :%d, the announced master then was :%d"
+                      % (s.path, kind, key, a[1], elected), flush=True)
 
     def check_all(self):
         """Every ack ever, read back from each cluster's current master:
-        anything missing that was not counted yet is counted as other."""
+        anything missing that was not counted yet is counted as "later"."""
         extra = {s.path: 0 for s in self.stacks}
         for name in self.names:
             master = self.g.sentinel_master(name)
@@ -462,7 +470,7 @@ class Soak:
                     key = "%s/%s:%d" % (name, a[4], a[0])
                     if key not in self.lost_keys[s.path]:
                         self.lost_keys[s.path].add(key)
-                        self.lost[s.path]["other"] += 1
+                        self.lost[s.path]["later"] += 1
                         extra[s.path] += 1
         return extra
 
@@ -480,6 +488,10 @@ class Soak:
             print("  #%d %s: not ready, skipped: %s" % (i + 1, name, e), flush=True)
             return False
         self.check_window(name, master)
+        if master != self.expected[name]:
+            self.unplanned += 1
+            print("  %s: master moved :%d -> :%d without a fault of ours (an unplanned "
+                  "failover)" % (name, self.expected[name][1], master[1]), flush=True)
         old = g.server_at(master)
         t_fault = time.monotonic()
         if kind == "kill":
@@ -523,7 +535,7 @@ class Soak:
             role = "down"
         self.returned_as[role if role in self.returned_as else "down"] += 1
         self.demotes.add(name, old)
-        self.last_fo[name] = (master[1], first)
+        self.expected[name] = new
         print("#%d %s %-4s :%d -> :%d  sentinels agreed %.2f s  ms to first ack: %s"
               % (i + 1, name, kind, master[1], new[1], t_agree - t_fault,
                  "  ".join("%s %s" % (p, v) for p, v in got.items())), flush=True)
@@ -542,15 +554,15 @@ class Soak:
         for s in self.stacks:
             res = s.resources()
             lost = self.lost[s.path]
-            line = ("== %4d failovers %5.1f min %-7s lost %d (redis %d, stale %d, other %d) "
+            line = ("== %4d failovers %5.1f min %-7s lost %d (redis %d, stale %d, later %d) "
                     "of %d acked | switch ms %s (n=%d, stuck %d) | RSS %s+%s MB PSS %s+%s MB "
-                    "| fds %s+%s | log %d B | engine restarts %d"
+                    "| fds %s+%s | log %d B | engine restarts %d | unplanned failovers %d"
                     % (self.done, minutes, s.path, sum(lost.values()), lost["redis"],
-                       lost["stale"], lost["other"], self.acked_checked[s.path],
+                       lost["stale"], lost["later"], self.acked_checked[s.path],
                        percentiles(self.block_lat[s.path]), len(self.block_lat[s.path]),
                        self.block_stuck[s.path], mb(res["rss"][0]), mb(res["rss"][1]),
                        mb(res["pss"][0]), mb(res["pss"][1]), res["fds"][0], res["fds"][1],
-                       res["log"], s.engine_restarts))
+                       res["log"], s.engine_restarts, self.unplanned))
             if extra[s.path]:
                 line += " | %d lost later" % extra[s.path]
             print(line, flush=True)
@@ -560,8 +572,9 @@ class Soak:
 
     def summary(self):
         print()
-        print("== summary: %d failovers in %.1f min (%d turns skipped: cluster not ready)"
-              % (self.done, (time.monotonic() - self.t0) / 60.0, self.skipped))
+        print("== summary: %d failovers in %.1f min (%d turns skipped: cluster not ready; "
+              "%d unplanned failovers: a master moved without a fault of ours)"
+              % (self.done, (time.monotonic() - self.t0) / 60.0, self.skipped, self.unplanned))
         for line in self.report_lines:
             print(line)
         for s in self.stacks:
