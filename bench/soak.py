@@ -121,6 +121,20 @@ class SwitchLog:
             ev = sorted((e for e in self.events if e[1] == name and e[0] <= t))
         return ev[-1][2] if ev else initial
 
+    def announced_since(self, name, t):
+        """When the master announced at t was first announced (the start of
+        the run of +switch-master naming it that ends before t), or None."""
+        with self.lock:
+            ev = sorted((e for e in self.events if e[1] == name and e[0] <= t))
+        if not ev:
+            return None
+        port, since = ev[-1][2], ev[-1][0]
+        for e in reversed(ev):
+            if e[2] != port:
+                break
+            since = e[0]
+        return since
+
     def first_after(self, name, t0):
         with self.lock:
             ts = [t for t, n, _ in self.events if n == name and t >= t0]
@@ -366,7 +380,8 @@ class Soak:
         self.unplanned = 0
         self.demotes = DemoteWatch(self.g)
         self.returned_as = {"master": 0, "slave": 0, "down": 0}
-        self.lost = {s.path: {"redis": 0, "stale": 0, "later": 0} for s in self.stacks}
+        self.lost = {s.path: {"redis": 0, "window": 0, "stale": 0, "later": 0}
+                     for s in self.stacks}
         self.lost_keys = {s.path: set() for s in self.stacks}
         self.acked_checked = {s.path: 0 for s in self.stacks}
         self.lat = {s.path: [] for s in self.stacks}       # (to open, to ack) ms
@@ -442,6 +457,7 @@ class Soak:
                 acks += [a + (w.prefix,) for a in w.acks[idx[k]:end]]
                 idx[k] = end
             self.acked_checked[s.path] += len(acks)
+            shown = 0
             for a in self.read_back(s, name, master, acks):
                 key = "%s/%s:%d" % (name, a[4], a[0])
                 if key in self.lost_keys[s.path]:
@@ -449,12 +465,28 @@ class Soak:
                 self.lost_keys[s.path].add(key)
                 elected = self.switches.master_at(name, a[3], self.initial[name])
                 # Acknowledged by the master of the moment: Redis lost it
-                # (asynchronous replication, then a failover). By another
-                # server: routed to a master already replaced.
-                kind = "redis" if a[1] == elected else "stale"
+                # (asynchronous replication, then a failover). By a server
+                # already replaced: before this daemon's writers reached the
+                # new master, in the switch's window; after, a session left
+                # on (or a route back to) an old master.
+                if a[1] == elected:
+                    kind, why = "redis", ""
+                else:
+                    since = self.switches.announced_since(name, a[3])
+                    hit = s.first_ack_on(name, elected, since) if since else None
+                    kind = "stale" if hit and hit[1] <= a[3] else "window"
+                    why = (", %.0f ms after the announcement; this daemon's first write on "
+                           "it %s" % ((a[3] - since) * 1000.0 if since else -1,
+                                      "%.0f ms after" % ((hit[1] - since) * 1000.0)
+                                      if hit else "not seen"))
                 self.lost[s.path][kind] += 1
-                print("  LOST (%s) %s: %s acked by :%d, the announced master then was :%d"
-                      % (s.path, kind, key, a[1], elected), flush=True)
+                shown += 1
+                if shown <= 3 or kind == "stale":
+                    print("  LOST (%s) %s: %s acked by :%d, the announced master then was "
+                          ":%d%s" % (s.path, kind, key, a[1], elected, why), flush=True)
+            if shown > 3:
+                print("  LOST (%s): %d writes of %s in all in this read-back"
+                      % (s.path, shown, name), flush=True)
 
     def check_all(self):
         """Every ack ever, read back from each cluster's current master:
@@ -554,11 +586,12 @@ class Soak:
         for s in self.stacks:
             res = s.resources()
             lost = self.lost[s.path]
-            line = ("== %4d failovers %5.1f min %-7s lost %d (redis %d, stale %d, later %d) "
+            line = ("== %4d failovers %5.1f min %-7s lost %d (redis %d, window %d, stale %d, "
+                    "later %d) "
                     "of %d acked | switch ms %s (n=%d, stuck %d) | RSS %s+%s MB PSS %s+%s MB "
                     "| fds %s+%s | log %d B | engine restarts %d | unplanned failovers %d"
                     % (self.done, minutes, s.path, sum(lost.values()), lost["redis"],
-                       lost["stale"], lost["later"], self.acked_checked[s.path],
+                       lost["window"], lost["stale"], lost["later"], self.acked_checked[s.path],
                        percentiles(self.block_lat[s.path]), len(self.block_lat[s.path]),
                        self.block_stuck[s.path], mb(res["rss"][0]), mb(res["rss"][1]),
                        mb(res["pss"][0]), mb(res["pss"][1]), res["fds"][0], res["fds"][1],
