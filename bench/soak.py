@@ -489,21 +489,26 @@ class Soak:
                       % (s.path, shown, name), flush=True)
 
     def check_all(self):
-        """Every ack ever, read back from each cluster's current master:
-        anything missing that was not counted yet is counted as "later"."""
+        """Every ack already read back once, read back again from each
+        cluster's current master: one found then and missing now counts as
+        "later"."""
         extra = {s.path: 0 for s in self.stacks}
         for name in self.names:
             master = self.g.sentinel_master(name)
             for s in self.stacks:
+                idx = self.checked[(s.path, name)]
                 acks = []
-                for w in s.writers[name]:
-                    acks += [a + (w.prefix,) for a in list(w.acks)]
+                for k, w in enumerate(s.writers[name]):
+                    acks += [a + (w.prefix,) for a in w.acks[:idx[k]]]
                 for a in self.read_back(s, name, master, acks):
                     key = "%s/%s:%d" % (name, a[4], a[0])
                     if key not in self.lost_keys[s.path]:
                         self.lost_keys[s.path].add(key)
                         self.lost[s.path]["later"] += 1
                         extra[s.path] += 1
+                        if extra[s.path] <= 3:
+                            print("  LOST (%s) later: %s acked by :%d, now missing on :%d"
+                                  % (s.path, key, a[1], master[1]), flush=True)
         return extra
 
     # ---------------------------------------------------------------- one failover
