@@ -370,8 +370,7 @@ class Soak:
         for s in self.stacks:
             s.start_writers(self.names)
             s.log_mark = len(s.d.log())  # the breakdown leaves out the start-up
-        # Per cluster: ack index per writer already read back, and the last
-        # failover (old port, first +switch-master time) the window covers.
+        # Per daemon and cluster: how many acks of each writer were read back.
         self.checked = {(s.path, n): [0, 0] for s in self.stacks for n in self.names}
         self.initial = {n: self.g.sentinel_master(n)[1] for n in self.names}
         # The master each cluster should have after our last fault; a
