@@ -14,8 +14,24 @@ int64_t wall_now() {
     return static_cast<int64_t>(time(nullptr));
 }
 
-proto::ApplyResult applied_result(const std::string& name, const MasterAt& m, int64_t now) {
-    return proto::ApplyResult{name, proto::ApplyState::Applied, m.master, m.epoch, now, ""};
+proto::ApplyResult applied_result(const std::string& name, const MasterAt& m, int64_t now,
+                                  proto::ApplyPath path) {
+    return proto::ApplyResult{name, proto::ApplyState::Applied, m.master, m.epoch, now, "", path};
+}
+
+// The path the engine measures failover propagation by: only a runtime
+// switch or a reload put a new master in front of clients.
+proto::ApplyPath wire_path(ApplyPath p) {
+    switch (p) {
+    case ApplyPath::runtime:
+        return proto::ApplyPath::Runtime;
+    case ApplyPath::reload:
+        return proto::ApplyPath::Reload;
+    case ApplyPath::unchanged:
+    case ApplyPath::file_only:
+        break;
+    }
+    return proto::ApplyPath::None;
 }
 
 // However many refusals arrive, one log line per window.
@@ -132,7 +148,7 @@ void Output::schedule_apply() {
 void Output::replay() {
     int64_t now = wall_now();
     for (auto& [name, m] : applied_)
-        hooks_.report(applied_result(name, m, now));
+        hooks_.report(applied_result(name, m, now, proto::ApplyPath::None));
 }
 
 void Output::retire_removed(const Config& fresh) {
@@ -267,10 +283,10 @@ void Output::on_applied(const ApplyOutcome& r) {
         schedule_apply();
     int64_t now = wall_now();
     log_outcome(r);
-    take_in_effect(r.in_effect, now);
+    take_in_effect(r.in_effect, now, wire_path(r.path));
     if (!r.ok) {
         last_error_ = "haproxy: " + r.error;
-        report_errors(r.error, now);
+        report_errors(r.error, r.reason, now);
         hooks_.changed();
         return;
     }
@@ -306,7 +322,7 @@ void Output::apply_without_output() {
     MasterMap next = applied_;
     for (auto& [name, m] : desired_)
         next[name] = m;
-    take_in_effect(next, wall_now());
+    take_in_effect(next, wall_now(), proto::ApplyPath::None);
     hooks_.changed();
     hooks_.in_effect(grace_over_ ? "start-up grace period over"
                                  : "every cluster has a confirmed master");
@@ -315,13 +331,13 @@ void Output::apply_without_output() {
 // The one place applied_ changes after start-up: reports each cluster whose
 // master came into effect and saves the state file. Returns whether
 // anything changed.
-bool Output::take_in_effect(const MasterMap& in_effect, int64_t now) {
+bool Output::take_in_effect(const MasterMap& in_effect, int64_t now, proto::ApplyPath path) {
     if (in_effect == applied_)
         return false;
     for (auto& [name, m] : in_effect) {
         auto it = applied_.find(name);
         if (it == applied_.end() || it->second != m)
-            hooks_.report(applied_result(name, m, now));
+            hooks_.report(applied_result(name, m, now, path));
     }
     applied_ = in_effect;
     save_state_file();
@@ -329,13 +345,14 @@ bool Output::take_in_effect(const MasterMap& in_effect, int64_t now) {
 }
 
 // Each confirmed master that is not in effect failed to apply.
-void Output::report_errors(const std::string& error, int64_t now) {
+void Output::report_errors(const std::string& error, proto::ApplyError reason, int64_t now) {
     for (auto& [name, m] : desired_) {
         auto it = applied_.find(name);
         if (it != applied_.end() && it->second == m)
             continue;
-        proto::ApplyResult r{name, proto::ApplyState::Error,        std::nullopt, 0,
-                             now,  error.substr(0, proto::kMaxText)};
+        proto::ApplyResult r{
+            name, proto::ApplyState::Error,         std::nullopt,           0,
+            now,  error.substr(0, proto::kMaxText), proto::ApplyPath::None, reason};
         if (it != applied_.end()) {
             r.master = it->second.master;
             r.epoch = it->second.epoch;
