@@ -160,9 +160,15 @@ void sample_text(std::string& out, const char* name, const std::string& labels,
     out += '\n';
 }
 
+// The shortest of %.15g..%.17g that reads back as the same double:
+// 0.04, not 0.040000000000000001.
 void sample(std::string& out, const char* name, const std::string& labels, double value) {
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%.17g", value);
+    for (int precision = 15; precision <= 17; precision++) {
+        std::snprintf(buf, sizeof buf, "%.*g", precision, value);
+        if (std::strtod(buf, nullptr) == value)
+            break;
+    }
     sample_text(out, name, labels, buf);
 }
 
