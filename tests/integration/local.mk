@@ -52,3 +52,7 @@ INTEGRATION_TESTS += $(INTEGRATION_BINS)
 # Not an integration test, but a check of the tree itself (no process started).
 INTEGRATION_TESTS += tests/check_layering.sh
 EXTRA_DIST += tests/check_layering.sh tests/cmocka.h
+# The shipped Prometheus alert rules, checked and unit-tested with promtool.
+INTEGRATION_TESTS += tests/check_alerts.sh
+EXTRA_DIST += tests/check_alerts.sh contrib/prometheus/alerts.yml \
+	contrib/prometheus/alerts_test.yml
