@@ -32,7 +32,8 @@
 
 namespace rh::proto {
 
-inline constexpr uint16_t kVersion = 1;
+// 2: ApplyResult gained path and reason; ProcessStats.
+inline constexpr uint16_t kVersion = 2;
 inline constexpr size_t kHeaderSize = 12;
 inline constexpr size_t kMaxPayload = 64 * 1024;
 

@@ -127,7 +127,7 @@ static void incomplete_frames_wait_for_more(void**) {
 
 static void rejects_bad_version(void**) {
     auto f = frame_of(Ready{1});
-    f[3] = 2;
+    f[3] = static_cast<uint8_t>(kVersion + 1);
     Header h;
     std::string err;
     assert_int_equal(parse_header(f, &h, &err), FrameStatus::Invalid);
