@@ -124,7 +124,10 @@ void Decider::on_master_info(const std::string& id, const sentinel::MasterInfo& 
     // the trusted ones.
     if (news && differs)
         corroborate(m.name, id, m.addr, m.config_epoch);
-    switch_sign(*clusters_.at(m.name), m.addr);
+    // A report of another master at a higher epoch is a sign of a switch; a
+    // lagging Sentinel still naming the old master at its old epoch is not.
+    if (Work& w = *clusters_.at(m.name); m.config_epoch > w.announced_epoch)
+        switch_sign(w, m.addr);
     evaluate(m.name);
 }
 

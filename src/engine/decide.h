@@ -53,7 +53,8 @@ struct DeciderSettings {
 };
 
 // Failover propagation is measured from the first sign of a switch (a
-// +switch-master naming another address, or a report of another master) to
+// +switch-master naming another address, or a report of another master at
+// a higher epoch than the announced one) to
 // the parent's ApplyResult for the new master by a runtime switch or a
 // reload. A sign not followed by an applied switch within this limit is
 // forgotten (a forged or outdated event), so it cannot stretch the next

@@ -177,7 +177,11 @@ static void propagation_is_measured_from_the_first_sign(void**) {
     applied_by(*d, B, 2, proto::ApplyPath::None);
     assert_int_equal(h.count, 1);
 
-    // A report of another master starts the clock too; the reload path.
+    // A lagging Sentinel still naming the old master at its old epoch is
+    // no sign of a switch.
+    report(*d, S3id, A, 1);
+    // A report of another master at a higher epoch starts the clock; the
+    // reload path.
     w.now += std::chrono::seconds(10);
     report(*d, S1id, A, 3);
     w.now += std::chrono::milliseconds(100);
