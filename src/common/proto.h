@@ -32,7 +32,8 @@
 
 namespace rh::proto {
 
-inline constexpr uint16_t kVersion = 1;
+// 2: ApplyResult gained path and reason; ProcessStats.
+inline constexpr uint16_t kVersion = 2;
 inline constexpr size_t kHeaderSize = 12;
 inline constexpr size_t kMaxPayload = 64 * 1024;
 
@@ -52,6 +53,7 @@ enum class Type : uint16_t {
     ConfigEnd = 4,      // the transfer is complete
     ApplyResult = 5,    // what the parent did with a cluster's master
     Shutdown = 6,
+    ProcessStats = 7, // the parent's samples of both processes, for /metrics
     // engine -> parent
     Ready = 32,  // configuration received and privileges dropped
     Master = 33, // a cluster's confirmed master
@@ -147,6 +149,10 @@ enum class ApplyState : uint8_t { Applied = 1, Error = 2, Pending = 3, None = 4 
 // reload, or neither (no [haproxy], only the file changed, or a replay of
 // what was already in effect).
 enum class ApplyPath : uint8_t { None = 0, Runtime = 1, Reload = 2 };
+// Which step of an apply failed (state Error); None otherwise. A closed set,
+// so the engine can count errors by reason without reading error texts.
+enum class ApplyError : uint8_t { None = 0, Render = 1, Write = 2, Check = 3, Reload = 4 };
+inline constexpr uint8_t kApplyErrorCount = 5;
 
 struct ApplyResult {
     std::string cluster;
@@ -156,7 +162,29 @@ struct ApplyResult {
     int64_t at = 0; // unix seconds
     std::string error;
     ApplyPath path = ApplyPath::None;
+    ApplyError reason = ApplyError::None;
     bool operator==(const ApplyResult&) const = default;
+};
+
+// One process as the parent sampled it from /proc (the engine, chrooted,
+// cannot read its own). Sizes in bytes, times in milliseconds.
+struct ProcessSample {
+    bool present = false; // false: not sampled (no engine running, /proc unreadable)
+    uint64_t rss_bytes = 0;
+    uint64_t vsize_bytes = 0;
+    uint64_t pss_bytes = 0; // 0: unknown (no smaps_rollup)
+    uint64_t cpu_ms = 0;    // user + system
+    uint32_t open_fds = 0;
+    uint32_t max_fds = 0;       // soft RLIMIT_NOFILE
+    uint64_t start_time_ms = 0; // unix time
+    bool operator==(const ProcessSample&) const = default;
+};
+
+struct ProcessStats {
+    ProcessSample parent;
+    ProcessSample engine;
+    uint64_t engine_restarts = 0; // engines that exited unasked since the parent started
+    bool operator==(const ProcessStats&) const = default;
 };
 
 struct Shutdown {
@@ -176,7 +204,7 @@ struct Master {
 };
 
 using Message = std::variant<ConfigBegin, ConfigSentinel, ConfigCluster, ConfigEnd, ApplyResult,
-                             Shutdown, Ready, Master>;
+                             Shutdown, ProcessStats, Ready, Master>;
 
 // The wire type of m; with type_name(), how logs name a message.
 Type message_type(const Message& m);

@@ -330,10 +330,13 @@ size_t Api::unread_output(evhttp_request* req) {
     return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
 }
 
-// The API's own budget counters change without any change of the view, so
-// they are added when /metrics is asked for rather than when it is built.
+// The API's own budget counters and the process samples change without any
+// change of the view, so they are added when /metrics is asked for rather
+// than when it is built (rebuilding the view every few seconds would cost
+// far more at many clusters).
 Api::Reply Api::with_own_counters(const Reply& metrics) const {
     Reply r = metrics;
+    r.body += render_process_metrics(process_stats_);
     r.body += "# HELP redishappy_api_connections_refused_total API connections closed at "
               "accept, over a connection budget.\n"
               "# TYPE redishappy_api_connections_refused_total counter\n"

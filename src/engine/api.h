@@ -61,6 +61,8 @@ class Api {
 
     // Re-renders every body from the view; requests are then plain lookups.
     void set_view(const ApiView& view);
+    // The parent's latest samples of both processes, added to /metrics.
+    void set_process_stats(const proto::ProcessStats& st) { process_stats_ = st; }
 
     size_t connections() const { return conns_.size(); }
     size_t max_connections() const { return limits_.max_connections; }
@@ -113,6 +115,7 @@ class Api {
     EventPtr adopt_ev_;
     std::unique_ptr<Timer> sweep_timer_, resume_timer_;
     uint64_t refused_ = 0, pauses_ = 0;
+    std::optional<proto::ProcessStats> process_stats_;
 };
 
 } // namespace rh

@@ -162,9 +162,15 @@ void sample_text(std::string& out, const char* name, const std::string& labels,
     out += '\n';
 }
 
+// The shortest of %.15g..%.17g that reads back as the same double:
+// 0.04, not 0.040000000000000001.
 void sample(std::string& out, const char* name, const std::string& labels, double value) {
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%.17g", value);
+    for (int precision = 15; precision <= 17; precision++) {
+        std::snprintf(buf, sizeof buf, "%.*g", precision, value);
+        if (std::strtod(buf, nullptr) == value)
+            break;
+    }
     sample_text(out, name, labels, buf);
 }
 
@@ -285,8 +291,76 @@ std::string prom_escape_label(std::string_view s) {
     return out;
 }
 
+const char* consul_error_name(ConsulError e) {
+    switch (e) {
+    case ConsulError::connect:
+        return "connect";
+    case ConsulError::timeout:
+        return "timeout";
+    case ConsulError::tls:
+        return "tls";
+    case ConsulError::http_4xx:
+        return "http_4xx";
+    case ConsulError::http_5xx:
+        return "http_5xx";
+    case ConsulError::other:
+        break;
+    }
+    return "other";
+}
+
+const char* apply_error_name(proto::ApplyError e) {
+    switch (e) {
+    case proto::ApplyError::Render:
+        return "render";
+    case proto::ApplyError::Write:
+        return "write";
+    case proto::ApplyError::Check:
+        return "check";
+    case proto::ApplyError::Reload:
+        return "reload";
+    case proto::ApplyError::None:
+        break;
+    }
+    return "none";
+}
+
+void ApiHistogram::observe(double seconds) {
+    if (!(seconds >= 0)) // negative or NaN: a clock step, not a measurement
+        return;
+    for (size_t i = 0; i < kBounds.size(); i++) {
+        if (seconds <= kBounds[i]) {
+            buckets[i]++;
+            break;
+        }
+    }
+    count++;
+    sum += seconds;
+}
+
+namespace {
+
+void histogram(std::string& out, const char* name, const std::string& labels,
+               const ApiHistogram& h) {
+    std::string bucket = std::string(name) + "_bucket";
+    uint64_t cumulative = 0;
+    char le[32];
+    for (size_t i = 0; i < h.kBounds.size(); i++) {
+        cumulative += h.buckets[i];
+        std::snprintf(le, sizeof le, "%g", h.kBounds[i]);
+        sample_u(out, bucket.c_str(), labels + "," + label("le", le), cumulative);
+    }
+    sample_u(out, bucket.c_str(), labels + "," + label("le", "+Inf"), h.count);
+    sample(out, (std::string(name) + "_sum").c_str(), labels, h.sum);
+    sample_u(out, (std::string(name) + "_count").c_str(), labels, h.count);
+}
+
+} // namespace
+
 std::string render_metrics(const ApiView& v) {
     std::string out;
+    family(out, "redishappy_build_info", "gauge", "The running version; always 1.");
+    sample_u(out, "redishappy_build_info", label("version", v.version), 1);
     family(out, "redishappy_cluster_switches_total", "counter", "Confirmed master switches.");
     for (const auto& c : v.clusters)
         sample_u(out, "redishappy_cluster_switches_total", label("cluster", c.name), c.switches);
@@ -311,21 +385,59 @@ std::string render_metrics(const ApiView& v) {
     for (const auto& c : v.clusters)
         sample_u(out, "redishappy_cluster_applied", label("cluster", c.name),
                  c.apply_state == "applied" ? 1 : 0);
-    family(out, "redishappy_apply_errors_total", "counter", "Failed HAProxy applies.");
+    family(out, "redishappy_cluster_last_reread_timestamp_seconds", "gauge",
+           "Unix time a trusted Sentinel last answered SENTINEL MASTER for the cluster "
+           "(0 = never).");
     for (const auto& c : v.clusters)
-        sample_u(out, "redishappy_apply_errors_total", label("cluster", c.name), c.apply_errors);
-    family(out, "redishappy_consul_errors_total", "counter", "Failed Consul updates.");
+        sample(out, "redishappy_cluster_last_reread_timestamp_seconds", label("cluster", c.name),
+               static_cast<double>(c.last_reread));
+    family(out, "redishappy_cluster_stale", "gauge",
+           "1 when no trusted Sentinel re-read succeeded within the staleness window.");
     for (const auto& c : v.clusters)
-        sample_u(out, "redishappy_consul_errors_total", label("cluster", c.name), c.consul_errors);
+        sample_u(out, "redishappy_cluster_stale", label("cluster", c.name), c.stale ? 1 : 0);
+    family(out, "redishappy_failover_propagation_seconds", "histogram",
+           "From the first sign of a switch to the new master applied, by path.");
+    histogram(out, "redishappy_failover_propagation_seconds", label("path", "runtime"),
+              v.propagation_runtime);
+    histogram(out, "redishappy_failover_propagation_seconds", label("path", "reload"),
+              v.propagation_reload);
+    family(out, "redishappy_apply_errors_total", "counter", "Failed HAProxy applies, by step.");
+    for (const auto& c : v.clusters)
+        for (uint8_t r = 1; r < proto::kApplyErrorCount; r++)
+            sample_u(out, "redishappy_apply_errors_total",
+                     label("cluster", c.name) + "," +
+                         label("reason", apply_error_name(static_cast<proto::ApplyError>(r))),
+                     c.apply_errors_by[r]);
+    family(out, "redishappy_consul_errors_total", "counter", "Failed Consul requests, by reason.");
+    for (const auto& c : v.clusters) {
+        if (c.consul_state.empty())
+            continue; // no [consul]
+        for (size_t r = 0; r < kConsulErrorCount; r++)
+            sample_u(out, "redishappy_consul_errors_total",
+                     label("cluster", c.name) + "," +
+                         label("reason", consul_error_name(static_cast<ConsulError>(r))),
+                     c.consul_errors_by[r]);
+    }
     family(out, "redishappy_sentinel_up", "gauge", "1 when the Sentinel answers.");
     uint64_t up = 0;
+    uint64_t links[2][2] = {}; // [discovered][up]
     for (const auto& s : v.sentinels) {
-        up += s.state == "up" ? 1 : 0;
-        sample_u(out, "redishappy_sentinel_up", label("sentinel", s.address),
-                 s.state == "up" ? 1 : 0);
+        bool is_up = s.state == "up";
+        up += is_up ? 1 : 0;
+        links[s.configured ? 0 : 1][is_up ? 1 : 0]++;
+        sample_u(out, "redishappy_sentinel_up", label("sentinel", s.address), is_up ? 1 : 0);
     }
     family(out, "redishappy_sentinels_up", "gauge", "Sentinels currently up.");
     sample_u(out, "redishappy_sentinels_up", "", up);
+    family(out, "redishappy_sentinel_links", "gauge",
+           "Sentinel links by trust (configured or discovered) and state (up, or down "
+           "including connecting).");
+    for (int d = 0; d < 2; d++)
+        for (int u = 1; u >= 0; u--)
+            sample_u(out, "redishappy_sentinel_links",
+                     label("trust", d ? "discovered" : "configured") + "," +
+                         label("state", u ? "up" : "down"),
+                     links[d][u]);
     family(out, "redishappy_sentinel_reconnects_total", "counter", "Reconnects per Sentinel.");
     for (const auto& s : v.sentinels)
         sample_u(out, "redishappy_sentinel_reconnects_total", label("sentinel", s.address),
@@ -334,6 +446,54 @@ std::string render_metrics(const ApiView& v) {
     for (const auto& s : v.sentinels)
         sample(out, "redishappy_sentinel_latency_seconds", label("sentinel", s.address),
                s.latency_ms / 1000.0);
+    return out;
+}
+
+std::string render_process_metrics(const std::optional<proto::ProcessStats>& st) {
+    std::string out;
+    if (!st)
+        return out; // not sampled yet: absent rather than zero
+    struct Proc {
+        const char* name;
+        const proto::ProcessSample& s;
+    };
+    const Proc procs[] = {{"parent", st->parent}, {"engine", st->engine}};
+    auto each = [&](const char* name, const char* type, const char* help, auto value,
+                    bool (*shown)(const proto::ProcessSample&)) {
+        family(out, name, type, help);
+        for (const auto& p : procs)
+            if (p.s.present && shown(p.s))
+                sample(out, name, label("process", p.name), value(p.s));
+    };
+    auto always = [](const proto::ProcessSample&) { return true; };
+    each(
+        "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+        [](const proto::ProcessSample& s) { return static_cast<double>(s.rss_bytes); }, always);
+    each(
+        "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+        [](const proto::ProcessSample& s) { return static_cast<double>(s.vsize_bytes); }, always);
+    each(
+        "process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds.",
+        [](const proto::ProcessSample& s) { return static_cast<double>(s.cpu_ms) / 1000.0; },
+        always);
+    each(
+        "process_open_fds", "gauge", "Number of open file descriptors.",
+        [](const proto::ProcessSample& s) { return static_cast<double>(s.open_fds); }, always);
+    each(
+        "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+        [](const proto::ProcessSample& s) { return static_cast<double>(s.max_fds); }, always);
+    each(
+        "process_start_time_seconds", "gauge", "Start time of the process since unix epoch.",
+        [](const proto::ProcessSample& s) { return static_cast<double>(s.start_time_ms) / 1000.0; },
+        always);
+    each(
+        "redishappy_process_pss_bytes", "gauge",
+        "Proportional set size in bytes (shared pages divided among their users).",
+        [](const proto::ProcessSample& s) { return static_cast<double>(s.pss_bytes); },
+        [](const proto::ProcessSample& s) { return s.pss_bytes != 0; });
+    family(out, "redishappy_engine_restarts_total", "counter",
+           "Engines that exited unasked and were restarted by the parent.");
+    sample_u(out, "redishappy_engine_restarts_total", "", st->engine_restarts);
     return out;
 }
 

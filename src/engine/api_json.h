@@ -2,6 +2,7 @@
 // from a plain view struct the engine fills. Pure, no I/O.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "common/address.h"
 #include "engine/events.h"
+#include "common/proto.h"
 
 namespace rh {
 
@@ -24,6 +26,12 @@ struct ApiSentinel {
     double latency_ms = 0;
     uint64_t reconnects = 0;
 };
+
+// Why a Consul request failed: a closed set, for the metrics.
+enum class ConsulError : uint8_t { connect, timeout, tls, http_4xx, http_5xx, other };
+inline constexpr size_t kConsulErrorCount = 6;
+const char* consul_error_name(ConsulError e);
+const char* apply_error_name(proto::ApplyError e);
 
 struct ApiCluster {
     std::string name;
@@ -44,6 +52,23 @@ struct ApiCluster {
     std::string consul_error;
     uint64_t apply_errors = 0;
     uint64_t consul_errors = 0;
+    // By reason, indexed by proto::ApplyError / ConsulError.
+    std::array<uint64_t, proto::kApplyErrorCount> apply_errors_by{};
+    std::array<uint64_t, kConsulErrorCount> consul_errors_by{};
+    // When a trusted Sentinel last answered SENTINEL MASTER for this cluster
+    // (unix seconds, 0 = never); `stale` covers it too (see decide.h).
+    int64_t last_reread = 0;
+};
+
+// A Prometheus histogram with fixed buckets: failover propagation, from
+// the first sign of a switch to the parent's report that it is applied.
+struct ApiHistogram {
+    static constexpr std::array<double, 13> kBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                       0.25,  0.5,    1,     2.5,  5,     10};
+    std::array<uint64_t, kBounds.size()> buckets{}; // per bucket, not cumulative
+    uint64_t count = 0;
+    double sum = 0;
+    void observe(double seconds);
 };
 
 // The effective configuration as the engine knows it. Secrets are never
@@ -77,6 +102,8 @@ struct ApiView {
     uint64_t sentinel_reconnects = 0;
     std::vector<Event> events; // oldest first (EventLog::last)
     uint64_t events_evicted = 0;
+    ApiHistogram propagation_runtime;
+    ApiHistogram propagation_reload;
 };
 
 struct ApiResponse {
@@ -96,6 +123,10 @@ std::string render_sentinels(const ApiView& v);
 std::string render_topology(const ApiView& v);
 ApiResponse render_health(const ApiView& v);
 std::string render_metrics(const ApiView& v);
+// The process_* families of both processes (as the parent sampled them),
+// the engine restarts and the API's own counters: what changes without a
+// change of the view, rendered when /metrics is asked for.
+std::string render_process_metrics(const std::optional<proto::ProcessStats>& st);
 
 // Prometheus label value escaping: backslash, double quote and newline.
 std::string prom_escape_label(std::string_view s);

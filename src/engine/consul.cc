@@ -278,12 +278,49 @@ void Consul::start(Slot& slot) {
         slot.status.state = ConsulState::error;
         slot.status.last_error = curl_.multi_strerror(rc);
         slot.status.errors++;
+        slot.status.errors_by[static_cast<size_t>(ConsulError::other)]++;
         slot.failures++;
         schedule_retry(slot);
         return;
     }
     slot.busy = true;
     log::debug("consul %s: %s", slot.cluster.c_str(), slot.what.c_str());
+}
+
+ConsulError classify_consul_error(long http_code, int curl_code) {
+    switch (curl_code) {
+    case CURLE_OK:
+        if (http_code >= 400 && http_code < 500)
+            return ConsulError::http_4xx;
+        if (http_code >= 500 && http_code < 600)
+            return ConsulError::http_5xx;
+        return ConsulError::other; // 1xx or 3xx: not followed
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+        return ConsulError::connect;
+    case CURLE_OPERATION_TIMEDOUT:
+        return ConsulError::timeout;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_USE_SSL_FAILED:
+        return ConsulError::tls;
+    default:
+        return ConsulError::other;
+    }
 }
 
 void Consul::finished(Slot& slot, long http_code, int curl_code) {
@@ -297,6 +334,7 @@ void Consul::finished(Slot& slot, long http_code, int curl_code) {
             err = "HTTP " + std::to_string(http_code) + ": " + first_line(slot.response);
         slot.status.last_error = err;
         slot.status.errors++;
+        slot.status.errors_by[static_cast<size_t>(classify_consul_error(http_code, curl_code))]++;
         slot.failures++;
         log::warn("consul %s: %s failed: %s (%u in a row)", slot.cluster.c_str(), slot.what.c_str(),
                   err.c_str(), slot.failures);

@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -25,6 +26,7 @@
 #include <string>
 
 #include "common/evutil.h"
+#include "engine/api_json.h"
 #include "engine/consul_json.h"
 
 typedef void CURLM;
@@ -52,10 +54,14 @@ struct ConsulStatus {
     ConsulState state = ConsulState::pending;
     std::string last_error; // first line of the body, or curl's error; empty once healthy
     uint64_t errors = 0;    // failed requests since start
-    uint64_t successes = 0; // successful requests since start
+    std::array<uint64_t, kConsulErrorCount> errors_by{}; // by ConsulError
+    uint64_t successes = 0;                              // successful requests since start
     std::optional<std::chrono::system_clock::time_point> last_success;
     std::optional<ConsulService> current; // what Consul has, as far as we know
 };
+
+// Why a request failed, from curl's result code and the HTTP status.
+ConsulError classify_consul_error(long http_code, int curl_code);
 
 class Consul {
   public:

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <array>
 #include <optional>
 
 #include "common/log.h"
@@ -26,6 +27,10 @@ struct Decider::Work {
     bool seed_wait_noted = false; // the event log has the seeded master waiting
     proto::ApplyResult applied;
     uint64_t apply_errors = 0;
+    std::array<uint64_t, proto::kApplyErrorCount> apply_errors_by{};
+    // The first sign of a switch away from switch_from, not yet applied.
+    std::optional<TopologyTime> switch_seen;
+    HostPort switch_from;
     unsigned confirm_attempts = 0;
     // Timing of the change being confirmed, logged with its confirmation:
     // the first +switch-master naming a new master, the first report of a
@@ -177,6 +182,10 @@ void Decider::on_master_info(const std::string& id, const sentinel::MasterInfo& 
     // the trusted ones.
     if (news && differs)
         corroborate(m.name, id, m.addr, m.config_epoch);
+    // A report of another master at a higher epoch is a sign of a switch; a
+    // lagging Sentinel still naming the old master at its old epoch is not.
+    if (Work& w = *clusters_.at(m.name); m.config_epoch > w.announced_epoch)
+        switch_sign(w, m.addr);
     evaluate(m.name);
 }
 
@@ -218,6 +227,7 @@ void Decider::on_event(const std::string& id, const sentinel::Event& e) {
             it->second->event_at = hooks_.now();
         log::info("sentinel %s: +switch-master %s to %s; asking the trusted Sentinels", id.c_str(),
                   sw->master.c_str(), format_host_port(sw->to).c_str());
+        switch_sign(*clusters_.at(sw->master), sw->to);
         return reread_trusted(sw->master);
     }
     auto& ie = std::get<sentinel::InstanceEvent>(e);
@@ -268,6 +278,7 @@ bool Decider::on_apply_result(const proto::ApplyResult& r) {
         return false;
     if (r.state == proto::ApplyState::Error) {
         it->second->apply_errors++;
+        it->second->apply_errors_by[static_cast<size_t>(r.reason)]++;
         log::warn("cluster %s: parent could not apply: %s", r.cluster.c_str(), r.error.c_str());
         note(r.cluster, EventKind::apply_error, EventReason::apply_failed,
              {r.master, r.epoch, "", false, r.error});
@@ -278,9 +289,39 @@ bool Decider::on_apply_result(const proto::ApplyResult& r) {
         note(r.cluster, EventKind::applied, path, {r.master, r.epoch, "", false, ""});
     }
     it->second->applied = r;
+    observe_propagation(*it->second, r);
     publish_if_applied(*it->second);
     hooks_.changed();
     return true;
+}
+
+// A sign that `to` may be the cluster's new master: starts the propagation
+// clock, unless it already runs. Only a cluster whose master this engine
+// already announced can switch: the first master after start-up is not a
+// switch.
+void Decider::switch_sign(Work& w, const HostPort& to) {
+    if (!w.announced || to == *w.announced)
+        return;
+    auto now = hooks_.now();
+    if (w.switch_seen && now - *w.switch_seen <= kPropagationLimit)
+        return;
+    w.switch_seen = now;
+    w.switch_from = *w.announced;
+}
+
+// The parent applied a master other than the one the clock started from,
+// and it is the one announced: the switch is in front of clients.
+void Decider::observe_propagation(Work& w, const proto::ApplyResult& r) {
+    if (!w.switch_seen || r.state != proto::ApplyState::Applied || !r.master ||
+        *r.master == w.switch_from || !w.announced || *r.master != *w.announced)
+        return;
+    auto took = hooks_.now() - *w.switch_seen;
+    w.switch_seen.reset();
+    if (took > kPropagationLimit || r.path == proto::ApplyPath::None)
+        return;
+    double seconds = std::chrono::duration<double>(took).count();
+    (r.path == proto::ApplyPath::Reload ? propagation_reload_ : propagation_runtime_)
+        .observe(seconds);
 }
 
 void Decider::retry_due(const std::string& cluster) {
@@ -554,7 +595,10 @@ ApiCluster Decider::view_cluster(const Work& w) const {
         c.switches = st->switches;
         c.last_switch = wall(st->last_switch);
     }
-    c.stale = topology_.is_stale(c.name);
+    TopologyTime reread = topology_.last_trusted_report(c.name);
+    c.last_reread = wall(reread);
+    c.stale = topology_.is_stale(c.name) || reread == TopologyTime{} ||
+              hooks_.now() - reread > settings_.stale_after;
     // Right after a failover a Sentinel may still list the promoted server
     // among the replicas: never show a master as its own replica.
     for (auto& r : w.replicas)
@@ -571,6 +615,7 @@ ApiCluster Decider::view_cluster(const Work& w) const {
     c.apply_error = w.applied.error;
     c.applied_at = w.applied.at;
     c.apply_errors = w.apply_errors;
+    c.apply_errors_by = w.apply_errors_by;
     return c;
 }
 

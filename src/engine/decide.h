@@ -47,7 +47,20 @@ struct DeciderSettings {
     bool trust_discovered = false;                // discovered Sentinels count as trusted
     size_t max_discovered = 16;                   // discovered Sentinels followed at once
     std::chrono::milliseconds backoff_max{10000}; // cap of the ROLE retry delay
+    // A cluster is stale when no trusted Sentinel reachable now reports it,
+    // or none answered SENTINEL MASTER for it within this window (the
+    // engine sets three re-read intervals).
+    std::chrono::milliseconds stale_after{15000};
 };
+
+// Failover propagation is measured from the first sign of a switch (a
+// +switch-master naming another address, or a report of another master at
+// a higher epoch than the announced one) to
+// the parent's ApplyResult for the new master by a runtime switch or a
+// reload. A sign not followed by an applied switch within this limit is
+// forgotten (a forged or outdated event), so it cannot stretch the next
+// real measurement beyond it.
+inline constexpr std::chrono::seconds kPropagationLimit{60};
 
 struct DeciderHooks {
     using RoleDone = std::function<void(const HostPort& candidate, const ConfirmResult&)>;
@@ -126,6 +139,9 @@ class Decider {
     std::vector<ApiCluster> view_clusters() const;
     // Recent decisions and refusals (GET /api/events).
     const EventLog& events() const { return events_; }
+    const ApiHistogram& propagation(proto::ApplyPath p) const {
+        return p == proto::ApplyPath::Reload ? propagation_reload_ : propagation_runtime_;
+    }
 
   private:
     struct Work; // one cluster's confirmation and output state
@@ -143,6 +159,8 @@ class Decider {
     void publish_if_applied(Work& w);
     void note(const std::string& cluster, EventKind kind, EventReason reason, EventDetail d);
     void note_refusals(const std::string& cluster, const Verdict& v, const std::string& before);
+    void switch_sign(Work& w, const HostPort& to);
+    void observe_propagation(Work& w, const proto::ApplyResult& r);
     int64_t wall(TopologyTime t) const;
     ApiCluster view_cluster(const Work& w) const;
 
@@ -152,6 +170,8 @@ class Decider {
     std::map<std::string, Sentinel> sentinels_;
     std::map<std::string, std::unique_ptr<Work>> clusters_;
     EventLog events_;
+    ApiHistogram propagation_runtime_;
+    ApiHistogram propagation_reload_;
 };
 
 } // namespace rh

@@ -101,6 +101,13 @@ void Engine::on_message(proto::Message&& m) {
     }
     if (auto* r = std::get_if<proto::ApplyResult>(&m))
         return on_apply_result(*r);
+    if (auto* st = std::get_if<proto::ProcessStats>(&m)) {
+        // The parent samples only an engine that said Ready; the codec
+        // already capped every value.
+        if (!configured_ || receiving_)
+            return fail("process-stats before the configuration");
+        return on_process_stats(*st);
+    }
     if (std::holds_alternative<proto::Shutdown>(m)) {
         log::info("shutdown requested by the parent");
         event_base_loopexit(base_.get(), nullptr);

@@ -45,6 +45,7 @@ class Engine {
     void before_drop();
     void after_drop();
     void on_apply_result(const proto::ApplyResult& r);
+    void on_process_stats(const proto::ProcessStats& st);
     void fail(const std::string& why);
 
     // ---- the wiring (engine_work.cc): real links, ROLE checks, Consul and

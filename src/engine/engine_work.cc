@@ -117,6 +117,7 @@ void Engine::start_decider() {
     ds.trust_discovered = g.trust_discovered;
     ds.max_discovered = g.max_discovered;
     ds.backoff_max = Millis(g.backoff_max_ms);
+    ds.stale_after = 3 * Millis(g.reread_interval_ms);
     DeciderHooks h;
     h.now = [] { return TopologyClock::now(); };
     h.wall = [] { return time(nullptr); };
@@ -228,6 +229,11 @@ void Engine::on_apply_result(const proto::ApplyResult& r) {
                     r.cluster.c_str());
 }
 
+void Engine::on_process_stats(const proto::ProcessStats& st) {
+    if (api_)
+        api_->set_process_stats(st);
+}
+
 // Drops discovered Sentinels that stayed down for forget_discovered_after.
 // Runs from its own timer, never from a link's callback.
 void Engine::housekeeping() {
@@ -296,10 +302,13 @@ ApiView Engine::build_view() const {
             c.consul_state = consul_state_name(cs->state);
             c.consul_error = cs->last_error;
             c.consul_errors = cs->errors;
+            c.consul_errors_by = cs->errors_by;
         } else if (consul_) {
             c.consul_state = "pending";
         }
     }
+    v.propagation_runtime = decider_->propagation(proto::ApplyPath::Runtime);
+    v.propagation_reload = decider_->propagation(proto::ApplyPath::Reload);
     v.config = view_config();
     return v;
 }

@@ -327,6 +327,17 @@ bool Topology::is_stale(const std::string& cluster) const {
     return true;
 }
 
+TopologyTime Topology::last_trusted_report(const std::string& cluster) const {
+    TopologyTime newest{};
+    auto it = clusters_.find(cluster);
+    if (it == clusters_.end())
+        return newest;
+    for (const auto& [id, r] : it->second.reports)
+        if (is_trusted(id) && r.when > newest)
+            newest = r.when;
+    return newest;
+}
+
 std::vector<ReportView> Topology::reports(const std::string& cluster) const {
     std::vector<ReportView> out;
     auto it = clusters_.find(cluster);

@@ -180,6 +180,9 @@ class Topology {
     // Read access for the API. state() is null for unknown clusters.
     const ClusterState* state(const std::string& cluster) const;
     bool is_stale(const std::string& cluster) const;
+    // The newest report of a trusted Sentinel for the cluster (reachable
+    // now or not); the epoch of TopologyTime when there is none.
+    TopologyTime last_trusted_report(const std::string& cluster) const;
     std::vector<ReportView> reports(const std::string& cluster) const; // by sentinel id
     // Whether `sentinel`'s latest report for `cluster` is exactly (master, epoch).
     bool reports_same(const std::string& cluster, const std::string& sentinel,

@@ -91,7 +91,7 @@ void Applier::start() {
     auto bytes = render(s_.template_text, desired_, &err);
     result_.render_ms = ms_since(t_);
     if (!bytes)
-        return fail_apply(s_.output + ": " + err);
+        return fail_apply(proto::ApplyError::Render, s_.output + ": " + err);
     bytes_ = std::move(*bytes);
     skeleton_ = render_skeleton(s_.template_text, desired_);
     auto current = current_output(s_.output);
@@ -150,7 +150,7 @@ void Applier::write_and_check(bool reload_after) {
     temp_ = PendingFile::create(s_.output, bytes_, &err);
     result_.write_ms = ms_since(t_);
     if (!temp_)
-        return fail_apply(err);
+        return fail_apply(proto::ApplyError::Write, err);
     if (s_.check_command.empty())
         return commit_file(reload_after);
     // Never install a file HAProxy would reject: one that differs from the
@@ -166,7 +166,8 @@ void Applier::write_and_check(bool reload_after) {
                     result_.check_ms = ms_since(t_);
                     if (!r.ok()) {
                         temp_.reset(); // discards the candidate; the old file stays
-                        return fail_apply(s_.output + ": check_command " + r.describe() +
+                        return fail_apply(proto::ApplyError::Check,
+                                          s_.output + ": check_command " + r.describe() +
                                               "; keeping the current file",
                                           r.output);
                     }
@@ -182,7 +183,7 @@ void Applier::commit_file(bool reload_after) {
     temp_.reset();
     result_.write_ms += ms_since(t);
     if (!ok)
-        return fail_apply(err);
+        return fail_apply(proto::ApplyError::Write, err);
     if (reload_after && !s_.reload_command.empty())
         return reload();
     succeed();
@@ -194,7 +195,8 @@ void Applier::reload() {
     runner_.run(s_.reload_command, s_.reload_timeout, [this](CommandResult r) {
         result_.reload_ms = ms_since(t_);
         if (!r.ok())
-            return fail_apply(s_.output + ": reload_command " + r.describe(), r.output);
+            return fail_apply(proto::ApplyError::Reload,
+                              s_.output + ": reload_command " + r.describe(), r.output);
         reload_owed_ = false;
         succeed();
     });
@@ -209,8 +211,9 @@ void Applier::succeed() {
     finish();
 }
 
-void Applier::fail_apply(std::string why, std::string output) {
+void Applier::fail_apply(proto::ApplyError reason, std::string why, std::string output) {
     result_.ok = false;
+    result_.reason = reason;
     result_.error = std::move(why);
     result_.command_output = std::move(output);
     // A runtime switch that went through is real even if the file step

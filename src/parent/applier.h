@@ -17,6 +17,7 @@
 
 #include "common/evutil.h"
 #include "common/master.h"
+#include "common/proto.h"
 #include "parent/command.h"
 #include "parent/haproxy.h"
 #include "parent/outfile.h"
@@ -43,7 +44,8 @@ const char* apply_path_name(ApplyPath p);
 
 struct ApplyOutcome {
     bool ok = false;
-    std::string error; // names the failing step and object
+    std::string error;                                  // names the failing step and object
+    proto::ApplyError reason = proto::ApplyError::None; // the failing step, when !ok
     ApplyPath path = ApplyPath::unchanged;
     bool runtime_fallback = false;     // the runtime switch failed, the reload path was used
     bool check_skipped = false;        // same skeleton as the last file that passed the check
@@ -78,7 +80,7 @@ class Applier {
     void reload();
     void succeed();
     void finish();
-    void fail_apply(std::string why, std::string output = {});
+    void fail_apply(proto::ApplyError reason, std::string why, std::string output = {});
     bool compute_switches(const std::string& current);
 
     event_base* base_;

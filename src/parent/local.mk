@@ -12,6 +12,7 @@ src_parent_libparent_a_SOURCES = \
 	%reldir%/output.cc %reldir%/output.h \
 	%reldir%/parent.cc %reldir%/parent.h \
 	%reldir%/process.cc %reldir%/process.h \
+	%reldir%/procstat.cc %reldir%/procstat.h \
 	%reldir%/runtime.cc %reldir%/runtime.h \
 	%reldir%/statefile.cc %reldir%/statefile.h \
 	%reldir%/supervisor.cc %reldir%/supervisor.h

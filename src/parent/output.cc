@@ -286,7 +286,7 @@ void Output::on_applied(const ApplyOutcome& r) {
     take_in_effect(r.in_effect, now, wire_path(r.path));
     if (!r.ok) {
         last_error_ = "haproxy: " + r.error;
-        report_errors(r.error, now);
+        report_errors(r.error, r.reason, now);
         hooks_.changed();
         return;
     }
@@ -345,13 +345,14 @@ bool Output::take_in_effect(const MasterMap& in_effect, int64_t now, proto::Appl
 }
 
 // Each confirmed master that is not in effect failed to apply.
-void Output::report_errors(const std::string& error, int64_t now) {
+void Output::report_errors(const std::string& error, proto::ApplyError reason, int64_t now) {
     for (auto& [name, m] : desired_) {
         auto it = applied_.find(name);
         if (it != applied_.end() && it->second == m)
             continue;
-        proto::ApplyResult r{name, proto::ApplyState::Error,        std::nullopt, 0,
-                             now,  error.substr(0, proto::kMaxText)};
+        proto::ApplyResult r{
+            name, proto::ApplyState::Error,         std::nullopt,           0,
+            now,  error.substr(0, proto::kMaxText), proto::ApplyPath::None, reason};
         if (it != applied_.end()) {
             r.master = it->second.master;
             r.epoch = it->second.epoch;

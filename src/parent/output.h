@@ -82,7 +82,7 @@ class Output {
     void log_outcome(const ApplyOutcome& r) const;
     void apply_without_output();
     bool take_in_effect(const MasterMap& in_effect, int64_t now, proto::ApplyPath path);
-    void report_errors(const std::string& error, int64_t now);
+    void report_errors(const std::string& error, proto::ApplyError reason, int64_t now);
     void save_state_file();
 
     const Config& config_;

@@ -22,6 +22,7 @@
 #include "parent/notify.h"
 #include "parent/outfile.h"
 #include "parent/output.h"
+#include "parent/procstat.h"
 #include "parent/supervisor.h"
 
 namespace rh {
@@ -95,6 +96,8 @@ class Parent {
     void on_engine_started(Channel& ch);
     void on_engine_message(proto::Message&& m);
     void report(const proto::ApplyResult& r);
+    void send_process_stats();
+    bool send_checked(const proto::Message& m);
     void mark_ready(const char* why);
     void update_status();
     void on_sighup();
@@ -106,7 +109,9 @@ class Parent {
     Config config_;
     EventBasePtr base_;
     std::vector<std::unique_ptr<SignalEvent>> signals_;
-    Timer trim_timer_; // release_free_heap once messages and applies are quiet
+    Timer trim_timer_;  // release_free_heap once messages and applies are quiet
+    Timer stats_timer_; // samples both processes for the engine's /metrics
+    ProcClock proc_clock_ = system_proc_clock();
     Output output_;
     Supervisor engine_;
     uint64_t generation_ = 1;
@@ -130,6 +135,7 @@ EventBasePtr new_base() {
 Parent::Parent(Options opts, Config config, std::string template_text)
     : opts_(std::move(opts)), config_(std::move(config)), base_(new_base()),
       trim_timer_(base_.get(), [] { release_free_heap(); }),
+      stats_timer_(base_.get(), [this] { send_process_stats(); }),
       output_(base_.get(), config_, std::move(template_text),
               {[this](const proto::ApplyResult& r) { report(r); },
                [this](const char* why) { mark_ready(why); },
@@ -201,7 +207,8 @@ void Parent::on_engine_message(proto::Message&& m) {
         engine_ready_ = true;
         log::info("engine %d ready", static_cast<int>(engine_.pid()));
         update_status();
-        return output_.replay();
+        output_.replay();
+        return send_process_stats();
     }
     auto& mm = std::get<proto::Master>(m);
     floors_[mm.cluster] = mm.epoch;
@@ -209,15 +216,34 @@ void Parent::on_engine_message(proto::Message&& m) {
     trim_timer_.arm(kTrimAfterQuiet);
 }
 
+void Parent::report(const proto::ApplyResult& r) {
+    send_checked(r);
+}
+
+// Both processes as /proc shows them, for the engine's /metrics (it cannot
+// read /proc in its chroot). Every kProcessSampleInterval while an engine
+// runs, and at once when one is ready.
+void Parent::send_process_stats() {
+    stats_timer_.arm(kProcessSampleInterval);
+    if (!engine_ready_ || engine_retiring_)
+        return;
+    proto::ProcessStats st;
+    st.parent = sample_process(0, proc_clock_);
+    st.engine = sample_process(engine_.pid(), proc_clock_);
+    st.engine_restarts = engine_.unexpected_exits();
+    send_checked(st);
+}
+
 // An engine that stops reading must not make the root parent queue without
 // bound: over the budget it is killed as unresponsive (and replaced).
-void Parent::report(const proto::ApplyResult& r) {
-    if (!engine_ready_ || !engine_.send(r))
-        return;
+bool Parent::send_checked(const proto::Message& m) {
+    if (!engine_ready_ || !engine_.send(m))
+        return false;
     size_t limit = engine_queue_limit(config_.clusters.size());
     if (engine_.queued() > limit)
         engine_.kill("unresponsive: " + std::to_string(engine_.queued()) +
                      " bytes queued to it, over the limit of " + std::to_string(limit));
+    return true;
 }
 
 // ---- systemd (no-ops unless started by systemd with Type=notify) ----

@@ -151,6 +151,7 @@ void Supervisor::on_exit() {
     }
     if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
         log::error("engine %d made a system call its sandbox forbids", static_cast<int>(pid));
+    unexpected_exits_++;
     backoff_.failed(std::chrono::steady_clock::now());
     schedule_restart("engine " + std::to_string(pid) + " " + describe_wait_status(status));
 }

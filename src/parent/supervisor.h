@@ -52,6 +52,9 @@ class Supervisor {
     size_t queued() const { return channel_ ? channel_->pending_output() : 0; }
     bool waiting_to_restart() const { return restart_timer_.pending(); }
     pid_t pid() const { return pid_; }
+    // Engines that exited without being asked to (crashes, kills for a
+    // protocol violation) since the parent started.
+    uint64_t unexpected_exits() const { return unexpected_exits_; }
 
   private:
     bool spawn(int child_fd, std::string* err);
@@ -74,6 +77,7 @@ class Supervisor {
     std::unique_ptr<Channel> channel_;
     bool stopping_ = false;
     bool restart_now_ = false;
+    uint64_t unexpected_exits_ = 0;
     std::function<void()> gone_;
 };
 

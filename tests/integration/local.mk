@@ -5,13 +5,13 @@ INTEGRATION_TESTS += %reldir%/test_harness.py %reldir%/test_daemon.py \
 	%reldir%/test_engine.py %reldir%/test_haproxy.py %reldir%/test_consul.py \
 	%reldir%/test_ctl.py %reldir%/test_notify.py %reldir%/test_install.sh \
 	%reldir%/test_sandbox.py %reldir%/test_secrets.py %reldir%/test_contain.py \
-	%reldir%/test_rename.py %reldir%/test_hostile.py
+	%reldir%/test_rename.py %reldir%/test_hostile.py %reldir%/test_metrics.py
 EXTRA_DIST += %reldir%/rhtest.py %reldir%/rhdaemon.py %reldir%/fake_consul.py \
 	%reldir%/test_harness.py %reldir%/test_daemon.py %reldir%/test_engine.py \
 	%reldir%/test_haproxy.py %reldir%/test_consul.py %reldir%/test_ctl.py \
 	%reldir%/test_notify.py %reldir%/test_install.sh %reldir%/test_sandbox.py \
 	%reldir%/test_secrets.py %reldir%/test_contain.py %reldir%/test_rename.py \
-	%reldir%/test_hostile.py
+	%reldir%/test_hostile.py %reldir%/test_metrics.py
 
 # C++ programs that drive one module against real processes.
 INTEGRATION_BINS = %reldir%/test_sentinel_link
@@ -52,3 +52,7 @@ INTEGRATION_TESTS += $(INTEGRATION_BINS)
 # Not an integration test, but a check of the tree itself (no process started).
 INTEGRATION_TESTS += tests/check_layering.sh
 EXTRA_DIST += tests/check_layering.sh tests/cmocka.h
+# The shipped Prometheus alert rules, checked and unit-tested with promtool.
+INTEGRATION_TESTS += tests/check_alerts.sh
+EXTRA_DIST += tests/check_alerts.sh contrib/prometheus/alerts.yml \
+	contrib/prometheus/alerts_test.yml

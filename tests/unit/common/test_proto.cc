@@ -70,6 +70,14 @@ ConfigCluster sample_cluster() {
     return c;
 }
 
+ProcessStats sample_stats() {
+    ProcessStats st;
+    st.parent = {true, 4u << 20, 20u << 20, 3u << 20, 1250, 7, 1024, 1700000000123};
+    st.engine = {true, 2u << 20, 30u << 20, 0, 40, 12, 65536, 1700000001000};
+    st.engine_restarts = 3;
+    return st;
+}
+
 } // namespace
 
 static void roundtrips_every_type(void**) {
@@ -87,10 +95,12 @@ static void roundtrips_every_type(void**) {
                                 "check_command exited 1"});
     check_roundtrip(ApplyResult{"testing", ApplyState::Applied, HostPort{"::1", 7000}, 5, 1, ""});
     check_roundtrip(ApplyResult{"testing", ApplyState::Applied, HostPort{"::1", 7000}, 5, 1, "",
-                                ApplyPath::Runtime});
-    check_roundtrip(ApplyResult{"testing", ApplyState::Applied, HostPort{"::1", 7000}, 5, 1, "",
-                                ApplyPath::Reload});
+                                ApplyPath::Runtime, ApplyError::None});
+    check_roundtrip(ApplyResult{"testing", ApplyState::Error, std::nullopt, 5, 1, "reload failed",
+                                ApplyPath::None, ApplyError::Reload});
     check_roundtrip(Shutdown{});
+    check_roundtrip(ProcessStats{});
+    check_roundtrip(sample_stats());
     check_roundtrip(Ready{42});
     check_roundtrip(Master{"testing", {"127.0.0.1", 7001}, 99});
 }
@@ -117,7 +127,7 @@ static void incomplete_frames_wait_for_more(void**) {
 
 static void rejects_bad_version(void**) {
     auto f = frame_of(Ready{1});
-    f[3] = 2;
+    f[3] = static_cast<uint8_t>(kVersion + 1);
     Header h;
     std::string err;
     assert_int_equal(parse_header(f, &h, &err), FrameStatus::Invalid);
@@ -224,12 +234,45 @@ static void rejects_bad_boolean_and_enum(void**) {
     f[state_at] = 1;
     f[state_at + 1] = 2; // presence flag of master: only 0 or 1
     assert_false(roundtrip_bytes(f, &err).has_value());
-    // The path, the last byte: None, Runtime or Reload only.
-    f = frame_of(ApplyResult{"t", ApplyState::Applied, std::nullopt, 0, 0, "", ApplyPath::Reload});
-    assert_true(roundtrip_bytes(f, &err).has_value());
-    f.back() = 3;
+}
+
+static void rejects_bad_apply_path_and_reason(void**) {
+    ApplyResult r{"t", ApplyState::Applied, std::nullopt,    0, 0,
+                  "",  ApplyPath::Reload,   ApplyError::None};
+    auto f = frame_of(r);
+    // payload ends with path u8, reason u8
+    f[f.size() - 2] = 3;
+    std::string err;
     assert_false(roundtrip_bytes(f, &err).has_value());
     assert_non_null(strstr(err.c_str(), "path"));
+    f[f.size() - 2] = 2;
+    f[f.size() - 1] = kApplyErrorCount;
+    assert_false(roundtrip_bytes(f, &err).has_value());
+    assert_non_null(strstr(err.c_str(), "reason"));
+    f[f.size() - 1] = static_cast<uint8_t>(ApplyError::Check);
+    auto m = roundtrip_bytes(f, &err);
+    assert_true(m.has_value());
+    assert_int_equal(static_cast<int>(std::get<ApplyResult>(*m).reason),
+                     static_cast<int>(ApplyError::Check));
+}
+
+static void rejects_process_stats_out_of_range(void**) {
+    ProcessStats st = sample_stats();
+    st.engine.rss_bytes = uint64_t{1} << 60;
+    std::string err;
+    assert_false(roundtrip_bytes(frame_of(st), &err).has_value());
+    assert_non_null(strstr(err.c_str(), "rss: out of range"));
+    st = sample_stats();
+    st.parent.start_time_ms = ~uint64_t{0};
+    assert_false(roundtrip_bytes(frame_of(st), &err).has_value());
+    assert_non_null(strstr(err.c_str(), "start_time"));
+    // An absent sample is a single 0 byte: bytes after it are left over.
+    ProcessStats none;
+    auto f = frame_of(none);
+    assert_int_equal(f.size(), kHeaderSize + 1 + 1 + 8);
+    f[kHeaderSize] = 2; // presence flag: only 0 or 1
+    assert_false(roundtrip_bytes(f, &err).has_value());
+    assert_non_null(strstr(err.c_str(), "parent"));
 }
 
 static void rejects_config_out_of_range(void**) {
@@ -288,6 +331,8 @@ int main(void) {
         cmocka_unit_test(rejects_port_zero),
         cmocka_unit_test(rejects_bad_cluster_names),
         cmocka_unit_test(rejects_bad_boolean_and_enum),
+        cmocka_unit_test(rejects_bad_apply_path_and_reason),
+        cmocka_unit_test(rejects_process_stats_out_of_range),
         cmocka_unit_test(rejects_config_out_of_range),
         cmocka_unit_test(encode_refuses_oversize),
         cmocka_unit_test(reader_getters_are_bounds_checked),

@@ -286,7 +286,12 @@ static void metrics_format(void**) {
                           "redishappy_sentinel_up gauge",
                           "redishappy_sentinels_up gauge",
                           "redishappy_sentinel_reconnects_total counter",
-                          "redishappy_sentinel_latency_seconds gauge"};
+                          "redishappy_sentinel_latency_seconds gauge",
+                          "redishappy_build_info gauge",
+                          "redishappy_cluster_last_reread_timestamp_seconds gauge",
+                          "redishappy_cluster_stale gauge",
+                          "redishappy_failover_propagation_seconds histogram",
+                          "redishappy_sentinel_links gauge"};
     for (const char* f : fams) {
         std::string type = std::string("# TYPE ") + f + "\n";
         assert_non_null(std::strstr(m.c_str(), type.c_str()));
@@ -324,6 +329,83 @@ static void metrics_format(void**) {
         }
         pos = nl + 1;
     }
+}
+
+static void metrics_new_families(void**) {
+    ApiView v = sample_view();
+    v.clusters[0].apply_errors_by[static_cast<size_t>(proto::ApplyError::Check)] = 4;
+    v.clusters[0].consul_errors_by[static_cast<size_t>(ConsulError::http_5xx)] = 2;
+    v.clusters[0].last_reread = 1795428005;
+    v.clusters[0].stale = true;
+    v.propagation_runtime.observe(0.002);
+    v.propagation_runtime.observe(0.3);
+    v.propagation_runtime.observe(42); // over the last bound: only +Inf
+    v.propagation_reload.observe(-1);  // a clock step: ignored
+    std::string m = render_metrics(v);
+    const char* lines[] = {
+        "redishappy_build_info{version=\"0.1\"} 1\n",
+        "redishappy_apply_errors_total{cluster=\"main\",reason=\"check\"} 4\n",
+        "redishappy_apply_errors_total{cluster=\"main\",reason=\"render\"} 0\n",
+        "redishappy_apply_errors_total{cluster=\"main\",reason=\"write\"} 0\n",
+        "redishappy_apply_errors_total{cluster=\"main\",reason=\"reload\"} 0\n",
+        "redishappy_consul_errors_total{cluster=\"main\",reason=\"http_5xx\"} 2\n",
+        "redishappy_consul_errors_total{cluster=\"main\",reason=\"connect\"} 0\n",
+        "redishappy_cluster_last_reread_timestamp_seconds{cluster=\"main\"} 1795428005\n",
+        "redishappy_cluster_stale{cluster=\"main\"} 1\n",
+        "redishappy_sentinel_links{trust=\"configured\",state=\"up\"} 1\n",
+        "redishappy_sentinel_links{trust=\"configured\",state=\"down\"} 0\n",
+        "redishappy_sentinel_links{trust=\"discovered\",state=\"up\"} 0\n",
+        "redishappy_sentinel_links{trust=\"discovered\",state=\"down\"} 1\n",
+        "redishappy_failover_propagation_seconds_bucket{path=\"runtime\",le=\"0.001\"} 0\n",
+        "redishappy_failover_propagation_seconds_bucket{path=\"runtime\",le=\"0.0025\"} 1\n",
+        "redishappy_failover_propagation_seconds_bucket{path=\"runtime\",le=\"0.25\"} 1\n",
+        "redishappy_failover_propagation_seconds_bucket{path=\"runtime\",le=\"0.5\"} 2\n",
+        "redishappy_failover_propagation_seconds_bucket{path=\"runtime\",le=\"10\"} 2\n",
+        "redishappy_failover_propagation_seconds_bucket{path=\"runtime\",le=\"+Inf\"} 3\n",
+        "redishappy_failover_propagation_seconds_count{path=\"runtime\"} 3\n",
+        "redishappy_failover_propagation_seconds_sum{path=\"runtime\"} 42.302\n",
+        "redishappy_failover_propagation_seconds_bucket{path=\"reload\",le=\"+Inf\"} 0\n",
+        "redishappy_failover_propagation_seconds_count{path=\"reload\"} 0\n",
+    };
+    for (const char* l : lines)
+        if (!std::strstr(m.c_str(), l))
+            fail_msg("missing metrics line %s in:\n%s", l, m.c_str());
+    // Without [consul] a cluster has no Consul error series.
+    v.clusters[0].consul_state.clear();
+    m = render_metrics(v);
+    assert_null(std::strstr(m.c_str(), "redishappy_consul_errors_total{"));
+}
+
+static void process_metrics(void**) {
+    assert_string_equal(render_process_metrics(std::nullopt).c_str(), "");
+    proto::ProcessStats st;
+    st.parent = {true, 4u << 20, 20u << 20, 3u << 20, 1250, 7, 1024, 1700000000123};
+    st.engine = {true, 2u << 20, 30u << 20, 0, 40, 12, 65536, 1700000001000};
+    st.engine_restarts = 3;
+    std::string m = render_process_metrics(st);
+    const char* lines[] = {
+        "# TYPE process_resident_memory_bytes gauge\n",
+        "process_resident_memory_bytes{process=\"parent\"} 4194304\n",
+        "process_resident_memory_bytes{process=\"engine\"} 2097152\n",
+        "process_virtual_memory_bytes{process=\"engine\"} 31457280\n",
+        "# TYPE process_cpu_seconds_total counter\n",
+        "process_cpu_seconds_total{process=\"parent\"} 1.25\n",
+        "process_cpu_seconds_total{process=\"engine\"} 0.04\n",
+        "process_open_fds{process=\"engine\"} 12\n",
+        "process_max_fds{process=\"parent\"} 1024\n",
+        "process_start_time_seconds{process=\"parent\"} 1700000000.123\n",
+        "redishappy_process_pss_bytes{process=\"parent\"} 3145728\n",
+        "# TYPE redishappy_engine_restarts_total counter\n",
+        "redishappy_engine_restarts_total 3\n",
+    };
+    for (const char* l : lines)
+        if (!std::strstr(m.c_str(), l))
+            fail_msg("missing metrics line %s in:\n%s", l, m.c_str());
+    // Unknown PSS (0) and an absent engine sample are left out, not zero.
+    assert_null(std::strstr(m.c_str(), "redishappy_process_pss_bytes{process=\"engine\"}"));
+    st.engine = {};
+    m = render_process_metrics(st);
+    assert_null(std::strstr(m.c_str(), "process=\"engine\""));
 }
 
 static void metrics_omit_master_info_without_master(void**) {
@@ -455,6 +537,8 @@ int main() {
         cmocka_unit_test(health_503_reasons),
         cmocka_unit_test(escapes_prometheus_labels),
         cmocka_unit_test(metrics_format),
+        cmocka_unit_test(metrics_new_families),
+        cmocka_unit_test(process_metrics),
         cmocka_unit_test(metrics_omit_master_info_without_master),
         cmocka_unit_test(error_body_is_json),
     };

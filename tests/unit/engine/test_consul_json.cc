@@ -7,6 +7,9 @@
 #include <set>
 #include <string>
 
+#include <curl/curl.h>
+
+#include "engine/consul.h"
 #include "engine/consul_json.h"
 
 using namespace rh;
@@ -142,6 +145,24 @@ static void first_line_cuts(void**) {
     assert_int_equal(first_line(std::string(500, 'x')).size(), 200);
 }
 
+// The reason label of redishappy_consul_errors_total.
+static void classifies_consul_errors(void**) {
+    auto is = [](long http, int curl, ConsulError want) {
+        assert_int_equal(static_cast<int>(classify_consul_error(http, curl)),
+                         static_cast<int>(want));
+    };
+    is(0, CURLE_COULDNT_CONNECT, ConsulError::connect);
+    is(0, CURLE_COULDNT_RESOLVE_HOST, ConsulError::connect);
+    is(0, CURLE_OPERATION_TIMEDOUT, ConsulError::timeout);
+    is(0, CURLE_PEER_FAILED_VERIFICATION, ConsulError::tls);
+    is(403, CURLE_OK, ConsulError::http_4xx);
+    is(500, CURLE_OK, ConsulError::http_5xx);
+    is(599, CURLE_OK, ConsulError::http_5xx);
+    is(301, CURLE_OK, ConsulError::other);
+    is(0, CURLE_WRITE_ERROR, ConsulError::other); // a reply over its cap
+    assert_string_equal(consul_error_name(ConsulError::http_4xx), "http_4xx");
+}
+
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(catalog_register_uses_synthetic_node),
@@ -151,6 +172,7 @@ int main() {
         cmocka_unit_test(agent_deregister_escapes_id),
         cmocka_unit_test(ipv6_address_has_no_brackets),
         cmocka_unit_test(first_line_cuts),
+        cmocka_unit_test(classifies_consul_errors),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

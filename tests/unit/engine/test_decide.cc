@@ -142,7 +142,130 @@ ApiCluster only_cluster(const std::vector<ApiCluster>& v) {
     return v[0];
 }
 
+// What the parent reports after a switch, with the path it took.
+void applied_by(Decider& d, const HostPort& addr, uint64_t epoch, proto::ApplyPath path) {
+    assert_true(d.on_apply_result(
+        proto::ApplyResult{C, proto::ApplyState::Applied, addr, epoch, 100, "", path}));
+}
+
 } // namespace
+
+// From the first +switch-master to the parent's Applied for the new master,
+// by the path the parent took; the initial master is not a switch.
+static void propagation_is_measured_from_the_first_sign(void**) {
+    World w;
+    auto d = make(w);
+    corroborate(*d, w, A, 1);
+    w.answer(ConfirmResult::Role::master);
+    applied_by(*d, A, 1, proto::ApplyPath::Reload); // the first master: not observed
+    assert_int_equal(d->propagation(proto::ApplyPath::Reload).count, 0);
+    assert_int_equal(d->propagation(proto::ApplyPath::Runtime).count, 0);
+
+    d->on_event(S3id, sentinel::SwitchMaster{C, A, B});
+    w.now += Millis(3);
+    corroborate(*d, w, B, 2);
+    w.now += Millis(1);
+    w.answer(ConfirmResult::Role::master);
+    w.now += Millis(1);
+    applied_by(*d, B, 2, proto::ApplyPath::Runtime);
+    const ApiHistogram& h = d->propagation(proto::ApplyPath::Runtime);
+    assert_int_equal(h.count, 1);
+    assert_true(h.sum > 0.0049 && h.sum < 0.0051);
+    assert_int_equal(h.buckets[2], 1); // le 0.005
+    assert_int_equal(d->propagation(proto::ApplyPath::Reload).count, 0);
+    // The same result again (a replay) is not a second switch.
+    applied_by(*d, B, 2, proto::ApplyPath::None);
+    assert_int_equal(h.count, 1);
+
+    // A lagging Sentinel still naming the old master at its old epoch is
+    // no sign of a switch.
+    report(*d, S3id, A, 1);
+    // A report of another master at a higher epoch starts the clock; the
+    // reload path.
+    w.now += std::chrono::seconds(10);
+    report(*d, S1id, A, 3);
+    w.now += std::chrono::milliseconds(100);
+    report(*d, S2id, A, 3);
+    w.answer(ConfirmResult::Role::master);
+    w.now += std::chrono::milliseconds(150);
+    applied_by(*d, A, 3, proto::ApplyPath::Reload);
+    const ApiHistogram& r = d->propagation(proto::ApplyPath::Reload);
+    assert_int_equal(r.count, 1);
+    assert_true(r.sum > 0.249 && r.sum < 0.251);
+    assert_int_equal(r.buckets[7], 1); // le 0.25
+}
+
+// A sign that is not followed by a switch within kPropagationLimit is
+// forgotten; an apply without a HAProxy action (path none) is not observed.
+static void propagation_ignores_old_signs_and_path_none(void**) {
+    World w;
+    auto d = make(w);
+    establish(*d, w, A, 1);
+    d->on_event(S3id, sentinel::SwitchMaster{C, A, B}); // forged or outdated
+    w.now += kPropagationLimit + std::chrono::seconds(30);
+    d->on_event(S3id, sentinel::SwitchMaster{C, A, B}); // the real one, much later
+    w.now += Millis(2);
+    corroborate(*d, w, B, 2);
+    w.answer(ConfirmResult::Role::master);
+    applied_by(*d, B, 2, proto::ApplyPath::Runtime);
+    const ApiHistogram& h = d->propagation(proto::ApplyPath::Runtime);
+    assert_int_equal(h.count, 1);
+    assert_true(h.sum < 0.01);
+
+    d->on_event(S3id, sentinel::SwitchMaster{C, B, A});
+    corroborate(*d, w, A, 3);
+    w.answer(ConfirmResult::Role::master);
+    applied_by(*d, A, 3, proto::ApplyPath::None); // no [haproxy]
+    assert_int_equal(h.count, 1);
+    assert_int_equal(d->propagation(proto::ApplyPath::Reload).count, 0);
+}
+
+// Stale: no trusted re-read within stale_after (15 s by default), or no
+// trusted reachable Sentinel reporting the cluster.
+static void stale_and_last_reread(void**) {
+    World w;
+    auto d = make(w);
+    ApiCluster c = only_cluster(d->view_clusters());
+    assert_true(c.stale); // nothing read yet
+    assert_int_equal(c.last_reread, 0);
+    establish(*d, w, A, 1);
+    c = only_cluster(d->view_clusters());
+    assert_false(c.stale);
+    assert_int_equal(c.last_reread, w.wall);
+    w.now += std::chrono::seconds(14);
+    w.wall += 14;
+    assert_false(only_cluster(d->view_clusters()).stale);
+    w.now += std::chrono::seconds(2);
+    w.wall += 2;
+    c = only_cluster(d->view_clusters());
+    assert_true(c.stale);
+    assert_int_equal(c.last_reread, w.wall - 16);
+    report(*d, S3id, A, 1); // a trusted re-read
+    c = only_cluster(d->view_clusters());
+    assert_false(c.stale);
+    assert_int_equal(c.last_reread, w.wall);
+    // An untrusted Sentinel's report is no re-read.
+    d->add_sentinel(D1, false);
+    w.now += std::chrono::seconds(20);
+    w.wall += 20;
+    report(*d, D1id, A, 1);
+    assert_true(only_cluster(d->view_clusters()).stale);
+}
+
+static void apply_errors_by_reason(void**) {
+    World w;
+    auto d = make(w);
+    establish(*d, w, A, 1);
+    for (auto reason :
+         {proto::ApplyError::Check, proto::ApplyError::Check, proto::ApplyError::Reload})
+        assert_true(d->on_apply_result(proto::ApplyResult{
+            C, proto::ApplyState::Error, A, 1, 100, "failed", proto::ApplyPath::None, reason}));
+    ApiCluster c = only_cluster(d->view_clusters());
+    assert_int_equal(c.apply_errors, 3);
+    assert_int_equal(c.apply_errors_by[static_cast<size_t>(proto::ApplyError::Check)], 2);
+    assert_int_equal(c.apply_errors_by[static_cast<size_t>(proto::ApplyError::Reload)], 1);
+    assert_int_equal(c.apply_errors_by[static_cast<size_t>(proto::ApplyError::Render)], 0);
+}
 
 static void configured_sentinels_are_opened_once(void**) {
     World w;
@@ -566,6 +689,10 @@ int main(void) {
         cmocka_unit_test(events_record_why),
         cmocka_unit_test(standing_refusal_is_recorded_once),
         cmocka_unit_test(events_record_seed_wait_and_max_discovered),
+        cmocka_unit_test(propagation_is_measured_from_the_first_sign),
+        cmocka_unit_test(propagation_ignores_old_signs_and_path_none),
+        cmocka_unit_test(stale_and_last_reread),
+        cmocka_unit_test(apply_errors_by_reason),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
