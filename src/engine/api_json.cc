@@ -401,22 +401,40 @@ std::string render_metrics(const ApiView& v) {
               v.propagation_runtime);
     histogram(out, "redishappy_failover_propagation_seconds", label("path", "reload"),
               v.propagation_reload);
-    family(out, "redishappy_apply_errors_total", "counter", "Failed HAProxy applies, by step.");
-    for (const auto& c : v.clusters)
-        for (uint8_t r = 1; r < proto::kApplyErrorCount; r++)
-            sample_u(out, "redishappy_apply_errors_total",
-                     label("cluster", c.name) + "," +
-                         label("reason", apply_error_name(static_cast<proto::ApplyError>(r))),
-                     c.apply_errors_by[r]);
-    family(out, "redishappy_consul_errors_total", "counter", "Failed Consul requests, by reason.");
+    // Per cluster one total (the family's original shape); the step that
+    // failed is counted over all clusters, so 10,000 clusters cost 10,000
+    // lines here, not 10,000 per reason.
+    family(out, "redishappy_apply_errors_total", "counter",
+           "Failed applies of the cluster's master to HAProxy.");
+    std::array<uint64_t, proto::kApplyErrorCount> apply_by{};
+    for (const auto& c : v.clusters) {
+        sample_u(out, "redishappy_apply_errors_total", label("cluster", c.name), c.apply_errors);
+        for (size_t r = 0; r < apply_by.size(); r++)
+            apply_by[r] += c.apply_errors_by[r];
+    }
+    family(out, "redishappy_apply_errors_by_reason_total", "counter",
+           "Failed applies of a cluster's master, over all clusters, by the step that failed.");
+    for (uint8_t r = 1; r < proto::kApplyErrorCount; r++)
+        sample_u(out, "redishappy_apply_errors_by_reason_total",
+                 label("reason", apply_error_name(static_cast<proto::ApplyError>(r))), apply_by[r]);
+    bool consul = false;
+    std::array<uint64_t, kConsulErrorCount> consul_by{};
     for (const auto& c : v.clusters) {
         if (c.consul_state.empty())
             continue; // no [consul]
+        if (!consul)
+            family(out, "redishappy_consul_errors_total", "counter", "Failed Consul requests.");
+        consul = true;
+        sample_u(out, "redishappy_consul_errors_total", label("cluster", c.name), c.consul_errors);
+        for (size_t r = 0; r < consul_by.size(); r++)
+            consul_by[r] += c.consul_errors_by[r];
+    }
+    if (consul) {
+        family(out, "redishappy_consul_errors_by_reason_total", "counter",
+               "Failed Consul requests, over all clusters, by reason.");
         for (size_t r = 0; r < kConsulErrorCount; r++)
-            sample_u(out, "redishappy_consul_errors_total",
-                     label("cluster", c.name) + "," +
-                         label("reason", consul_error_name(static_cast<ConsulError>(r))),
-                     c.consul_errors_by[r]);
+            sample_u(out, "redishappy_consul_errors_by_reason_total",
+                     label("reason", consul_error_name(static_cast<ConsulError>(r))), consul_by[r]);
     }
     family(out, "redishappy_sentinel_up", "gauge", "1 when the Sentinel answers.");
     uint64_t up = 0;

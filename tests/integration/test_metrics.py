@@ -104,9 +104,10 @@ def failover_is_measured_once(path):
     reread = value(text, "redishappy_cluster_last_reread_timestamp_seconds",
                    '{cluster="%s"}' % NAME)
     assert time.time() - 10 < reread <= time.time() + 1, reread
+    assert value(text, "redishappy_apply_errors_total", '{cluster="%s"}' % NAME) == 0
     for reason in ("render", "write", "check", "reload"):
-        assert value(text, "redishappy_apply_errors_total",
-                     '{cluster="%s",reason="%s"}' % (NAME, reason)) == 0
+        assert value(text, "redishappy_apply_errors_by_reason_total",
+                     '{reason="%s"}' % reason) == 0
     # The initial master (and its apply) is not a switch.
     assert count(text, "runtime") == 0 and count(text, "reload") == 0, \
         [l for l in text.splitlines() if "_count" in l]

@@ -333,8 +333,17 @@ static void metrics_format(void**) {
 
 static void metrics_new_families(void**) {
     ApiView v = sample_view();
+    v.clusters[0].apply_errors = 4;
     v.clusters[0].apply_errors_by[static_cast<size_t>(proto::ApplyError::Check)] = 4;
+    v.clusters[0].consul_errors = 2;
     v.clusters[0].consul_errors_by[static_cast<size_t>(ConsulError::http_5xx)] = 2;
+    v.clusters.push_back(v.clusters[0]);
+    v.clusters[1].name = "other";
+    v.clusters[1].apply_errors = 1;
+    v.clusters[1].apply_errors_by = {};
+    v.clusters[1].apply_errors_by[static_cast<size_t>(proto::ApplyError::Check)] = 1;
+    v.clusters[1].consul_errors = 0;
+    v.clusters[1].consul_errors_by = {};
     v.clusters[0].last_reread = 1795428005;
     v.clusters[0].stale = true;
     v.propagation_runtime.observe(0.002);
@@ -344,12 +353,15 @@ static void metrics_new_families(void**) {
     std::string m = render_metrics(v);
     const char* lines[] = {
         "redishappy_build_info{version=\"0.1\"} 1\n",
-        "redishappy_apply_errors_total{cluster=\"main\",reason=\"check\"} 4\n",
-        "redishappy_apply_errors_total{cluster=\"main\",reason=\"render\"} 0\n",
-        "redishappy_apply_errors_total{cluster=\"main\",reason=\"write\"} 0\n",
-        "redishappy_apply_errors_total{cluster=\"main\",reason=\"reload\"} 0\n",
-        "redishappy_consul_errors_total{cluster=\"main\",reason=\"http_5xx\"} 2\n",
-        "redishappy_consul_errors_total{cluster=\"main\",reason=\"connect\"} 0\n",
+        "redishappy_apply_errors_total{cluster=\"main\"} 4\n",
+        "redishappy_apply_errors_total{cluster=\"other\"} 1\n",
+        "redishappy_apply_errors_by_reason_total{reason=\"check\"} 5\n",
+        "redishappy_apply_errors_by_reason_total{reason=\"render\"} 0\n",
+        "redishappy_apply_errors_by_reason_total{reason=\"write\"} 0\n",
+        "redishappy_apply_errors_by_reason_total{reason=\"reload\"} 0\n",
+        "redishappy_consul_errors_total{cluster=\"main\"} 2\n",
+        "redishappy_consul_errors_by_reason_total{reason=\"http_5xx\"} 2\n",
+        "redishappy_consul_errors_by_reason_total{reason=\"connect\"} 0\n",
         "redishappy_cluster_last_reread_timestamp_seconds{cluster=\"main\"} 1795428005\n",
         "redishappy_cluster_stale{cluster=\"main\"} 1\n",
         "redishappy_sentinel_links{trust=\"configured\",state=\"up\"} 1\n",
@@ -370,10 +382,11 @@ static void metrics_new_families(void**) {
     for (const char* l : lines)
         if (!std::strstr(m.c_str(), l))
             fail_msg("missing metrics line %s in:\n%s", l, m.c_str());
-    // Without [consul] a cluster has no Consul error series.
-    v.clusters[0].consul_state.clear();
+    // Without [consul] there are no Consul error series.
+    for (auto& c : v.clusters)
+        c.consul_state.clear();
     m = render_metrics(v);
-    assert_null(std::strstr(m.c_str(), "redishappy_consul_errors_total{"));
+    assert_null(std::strstr(m.c_str(), "redishappy_consul_errors"));
 }
 
 static void process_metrics(void**) {
