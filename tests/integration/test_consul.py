@@ -146,9 +146,10 @@ def test_wrong_token_is_surfaced():
     c = topology(port)
     assert "403" in c["consul"]["error"], c
     metrics = api(port, "/metrics")[1]
-    assert 'redishappy_consul_errors_total{cluster="testing",reason="http_4xx"} 0' not in metrics
-    assert 'redishappy_consul_errors_total{cluster="testing",reason="http_4xx"}' in metrics
-    assert 'redishappy_consul_errors_total{cluster="testing",reason="connect"} 0' in metrics
+    assert 'redishappy_consul_errors_total{cluster="testing"} 0' not in metrics
+    assert 'redishappy_consul_errors_by_reason_total{reason="http_4xx"} 0' not in metrics
+    assert 'redishappy_consul_errors_by_reason_total{reason="http_4xx"}' in metrics
+    assert 'redishappy_consul_errors_by_reason_total{reason="connect"} 0' in metrics
     assert "wrong-token" not in d.log(), "the token must never be logged"
     assert "wrong-token" not in json.dumps(api(port, "/api/configuration")[1])
 

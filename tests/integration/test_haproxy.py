@@ -317,9 +317,11 @@ def test_rejecting_check_keeps_old_file():
                "the apply error in the API")
     assert s.cfg_text() == before, "a rejected file must not replace the old one"
     status, metrics = api(s.api_port, "/metrics")
-    assert re.search(r'^redishappy_apply_errors_total\{cluster="testing",reason="check"\} [1-9]',
+    assert re.search(r'^redishappy_apply_errors_total\{cluster="testing"\} [1-9]',
                      metrics, re.M), metrics
-    assert 'redishappy_apply_errors_total{cluster="testing",reason="reload"} 0' in metrics
+    assert re.search(r'^redishappy_apply_errors_by_reason_total\{reason="check"\} [1-9]',
+                     metrics, re.M), metrics
+    assert 'redishappy_apply_errors_by_reason_total{reason="reload"} 0' in metrics
     s.d.wait_log("check")
 
 
