@@ -32,7 +32,7 @@
 
 namespace rh::proto {
 
-inline constexpr uint16_t kVersion = 1;
+inline constexpr uint16_t kVersion = 2; // 2: Master.more
 inline constexpr size_t kHeaderSize = 12;
 inline constexpr size_t kMaxPayload = 64 * 1024;
 
@@ -166,6 +166,10 @@ struct Master {
     std::string cluster;
     HostPort master;
     uint64_t epoch = 0;
+    // More Masters of the same burst follow at once (the engine sends a
+    // storm as one burst): the parent waits for the last before it applies,
+    // for at most a bounded time (output.h), so a burst is one batch.
+    bool more = false;
     bool operator==(const Master&) const = default;
 };
 

@@ -56,6 +56,9 @@ class Engine {
     void check_role(const proto::ConfigCluster& c, const HostPort& candidate,
                     std::function<void(const HostPort&, const ConfirmResult&)> done);
     void housekeeping();
+    bool announce(const proto::Master& m);
+    void confirm_progress();
+    void flush_announcements();
     void mark_dirty();
     void publish_view();
     ApiView build_view() const;
@@ -82,6 +85,16 @@ class Engine {
     // the last build when that is longer (at 10,000 clusters a build takes
     // about 150 ms), so rebuilding never takes more than a fifth of the loop.
     std::chrono::milliseconds view_delay_{20};
+    // Confirmed masters not yet sent to the parent. A storm is sent as one
+    // burst, so the parent applies it as one batch (one render, one reload)
+    // instead of one per min_reload_interval: masters confirmed while other
+    // ROLE checks are in flight wait until none is, until no check started
+    // or ended for kAnnounceStall (what is left is slow, not a burst), or
+    // at most kAnnounceHoldMax. With no other check in flight (a single
+    // failover) a master is sent at once.
+    std::vector<proto::Master> outbox_;
+    std::unique_ptr<Timer> hold_timer_;  // kAnnounceHoldMax since the first in outbox_
+    std::unique_ptr<Timer> stall_timer_; // kAnnounceStall since the last check started/ended
     std::unique_ptr<Timer> housekeeping_timer_;
     std::unique_ptr<Timer> trim_timer_; // release_free_heap once work is quiet
     std::minstd_rand rng_;

@@ -89,6 +89,7 @@ static void roundtrips_every_type(void**) {
     check_roundtrip(Shutdown{});
     check_roundtrip(Ready{42});
     check_roundtrip(Master{"testing", {"127.0.0.1", 7001}, 99});
+    check_roundtrip(Master{"testing", {"127.0.0.1", 7001}, 99, true});
 }
 
 static void header_carries_type_length_and_seq(void**) {
@@ -170,6 +171,7 @@ static std::vector<uint8_t> master_frame(std::string_view cluster, std::string_v
     p.str(host, 0xffff);
     p.u16(port);
     p.u64(1);
+    p.boolean(false); // more
     Writer f;
     f.u16(static_cast<uint16_t>(Type::Master));
     f.u16(kVersion);
