@@ -20,6 +20,7 @@ Usage: bench/scale.py BUILDDIR [--clusters 1,100,1000,10000] [--ports K] [--no-h
 """
 import argparse
 import json
+import multiprocessing
 import os
 import re
 import selectors
@@ -40,35 +41,34 @@ def setup_paths(builddir):
 
 
 class RoleFarm:
-    """Many loopback listeners served by ONE thread (selectors): each port
-    answers PING and ROLE with its current role ("master" or "slave").
-    Thousands of short ROLE connections cost no thread each."""
+    """Many loopback listeners served by ONE child process (selectors): each
+    port answers PING and ROLE with the farm's current role ("master" or
+    "slave").  Thousands of short ROLE connections cost no thread each, and
+    a process of its own keeps them off the GIL of the fake Sentinels and
+    of the measuring threads."""
 
     def __init__(self, count):
-        self.sel = selectors.DefaultSelector()
-        self.roles = {}
+        self.master = multiprocessing.Value("b", 1, lock=False)
         self.listeners = []
-        self.stopping = False
-        self.connections = 0
         for _ in range(count):
             ls = socket.socket()
             ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             ls.bind(("127.0.0.1", 0))
             ls.listen(4096)
             ls.setblocking(False)
-            port = ls.getsockname()[1]
-            self.roles[port] = "master"
             self.listeners.append(ls)
-            self.sel.register(ls, selectors.EVENT_READ, ("listen", port))
-        self.ports = sorted(self.roles)
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
+        self.ports = sorted(ls.getsockname()[1] for ls in self.listeners)
+        self.proc = multiprocessing.get_context("fork").Process(target=self._loop, daemon=True)
+        self.proc.start()
 
-    def _reply(self, port, cmd):
+    def set_role(self, role):
+        self.master.value = 1 if role == "master" else 0
+
+    def _reply(self, cmd):
         if cmd == b"PING":
             return b"+PONG\r\n"
         if cmd == b"ROLE":
-            if self.roles[port] == "master":
+            if self.master.value:
                 return b"*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n"
             return (b"*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:1\r\n"
                     b"$9\r\nconnected\r\n:0\r\n")
@@ -100,15 +100,19 @@ class RoleFarm:
         return out, buf
 
     def _loop(self):
-        while not self.stopping:
-            for key, _ in self.sel.select(timeout=0.2):
-                kind, port = key.data[0], key.data[1]
-                if kind == "listen":
-                    self._accept(key.fileobj, port)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        sel = selectors.DefaultSelector()
+        for ls in self.listeners:
+            sel.register(ls, selectors.EVENT_READ, None)
+        while True:
+            for key, _ in sel.select(timeout=1.0):
+                if key.data is None:
+                    self._accept(sel, key.fileobj)
                 else:
-                    self._read(key.fileobj, key.data)
+                    self._read(sel, key.fileobj, key.data)
 
-    def _accept(self, ls, port):
+    def _accept(self, sel, ls):
         while True:
             try:
                 conn, _ = ls.accept()
@@ -116,10 +120,9 @@ class RoleFarm:
                 return
             conn.setblocking(False)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.connections += 1
-            self.sel.register(conn, selectors.EVENT_READ, ["conn", port, b""])
+            sel.register(conn, selectors.EVENT_READ, [b""])
 
-    def _read(self, conn, data):
+    def _read(self, sel, conn, data):
         try:
             chunk = conn.recv(65536)
         except (BlockingIOError, InterruptedError):
@@ -127,23 +130,23 @@ class RoleFarm:
         except OSError:
             chunk = b""
         if not chunk:
-            self.sel.unregister(conn)
+            sel.unregister(conn)
             conn.close()
             return
-        cmds, data[2] = self._commands(data[2] + chunk)
-        out = b"".join(self._reply(data[1], c) for c in cmds)
+        cmds, data[0] = self._commands(data[0] + chunk)
+        out = b"".join(self._reply(c) for c in cmds)
         try:
             conn.sendall(out)  # replies are tiny; the socket buffer takes them
         except OSError:
-            self.sel.unregister(conn)
+            sel.unregister(conn)
             conn.close()
 
     def close(self):
-        self.stopping = True
-        self.thread.join(timeout=2)
-        for key in list(self.sel.get_map().values()):
-            key.fileobj.close()
-        self.sel.close()
+        if self.proc.is_alive():
+            self.proc.terminate()  # our own child, by its PID
+        self.proc.join(timeout=5)
+        for ls in self.listeners:
+            ls.close()
 
 
 class ManySentinel:
@@ -524,8 +527,7 @@ def one(rhtest, rhdaemon, n, nports, haproxy):
         handled_before = sum(f.handled for f in fakes)
 
         # The storm: new masters on farm B at epoch 6, old ones now replicas.
-        for port in farm_a.ports:
-            farm_a.roles[port] = "slave"
+        farm_a.set_role("slave")
         for f in fakes:
             f.set(farm_b.ports, 6)
         t1 = time.monotonic()

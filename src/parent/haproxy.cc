@@ -55,7 +55,9 @@ MasterValues master_values(const HaproxyCluster& c) {
 // where it keeps it around a placeholder.
 MasterValues master_placeholders(const HaproxyCluster& c, size_t i) {
     std::string n = std::to_string(i);
-    std::string epoch = "\x01epoch" + n + "\x02";
+    std::string epoch = "\x01"
+                        "epoch" +
+                        n + "\x02";
     if (!c.master)
         return {"", "", epoch};
     return {"\x01host" + n + family(c) + "\x02", "\x01port" + n + "\x02", epoch};

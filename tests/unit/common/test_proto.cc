@@ -114,7 +114,7 @@ static void incomplete_frames_wait_for_more(void**) {
 
 static void rejects_bad_version(void**) {
     auto f = frame_of(Ready{1});
-    f[3] = 2;
+    f[3] = static_cast<uint8_t>(kVersion + 1);
     Header h;
     std::string err;
     assert_int_equal(parse_header(f, &h, &err), FrameStatus::Invalid);
@@ -155,8 +155,9 @@ static void rejects_bytes_left_over(void**) {
 
 static void rejects_truncated_payload(void**) {
     auto f = frame_of(Master{"testing", {"127.0.0.1", 7001}, 1});
-    // Claim one byte less: the epoch is cut short.
-    f[7] = static_cast<uint8_t>(f[7] - 1);
+    // Claim two bytes less: the "more" flag is gone, the epoch cut short.
+    f[7] = static_cast<uint8_t>(f[7] - 2);
+    f.pop_back();
     f.pop_back();
     std::string err;
     assert_false(roundtrip_bytes(f, &err).has_value());
