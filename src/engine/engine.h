@@ -2,11 +2,13 @@
 // the read-only API, on one libevent loop, unprivileged and chrooted.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/evutil.h"
@@ -53,8 +55,10 @@ class Engine {
     void start_decider();
     void start_consul();
     void open_link(const std::string& id, const HostPort& addr, bool trusted);
-    void check_role(const proto::ConfigCluster& c, const HostPort& candidate,
-                    std::function<void(const HostPort&, const ConfirmResult&)> done);
+    using RoleDone = std::function<void(const HostPort&, const ConfirmResult&)>;
+    void check_role(const proto::ConfigCluster& c, const HostPort& candidate, RoleDone done);
+    void start_role_check(const proto::ConfigCluster& c, const HostPort& candidate, RoleDone done);
+    void start_queued_role_checks();
     void housekeeping();
     bool announce(const proto::Master& m);
     void confirm_progress();
@@ -93,6 +97,17 @@ class Engine {
     // at most kAnnounceHoldMax. With no other check in flight (a single
     // failover) a master is sent at once.
     std::vector<proto::Master> outbox_;
+    // ROLE checks: at most kMaxRoleChecks connections at once (10,000
+    // clusters switching together must not open 10,000 connections in one
+    // go); the others wait in order, the newest check per cluster only.
+    struct QueuedRoleCheck {
+        const proto::ConfigCluster* cluster;
+        HostPort candidate;
+        RoleDone done;
+    };
+    size_t role_checks_running_ = 0;
+    std::deque<std::string> role_queue_;                            // cluster names, in order
+    std::unordered_map<std::string, QueuedRoleCheck> role_waiting_; // by cluster
     std::unique_ptr<Timer> hold_timer_;  // kAnnounceHoldMax since the first in outbox_
     std::unique_ptr<Timer> stall_timer_; // kAnnounceStall since the last check started/ended
     std::unique_ptr<Timer> housekeeping_timer_;

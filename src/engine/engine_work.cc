@@ -30,6 +30,8 @@ namespace {
 // See Engine::outbox_.
 constexpr Millis kAnnounceStall{20};
 constexpr Millis kAnnounceHoldMax{1000};
+// ROLE connections open at once (redishappyd(8), LIMITS).
+constexpr size_t kMaxRoleChecks = 256;
 
 } // namespace
 
@@ -220,15 +222,50 @@ void Engine::open_link(const std::string& id, const HostPort& addr, bool trusted
     raw->start();
 }
 
-void Engine::check_role(const proto::ConfigCluster& c, const HostPort& candidate,
-                        std::function<void(const HostPort&, const ConfirmResult&)> done) {
+void Engine::check_role(const proto::ConfigCluster& c, const HostPort& candidate, RoleDone done) {
     confirm_progress();
+    // A new check for a cluster replaces its check in flight or waiting.
+    if (roles_.at(c.name)->confirmer.pending())
+        return start_role_check(c, candidate, std::move(done));
+    if (auto it = role_waiting_.find(c.name); it != role_waiting_.end()) {
+        it->second = QueuedRoleCheck{&c, candidate, std::move(done)};
+        return;
+    }
+    if (role_checks_running_ >= kMaxRoleChecks) {
+        role_waiting_.emplace(c.name, QueuedRoleCheck{&c, candidate, std::move(done)});
+        role_queue_.push_back(c.name);
+        return;
+    }
+    role_checks_running_++;
+    start_role_check(c, candidate, std::move(done));
+}
+
+// Counted in role_checks_running_ by the caller (or already, when it
+// replaces a check in flight).
+void Engine::start_role_check(const proto::ConfigCluster& c, const HostPort& candidate,
+                              RoleDone done) {
     roles_.at(c.name)->confirmer.confirm(
         candidate, c.password, Millis(config_.global.confirm_timeout_ms),
         [this, done = std::move(done)](const HostPort& h, const ConfirmResult& r) {
-            done(h, r); // may announce
+            role_checks_running_--;
+            done(h, r); // may announce, or check again
             confirm_progress();
+            start_queued_role_checks();
         });
+}
+
+void Engine::start_queued_role_checks() {
+    while (role_checks_running_ < kMaxRoleChecks && !role_queue_.empty()) {
+        std::string name = std::move(role_queue_.front());
+        role_queue_.pop_front();
+        auto it = role_waiting_.find(name);
+        if (it == role_waiting_.end())
+            continue;
+        QueuedRoleCheck q = std::move(it->second);
+        role_waiting_.erase(it);
+        role_checks_running_++;
+        start_role_check(*q.cluster, q.candidate, std::move(q.done));
+    }
 }
 
 bool Engine::announce(const proto::Master& m) {
