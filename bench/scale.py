@@ -716,6 +716,32 @@ def main():
             "%.1f" % (med(lambda r: r["idle_cpu"]) * 100)))
         if len(ok) < len(runs):
             print("%7s (%d of %d runs failed)" % ("", len(runs) - len(ok), len(runs)))
+    # The columns bench/table.py reads (medians; startPar/stormPar are the
+    # times above: the rendered file, or the API with --no-haproxy).
+    print()
+    print("%7s %9s %9s %10s %9s %9s %10s %8s %20s %20s" % (
+        "N", "startAPI", "startEng", "startPar", "stormAPI", "stormEng", "stormPar",
+        "ev/s", "RSS p+e kB", "quiet RSS p+e kB"))
+    for n, runs in rows:
+        ok = [r for r in runs if "error" not in r]
+        if not ok:
+            print("%7d FAILED: %s" % (n, runs[0]["error"]))
+            continue
+
+        def med(fn):
+            return median([fn(r) for r in ok])
+
+        def f(v):
+            return "%.0f" % (v * 1000) if v is not None else "n/a"
+
+        def pe(key):
+            p, e = med(lambda r: r[key][0][1]), med(lambda r: r[key][1][1])
+            return "%d+%d=%d" % (p, e, p + e)
+        start, storm = med(lambda r: r["start_s"]), med(lambda r: r["storm_s"])
+        print("%7d %9s %9s %10s %9s %9s %10s %8.0f %20s %20s" % (
+            n, f(start), f(med(lambda r: r["log_start"][0])), f(start), f(storm),
+            f(med(lambda r: r["log_storm"][0])), f(storm), n / storm,
+            pe("mem_storm"), pe("mem_quiet")))
     return 0
 
 
