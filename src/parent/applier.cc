@@ -251,6 +251,11 @@ void Applier::fail_apply(std::string why, std::string output) {
 void Applier::finish() {
     running_ = false;
     to_switch_.clear();
+    // The apply's copies (a file's worth each at 10,000 clusters) are not
+    // kept between applies: only the shape and the skeletons are.
+    desired_ = {};
+    bytes_ = {};
+    skeleton_.reset();
     ApplyOutcome r = std::move(result_);
     if (done_)
         done_(r);
