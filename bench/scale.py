@@ -8,16 +8,23 @@ below; N real listeners would be too many).  For each N, measures:
   - start: daemon started -> all N known and confirmed (polling /api/topology)
   - storm: every master moves to a second set of ports at epoch+1 and each
     fake publishes N +switch-master -> all N reflected in /api/topology
-  - events handled/s, VmRSS of the parent and the engine.
-No haproxy section.  Prints figures; never asserts timing.
+  - events handled/s, RSS and PSS of the parent and the engine.
+With an [haproxy] section (one backend per cluster, reload command `true`,
+check_command `haproxy -c` when haproxy is installed, which the daemon may
+skip): both phases are timed until the RENDERED FILE holds all N clusters at
+the right address, and the parent's batch lines (renders per phase, render/
+write/check/reload ms) are summed.  --no-haproxy measures as before (API).
+Prints figures; never asserts timing.
 
-Usage: bench/scale.py BUILDDIR [--clusters 1,100,1000,10000] [--ports K]
+Usage: bench/scale.py BUILDDIR [--clusters 1,100,1000,10000] [--ports K] [--no-haproxy]
 """
 import argparse
 import json
+import multiprocessing
 import os
 import re
 import selectors
+import shutil
 import signal
 import socket
 import sys
@@ -34,35 +41,34 @@ def setup_paths(builddir):
 
 
 class RoleFarm:
-    """Many loopback listeners served by ONE thread (selectors): each port
-    answers PING and ROLE with its current role ("master" or "slave").
-    Thousands of short ROLE connections cost no thread each."""
+    """Many loopback listeners served by ONE child process (selectors): each
+    port answers PING and ROLE with the farm's current role ("master" or
+    "slave").  Thousands of short ROLE connections cost no thread each, and
+    a process of its own keeps them off the GIL of the fake Sentinels and
+    of the measuring threads."""
 
     def __init__(self, count):
-        self.sel = selectors.DefaultSelector()
-        self.roles = {}
+        self.master = multiprocessing.Value("b", 1, lock=False)
         self.listeners = []
-        self.stopping = False
-        self.connections = 0
         for _ in range(count):
             ls = socket.socket()
             ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             ls.bind(("127.0.0.1", 0))
             ls.listen(4096)
             ls.setblocking(False)
-            port = ls.getsockname()[1]
-            self.roles[port] = "master"
             self.listeners.append(ls)
-            self.sel.register(ls, selectors.EVENT_READ, ("listen", port))
-        self.ports = sorted(self.roles)
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
+        self.ports = sorted(ls.getsockname()[1] for ls in self.listeners)
+        self.proc = multiprocessing.get_context("fork").Process(target=self._loop, daemon=True)
+        self.proc.start()
 
-    def _reply(self, port, cmd):
+    def set_role(self, role):
+        self.master.value = 1 if role == "master" else 0
+
+    def _reply(self, cmd):
         if cmd == b"PING":
             return b"+PONG\r\n"
         if cmd == b"ROLE":
-            if self.roles[port] == "master":
+            if self.master.value:
                 return b"*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n"
             return (b"*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:1\r\n"
                     b"$9\r\nconnected\r\n:0\r\n")
@@ -94,15 +100,19 @@ class RoleFarm:
         return out, buf
 
     def _loop(self):
-        while not self.stopping:
-            for key, _ in self.sel.select(timeout=0.2):
-                kind, port = key.data[0], key.data[1]
-                if kind == "listen":
-                    self._accept(key.fileobj, port)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        sel = selectors.DefaultSelector()
+        for ls in self.listeners:
+            sel.register(ls, selectors.EVENT_READ, None)
+        while True:
+            for key, _ in sel.select(timeout=1.0):
+                if key.data is None:
+                    self._accept(sel, key.fileobj)
                 else:
-                    self._read(key.fileobj, key.data)
+                    self._read(sel, key.fileobj, key.data)
 
-    def _accept(self, ls, port):
+    def _accept(self, sel, ls):
         while True:
             try:
                 conn, _ = ls.accept()
@@ -110,10 +120,9 @@ class RoleFarm:
                 return
             conn.setblocking(False)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.connections += 1
-            self.sel.register(conn, selectors.EVENT_READ, ["conn", port, b""])
+            sel.register(conn, selectors.EVENT_READ, [b""])
 
-    def _read(self, conn, data):
+    def _read(self, sel, conn, data):
         try:
             chunk = conn.recv(65536)
         except (BlockingIOError, InterruptedError):
@@ -121,23 +130,23 @@ class RoleFarm:
         except OSError:
             chunk = b""
         if not chunk:
-            self.sel.unregister(conn)
+            sel.unregister(conn)
             conn.close()
             return
-        cmds, data[2] = self._commands(data[2] + chunk)
-        out = b"".join(self._reply(data[1], c) for c in cmds)
+        cmds, data[0] = self._commands(data[0] + chunk)
+        out = b"".join(self._reply(c) for c in cmds)
         try:
             conn.sendall(out)  # replies are tiny; the socket buffer takes them
         except OSError:
-            self.sel.unregister(conn)
+            sel.unregister(conn)
             conn.close()
 
     def close(self):
-        self.stopping = True
-        self.thread.join(timeout=2)
-        for key in list(self.sel.get_map().values()):
-            key.fileobj.close()
-        self.sel.close()
+        if self.proc.is_alive():
+            self.proc.terminate()  # our own child, by its PID
+        self.proc.join(timeout=5)
+        for ls in self.listeners:
+            ls.close()
 
 
 class ManySentinel:
@@ -287,7 +296,26 @@ def from_log(d, n, epoch, wall0, parent_timeout):
     return e, p, count
 
 
-def write_config(rhtest, n, sentinels, api_port):
+# One backend per cluster: what an operator would render for N clusters.
+TEMPLATE = """global
+    maxconn 64
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 60s
+    timeout server 60s
+{{#clusters}}
+listen {{haproxy_backend}}
+    bind 127.0.0.1:{{external_port}}
+    server {{haproxy_server}} {{master_host}}:{{master_port}}
+{{/clusters}}
+"""
+
+FILE_SERVER = re.compile(rb"^listen redis_c(\d+)\n\s+bind \S+\n\s+server master ([^\s:]+):(\d+)$",
+                         re.M)
+
+
+def write_config(rhtest, n, sentinels, api_port, haproxy, check):
     r = rhtest.run()
     tag = "%d-%d" % (n, api_port)
     chroot = r.path("root-%s" % tag)
@@ -299,17 +327,173 @@ def write_config(rhtest, n, sentinels, api_port):
               "api_listen = 127.0.0.1:%d" % api_port, "log_level = notice",
               "", "[sentinels]"]
     lines += ["address = %s:%d" % s.fake.addr for s in sentinels]
-    # Re-reads rarely: the storm must be carried by the events.
-    lines += ["min_agreement = 2", "ping_interval = 1s", "reread_interval = 60s", ""]
+    # Re-reads rarely: the storm must be carried by the events. The fakes
+    # are Python: on a loaded machine one SENTINEL MASTERS of 10,000
+    # entries takes longer than the default 1 s timeouts.
+    lines += ["min_agreement = 2", "ping_interval = 1s", "reread_interval = 60s",
+              "ping_timeout = 10s", "confirm_timeout = 10s", ""]
+    lines[lines.index("[sentinels]"):lines.index("[sentinels]")] = ["startup_grace = 60s", ""]
+    output = None
+    if haproxy:
+        template = r.path("haproxy-%s.mustache" % tag)
+        with open(template, "w") as f:
+            f.write(TEMPLATE)
+        output = r.path("haproxy-%s.cfg" % tag)
+        lines += ["[haproxy]", "template = %s" % template, "output = %s" % output,
+                  "reload_command = true"]
+        if check and shutil.which("haproxy"):
+            lines += ["check_command = %s -c -q -f %%s" % shutil.which("haproxy")]
+        lines += [""]
     for i in range(n):
         lines += ["[cluster c%d]" % i, "external_port = %d" % (20000 + i), ""]
     path = r.path("redishappy-%s.conf" % tag)
     with open(path, "w") as f:
         f.write("\n".join(lines))
-    return path
+    return path, output
 
 
-def one(rhtest, rhdaemon, n, nports):
+def file_count(path, n, ports):
+    """How many clusters the file at path routes to their master on ports."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return 0
+    k = len(ports)
+    good = 0
+    for m in FILE_SERVER.finditer(data):
+        i = int(m.group(1))
+        if i < n and m.group(2) == b"127.0.0.1" and int(m.group(3)) == ports[i % k]:
+            good += 1
+    return good
+
+
+def wait_file(path, n, ports, t0, timeout):
+    """Poll the rendered file until all n clusters are at `ports`. Returns
+    (seconds since t0 when seen, seconds since t0 of the file's mtime)."""
+    deadline = time.monotonic() + timeout
+    seen_ns = None
+    last = 0
+    while True:
+        now = time.monotonic()
+        try:
+            st = os.stat(path)
+            if st.st_mtime_ns != seen_ns:
+                seen_ns = st.st_mtime_ns
+                last = file_count(path, n, ports)
+                if last == n:
+                    # mtime is wall clock: convert to the monotonic base.
+                    wall_off = time.time() - time.monotonic()
+                    return now - t0, st.st_mtime_ns / 1e9 - wall_off - t0
+        except OSError:
+            pass
+        if now >= deadline:
+            raise TimeoutError("file: %d of %d at the right address after %.1f s"
+                               % (last, n, now - t0))
+        time.sleep(0.002)
+
+
+def mem_kb(pid):
+    """(PSS kB, RSS kB) of pid from /proc/PID/smaps_rollup, or (0, 0)."""
+    pss = rss = 0
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+                elif line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+    except (OSError, TypeError):
+        pass
+    return pss, rss
+
+
+def hwm_kb(pid):
+    """Peak RSS (VmHWM) of pid in kB, or 0."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, TypeError):
+        pass
+    return 0
+
+
+def cpu_s(pid):
+    """utime + stime of pid in seconds."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, TypeError):
+        return 0.0
+
+
+class MemSampler:
+    """Samples the PSS of both processes every 20 ms in a thread: the kernel
+    keeps a peak RSS (VmHWM) but no peak PSS."""
+
+    def __init__(self, pids):
+        self.pids = pids
+        self.peak = 0
+        self.stopping = False
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self):
+        while not self.stopping:
+            self.peak = max(self.peak, sum(mem_kb(p)[0] for p in self.pids))
+            time.sleep(0.02)
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(timeout=2)
+        return self.peak
+
+
+APPLY_LINE = re.compile(r"^(\d\d):(\d\d):(\d\d\.\d+) parent\[\d+\] notice: haproxy: applied by "
+                        r"(\S+).*\(render ([\d.]+) ms, write ([\d.]+) ms, "
+                        r"(?:check ([\d.]+) ms|check skipped), switch [\d.]+ ms, "
+                        r"reload ([\d.]+) ms\)")
+
+
+def applies(text, wall0, wall1):
+    """The parent's apply lines logged between wall0 and wall1: (count,
+    render ms, write ms, check ms, reload ms, checks run), summed."""
+    out = [0, 0.0, 0.0, 0.0, 0.0, 0]
+    for line in text.splitlines():
+        m = APPLY_LINE.match(line)
+        if not m:
+            continue
+        t = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+        if not sod(wall0) <= t <= sod(wall1):
+            continue
+        out[0] += 1
+        out[1] += float(m.group(5))
+        out[2] += float(m.group(6))
+        if m.group(7) is not None:
+            out[3] += float(m.group(7))
+            out[5] += 1
+        out[4] += float(m.group(8))
+    return out
+
+
+def api_agrees(rhtest, api_port, n, ports, epoch):
+    """Whether /api/topology shows all n confirmed at epoch on ports within
+    30 s (the view is rebuilt a moment after a change)."""
+    try:
+        rhtest.poll_until(lambda: count_at(api_port, ports, epoch) == n, 30, "the API")
+        return True
+    except (AssertionError, TimeoutError, OSError):
+        return False
+
+
+def batches_between(text, wall0, wall1):
+    return sum(1 for t, _ in parent_batches(text, wall0) if t <= sod(wall1) + 0.001)
+
+
+def one(rhtest, rhdaemon, n, nports, haproxy, check):
     r = rhtest.run()
     mark = r.mark()
     farm_a = RoleFarm(nports)
@@ -318,28 +502,43 @@ def one(rhtest, rhdaemon, n, nports):
     r.on_close(farm_b.close)
     fakes = [ManySentinel(rhtest, n, farm_a.ports, 5) for _ in range(2)]
     api_port = r.free_port()
-    conf = write_config(rhtest, n, fakes, api_port)
+    conf, output = write_config(rhtest, n, fakes, api_port, haproxy, check)
     res = {"n": n}
     d = rhdaemon.Daemon(conf)
+    sampler = None
     try:
         t0 = time.monotonic()
         wall0 = time.time()
         d.__enter__()
-        rhtest.poll_until(lambda: topology(api_port) is not None, 30, "the API")
-        res["start_s"], res["start_polls"], res["poll_s"] = wait_count(
-            api_port, n, farm_a.ports, 5, t0, 120)
+        if haproxy:
+            rhtest.poll_until(lambda: rhdaemon.engine_of(d.pid), 10, "the engine")
+            engine = rhdaemon.engine_of(d.pid)
+            sampler = MemSampler([d.pid, engine])
+            res["start_s"], res["start_mtime"] = wait_file(output, n, farm_a.ports, t0, 120)
+            res["start_polls"], res["poll_s"] = 0, 0.0
+            wall_end = time.time()
+            # Confirmed, as the API says (one poll, after the figure).
+            res["start_api_ok"] = api_agrees(rhtest, api_port, n, farm_a.ports, 5)
+        else:
+            rhtest.poll_until(lambda: topology(api_port) is not None, 30, "the API")
+            res["start_s"], res["start_polls"], res["poll_s"] = wait_count(
+                api_port, n, farm_a.ports, 5, t0, 120)
+            engine = rhdaemon.engine_of(d.pid)
+            wall_end = time.time()
         res["log_start"] = from_log(d, n, 5, wall0, 60)
-        engine = rhdaemon.engine_of(d.pid)
-        res["rss_start"] = (rhdaemon.vmrss_kb(d.pid), rhdaemon.vmrss_kb(engine))
+        time.sleep(0.5)  # the apply's log line comes after the reload command
+        res["mem_start"] = (mem_kb(d.pid), mem_kb(engine))
         handled_before = sum(f.handled for f in fakes)
 
         # The storm: new masters on farm B at epoch 6, old ones now replicas.
-        for port in farm_a.ports:
-            farm_a.roles[port] = "slave"
+        farm_a.set_role("slave")
         for f in fakes:
             f.set(farm_b.ports, 6)
         t1 = time.monotonic()
         wall1 = time.time()
+        text = d.log()
+        res["apply_start"] = applies(text, wall0, wall1)
+        res["batches_start"] = batches_between(text, wall0, wall1)
         for f in fakes:
             for i in range(n):
                 old = farm_a.ports[i % nports]
@@ -347,23 +546,46 @@ def one(rhtest, rhdaemon, n, nports):
                 f.fake.publish("+switch-master", "c%d 127.0.0.1 %d 127.0.0.1 %d"
                                % (i, old, new))
         res["publish_s"] = time.monotonic() - t1
-        res["storm_s"], res["storm_polls"], res["storm_poll_s"] = wait_count(
-            api_port, n, farm_b.ports, 6, t1, 120)
+        if haproxy:
+            res["storm_s"], res["storm_mtime"] = wait_file(output, n, farm_b.ports, t1, 120)
+            res["storm_polls"], res["storm_poll_s"] = 0, 0.0
+            wall_end = time.time()
+            res["storm_api_ok"] = api_agrees(rhtest, api_port, n, farm_b.ports, 6)
+        else:
+            res["storm_s"], res["storm_polls"], res["storm_poll_s"] = wait_count(
+                api_port, n, farm_b.ports, 6, t1, 120)
+            wall_end = time.time()
         res["log_storm"] = from_log(d, n, 6, wall1, 60)
+        # Everything the storm caused, up to a second after it settled.
+        time.sleep(1.0)
+        text = d.log()
+        res["apply_storm"] = applies(text, wall1, time.time())
+        res["batches_storm"] = batches_between(text, wall1, time.time())
         res["rereads"] = sum(f.handled for f in fakes) - handled_before
-        res["rss_storm"] = (rhdaemon.vmrss_kb(d.pid), rhdaemon.vmrss_kb(engine))
-        # Resident memory once the daemon has been quiet for a while: each
-        # process gives freed heap pages back 1 s after its last burst of work.
+        res["mem_storm"] = (mem_kb(d.pid), mem_kb(engine))
+        # Memory once the daemon has been quiet for a while: each process
+        # gives freed heap pages back 1 s after its last burst of work.
         time.sleep(2.0)
-        res["rss_quiet"] = (rhdaemon.vmrss_kb(d.pid), rhdaemon.vmrss_kb(engine))
+        res["mem_quiet"] = (mem_kb(d.pid), mem_kb(engine))
+        res["peak_pss"] = sampler.stop() if sampler else 0
+        sampler = None
+        res["hwm"] = (hwm_kb(d.pid), hwm_kb(engine))
+        # Idle cost over 5 s: CPU of both processes, Sentinel commands/s.
+        c0 = cpu_s(d.pid) + cpu_s(engine)
+        h0 = sum(f.handled for f in fakes)
+        time.sleep(5.0)
+        res["idle_cpu"] = (cpu_s(d.pid) + cpu_s(engine) - c0) / 5.0
+        res["idle_cmds"] = (sum(f.handled for f in fakes) - h0) / 5.0
         res["engine_alive"] = engine in rhdaemon.children_of(d.pid)
     except (TimeoutError, AssertionError) as e:
         res["error"] = str(e)
         engine = rhdaemon.engine_of(d.pid)
-        res["rss_err"] = (rhdaemon.vmrss_kb(d.pid), rhdaemon.vmrss_kb(engine))
+        res["mem_err"] = (mem_kb(d.pid), mem_kb(engine))
         log = d.log().splitlines()
         res["log_tail"] = log[-8:]
     finally:
+        if sampler:
+            sampler.stop()
         d.stop()
         r.release(mark)
     return res
@@ -373,9 +595,62 @@ def ms(sec):
     return "%.1f ms" % (sec * 1000) if sec is not None else "NOT REACHED"
 
 
-def kb(pair):
-    p, e = pair
-    return "parent %s kB + engine %s kB = %s kB" % (p, e, (p or 0) + (e or 0))
+def mem(pair):
+    (pp, pr), (ep, er) = pair
+    return ("PSS parent %d + engine %d = %d kB; RSS parent %d + engine %d = %d kB"
+            % (pp, ep, pp + ep, pr, er, pr + er))
+
+
+def report(res, haproxy):
+    n = res["n"]
+    if "error" in res:
+        print("  FAILED: %s" % res["error"])
+        print("  memory then: %s" % mem(res["mem_err"]))
+        for line in res["log_tail"]:
+            print("  | " + line)
+        return
+    what = "in the rendered file" if haproxy else "confirmed in /api/topology"
+    print("  start -> all %d %s: %8.1f ms%s" % (
+        n, what, res["start_s"] * 1000,
+        " (temp file written at %.1f ms; API agrees: %s)" % (res["start_mtime"] * 1000,
+                                                   res["start_api_ok"]) if haproxy
+        else " (%d polls, %.1f ms per poll)" % (res["start_polls"], res["poll_s"] * 1000)))
+    print("  by the daemon's log: engine confirmed all at %s, parent received all at %s"
+          " (parent has %d of %d)" % (ms(res["log_start"][0]), ms(res["log_start"][1]),
+                                     res["log_start"][2], n))
+    for phase in ("start", "storm"):
+        a = res["apply_" + phase]
+        print("  %s: %d parent batch lines, %d applies logged: render %.1f ms, write %.1f ms, "
+              "check %.1f ms (%d run), reload %.1f ms in all"
+              % (phase, res["batches_" + phase], a[0], a[1], a[2], a[3], a[5], a[4]))
+    print("  memory after start: %s" % mem(res["mem_start"]))
+    print("  storm of %d +switch-master per sentinel (publishing took %.1f ms) -> all "
+          "%s: %8.1f ms%s"
+          % (n, res["publish_s"] * 1000, what, res["storm_s"] * 1000,
+             " (temp file written at %.1f ms; API agrees: %s)" % (res["storm_mtime"] * 1000,
+                                                        res["storm_api_ok"]) if haproxy
+             else " (%d polls, %.1f ms per poll)" % (res["storm_polls"],
+                                                     res["storm_poll_s"] * 1000)))
+    print("  by the daemon's log: engine confirmed all at %s, parent received all at %s"
+          " (parent has %d of %d)" % (ms(res["log_storm"][0]), ms(res["log_storm"][1]),
+                                     res["log_storm"][2], n))
+    print("  events handled/s: %.0f (%d clusters), %.0f (%d events from 2 sentinels); "
+          "sentinel commands during storm: %d"
+          % (n / res["storm_s"], n, 2 * n / res["storm_s"], 2 * n, res["rereads"]))
+    print("  memory 1 s after the storm: %s; engine still the same process: %s"
+          % (mem(res["mem_storm"]), res["engine_alive"]))
+    print("  memory 3 s after the storm (quiet): %s" % mem(res["mem_quiet"]))
+    print("  peaks: PSS (sampled every 20 ms) %d kB; RSS (VmHWM) parent %d + engine %d kB"
+          % (res["peak_pss"], res["hwm"][0], res["hwm"][1]))
+    print("  idle: %.2f %% of a core, %.1f Sentinel commands/s" % (
+        res["idle_cpu"] * 100, res["idle_cmds"]), flush=True)
+
+
+def median(values):
+    v = sorted(x for x in values if x is not None)
+    if not v:
+        return None
+    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
 
 
 def main():
@@ -384,7 +659,14 @@ def main():
     ap.add_argument("--clusters", default="1,100,1000,10000")
     ap.add_argument("--ports", type=int, default=4,
                     help="ROLE-answering ports per farm (default 4)")
+    ap.add_argument("--runs", type=int, default=1,
+                    help="runs per N; the summary shows medians (default 1)")
+    ap.add_argument("--no-check", action="store_true",
+                    help="no check_command (haproxy -c of 10,000 listeners takes seconds)")
+    ap.add_argument("--no-haproxy", action="store_true",
+                    help="no [haproxy] section: time until /api/topology shows all N")
     args = ap.parse_args()
+    haproxy = not args.no_haproxy
     setup_paths(args.builddir)
     # TERM/INT exit through SystemExit so rhtest's atexit teardown stops
     # every process this run started.
@@ -397,58 +679,69 @@ def main():
         return 1
     rows = []
     for n in [int(x) for x in args.clusters.split(",")]:
-        print("== N = %d" % n, flush=True)
-        res = one(rhtest, rhdaemon, n, args.ports)
-        rows.append(res)
-        if "error" in res:
-            print("  FAILED: %s" % res["error"])
-            print("  VmRSS then: %s" % kb(res["rss_err"]))
-            for line in res["log_tail"]:
-                print("  | " + line)
-            continue
-        print("  start -> all %d confirmed: %8.1f ms (%d polls, %.1f ms per poll)"
-              % (n, res["start_s"] * 1000, res["start_polls"], res["poll_s"] * 1000))
-        print("  by the daemon's log: engine confirmed all at %s, parent received all at %s"
-              " (parent has %d of %d)" % (ms(res["log_start"][0]), ms(res["log_start"][1]),
-                                         res["log_start"][2], n))
-        print("  VmRSS after start: %s" % kb(res["rss_start"]))
-        print("  storm of %d +switch-master per sentinel (publishing took %.1f ms) -> all "
-              "reflected: %8.1f ms (%d polls, %.1f ms per poll)"
-              % (n, res["publish_s"] * 1000, res["storm_s"] * 1000, res["storm_polls"],
-                 res["storm_poll_s"] * 1000))
-        print("  by the daemon's log: engine confirmed all at %s, parent received all at %s"
-              " (parent has %d of %d)" % (ms(res["log_storm"][0]), ms(res["log_storm"][1]),
-                                         res["log_storm"][2], n))
-        print("  events handled/s: %.0f (%d clusters), %.0f (%d events from 2 sentinels); "
-              "sentinel commands during storm: %d"
-              % (n / res["storm_s"], n, 2 * n / res["storm_s"], 2 * n, res["rereads"]))
-        print("  VmRSS after storm: %s; engine still the same process: %s"
-              % (kb(res["rss_storm"]), res["engine_alive"]))
-        print("  VmRSS 2 s after the storm: %s" % kb(res["rss_quiet"]), flush=True)
+        runs = []
+        for k in range(args.runs):
+            print("== N = %d, run %d of %d" % (n, k + 1, args.runs), flush=True)
+            res = one(rhtest, rhdaemon, n, args.ports, haproxy, not args.no_check)
+            report(res, haproxy)
+            runs.append(res)
+        rows.append((n, runs))
     print()
-    print("== summary (targets: start 200 ms @1000, 2 s @10000; storm 300 ms @1000; "
-          "memory <= 8 MB @1000)")
-    print("API = all N seen confirmed in /api/topology (upper bound by one poll); "
-          "eng/par = last confirmation in the engine / parent log")
+    print("== summary, medians of %d run(s) (targets: start 200 ms @1000, 1 s @10000; "
+          "storm 300 ms @1000, 1 s @10000; quiet PSS 8 MB @1000, 30 MB @10000)" % args.runs)
+    print("start/storm = all N %s (ms); eng = engine's last confirmation by its log; "
+          "applies = parent applies logged per phase; memory in kB, both processes"
+          % ("in the rendered file" if haproxy else "confirmed in /api/topology"))
+    print("%7s %7s %7s %7s %7s %7s %7s %9s %9s %9s %9s %7s" % (
+        "N", "start", "startEng", "storm", "stormEng", "applies", "render", "quietPSS",
+        "quietRSS", "peakPSS", "peakRSS", "idleCPU"))
+    for n, runs in rows:
+        ok = [r for r in runs if "error" not in r]
+        if not ok:
+            print("%7d FAILED: %s" % (n, runs[0]["error"]))
+            continue
+
+        def med(fn):
+            return median([fn(r) for r in ok])
+
+        def f(v, scale=1000.0):
+            return "%.0f" % (v * scale) if v is not None else "n/a"
+        print("%7d %7s %7s %7s %7s %7s %7s %9s %9s %9s %9s %6s%%" % (
+            n, f(med(lambda r: r["start_s"])), f(med(lambda r: r["log_start"][0])),
+            f(med(lambda r: r["storm_s"])), f(med(lambda r: r["log_storm"][0])),
+            f(med(lambda r: r["apply_storm"][0]), 1), f(med(lambda r: r["apply_storm"][1]), 1),
+            f(med(lambda r: r["mem_quiet"][0][0] + r["mem_quiet"][1][0]), 1),
+            f(med(lambda r: r["mem_quiet"][0][1] + r["mem_quiet"][1][1]), 1),
+            f(med(lambda r: r["peak_pss"]), 1), f(med(lambda r: r["hwm"][0] + r["hwm"][1]), 1),
+            "%.1f" % (med(lambda r: r["idle_cpu"]) * 100)))
+        if len(ok) < len(runs):
+            print("%7s (%d of %d runs failed)" % ("", len(runs) - len(ok), len(runs)))
+    # The columns bench/table.py reads (medians; startPar/stormPar are the
+    # times above: the rendered file, or the API with --no-haproxy).
+    print()
     print("%7s %9s %9s %10s %9s %9s %10s %8s %20s %20s" % (
         "N", "startAPI", "startEng", "startPar", "stormAPI", "stormEng", "stormPar",
         "ev/s", "RSS p+e kB", "quiet RSS p+e kB"))
-    for res in rows:
-        if "error" in res:
-            print("%8d FAILED: %s" % (res["n"], res["error"]))
+    for n, runs in rows:
+        ok = [r for r in runs if "error" not in r]
+        if not ok:
+            print("%7d FAILED: %s" % (n, runs[0]["error"]))
             continue
-        p, e = res["rss_storm"]
-        qp, qe = res["rss_quiet"]
+
+        def med(fn):
+            return median([fn(r) for r in ok])
 
         def f(v):
             return "%.0f" % (v * 1000) if v is not None else "n/a"
+
+        def pe(key):
+            p, e = med(lambda r: r[key][0][1]), med(lambda r: r[key][1][1])
+            return "%d+%d=%d" % (p, e, p + e)
+        start, storm = med(lambda r: r["start_s"]), med(lambda r: r["storm_s"])
         print("%7d %9s %9s %10s %9s %9s %10s %8.0f %20s %20s" % (
-            res["n"], f(res["start_s"]), f(res["log_start"][0]), f(res["log_start"][1]),
-            f(res["storm_s"]), f(res["log_storm"][0]),
-            f(res["log_storm"][1]) if res["log_storm"][1] is not None
-            else "%d/%d" % (res["log_storm"][2], res["n"]),
-            res["n"] / res["storm_s"], "%s+%s=%s" % (p, e, (p or 0) + (e or 0)),
-            "%s+%s=%s" % (qp, qe, (qp or 0) + (qe or 0))))
+            n, f(start), f(med(lambda r: r["log_start"][0])), f(start), f(storm),
+            f(med(lambda r: r["log_storm"][0])), f(storm), n / storm,
+            pe("mem_storm"), pe("mem_quiet")))
     return 0
 
 

@@ -410,7 +410,8 @@ template <typename IO, Is<Ready> M> bool fields(IO& io, M& m) {
 
 template <typename IO, Is<Master> M> bool fields(IO& io, M& m) {
     return io.str(m.cluster, "cluster", kMaxName, cluster_name, "invalid cluster name") &&
-           io.host_port(m.master, "master") && io.u64(m.epoch, "epoch");
+           io.host_port(m.master, "master") && io.u64(m.epoch, "epoch") &&
+           io.boolean(m.more, "more");
 }
 
 template <typename T>

@@ -32,8 +32,8 @@
 
 namespace rh::proto {
 
-// 2: ApplyResult gained path and reason; ProcessStats.
-inline constexpr uint16_t kVersion = 2;
+// 2: ApplyResult gained path and reason; ProcessStats. 3: Master.more.
+inline constexpr uint16_t kVersion = 3;
 inline constexpr size_t kHeaderSize = 12;
 inline constexpr size_t kMaxPayload = 64 * 1024;
 
@@ -200,6 +200,10 @@ struct Master {
     std::string cluster;
     HostPort master;
     uint64_t epoch = 0;
+    // More Masters of the same burst follow at once (the engine sends a
+    // storm as one burst): the parent waits for the last before it applies,
+    // for at most a bounded time (output.h), so a burst is one batch.
+    bool more = false;
     bool operator==(const Master&) const = default;
 };
 

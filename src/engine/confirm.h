@@ -40,6 +40,8 @@ class Confirmer {
                  Callback cb);
     void cancel();
     bool busy() const { return conn_ != nullptr; }
+    // A callback is still to come: from confirm() until it ran or cancel().
+    bool pending() const { return static_cast<bool>(cb_); }
 
   private:
     void ask_role();

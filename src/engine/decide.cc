@@ -386,6 +386,8 @@ void Decider::log_reasons(Work& w, const Verdict& v) {
 }
 
 void Decider::start_confirm(Work& w, const HostPort& candidate, uint64_t epoch) {
+    if (!w.confirming)
+        confirming_count_++; // else the check in flight is replaced
     w.confirming = candidate;
     w.confirming_epoch = epoch;
     w.role_asked_at = hooks_.now();
@@ -404,6 +406,8 @@ void Decider::on_role(const std::string& name, uint64_t epoch, const HostPort& c
     if (it == clusters_.end())
         return;
     Work& w = *it->second;
+    if (w.confirming)
+        confirming_count_--;
     w.confirming.reset();
     if (r.role != ConfirmResult::Role::master)
         return role_refused(w, c, epoch, r);

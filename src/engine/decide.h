@@ -134,6 +134,8 @@ class Decider {
     void evaluate_all();
 
     size_t cluster_count() const { return clusters_.size(); }
+    // ROLE checks in flight, all clusters together.
+    size_t confirming_count() const { return confirming_count_; }
     const Topology& topology() const { return topology_; }
     // The clusters as the API shows them, by name; Consul fields left empty.
     std::vector<ApiCluster> view_clusters() const;
@@ -172,6 +174,7 @@ class Decider {
     EventLog events_;
     ApiHistogram propagation_runtime_;
     ApiHistogram propagation_reload_;
+    size_t confirming_count_ = 0;
 };
 
 } // namespace rh

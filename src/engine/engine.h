@@ -2,11 +2,13 @@
 // the read-only API, on one libevent loop, unprivileged and chrooted.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/evutil.h"
@@ -54,9 +56,14 @@ class Engine {
     void start_decider();
     void start_consul();
     void open_link(const std::string& id, const HostPort& addr, bool trusted);
-    void check_role(const proto::ConfigCluster& c, const HostPort& candidate,
-                    std::function<void(const HostPort&, const ConfirmResult&)> done);
+    using RoleDone = std::function<void(const HostPort&, const ConfirmResult&)>;
+    void check_role(const proto::ConfigCluster& c, const HostPort& candidate, RoleDone done);
+    void start_role_check(const proto::ConfigCluster& c, const HostPort& candidate, RoleDone done);
+    void start_queued_role_checks();
     void housekeeping();
+    bool announce(const proto::Master& m);
+    void confirm_progress();
+    void flush_announcements();
     void mark_dirty();
     void publish_view();
     ApiView build_view() const;
@@ -83,6 +90,27 @@ class Engine {
     // the last build when that is longer (at 10,000 clusters a build takes
     // about 150 ms), so rebuilding never takes more than a fifth of the loop.
     std::chrono::milliseconds view_delay_{20};
+    // Confirmed masters not yet sent to the parent. A storm is sent as one
+    // burst, so the parent applies it as one batch (one render, one reload)
+    // instead of one per min_reload_interval: masters confirmed while other
+    // ROLE checks are in flight wait until none is, until no check started
+    // or ended for kAnnounceStall (what is left is slow, not a burst), or
+    // at most kAnnounceHoldMax. With no other check in flight (a single
+    // failover) a master is sent at once.
+    std::vector<proto::Master> outbox_;
+    // ROLE checks: at most kMaxRoleChecks connections at once (10,000
+    // clusters switching together must not open 10,000 connections in one
+    // go); the others wait in order, the newest check per cluster only.
+    struct QueuedRoleCheck {
+        const proto::ConfigCluster* cluster;
+        HostPort candidate;
+        RoleDone done;
+    };
+    size_t role_checks_running_ = 0;
+    std::deque<std::string> role_queue_;                            // cluster names, in order
+    std::unordered_map<std::string, QueuedRoleCheck> role_waiting_; // by cluster
+    std::unique_ptr<Timer> hold_timer_;  // kAnnounceHoldMax since the first in outbox_
+    std::unique_ptr<Timer> stall_timer_; // kAnnounceStall since the last check started/ended
     std::unique_ptr<Timer> housekeeping_timer_;
     std::unique_ptr<Timer> trim_timer_; // release_free_heap once work is quiet
     std::minstd_rand rng_;

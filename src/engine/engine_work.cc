@@ -25,6 +25,16 @@ namespace rh {
 using namespace std::chrono_literals;
 using Millis = std::chrono::milliseconds;
 
+namespace {
+
+// See Engine::outbox_.
+constexpr Millis kAnnounceStall{20};
+constexpr Millis kAnnounceHoldMax{1000};
+// ROLE connections open at once (redishappyd(8), LIMITS).
+constexpr size_t kMaxRoleChecks = 256;
+
+} // namespace
+
 struct Engine::RoleCheck {
     RoleCheck(event_base* base, std::function<void()> retry_due)
         : confirmer(base), retry(base, std::move(retry_due)) {}
@@ -62,6 +72,8 @@ Engine::~Engine() {
     decider_.reset();
     api_.reset();
     view_timer_.reset();
+    hold_timer_.reset();
+    stall_timer_.reset();
     housekeeping_timer_.reset();
     trim_timer_.reset();
     channel_.reset();
@@ -93,6 +105,8 @@ void Engine::after_drop() {
     if (config_.sentinels.size() < 2)
         log::warn("only %zu configured Sentinel: a single Sentinel can move a master",
                   config_.sentinels.size());
+    hold_timer_ = std::make_unique<Timer>(base_.get(), [this] { flush_announcements(); });
+    stall_timer_ = std::make_unique<Timer>(base_.get(), [this] { flush_announcements(); });
     start_decider();
     for (auto& s : config_.sentinels)
         decider_->add_sentinel(s, true);
@@ -140,7 +154,7 @@ void Engine::start_decider() {
     h.arm_retry = [this](const std::string& cluster, Millis delay) {
         roles_.at(cluster)->retry.arm(delay);
     };
-    h.announce = [this](const proto::Master& m) { return channel_->send(m); };
+    h.announce = [this](const proto::Master& m) { return announce(m); };
     h.publish = [this](const proto::ConfigCluster& c, const HostPort& master) {
         if (consul_)
             consul_->publish(consul_service(c, master));
@@ -214,10 +228,80 @@ void Engine::open_link(const std::string& id, const HostPort& addr, bool trusted
     raw->start();
 }
 
-void Engine::check_role(const proto::ConfigCluster& c, const HostPort& candidate,
-                        std::function<void(const HostPort&, const ConfirmResult&)> done) {
+void Engine::check_role(const proto::ConfigCluster& c, const HostPort& candidate, RoleDone done) {
+    confirm_progress();
+    // A new check for a cluster replaces its check in flight or waiting.
+    if (roles_.at(c.name)->confirmer.pending())
+        return start_role_check(c, candidate, std::move(done));
+    if (auto it = role_waiting_.find(c.name); it != role_waiting_.end()) {
+        it->second = QueuedRoleCheck{&c, candidate, std::move(done)};
+        return;
+    }
+    if (role_checks_running_ >= kMaxRoleChecks) {
+        role_waiting_.emplace(c.name, QueuedRoleCheck{&c, candidate, std::move(done)});
+        role_queue_.push_back(c.name);
+        return;
+    }
+    role_checks_running_++;
+    start_role_check(c, candidate, std::move(done));
+}
+
+// Counted in role_checks_running_ by the caller (or already, when it
+// replaces a check in flight).
+void Engine::start_role_check(const proto::ConfigCluster& c, const HostPort& candidate,
+                              RoleDone done) {
     roles_.at(c.name)->confirmer.confirm(
-        candidate, c.password, Millis(config_.global.confirm_timeout_ms), std::move(done));
+        candidate, c.password, Millis(config_.global.confirm_timeout_ms),
+        [this, done = std::move(done)](const HostPort& h, const ConfirmResult& r) {
+            role_checks_running_--;
+            done(h, r); // may announce, or check again
+            confirm_progress();
+            start_queued_role_checks();
+        });
+}
+
+void Engine::start_queued_role_checks() {
+    while (role_checks_running_ < kMaxRoleChecks && !role_queue_.empty()) {
+        std::string name = std::move(role_queue_.front());
+        role_queue_.pop_front();
+        auto it = role_waiting_.find(name);
+        if (it == role_waiting_.end())
+            continue;
+        QueuedRoleCheck q = std::move(it->second);
+        role_waiting_.erase(it);
+        role_checks_running_++;
+        start_role_check(*q.cluster, q.candidate, std::move(q.done));
+    }
+}
+
+bool Engine::announce(const proto::Master& m) {
+    outbox_.push_back(m);
+    if (!hold_timer_->pending())
+        hold_timer_->arm(kAnnounceHoldMax);
+    confirm_progress();
+    return true;
+}
+
+// A ROLE check started or ended, or a master was confirmed: send what is
+// confirmed once no other check is in flight, else wait for the burst.
+void Engine::confirm_progress() {
+    if (outbox_.empty())
+        return;
+    if (decider_->confirming_count() == 0)
+        return flush_announcements();
+    stall_timer_->arm(kAnnounceStall);
+}
+
+void Engine::flush_announcements() {
+    hold_timer_->cancel();
+    stall_timer_->cancel();
+    std::vector<proto::Master> out = std::move(outbox_);
+    outbox_.clear();
+    for (size_t i = 0; i < out.size(); i++)
+        out[i].more = i + 1 < out.size(); // one burst: the parent applies it as one batch
+    for (auto& m : out)
+        if (!channel_->send(m))
+            log::error("cluster %s: cannot tell the parent", m.cluster.c_str());
 }
 
 // The parent may tell of a cluster this engine does not monitor (one it

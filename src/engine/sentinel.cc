@@ -225,6 +225,12 @@ bool SentinelLink::send(std::vector<std::string> argv, std::function<void(redisR
     bool ok = cmd_->command(argv, [this, what, fn = std::move(fn)](redisReply* r) {
         if (!sent_.empty())
             sent_.pop_front();
+        // A reply is progress: the next one is due ping_timeout from now,
+        // not from when it was sent. A pipeline of 20,000 reads at start-up
+        // (2 per cluster) is answered in order; a Sentinel that works
+        // through it is not down, one that stops answering still is.
+        if (r && !sent_.empty())
+            sent_.front() = std::max(sent_.front(), Clock::now());
         if (!r) {
             mark_down("connection lost awaiting reply to " + what);
             return;

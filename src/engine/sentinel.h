@@ -136,7 +136,9 @@ class SentinelLink {
 
     std::unique_ptr<RedisConn> cmd_, sub_;
     std::vector<std::unique_ptr<RedisConn>> graveyard_; // freed from reaper_
-    std::deque<Clock::time_point> sent_;                // send time of each pending command
+    // Send time of each pending command; the oldest one's is moved up to
+    // the last reply (progress), so the timeout counts silence.
+    std::deque<Clock::time_point> sent_;
     bool cmd_ready_ = false, sub_ready_ = false;
     // Clusters with a SENTINEL MASTER outstanding; true: read again on reply.
     std::unordered_map<std::string, bool> reading_;

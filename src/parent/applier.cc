@@ -52,6 +52,27 @@ void Applier::submit(std::vector<HaproxyCluster> desired) {
         kick_.arm(std::chrono::microseconds(0));
 }
 
+// The skeleton of clusters' shape, rendered only when the shape differs
+// from the last one.
+const std::optional<std::string>&
+Applier::skeleton_of(const std::vector<HaproxyCluster>& clusters) {
+    if (!shape_ || !same_shape(*shape_, clusters)) {
+        shape_skeleton_ = render_skeleton(s_.template_text, clusters);
+        shape_ = clusters;
+    }
+    return shape_skeleton_;
+}
+
+// What render() gives for clusters, from the skeleton of their shape when
+// there is one: a batch that only moves masters costs no template render.
+std::optional<std::string> Applier::rendering(const std::vector<HaproxyCluster>& clusters,
+                                              std::string* err) {
+    if (const auto& skeleton = skeleton_of(clusters))
+        if (auto bytes = fill_skeleton(*skeleton, clusters))
+            return bytes;
+    return render(s_.template_text, clusters, err);
+}
+
 // Fills to_switch_ with the clusters whose master moved from one known
 // address to another, and returns true when that is the only difference
 // between the file on disk and the desired rendering.
@@ -72,7 +93,13 @@ bool Applier::compute_switches(const std::string& current) {
         c.master = it->second.master;
         c.epoch = it->second.epoch;
     }
-    auto base = render(s_.template_text, before, nullptr);
+    // Same shape as desired_ (the usual case: masters moved within a
+    // family): filled from the skeleton already made, no second render.
+    std::optional<std::string> base;
+    if (same_shape(before, desired_) && skeleton_)
+        base = fill_skeleton(*skeleton_, before);
+    if (!base)
+        base = render(s_.template_text, before, nullptr);
     return base && *base == current;
 }
 
@@ -88,12 +115,12 @@ void Applier::start() {
 
     t_ = Clock::now();
     std::string err;
-    auto bytes = render(s_.template_text, desired_, &err);
+    auto bytes = rendering(desired_, &err);
+    skeleton_ = skeleton_of(desired_);
     result_.render_ms = ms_since(t_);
     if (!bytes)
         return fail_apply(proto::ApplyError::Render, s_.output + ": " + err);
     bytes_ = std::move(*bytes);
-    skeleton_ = render_skeleton(s_.template_text, desired_);
     auto current = current_output(s_.output);
     bool only_masters = current && compute_switches(*current);
     for (const auto& c : desired_) {
@@ -227,6 +254,11 @@ void Applier::fail_apply(proto::ApplyError reason, std::string why, std::string 
 void Applier::finish() {
     running_ = false;
     to_switch_.clear();
+    // The apply's copies (a file's worth each at 10,000 clusters) are not
+    // kept between applies: only the shape and the skeletons are.
+    desired_ = {};
+    bytes_ = {};
+    skeleton_.reset();
     ApplyOutcome r = std::move(result_);
     if (done_)
         done_(r);

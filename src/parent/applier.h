@@ -82,6 +82,9 @@ class Applier {
     void finish();
     void fail_apply(proto::ApplyError reason, std::string why, std::string output = {});
     bool compute_switches(const std::string& current);
+    const std::optional<std::string>& skeleton_of(const std::vector<HaproxyCluster>& clusters);
+    std::optional<std::string> rendering(const std::vector<HaproxyCluster>& clusters,
+                                         std::string* err);
 
     event_base* base_;
     ApplierSettings s_;
@@ -95,6 +98,10 @@ class Applier {
     bool reload_owed_ = false; // a renamed file whose reload failed
     // The skeleton of the last file the check_command accepted.
     std::optional<std::string> checked_skeleton_;
+    // The last shape rendered and its skeleton: while the shape stays, a
+    // rendering is its skeleton filled in (haproxy.h), not a mustache render.
+    std::optional<std::vector<HaproxyCluster>> shape_;
+    std::optional<std::string> shape_skeleton_;
     std::optional<std::vector<HaproxyCluster>> pending_;
     // The apply in progress.
     std::vector<HaproxyCluster> desired_;

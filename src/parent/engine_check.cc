@@ -20,13 +20,19 @@ EngineCheck check_ready(const proto::Ready& r, const EngineMessageContext& ctx) 
     return {};
 }
 
+bool configured(const std::string& cluster, const EngineMessageContext& ctx) {
+    if (ctx.configured)
+        return ctx.configured->count(cluster) != 0;
+    for (auto& c : ctx.config->clusters)
+        if (c.name == cluster)
+            return true;
+    return false;
+}
+
 EngineCheck check_master(const proto::Master& m, const EngineMessageContext& ctx) {
     if (!ctx.ready)
         return violation("master: before ready");
-    bool known = false;
-    for (auto& c : ctx.config->clusters)
-        known = known || c.name == m.cluster;
-    if (!known)
+    if (!configured(m.cluster, ctx))
         return violation("master: cluster " + m.cluster + " is not configured");
     if (!valid_host(m.master.host) || m.master.port == 0)
         return violation("master: invalid address for cluster " + m.cluster);

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <unordered_set>
 
 #include "common/master.h"
 #include "common/proto.h"
@@ -43,6 +44,10 @@ struct EngineMessageContext {
     bool ready = false;                 // Ready already received
     const MasterMap* applied = nullptr; // what is in effect: the jump reference
     const std::map<std::string, uint64_t>* floors = nullptr; // this engine's, by cluster
+    // The configured cluster names, for a lookup in constant time (a storm
+    // of N messages must not cost N x N); without it config->clusters is
+    // scanned.
+    const std::unordered_set<std::string>* configured = nullptr;
 };
 
 struct EngineCheck {

@@ -2,6 +2,7 @@
 #include "parent/haproxy.h"
 
 #include <algorithm>
+#include <charconv>
 #include <kainjow/mustache.hpp>
 
 namespace rh {
@@ -13,6 +14,20 @@ namespace {
 void set_err(std::string* err, std::string msg) {
     if (err)
         *err = std::move(msg);
+}
+
+void sort_by_name(std::vector<HaproxyCluster>& clusters) {
+    std::sort(clusters.begin(), clusters.end(),
+              [](const auto& a, const auto& b) { return a.name < b.name; });
+}
+
+// "v4", "v6" or "" (a host name, or no master): the family in a placeholder.
+const char* family(const HaproxyCluster& c) {
+    if (!c.master)
+        return "";
+    if (is_ipv4_literal(c.master->host))
+        return "v4";
+    return is_ipv6_literal(c.master->host) ? "v6" : "";
 }
 
 mu::mustache make_template(const std::string& text) {
@@ -40,11 +55,12 @@ MasterValues master_values(const HaproxyCluster& c) {
 // where it keeps it around a placeholder.
 MasterValues master_placeholders(const HaproxyCluster& c, size_t i) {
     std::string n = std::to_string(i);
-    std::string epoch = "\x01epoch" + n + "\x02";
+    std::string epoch = "\x01"
+                        "epoch" +
+                        n + "\x02";
     if (!c.master)
         return {"", "", epoch};
-    const char* family = is_ipv4_literal(c.master->host) ? "v4" : "v6";
-    return {"\x01host" + n + family + "\x02", "\x01port" + n + "\x02", epoch};
+    return {"\x01host" + n + family(c) + "\x02", "\x01port" + n + "\x02", epoch};
 }
 
 mu::data cluster_data(const HaproxyCluster& c, const MasterValues& v) {
@@ -70,8 +86,7 @@ std::optional<std::string> render_with(const std::string& text,
         set_err(err, "template: " + t.error_message());
         return std::nullopt;
     }
-    std::sort(clusters.begin(), clusters.end(),
-              [](const auto& a, const auto& b) { return a.name < b.name; });
+    sort_by_name(clusters);
     mu::data list{mu::data::type::list};
     for (size_t i = 0; i < clusters.size(); i++)
         list.push_back(cluster_data(clusters[i], values(clusters[i], i)));
@@ -105,9 +120,62 @@ std::optional<std::string> render(const std::string& text, std::vector<HaproxyCl
 std::optional<std::string> render_skeleton(const std::string& text,
                                            std::vector<HaproxyCluster> clusters) {
     for (const auto& c : clusters)
-        if (c.master && !is_ipv4_literal(c.master->host) && !is_ipv6_literal(c.master->host))
+        if (c.master && !*family(c))
             return std::nullopt;
+    if (text.find_first_of("\x01\x02") != std::string::npos)
+        return std::nullopt;
     return render_with(text, std::move(clusters), master_placeholders, nullptr);
+}
+
+bool same_shape(const std::vector<HaproxyCluster>& a, const std::vector<HaproxyCluster>& b) {
+    if (a.size() != b.size())
+        return false;
+    for (size_t i = 0; i < a.size(); i++) {
+        const auto &x = a[i], &y = b[i];
+        if (x.name != y.name || x.external_port != y.external_port || x.backend != y.backend ||
+            x.server != y.server || x.master.has_value() != y.master.has_value() ||
+            std::string_view(family(x)) != family(y))
+            return false;
+    }
+    return true;
+}
+
+std::optional<std::string> fill_skeleton(const std::string& skeleton,
+                                         std::vector<HaproxyCluster> clusters) {
+    sort_by_name(clusters);
+    std::string out;
+    out.reserve(skeleton.size() + skeleton.size() / 4);
+    size_t at = 0;
+    while (at < skeleton.size()) {
+        size_t open = skeleton.find('\x01', at);
+        if (open == std::string::npos) {
+            out.append(skeleton, at, std::string::npos);
+            break;
+        }
+        out.append(skeleton, at, open - at);
+        size_t close = skeleton.find('\x02', open);
+        if (close == std::string::npos)
+            return std::nullopt;
+        std::string_view tag(skeleton.data() + open + 1, close - open - 1);
+        std::string_view kind = tag.substr(0, tag.find_first_of("0123456789"));
+        std::string_view rest = tag.substr(kind.size());
+        size_t i = 0;
+        auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), i);
+        if (ec != std::errc() || end == rest.data() || i >= clusters.size())
+            return std::nullopt;
+        std::string_view suffix(end, static_cast<size_t>(rest.data() + rest.size() - end));
+        const HaproxyCluster& c = clusters[i];
+        if (kind == "epoch" && suffix.empty())
+            out += std::to_string(c.epoch);
+        else if (kind == "port" && suffix.empty() && c.master)
+            out += std::to_string(c.master->port);
+        else if (kind == "host" && c.master && suffix == family(c))
+            out += c.master->host;
+        else
+            return std::nullopt;
+        at = close + 1;
+    }
+    return out;
 }
 
 } // namespace rh

@@ -37,8 +37,24 @@ std::optional<std::string> render(const std::string& text, std::vector<HaproxyCl
 // epochs, all validated by the parent; so a file whose skeleton equals that
 // of a file HAProxy's check accepted cannot be rejected for a new reason
 // (the Applier then skips the check). nullopt when a master is a host name
-// (a name can be refused by HAProxy's resolver) or the template fails.
+// (a name can be refused by HAProxy's resolver), the template fails, or the
+// template itself holds a placeholder delimiter (\x01 or \x02).
 std::optional<std::string> render_skeleton(const std::string& text,
                                            std::vector<HaproxyCluster> clusters);
+
+// Whether two topologies have the same shape: the same clusters in the same
+// order, with the same names, ports, backends and servers, each with or
+// without a master, and each master's address of the same family. Equal
+// shapes give equal skeletons for one template: the skeleton is rendered
+// once per shape, not once per apply.
+bool same_shape(const std::vector<HaproxyCluster>& a, const std::vector<HaproxyCluster>& b);
+
+// The skeleton of clusters' shape with their values put back in place of
+// the placeholders: the same bytes render() gives, in time linear in the
+// file, without rendering the template (so a batch of N moved masters costs
+// no mustache render). nullopt if a placeholder names no cluster of this
+// shape (then render()).
+std::optional<std::string> fill_skeleton(const std::string& skeleton,
+                                         std::vector<HaproxyCluster> clusters);
 
 } // namespace rh

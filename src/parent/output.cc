@@ -63,13 +63,22 @@ std::string batch_summary(const MasterMap& batch, size_t messages, size_t max_ch
 Output::Output(event_base* base, const Config& config, std::string template_text, Hooks hooks)
     : config_(config), hooks_(std::move(hooks)), base_(base),
       grace_timer_(base, [this] { on_grace_over(); }), apply_timer_(base, [this] { apply(); }),
-      refusal_timer_(base, [this] { on_refusal_window(); }) {
+      refusal_timer_(base, [this] { on_refusal_window(); }),
+      burst_timer_(base, [this] { schedule_apply(); }) {
     // What was last applied: a restart renders exactly that until the
     // engine knows better, so it never writes an empty or partial file.
     if (!config_.state_file.empty())
         applied_ = load_state(config_.state_file);
+    index_configured();
     drop_unconfigured();
     make_applier(std::move(template_text));
+}
+
+void Output::index_configured() {
+    configured_.clear();
+    configured_.reserve(config_.clusters.size());
+    for (auto& c : config_.clusters)
+        configured_.insert(c.name);
 }
 
 // A state-file entry no configured cluster matches (renamed or removed
@@ -77,10 +86,7 @@ Output::Output(event_base* base, const Config& config, std::string template_text
 // know that name.
 void Output::drop_unconfigured() {
     for (auto it = applied_.begin(); it != applied_.end();) {
-        bool configured = false;
-        for (auto& c : config_.clusters)
-            configured = configured || c.name == it->first;
-        if (configured) {
+        if (configured_.count(it->first)) {
             ++it;
             continue;
         }
@@ -98,6 +104,14 @@ void Output::confirmed(const proto::Master& m) {
     desired_[m.cluster] = MasterAt{m.master, m.epoch};
     batch_[m.cluster] = MasterAt{m.master, m.epoch};
     batch_messages_++;
+    // The rest of the burst is on its way: one apply for all of it. An
+    // engine that never ends its burst delays applies by kBurstHoldMax.
+    if (m.more) {
+        if (!burst_timer_.pending())
+            burst_timer_.arm(kBurstHoldMax);
+        return;
+    }
+    burst_timer_.cancel();
     schedule_apply();
 }
 
@@ -153,11 +167,12 @@ void Output::replay() {
 
 void Output::retire_removed(const Config& fresh) {
     bool forgot = false;
+    std::unordered_set<std::string> kept;
+    kept.reserve(fresh.clusters.size());
+    for (auto& c : fresh.clusters)
+        kept.insert(c.name);
     for (auto& old : config_.clusters) {
-        bool kept = false;
-        for (auto& c : fresh.clusters)
-            kept = kept || c.name == old.name;
-        if (kept)
+        if (kept.count(old.name))
             continue;
         // Forgotten with or without [consul]: an engine started with the
         // new configuration does not know the name.
@@ -174,6 +189,7 @@ void Output::retire_removed(const Config& fresh) {
 }
 
 void Output::reconfigure(std::string template_text) {
+    index_configured();
     make_applier(std::move(template_text));
     apply();
 }

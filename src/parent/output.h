@@ -7,7 +7,9 @@
 // a confirmed master, or the start-up grace period is over. Confirmations
 // that arrive together are applied as one batch (one render, one reload),
 // logged as one line, and two applies are at least min_reload_interval
-// apart: what arrives meanwhile joins the next batch.
+// apart: what arrives meanwhile joins the next batch. A burst the engine
+// marks as one (proto::Master::more) is one batch: the apply waits for its
+// last message, for at most kBurstHoldMax.
 // Only configured clusters are ever in applied: a state-file entry for
 // another name is dropped at start-up, and a cluster removed by SIGHUP is
 // forgotten, so neither is replayed to an engine that does not know it.
@@ -18,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_set>
 
 #include "common/evutil.h"
 #include "common/master.h"
@@ -26,6 +29,9 @@
 #include "parent/applier.h"
 
 namespace rh {
+
+// How long a burst's last Master may be awaited (redishappyd(8), LIMITS).
+inline constexpr std::chrono::milliseconds kBurstHoldMax{1000};
 
 class Output {
   public:
@@ -62,6 +68,8 @@ class Output {
     void reconfigure(std::string template_text);
 
     const MasterMap& applied() const { return applied_; }
+    // The configured cluster names (engine_check.h looks them up).
+    const std::unordered_set<std::string>& configured() const { return configured_; }
     const std::map<std::string, ClusterConfig>& removed() const { return removed_; }
     size_t confirmed_count() const;
     size_t applied_count() const;
@@ -69,6 +77,7 @@ class Output {
     const std::string& last_error() const { return last_error_; }
 
   private:
+    void index_configured();
     void drop_unconfigured();
     void make_applier(std::string template_text);
     bool may_apply() const;
@@ -91,6 +100,7 @@ class Output {
     Timer grace_timer_;
     Timer apply_timer_;
     Timer refusal_timer_;
+    Timer burst_timer_; // a burst's last Master is late: apply what came
     bool grace_over_ = false;
     std::chrono::steady_clock::time_point last_apply_{}; // start of the last apply
     bool last_apply_reloaded_ = false;                   // it ran the reload command
@@ -103,7 +113,8 @@ class Output {
     MasterMap desired_;
     MasterMap applied_;
     std::map<std::string, ClusterConfig> removed_;
-    std::string last_error_; // of the last failed apply, until one succeeds
+    std::unordered_set<std::string> configured_; // names in config_.clusters
+    std::string last_error_;                     // of the last failed apply, until one succeeds
 };
 
 // "N clusters confirmed (M messages): a H:P epoch E, b …", at most about

@@ -197,8 +197,8 @@ void Parent::on_engine_message(proto::Message&& m) {
         log::debug("engine %d is stopping: message ignored", static_cast<int>(engine_.pid()));
         return;
     }
-    EngineCheck c = check_engine_message(
-        m, {&config_, generation_, engine_ready_, &output_.applied(), &floors_});
+    EngineCheck c = check_engine_message(m, {&config_, generation_, engine_ready_,
+                                             &output_.applied(), &floors_, &output_.configured()});
     if (c.kind == EngineCheck::Kind::violation)
         return engine_.kill("protocol violation: " + c.why);
     if (c.kind == EngineCheck::Kind::refuse)

@@ -74,7 +74,11 @@ std::string fill(std::string skeleton, std::vector<HaproxyCluster> t) {
             replace_all(skeleton, "\x01host" + n + fam + "\x02", c.master->host);
             replace_all(skeleton, "\x01port" + n + "\x02", std::to_string(c.master->port));
         }
-        replace_all(skeleton, "\x01epoch" + n + "\x02", std::to_string(c.epoch));
+        replace_all(skeleton,
+                    "\x01"
+                    "epoch" +
+                        n + "\x02",
+                    std::to_string(c.epoch));
     }
     return skeleton;
 }
@@ -96,6 +100,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     text = "{{#clusters}}" + text + "{{/clusters}}";
     auto a = topology(b), c = topology(b);
     auto ka = render_skeleton(text, a), kc = render_skeleton(text, c);
+    // The Applier renders a skeleton once per shape: equal shapes must give
+    // equal skeletons, and a skeleton filled in must be the rendering.
+    if (ka && kc && same_shape(a, c) && *ka != *kc)
+        __builtin_trap();
+    if (ka) {
+        auto ra = render(text, a, nullptr);
+        auto fa = fill_skeleton(*ka, a);
+        if (!ra || !fa || *fa != *ra)
+            __builtin_trap();
+    }
     if (!ka || !kc || *ka != *kc)
         return 0;
     auto ra = render(text, a, nullptr), rc = render(text, c, nullptr);

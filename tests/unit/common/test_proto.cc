@@ -103,6 +103,7 @@ static void roundtrips_every_type(void**) {
     check_roundtrip(sample_stats());
     check_roundtrip(Ready{42});
     check_roundtrip(Master{"testing", {"127.0.0.1", 7001}, 99});
+    check_roundtrip(Master{"testing", {"127.0.0.1", 7001}, 99, true});
 }
 
 static void header_carries_type_length_and_seq(void**) {
@@ -168,8 +169,9 @@ static void rejects_bytes_left_over(void**) {
 
 static void rejects_truncated_payload(void**) {
     auto f = frame_of(Master{"testing", {"127.0.0.1", 7001}, 1});
-    // Claim one byte less: the epoch is cut short.
-    f[7] = static_cast<uint8_t>(f[7] - 1);
+    // Claim two bytes less: the "more" flag is gone, the epoch cut short.
+    f[7] = static_cast<uint8_t>(f[7] - 2);
+    f.pop_back();
     f.pop_back();
     std::string err;
     assert_false(roundtrip_bytes(f, &err).has_value());
@@ -184,6 +186,7 @@ static std::vector<uint8_t> master_frame(std::string_view cluster, std::string_v
     p.str(host, 0xffff);
     p.u16(port);
     p.u64(1);
+    p.boolean(false); // more
     Writer f;
     f.u16(static_cast<uint16_t>(Type::Master));
     f.u16(kVersion);

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <unordered_set>
 
 #include "config/config.h"
 #include "parent/engine_check.h"
@@ -70,6 +71,19 @@ static void rejects_unconfigured_cluster(void**) {
                          "cluster gamma is not configured"));
 }
 
+// The same rule through the name index the parent passes.
+static void rejects_unconfigured_cluster_by_index(void**) {
+    static Config cfg = two_clusters();
+    std::unordered_set<std::string> names = {"alpha", "beta"};
+    EngineMessageContext ctx{&cfg, 3, true};
+    ctx.configured = &names;
+    auto gamma = check_engine_message(proto::Master{"gamma", {"10.0.0.1", 6379}, 1}, ctx);
+    assert_int_equal(static_cast<int>(gamma.kind), static_cast<int>(EngineCheck::Kind::violation));
+    assert_true(contains(gamma.why, "cluster gamma is not configured"));
+    auto beta = check_engine_message(proto::Master{"beta", {"10.0.0.1", 6379}, 1}, ctx);
+    assert_int_equal(static_cast<int>(beta.kind), static_cast<int>(EngineCheck::Kind::accept));
+}
+
 static void rejects_invalid_address(void**) {
     assert_true(contains(check(proto::Master{"alpha", {"10.0.0.1\nserver x", 6379}, 1}, true),
                          "invalid address"));
@@ -130,6 +144,7 @@ int main(void) {
         cmocka_unit_test(rejects_ready_twice_or_for_another_generation),
         cmocka_unit_test(rejects_master_before_ready),
         cmocka_unit_test(rejects_unconfigured_cluster),
+        cmocka_unit_test(rejects_unconfigured_cluster_by_index),
         cmocka_unit_test(rejects_invalid_address),
         cmocka_unit_test(rejects_parent_only_types),
         cmocka_unit_test(epoch_rules_against_the_applied_epoch),

@@ -103,6 +103,47 @@ static void skeleton_changes_only_for_shape(void**) {
     assert_false(render_skeleton("{{#clusters}", sample()).has_value());
 }
 
+// The Applier's fast path: the skeleton of a shape filled in with a
+// topology's values is that topology's rendering, and same_shape holds
+// exactly when the skeletons are equal.
+static void filled_skeleton_is_the_rendering(void**) {
+    auto base = render_skeleton(kTmpl, sample());
+    assert_true(base.has_value());
+    auto moved = sample();
+    moved[0].master = HostPort{"10.9.9.9", 7777};
+    moved[0].epoch = 6;
+    moved[1].epoch = 3; // no master, new epoch
+    moved[2].master = HostPort{"2001:db8::9", 6400};
+    assert_true(same_shape(sample(), moved));
+    for (const auto& t : {sample(), moved}) {
+        auto filled = fill_skeleton(*base, t);
+        auto rendered = render(kTmpl, t, nullptr);
+        assert_true(filled && rendered);
+        assert_string_equal(filled->c_str(), rendered->c_str());
+    }
+    auto v = sample();
+    v[0].master = HostPort{"2001:db8::2", 6380}; // another family: another shape
+    assert_false(same_shape(sample(), v));
+    v = sample();
+    v[1].master = HostPort{"10.0.0.3", 6379};
+    assert_false(same_shape(sample(), v));
+    v = sample();
+    v[0].server = "other";
+    assert_false(same_shape(sample(), v));
+    v = sample();
+    v.pop_back();
+    assert_false(same_shape(sample(), v));
+    // A topology of another shape (fewer clusters, a master where the
+    // skeleton has none) is not filled in: the caller renders.
+    assert_false(fill_skeleton(*base, v).has_value());
+    v = sample();
+    v[1].master = HostPort{"10.0.0.3", 6379};
+    v[0].master.reset();
+    assert_false(fill_skeleton(*base, v).has_value());
+    // A template holding a placeholder delimiter has no skeleton.
+    assert_false(render_skeleton("\x01host0v4\x02" + kTmpl, sample()).has_value());
+}
+
 static void parse_errors_are_reported(void**) {
     std::string err;
     assert_true(check_template(kTmpl, &err));
@@ -201,6 +242,7 @@ int main() {
         cmocka_unit_test(values_are_verbatim),
         cmocka_unit_test(rerender_is_byte_identical),
         cmocka_unit_test(skeleton_changes_only_for_shape),
+        cmocka_unit_test(filled_skeleton_is_the_rendering),
         cmocka_unit_test(parse_errors_are_reported),
         cmocka_unit_test(shell_quoting),
         cmocka_unit_test(atomic_write_in_private_dir),

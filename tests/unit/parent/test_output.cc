@@ -114,6 +114,32 @@ void a_burst_is_one_batch(void**) {
     assert_true(f.reports.empty());
 }
 
+// A burst the engine marks (Master.more) is applied once its last message
+// is in, and one that never ends is applied after kBurstHoldMax.
+void a_marked_burst_waits_for_its_last_message(void**) {
+    Fixture f;
+    Output out(f.base.get(), f.config, "", f.hooks());
+    auto m = master("alpha", 7001, 1);
+    m.more = true;
+    out.confirmed(m);
+    m = master("beta", 7002, 1);
+    m.more = true;
+    out.confirmed(m);
+    f.settle();
+    assert_int_equal(out.applied_count(), 0); // the burst is not over
+    out.confirmed(master("alpha", 7003, 2));  // its last message
+    f.settle();
+    assert_int_equal(out.applied_count(), 2);
+    assert_int_equal(out.applied().at("alpha").master.port, 7003);
+
+    m = master("beta", 7004, 2);
+    m.more = true; // and nothing follows
+    out.confirmed(m);
+    f.settle();
+    assert_int_equal(out.applied().at("beta").master.port, 7002);
+    assert_true(f.run_until([&] { return out.applied().at("beta").master.port == 7004; }));
+}
+
 // A restart starts from the state file and tells the new engine about it.
 void state_file_is_replayed(void**) {
     Fixture f;
@@ -227,6 +253,7 @@ int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(waits_for_every_cluster),
         cmocka_unit_test(a_burst_is_one_batch),
+        cmocka_unit_test(a_marked_burst_waits_for_its_last_message),
         cmocka_unit_test(state_file_is_replayed),
         cmocka_unit_test(dropped_clusters_are_retired),
         cmocka_unit_test(unconfigured_state_entries_are_dropped),
