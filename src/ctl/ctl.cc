@@ -296,19 +296,28 @@ std::string printable(std::string_view s) {
 }
 
 std::string render_table(const std::vector<std::vector<std::string>>& rows) {
+    // Every column is padded to its widest cell, so one long cell from
+    // whoever answers on the API's address would cost its length on every
+    // row: cells are cut (the daemon's own strings are at most 200 bytes).
+    auto cell = [](const std::string& c) -> std::string_view {
+        return std::string_view(c).substr(0, kMaxCell);
+    };
     std::vector<size_t> width;
     for (const auto& r : rows) {
         width.resize(std::max(width.size(), r.size()));
         for (size_t i = 0; i < r.size(); i++)
-            width[i] = std::max(width[i], r[i].size());
+            width[i] = std::max(width[i], cell(r[i]).size() + (r[i].size() > kMaxCell ? 3 : 0));
     }
     std::string out;
     for (const auto& r : rows) {
         std::string line;
         for (size_t i = 0; i < r.size(); i++) {
-            line += r[i];
+            std::string c(cell(r[i]));
+            if (r[i].size() > kMaxCell)
+                c += "...";
+            line += c;
             if (i + 1 < r.size())
-                line.append(width[i] - r[i].size() + 2, ' ');
+                line.append(width[i] - c.size() + 2, ' ');
         }
         out += line + "\n";
     }

@@ -55,6 +55,8 @@ std::optional<HostPort> api_address(const std::vector<HostPort>& api_listen);
 std::string ascii_json(std::string_view json, std::string* err);
 
 // Left-aligned columns separated by two spaces; the first row is the header.
+// A cell longer than kMaxCell is cut there and marked "...".
+inline constexpr size_t kMaxCell = 256;
 std::string render_table(const std::vector<std::vector<std::string>>& rows);
 // Replaces control characters and bytes >= 0x7f with \xNN, so a reply cannot
 // move the cursor or retitle the terminal. Empty input gives "-".

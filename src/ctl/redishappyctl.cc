@@ -420,8 +420,9 @@ std::optional<int> command_args(const std::string& cmd, int argc, char** argv, O
             char* end = nullptr;
             errno = 0;
             unsigned long n = std::strtoul(v.c_str(), &end, 10);
-            if (v.empty() || v[0] == '-' || *end != '\0' || errno != 0 || n == 0 || n > 100000)
-                return bad("-n " + v + ": expected a number of events, from 1");
+            if (v.empty() || v[0] == '-' || *end != '\0' || errno != 0 || n == 0 || n > 256)
+                return bad("-n " + v +
+                           ": expected a number of events, from 1 to 256"); // the daemon keeps 256
             o->count = n;
         } else if (cmd == "watch" && (a == "-i" || (a.rfind("-i", 0) == 0 && a.size() > 2))) {
             std::string v = a.size() > 2 ? a.substr(2) : (i + 1 < argc ? argv[++i] : "");

@@ -97,7 +97,7 @@ def test_usage_errors_exit_2():
     for args in (["bogus"], [], ["status", "extra"], ["convert-config"], ["-a", "nohost", "status"],
                  ["-t", "5", "status"], ["-a", "127.0.0.1:1", "-f", "x.conf", "status"],
                  ["-f", "x.conf", "convert-config", "y.json"], ["--frobnicate", "status"],
-                 ["events", "-n", "0"], ["events", "-n"], ["events", "-n", "x"],
+                 ["events", "-n", "0"], ["events", "-n", "257"], ["events", "-n"], ["events", "-n", "x"],
                  ["events", "a", "b"], ["events", "bad/name"], ["events", "-i", "1"],
                  ["watch", "-i", "0"], ["watch", "-i", "0.01"], ["watch", "-i"],
                  ["watch", "extra"], ["--json", "watch"]):

@@ -3,6 +3,7 @@
 // API that the tool does not follow fails here; plus the original
 // redishappy's sparser replies and broken or hostile ones.
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "ctl/ctl.h"
@@ -272,6 +273,14 @@ void table_alignment(void**) {
     std::string t = ctl::render_table({{"A", "BB", "C"}, {"long", "x", "y"}});
     assert_string_equal(t.c_str(), "A     BB  C\nlong  x   y\n");
     assert_string_equal(ctl::render_table({}).c_str(), "");
+    // One huge cell cannot widen every row: it is cut and marked.
+    std::vector<std::vector<std::string>> rows{{"A", "B"}, {std::string(100000, 'x'), "y"}};
+    for (int i = 0; i < 1000; i++)
+        rows.push_back({"a", "b"});
+    std::string big = ctl::render_table(rows);
+    assert_true(big.size() <= 1002 * (ctl::kMaxCell + 3 + 2 + 2)); // not 100,000 a row
+    assert_non_null(
+        std::strstr(big.c_str(), std::string(ctl::kMaxCell, 'x').append("...  y\n").c_str()));
 }
 
 // The daemon's own /api/events rendering of a few events.
