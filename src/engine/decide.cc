@@ -2,8 +2,8 @@
 #include "engine/decide.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <array>
+#include <cstdio>
 #include <optional>
 
 #include "common/log.h"
@@ -370,9 +370,9 @@ void Decider::log_reasons(Work& w, const Verdict& v) {
     std::string reasons;
     for (auto& r : v.reasons)
         reasons += r.text + "; ";
+    note_refusals(w.config.name, v, w.last_reasons);
     if (reasons == w.last_reasons)
         return;
-    note_refusals(w.config.name, v, w.last_reasons);
     const std::string& cluster = w.config.name;
     const ClusterState* st = topology_.state(cluster);
     bool starting = !st || !st->has_master;
@@ -522,35 +522,44 @@ void Decider::note_refusals(const std::string& cluster, const Verdict& v,
                             const std::string& before) {
     std::string held = "; " + before;
     for (const auto& r : v.reasons) {
-        if (held.find("; " + r.text + "; ") != std::string::npos)
+        EventReason why = refusal_reason(r.kind);
+        // A standing refusal is recorded once, and again only if other
+        // clusters' events pushed it out of the log: "why does it not
+        // switch" must stay answerable however busy the rest is.
+        if (held.find("; " + r.text + "; ") != std::string::npos &&
+            events_.holds(cluster, EventKind::refused, why))
             continue;
-        EventReason why = EventReason::min_agreement;
-        switch (r.kind) {
-        case RefusalKind::untrusted:
-            why = EventReason::untrusted_source;
-            break;
-        case RefusalKind::epoch_jump:
-            why = EventReason::epoch_jump;
-            break;
-        case RefusalKind::stale_epoch:
-            why = EventReason::stale_epoch;
-            break;
-        case RefusalKind::equal_epoch:
-            why = EventReason::equal_epoch;
-            break;
-        case RefusalKind::min_agreement:
-            why = EventReason::min_agreement;
-            break;
-        case RefusalKind::conflict:
-            why = EventReason::conflict;
-            break;
-        }
         std::string who;
         for (auto& s : r.sentinels)
             who += (who.empty() ? "" : ", ") + s;
         note(cluster, EventKind::refused, why,
              {r.master, r.epoch, who, r.kind != RefusalKind::untrusted, r.text});
     }
+}
+
+EventReason Decider::refusal_reason(RefusalKind kind) {
+    EventReason why = EventReason::min_agreement;
+    switch (kind) {
+    case RefusalKind::untrusted:
+        why = EventReason::untrusted_source;
+        break;
+    case RefusalKind::epoch_jump:
+        why = EventReason::epoch_jump;
+        break;
+    case RefusalKind::stale_epoch:
+        why = EventReason::stale_epoch;
+        break;
+    case RefusalKind::equal_epoch:
+        why = EventReason::equal_epoch;
+        break;
+    case RefusalKind::min_agreement:
+        why = EventReason::min_agreement;
+        break;
+    case RefusalKind::conflict:
+        why = EventReason::conflict;
+        break;
+    }
+    return why;
 }
 
 namespace {

@@ -161,6 +161,7 @@ class Decider {
     void publish_if_applied(Work& w);
     void note(const std::string& cluster, EventKind kind, EventReason reason, EventDetail d);
     void note_refusals(const std::string& cluster, const Verdict& v, const std::string& before);
+    static EventReason refusal_reason(RefusalKind kind);
     void switch_sign(Work& w, const HostPort& to);
     void observe_propagation(Work& w, const proto::ApplyResult& r);
     int64_t wall(TopologyTime t) const;

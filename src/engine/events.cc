@@ -96,6 +96,14 @@ EventLog::EventLog() {
     observations_.reserve(kEventObservations);
 }
 
+bool EventLog::holds(std::string_view cluster, EventKind kind, EventReason reason) const {
+    const auto& ring = is_decision(kind) ? decisions_ : observations_;
+    std::string key = event_text(cluster);
+    return std::any_of(ring.begin(), ring.end(), [&](const Event& e) {
+        return e.kind == kind && e.reason == reason && e.cluster == key;
+    });
+}
+
 bool EventLog::is_decision(EventKind k) {
     return k == EventKind::confirmed || k == EventKind::applied || k == EventKind::apply_error;
 }

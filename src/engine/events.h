@@ -108,6 +108,8 @@ class EventLog {
     // The newest `n` events (after filtering by cluster when given), oldest
     // first. n = 0 means all.
     std::vector<Event> last(size_t n = 0, std::string_view cluster = {}) const;
+    // Whether an entry of this cluster, kind and reason is still held.
+    bool holds(std::string_view cluster, EventKind kind, EventReason reason) const;
     size_t size() const { return decisions_.size() + observations_.size(); }
     uint64_t evicted() const { return evicted_; } // entries dropped to make room
     uint64_t folded() const { return folded_; }   // records folded into an entry

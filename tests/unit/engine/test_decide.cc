@@ -645,6 +645,38 @@ static void standing_refusal_is_recorded_once(void**) {
     assert_int_equal(d->events().last(0, C).size(), 4); // 2 candidates, 2 refusals
 }
 
+// The standing refusal of one cluster, pushed out of the event log by 200
+// other clusters' refusals, is recorded again at its next re-read.
+static void evicted_standing_refusal_is_recorded_again(void**) {
+    World w;
+    DeciderSettings s;
+    std::vector<proto::ConfigCluster> cs;
+    for (int i = 0; i < 201; i++) {
+        proto::ConfigCluster c;
+        c.name = i == 0 ? C : "noise" + std::to_string(i);
+        cs.push_back(c);
+    }
+    Decider d(s, cs, w.hooks());
+    for (auto& addr : {S1, S2, S3})
+        d.add_sentinel(addr, true);
+    report(d, S1id, A, 1); // alone: min_agreement refuses it
+    assert_non_null(find_event(d, EventKind::refused, EventReason::min_agreement));
+    for (size_t i = 1; i < cs.size(); i++) {
+        sentinel::MasterInfo m;
+        m.name = cs[i].name;
+        m.addr = B;
+        m.config_epoch = 1;
+        d.on_master_info(S1id, m);
+    }
+    assert_null(find_event(d, EventKind::refused, EventReason::min_agreement)); // evicted
+    report(d, S1id, A, 1); // the same refusal stands
+    const Event* e = find_event(d, EventKind::refused, EventReason::min_agreement);
+    assert_non_null(e);
+    assert_string_equal(e->cluster.c_str(), C.c_str());
+    report(d, S1id, A, 1); // held again: not recorded twice
+    assert_int_equal(find_event(d, EventKind::refused, EventReason::min_agreement)->count, 1);
+}
+
 static void events_record_seed_wait_and_max_discovered(void**) {
     World w;
     DeciderSettings s;
@@ -688,6 +720,7 @@ int main(void) {
         cmocka_unit_test(all_sentinels_down_keeps_the_master),
         cmocka_unit_test(events_record_why),
         cmocka_unit_test(standing_refusal_is_recorded_once),
+        cmocka_unit_test(evicted_standing_refusal_is_recorded_again),
         cmocka_unit_test(events_record_seed_wait_and_max_discovered),
         cmocka_unit_test(propagation_is_measured_from_the_first_sign),
         cmocka_unit_test(propagation_ignores_old_signs_and_path_none),
