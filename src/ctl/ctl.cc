@@ -435,6 +435,7 @@ constexpr Words kWords[] = {
     {"refused", "failover-in-progress", "the Sentinel is mid-failover; report not used"},
     {"refused", "discovered-by-name", "discovered Sentinel named by a host name: not followed"},
     {"refused", "max-discovered", "too many discovered Sentinels (max_discovered): not followed"},
+    {"confirmed", "initial", "first master since start-up: ROLE master, corroborated"},
     {"confirmed", "switch", "new master: ROLE master, corroborated"},
     {"confirmed", "epoch-advance", "same master at a higher epoch"},
     {"confirmed", "seed-confirmed", "the state file's master, reported again by the Sentinels"},

@@ -413,13 +413,16 @@ void Decider::on_role(const std::string& name, uint64_t epoch, const HostPort& c
         return role_refused(w, c, epoch, r);
     Verdict v = topology_.verdict(name);
     TopologyTime now = hooks_.now();
+    const ClusterState* before = topology_.state(name);
+    bool initial = !before || !before->has_master; // the first since start-up is no switch
     if (topology_.confirmed(name, c, epoch, now)) {
         std::string who;
         for (auto& s : v.supporters)
             who += (who.empty() ? "" : ", ") + s;
-        note(name, EventKind::confirmed,
-             v.kind == VerdictKind::Confirm ? EventReason::switch_master
-                                            : EventReason::epoch_advance,
+        EventReason why = initial                          ? EventReason::initial
+                          : v.kind == VerdictKind::Confirm ? EventReason::switch_master
+                                                           : EventReason::epoch_advance;
+        note(name, EventKind::confirmed, why,
              {c, epoch, who, true, "ROLE master; corroborated by " + who});
         log::notice("cluster %s: new master %s at epoch %llu, confirmed by ROLE, "
                     "corroborated by %s%s",

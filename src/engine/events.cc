@@ -54,6 +54,8 @@ const char* event_reason_name(EventReason r) {
         return "discovered-by-name";
     case EventReason::max_discovered:
         return "max-discovered";
+    case EventReason::initial:
+        return "initial";
     case EventReason::switch_master:
         return "switch";
     case EventReason::epoch_advance:

@@ -68,6 +68,7 @@ enum class EventReason : uint8_t {
     discovered_by_name,    // a discovered Sentinel named by a host name: not followed
     max_discovered,        // too many discovered Sentinels: not followed
     // confirmed
+    initial,        // the first master since start-up (not a switch)
     switch_master,  // a new master
     epoch_advance,  // the same master at a higher epoch
     seed_confirmed, // the state file's master, now reported by min_agreement Sentinels

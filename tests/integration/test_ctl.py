@@ -244,6 +244,11 @@ def test_events_after_failover_and_refusal():
                 e["detail"]["master"] == new_hp]
         return conf and done and conf[-1] < done[-1] and (evs, conf[-1], done[-1])
     evs, ci, ai = poll_until(confirmed_then_applied, 10, "the confirmation then the apply")
+    first = "%s:%d" % tuple(master)
+    assert [e for e in evs if e["kind"] == "confirmed" and e["reason"] == "initial" and
+            e["detail"]["master"] == first], evs  # start-up is not a switch
+    assert not [e for e in evs if e["kind"] == "confirmed" and e["reason"] == "switch" and
+                e["detail"]["master"] == first], evs
     assert evs[ai]["reason"] == "runtime", evs[ai]
     assert evs[ci]["cluster"] == NAME and evs[ci]["detail"]["epoch"] > 0, evs[ci]
     assert evs[ci]["time"] == evs[ci]["timeMs"] // 1000, evs[ci]

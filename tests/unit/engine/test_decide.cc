@@ -599,7 +599,9 @@ static void events_record_why(void**) {
     assert_non_null(find_event(*d, EventKind::refused, EventReason::role_not_master));
     d->retry_due(C);
     w.answer(ConfirmResult::Role::master);
-    e = find_event(*d, EventKind::confirmed, EventReason::switch_master);
+    // The first master since start-up is not a switch.
+    assert_null(find_event(*d, EventKind::confirmed, EventReason::switch_master));
+    e = find_event(*d, EventKind::confirmed, EventReason::initial);
     assert_non_null(e);
     assert_true(e->detail.master == A);
     assert_string_equal(e->detail.sentinel.c_str(), (S1id + ", " + S2id).c_str());
@@ -624,6 +626,13 @@ static void events_record_why(void**) {
     report(*d, S1id, B, 0);
     report(*d, S2id, B, 0);
     assert_non_null(find_event(*d, EventKind::refused, EventReason::stale_epoch));
+    // The first master was no switch; a failover after it is.
+    report(*d, S1id, B, 2);
+    report(*d, S2id, B, 2);
+    w.answer(ConfirmResult::Role::master);
+    e = find_event(*d, EventKind::confirmed, EventReason::switch_master);
+    assert_non_null(e);
+    assert_true(e->detail.master == B);
 }
 
 // A refusal that stands while other refusals come and go is one event.
