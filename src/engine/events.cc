@@ -119,7 +119,9 @@ bool EventLog::same_key(const Event& e, std::string_view cluster, EventKind kind
         return false; // every switch is its own event
     case EventKind::applied:
     case EventKind::apply_error:
-        return e.detail.master == d.master && e.detail.epoch == d.epoch && e.detail.text == d.text;
+        // The same master retried: one entry, whose text is the newest
+        // (error texts vary from one try to the next: "timed out after N ms").
+        return e.detail.master == d.master && e.detail.epoch == d.epoch;
     case EventKind::candidate:
     case EventKind::refused:
         break;

@@ -18,7 +18,8 @@
 //    epoch, fold into one entry per cluster and reason. An attacker fills at
 //    most one observation entry per (cluster, reason) it can provoke.
 //  - confirmations are never folded (each is a real switch); apply results
-//    fold only when the very same outcome repeats (a retried error).
+//    fold when they are about the same master and epoch (a retried apply,
+//    whatever each try's error text).
 #pragma once
 
 #include <cstddef>

@@ -96,20 +96,26 @@ static void repeats_fold_into_one_entry(void**) {
     assert_int_equal(all.back().first_ms, 1000);
 }
 
-static void apply_results_fold_only_when_identical(void**) {
+// Retries of one master's apply fold whatever their error text (a timeout
+// names its duration), so a long outage cannot push the last confirmation
+// out; another master or epoch is another entry.
+static void apply_results_fold_per_master_and_epoch(void**) {
     EventLog log;
-    log.record(1, "a", EventKind::apply_error, EventReason::apply_failed,
-               {A, 3, "", false, "reload_command exited 1"});
-    log.record(2, "a", EventKind::apply_error, EventReason::apply_failed,
-               {A, 3, "", false, "reload_command exited 1"});
-    log.record(3, "a", EventKind::apply_error, EventReason::apply_failed,
-               {A, 3, "", false, "check_command exited 1"});
-    log.record(4, "a", EventKind::applied, EventReason::reload, {A, 3, "", false, ""});
-    log.record(5, "a", EventKind::applied, EventReason::reload, {B, 4, "", false, ""});
+    log.record(0, "a", EventKind::confirmed, EventReason::switch_master, {A, 3, "", true, ""});
+    for (int i = 1; i <= 1000; i++)
+        log.record(
+            i, "a", EventKind::apply_error, EventReason::apply_failed,
+            {A, 3, "", false, "reload_command timed out after " + std::to_string(i) + " ms"});
+    log.record(1001, "a", EventKind::applied, EventReason::reload, {A, 3, "", false, ""});
+    log.record(1002, "a", EventKind::applied, EventReason::reload, {B, 4, "", false, ""});
+    log.record(1003, "a", EventKind::apply_error, EventReason::apply_failed,
+               {A, 4, "", false, "check_command exited 1"});
     auto all = log.last();
-    assert_int_equal(all.size(), 4);
-    assert_int_equal(all[0].count, 2);
-    assert_int_equal(all[1].count, 1);
+    assert_int_equal(all.size(), 5);
+    assert_int_equal(static_cast<int>(all[0].kind), static_cast<int>(EventKind::confirmed));
+    assert_int_equal(all[1].count, 1000);
+    assert_string_equal(all[1].detail.text.c_str(), "reload_command timed out after 1000 ms");
+    assert_int_equal(all[4].count, 1);
 }
 
 // A flood of forged reports from untrusted Sentinels (each a new address,
@@ -176,7 +182,7 @@ int main() {
         cmocka_unit_test(newest_last_and_filtered),
         cmocka_unit_test(capacity_is_fixed_and_oldest_evicted),
         cmocka_unit_test(repeats_fold_into_one_entry),
-        cmocka_unit_test(apply_results_fold_only_when_identical),
+        cmocka_unit_test(apply_results_fold_per_master_and_epoch),
         cmocka_unit_test(untrusted_flood_cannot_evict),
         cmocka_unit_test(strings_are_bounded_and_printable),
         cmocka_unit_test(names_are_stable),
