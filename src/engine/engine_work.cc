@@ -34,7 +34,8 @@ struct Engine::RoleCheck {
 
 namespace {
 
-ConsulService consul_service(const proto::ConfigCluster& c, const HostPort& master) {
+ConsulService consul_service(const proto::ConfigCluster& c, const HostPort& master, uint64_t epoch,
+                             const std::string& instance) {
     ConsulService svc;
     svc.cluster = c.name;
     svc.service = c.consul_service;
@@ -43,6 +44,8 @@ ConsulService consul_service(const proto::ConfigCluster& c, const HostPort& mast
     svc.datacenter = c.consul_datacenter;
     svc.tags = c.consul_tags;
     svc.address = master;
+    svc.epoch = epoch;
+    svc.instance = instance;
     return svc;
 }
 
@@ -140,9 +143,9 @@ void Engine::start_decider() {
         roles_.at(cluster)->retry.arm(delay);
     };
     h.announce = [this](const proto::Master& m) { return channel_->send(m); };
-    h.publish = [this](const proto::ConfigCluster& c, const HostPort& master) {
+    h.publish = [this](const proto::ConfigCluster& c, const HostPort& master, uint64_t epoch) {
         if (consul_)
-            consul_->publish(consul_service(c, master));
+            consul_->publish(consul_service(c, master, epoch, config_.global.consul_instance));
     };
     h.changed = [this] { mark_dirty(); };
     decider_ = std::make_unique<Decider>(ds, config_.clusters, std::move(h));
@@ -164,13 +167,15 @@ void Engine::start_consul() {
     cs.ca_pem = g.consul_ca_pem;
     cs.timeout = Millis(g.consul_timeout_ms);
     cs.retry_max = Millis(g.consul_retry_max_ms);
+    cs.refresh = Millis(g.consul_refresh_ms);
+    cs.instance = g.consul_instance;
     consul_ =
         std::make_unique<Consul>(base_.get(), curl_->api(), std::move(cs),
                                  [this](const std::string&, const ConsulStatus&) { mark_dirty(); });
     for (auto& r : config_.removed) {
         log::info("cluster %s: removed from the configuration; deregistering it from Consul",
                   r.name.c_str());
-        consul_->remove(consul_service(r, HostPort{"127.0.0.1", 1}));
+        consul_->remove(consul_service(r, HostPort{"127.0.0.1", 1}, 0, g.consul_instance));
     }
 }
 
