@@ -311,8 +311,10 @@ FenceDecision consul_fence(const std::optional<ConsulEntry>& now, const ConsulSe
         d.verdict = FenceVerdict::current;
         return d;
     }
-    if (!now->instance.empty() && now->instance == desired.instance)
-        return d; // our own earlier write at this epoch: our topology moved on
+    // Our own earlier write at this epoch: our topology moved on. Unnamed
+    // writers cannot be told apart: the later write wins among them.
+    if (now->instance == desired.instance)
+        return d;
     d.verdict = FenceVerdict::conflict;
     d.reason = "Consul holds " + theirs + " at epoch " + std::to_string(*now->epoch) + " from " +
                who + ", the same epoch as ours (" + format_host_port(desired.address) +

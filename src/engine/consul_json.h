@@ -123,9 +123,10 @@ struct FenceDecision {
 //  - a higher epoch: never (newer) -- another instance saw a later failover;
 //  - the same epoch, same address, port and tags: nothing to do (current);
 //  - the same epoch, another address or tags: write only if this instance
-//    wrote it (its own view moved on, as its topology decided); written by
-//    another instance it is left alone (conflict), as Topology never lets an
-//    equal epoch flip a choice either -- the writer corrects it itself.
+//    wrote it (its own view moved on, as its topology decided; two unnamed
+//    instances cannot be told apart, so the later wins); written by another
+//    instance it is left alone (conflict), as Topology never lets an equal
+//    epoch flip a choice either -- the writer corrects it itself.
 FenceDecision consul_fence(const std::optional<ConsulEntry>& now, const ConsulService& desired);
 
 // Whether a cluster removed from the configuration may be withdrawn: only

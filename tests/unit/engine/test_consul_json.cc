@@ -329,7 +329,9 @@ static void fence_decides(void**) {
     d = consul_fence(held(4, "10.0.0.9", 6379, "b"), ours(4, "a"));
     assert_int_equal(static_cast<int>(d.verdict), static_cast<int>(FenceVerdict::conflict));
     assert_true(d.reason.find("same epoch") != std::string::npos);
-    d = consul_fence(held(4, "10.0.0.9", 6379, ""), ours(4, "")); // no names: not "ours"
+    d = consul_fence(held(4, "10.0.0.9", 6379, ""), ours(4, "")); // unnamed: the later wins
+    assert_int_equal(static_cast<int>(d.verdict), static_cast<int>(FenceVerdict::write));
+    d = consul_fence(held(4, "10.0.0.9", 6379, ""), ours(4, "a"));
     assert_int_equal(static_cast<int>(d.verdict), static_cast<int>(FenceVerdict::conflict));
     // Same epoch and address, other tags (a configuration change) likewise.
     ConsulEntry tagged = held(4, "10.0.0.5", 6380, "a");
