@@ -123,6 +123,10 @@ json_t* cluster_obj(const ApiCluster& c) {
     json_object_set_new(co, "state", str(c.consul_state));
     json_object_set_new(co, "error", str(c.consul_error));
     json_object_set_new(co, "errors", json_integer(static_cast<json_int_t>(c.consul_errors)));
+    json_object_set_new(co, "detail", str(c.consul_detail));
+    json_object_set_new(co, "fenced", json_integer(static_cast<json_int_t>(c.consul_fenced)));
+    json_object_set_new(co, "casConflicts",
+                        json_integer(static_cast<json_int_t>(c.consul_conflicts)));
     json_object_set_new(o, "consul", co);
     return o;
 }

@@ -44,6 +44,9 @@ struct ApiCluster {
     std::string consul_error;
     uint64_t apply_errors = 0;
     uint64_t consul_errors = 0;
+    std::string consul_detail;     // why superseded (the fence), else empty
+    uint64_t consul_fenced = 0;    // writes withheld by the fence
+    uint64_t consul_conflicts = 0; // check-and-set writes refused
 };
 
 // The effective configuration as the engine knows it. Secrets are never

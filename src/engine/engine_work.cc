@@ -301,6 +301,9 @@ ApiView Engine::build_view() const {
             c.consul_state = consul_state_name(cs->state);
             c.consul_error = cs->last_error;
             c.consul_errors = cs->errors;
+            c.consul_detail = cs->detail;
+            c.consul_fenced = cs->fenced;
+            c.consul_conflicts = cs->cas_conflicts;
         } else if (consul_) {
             c.consul_state = "pending";
         }
