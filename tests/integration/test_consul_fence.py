@@ -213,8 +213,12 @@ def test_partitioned_instance_never_moves_registration_back():
     # (refresh): each time it reads a newer epoch and withholds its write.
     assert reported(b_port) == old, reported(b_port)
     fenced_before = consul_view(b_port).get("fenced", 0)
-    view = poll_until(lambda: (consul_view(b_port).get("fenced", 0) >= fenced_before + 5
-                               and consul_view(b_port)), 20, "B's writes withheld 5 times")
+    def withheld():
+        assert_never_backwards(consul)  # fails the poll's message at once if it went back
+        view = consul_view(b_port)
+        return view.get("fenced", 0) >= fenced_before + 5 and view
+    view = poll_until(withheld, 20, "B's writes withheld 5 times, the registration never "
+                      "going back")
     assert view["state"] == "superseded", view
     assert "epoch %d" % new_epoch in view["detail"], view
     assert reported(b_port) == old, "B was expected to be still partitioned"
