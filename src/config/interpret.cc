@@ -449,15 +449,8 @@ void Interpreter::consul(const Section& s) {
                    else
                        duration(e, &c_.consul_refresh);
                }},
-              {"instance", false,
-               [&](const Entry& e) {
-                   if (e.value.size() > kMaxConsulInstance) {
-                       error(e.line, "instance: longer than " + std::to_string(kMaxConsulInstance) +
-                                         " bytes");
-                       return;
-                   }
-                   str(e, &c_.consul_instance);
-               }},
+              // At most kMaxConsulInstance bytes: the line limit is lower.
+              {"instance", false, [&](const Entry& e) { str(e, &c_.consul_instance); }},
           });
     if (c_.consul_instance.empty()) {
         // Which instance wrote a registration (Meta redishappy_instance):

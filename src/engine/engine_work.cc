@@ -340,8 +340,11 @@ ApiConfig Engine::view_config() const {
     setting("sentinels", "reread_interval", std::to_string(g.reread_interval_ms) + "ms");
     setting("haproxy", "check_command", g.haproxy_check_command);
     setting("haproxy", "runtime_socket", g.haproxy_runtime_socket);
-    if (g.consul)
+    if (g.consul) {
         setting("consul", "mode", consul_mode_name(g.consul_mode));
+        setting("consul", "instance", g.consul_instance);
+        setting("consul", "refresh", std::to_string(g.consul_refresh_ms) + "ms");
+    }
     return ac;
 }
 
