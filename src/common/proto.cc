@@ -335,6 +335,9 @@ template <typename IO, Is<ConfigBegin> M> bool fields(IO& io, M& m) {
            io.str(m.consul_ca_pem, "consul_ca_pem", kMaxPem) &&
            io.u32(m.consul_timeout_ms, "consul_timeout") &&
            io.u32(m.consul_retry_max_ms, "consul_retry_max") &&
+           io.u32(m.consul_refresh_ms, "consul_refresh") &&
+           io.str(m.consul_instance, "consul_instance", kMaxConsulInstance, printable_text,
+                  "control character") &&
            io.str(m.config_path, "config_path", kMaxText, printable_text, "control character") &&
            io.str(m.haproxy_template, "haproxy_template", kMaxText, printable_text,
                   "control character") &&

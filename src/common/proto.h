@@ -99,6 +99,8 @@ struct ConfigBegin {
     std::string consul_ca_pem;
     uint32_t consul_timeout_ms = 5000;
     uint32_t consul_retry_max_ms = 30000;
+    uint32_t consul_refresh_ms = 0; // 0: never
+    std::string consul_instance;
     // For /api/configuration only: what the parent does with the results.
     std::string config_path;
     std::string haproxy_template;

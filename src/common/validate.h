@@ -22,6 +22,8 @@ const char* consul_mode_name(ConsulMode m);
 
 // The longest cluster name ([cluster NAME], Sentinel's master name).
 inline constexpr size_t kMaxClusterName = 64;
+// [consul] instance: written in Consul's service Meta (values up to 512).
+inline constexpr size_t kMaxConsulInstance = 256;
 
 // 1..kMaxClusterName of ASCII letters, digits, '.', '_' and '-'.
 bool valid_cluster_name(std::string_view s);

@@ -91,8 +91,10 @@ struct Config {
     std::string consul_token_file, consul_ca_file, consul_datacenter, consul_node;
     std::vector<std::string> consul_tags;
     Millis consul_timeout{5000}, consul_retry_max{30000};
-    std::string consul_ca_pem; // filled by the parent from consul_ca_file, never the parser
-    std::string consul_token;  // filled by the caller via load_secret_file(), never the parser
+    Millis consul_refresh{0};    // 0: never
+    std::string consul_instance; // default: this host's name
+    std::string consul_ca_pem;   // filled by the parent from consul_ca_file, never the parser
+    std::string consul_token;    // filled by the caller via load_secret_file(), never the parser
 
     // Lines of keys that check_environment() reports on (0 = not given).
     int user_line = 0, chroot_line = 0, state_file_line = 0, template_line = 0, output_line = 0,

@@ -39,6 +39,8 @@ proto::ConfigBegin global_message(const Config& c, uint64_t generation) {
     b.consul_ca_pem = c.consul_ca_pem;
     b.consul_timeout_ms = ms(c.consul_timeout);
     b.consul_retry_max_ms = ms(c.consul_retry_max);
+    b.consul_refresh_ms = ms(c.consul_refresh);
+    b.consul_instance = c.consul_instance;
     // For /api/configuration only: the engine never opens or runs them.
     b.config_path = c.path;
     b.haproxy_template = c.haproxy_template;

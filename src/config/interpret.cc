@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include <unistd.h>
+
 #include "common/validate.h"
 
 namespace rh {
@@ -440,7 +442,23 @@ void Interpreter::consul(const Section& s) {
               {"tags", false, [&](const Entry& e) { tags(e, &c_.consul_tags); }},
               {"timeout", false, [&](const Entry& e) { duration(e, &c_.consul_timeout); }},
               {"retry_max", false, [&](const Entry& e) { duration(e, &c_.consul_retry_max); }},
+              {"refresh", false,
+               [&](const Entry& e) {
+                   if (e.value == "0")
+                       c_.consul_refresh = Millis(0);
+                   else
+                       duration(e, &c_.consul_refresh);
+               }},
+              // At most kMaxConsulInstance bytes: the line limit is lower.
+              {"instance", false, [&](const Entry& e) { str(e, &c_.consul_instance); }},
           });
+    if (c_.consul_instance.empty()) {
+        // Which instance wrote a registration (Meta redishappy_instance):
+        // by default this host's name, as in most fleets one per host.
+        char host[256] = {};
+        if (gethostname(host, sizeof host - 1) == 0 && printable(host))
+            c_.consul_instance = host;
+    }
     bool has_address = std::any_of(s.entries.begin(), s.entries.end(), [](const Entry& e) {
         return e.key == "address" && !e.value.empty();
     });

@@ -361,7 +361,8 @@ Formatted format_topology(std::string_view topology_json) {
             {"  replicas", join(replicas(c), ", ")},
             {"  applied", field(ap, "state") + suffix(" at ", when(ap, "at"))},
             {"  apply errors", field(ap, "errors") + suffix(", last: ", field(ap, "error"))},
-            {"  consul", field(co, "state") + suffix(", last error: ", field(co, "error"))},
+            {"  consul", field(co, "state") + suffix(", last error: ", field(co, "error")) +
+                             suffix(": ", field(co, "detail"))},
             {"  switches", field(c, "switches") + suffix(", last at ", when(c, "lastSwitch"))},
         };
         if (i > 0)

@@ -123,6 +123,10 @@ json_t* cluster_obj(const ApiCluster& c) {
     json_object_set_new(co, "state", str(c.consul_state));
     json_object_set_new(co, "error", str(c.consul_error));
     json_object_set_new(co, "errors", json_integer(static_cast<json_int_t>(c.consul_errors)));
+    json_object_set_new(co, "detail", str(c.consul_detail));
+    json_object_set_new(co, "fenced", json_integer(static_cast<json_int_t>(c.consul_fenced)));
+    json_object_set_new(co, "casConflicts",
+                        json_integer(static_cast<json_int_t>(c.consul_conflicts)));
     json_object_set_new(o, "consul", co);
     return o;
 }
@@ -435,6 +439,21 @@ std::string render_metrics(const ApiView& v) {
         for (size_t r = 0; r < kConsulErrorCount; r++)
             sample_u(out, "redishappy_consul_errors_by_reason_total",
                      label("reason", consul_error_name(static_cast<ConsulError>(r))), consul_by[r]);
+        uint64_t fenced = 0, conflicts = 0, superseded = 0;
+        for (const auto& c : v.clusters) {
+            fenced += c.consul_fenced;
+            conflicts += c.consul_conflicts;
+            superseded += c.consul_state == "superseded" ? 1 : 0;
+        }
+        family(out, "redishappy_consul_fenced_writes_total", "counter",
+               "Consul writes withheld because Consul held a newer epoch (another instance's).");
+        sample_u(out, "redishappy_consul_fenced_writes_total", "", fenced);
+        family(out, "redishappy_consul_cas_conflicts_total", "counter",
+               "Consul check-and-set writes refused because another writer came first.");
+        sample_u(out, "redishappy_consul_cas_conflicts_total", "", conflicts);
+        family(out, "redishappy_consul_superseded_clusters", "gauge",
+               "Clusters whose Consul registration another instance holds at a newer epoch.");
+        sample_u(out, "redishappy_consul_superseded_clusters", "", superseded);
     }
     family(out, "redishappy_sentinel_up", "gauge", "1 when the Sentinel answers.");
     uint64_t up = 0;

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "common/address.h"
-#include "engine/events.h"
 #include "common/proto.h"
+#include "engine/events.h"
 
 namespace rh {
 
@@ -58,6 +58,9 @@ struct ApiCluster {
     // When a trusted Sentinel last answered SENTINEL MASTER for this cluster
     // (unix seconds, 0 = never); `stale` covers it too (see decide.h).
     int64_t last_reread = 0;
+    std::string consul_detail;     // why superseded (the fence), else empty
+    uint64_t consul_fenced = 0;    // writes withheld by the fence
+    uint64_t consul_conflicts = 0; // check-and-set writes refused
 };
 
 // A Prometheus histogram with fixed buckets: failover propagation, from

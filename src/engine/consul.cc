@@ -56,6 +56,8 @@ const char* consul_state_name(ConsulState s) {
         return "registered";
     case ConsulState::deregistered:
         return "deregistered";
+    case ConsulState::superseded:
+        return "superseded";
     case ConsulState::error:
         return "error";
     }
@@ -76,7 +78,9 @@ struct Consul::Slot {
     uint64_t gen = 0;      // bumped on every change of desired state
     uint64_t sent_gen = 0; // gen of the request in flight
     bool busy = false;
-    unsigned failures = 0; // consecutive
+    bool reading = false;   // the request in flight is the fence's read
+    unsigned failures = 0;  // consecutive
+    unsigned conflicts = 0; // consecutive check-and-set conflicts
     EasyPtr easy;
     SlistPtr headers;
     std::string response;
@@ -234,10 +238,21 @@ void Consul::want(const ConsulService& s, bool registered) {
     start(slot);
 }
 
+// Agent mode: the PUT itself. Catalog mode: first the read the fence
+// decides on; the write follows in read_done.
 void Consul::start(Slot& slot) {
-    ConsulRequest req = slot.want_registered
-                            ? consul_register_request(settings_.mode, slot.desired)
-                            : consul_deregister_request(settings_.mode, slot.desired);
+    slot.sent_gen = slot.gen;
+    if (settings_.mode == ConsulMode::agent) {
+        slot.reading = false;
+        send(slot, slot.want_registered ? consul_agent_register_request(slot.desired)
+                                        : consul_agent_deregister_request(slot.desired));
+        return;
+    }
+    slot.reading = true;
+    send(slot, consul_read_request(slot.desired));
+}
+
+void Consul::send(Slot& slot, const ConsulRequest& req) {
     std::string url = settings_.address + req.path;
     CURL* e = slot.easy.get();
     curl_.easy_reset(e);
@@ -253,9 +268,13 @@ void Consul::start(Slot& slot) {
     slot.what = req.method + " " + url;
 
     curl_.easy_setopt(e, CURLOPT_URL, url.c_str());
-    curl_.easy_setopt(e, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-    curl_.easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(req.body.size()));
-    curl_.easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req.body.c_str());
+    if (req.method == "GET") {
+        curl_.easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else {
+        curl_.easy_setopt(e, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+        curl_.easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(req.body.size()));
+        curl_.easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req.body.c_str());
+    }
     curl_.easy_setopt(e, CURLOPT_HTTPHEADER, slot.headers.get());
     curl_.easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_write);
     curl_.easy_setopt(e, CURLOPT_WRITEDATA, &slot.response);
@@ -270,7 +289,6 @@ void Consul::start(Slot& slot) {
         curl_blob blob{settings_.ca_pem.data(), settings_.ca_pem.size(), CURL_BLOB_COPY};
         curl_.easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
     }
-    slot.sent_gen = slot.gen;
     CURLMcode rc = curl_.multi_add_handle(multi_->m, e);
     if (rc != CURLM_OK) {
         log::error("consul %s: %s: %s", slot.cluster.c_str(), slot.what.c_str(),
@@ -326,8 +344,11 @@ ConsulError classify_consul_error(long http_code, int curl_code) {
 void Consul::finished(Slot& slot, long http_code, int curl_code) {
     slot.busy = false;
     bool ok = curl_code == CURLE_OK && http_code >= 200 && http_code < 300;
-    if (!ok) {
-        std::string err;
+    // A refused check-and-set is an answer, not a failure: read again.
+    bool cas_conflict = curl_code == CURLE_OK && http_code == 409 && !slot.reading &&
+                        settings_.mode == ConsulMode::catalog;
+    std::string err;
+    if (!ok && !cas_conflict) {
         if (curl_code != CURLE_OK)
             err = slot.errbuf[0] ? slot.errbuf : curl_.easy_strerror(CURLcode(curl_code));
         else
@@ -341,28 +362,120 @@ void Consul::finished(Slot& slot, long http_code, int curl_code) {
     }
     if (slot.sent_gen != slot.gen) {
         // Superseded while in flight: its outcome is not the current state.
+        // (A write that did land is simply read back by the next round.)
         log::debug("consul %s: newer state pending, sending it", slot.cluster.c_str());
         start(slot);
         notify(slot);
         return;
     }
-    if (!ok) {
+    if (!ok && !cas_conflict) {
         slot.status.state = ConsulState::error;
         schedule_retry(slot);
         notify(slot);
         return;
     }
+    if (slot.reading)
+        read_done(slot);
+    else
+        write_done(slot, http_code);
+}
+
+// The fence: decide on what Consul holds, then write with a check-and-set.
+void Consul::read_done(Slot& slot) {
+    const ConsulService& d = slot.desired;
+    ConsulRead r = consul_parse_read(slot.response, consul_node(d), consul_service_id(d));
+    if (!r.ok)
+        return failed(slot, "unexpected reply to " + slot.what + ": " + r.error);
+    slot.reading = false;
+    if (!slot.want_registered) {
+        if (!r.entry)
+            return succeeded(slot);
+        if (!consul_may_withdraw(*r.entry, d)) {
+            slot.status.detail = "left in place: written by instance '" + r.entry->instance +
+                                 "', which may still serve the cluster";
+            log::notice("consul %s: not deregistered: %s", slot.cluster.c_str(),
+                        slot.status.detail.c_str());
+            return succeeded(slot);
+        }
+        return send(slot, consul_cas_deregister_request(d, r.entry->modify_index));
+    }
+    FenceDecision f = consul_fence(r.entry, d);
+    switch (f.verdict) {
+    case FenceVerdict::current:
+        return succeeded(slot);
+    case FenceVerdict::newer:
+    case FenceVerdict::conflict:
+        return superseded(slot, f.reason);
+    case FenceVerdict::write:
+        break;
+    }
+    send(slot, consul_cas_register_request(d, f.cas_index));
+}
+
+void Consul::write_done(Slot& slot, long http_code) {
+    if (http_code != 409) {
+        slot.conflicts = 0;
+        return succeeded(slot);
+    }
+    slot.status.cas_conflicts++;
+    slot.conflicts++;
+    log::info("consul %s: registration changed since it was read (check-and-set refused, "
+              "%u in a row); reading it again",
+              slot.cluster.c_str(), slot.conflicts);
+    if (slot.conflicts <= settings_.max_cas_retries)
+        return start(slot);
+    // Someone keeps writing between our read and our write: back off.
+    slot.conflicts = 0;
+    slot.failures++;
+    slot.status.state = ConsulState::pending;
+    schedule_retry(slot);
+    notify(slot);
+}
+
+void Consul::succeeded(Slot& slot) {
     if (slot.failures > 0)
         log::notice("consul %s: %s succeeded after %u failures", slot.cluster.c_str(),
                     slot.what.c_str(), slot.failures);
+    if (slot.status.state == ConsulState::superseded)
+        log::notice("consul %s: registration is ours again (%s at epoch %llu)",
+                    slot.cluster.c_str(), format_host_port(slot.desired.address).c_str(),
+                    static_cast<unsigned long long>(slot.desired.epoch));
     slot.failures = 0;
     slot.status.state = slot.want_registered ? ConsulState::registered : ConsulState::deregistered;
     slot.status.last_error.clear();
+    if (slot.want_registered)
+        slot.status.detail.clear();
     slot.status.successes++;
     slot.status.last_success = std::chrono::system_clock::now();
     slot.status.current = slot.want_registered ? std::optional(slot.desired) : std::nullopt;
     if (settings_.refresh.count() > 0 && slot.want_registered)
         slot.retry.arm(settings_.refresh);
+    notify(slot);
+}
+
+// Not an error: Consul is right to keep what it has. Checked again on the
+// refresh timer and whenever our own view changes.
+void Consul::superseded(Slot& slot, const std::string& why) {
+    slot.failures = 0;
+    slot.conflicts = 0;
+    slot.status.fenced++;
+    if (slot.status.state != ConsulState::superseded || slot.status.detail != why)
+        log::warn("consul %s: %s", slot.cluster.c_str(), why.c_str());
+    slot.status.state = ConsulState::superseded;
+    slot.status.detail = why;
+    slot.status.last_error.clear();
+    if (settings_.refresh.count() > 0)
+        slot.retry.arm(settings_.refresh);
+    notify(slot);
+}
+
+void Consul::failed(Slot& slot, const std::string& err) {
+    slot.status.last_error = err;
+    slot.status.errors++;
+    slot.failures++;
+    slot.status.state = ConsulState::error;
+    log::warn("consul %s: %s (%u in a row)", slot.cluster.c_str(), err.c_str(), slot.failures);
+    schedule_retry(slot);
     notify(slot);
 }
 

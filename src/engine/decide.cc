@@ -22,7 +22,8 @@ struct Decider::Work {
     std::optional<HostPort> announced; // last master sent to the parent
     uint64_t announced_epoch = 0;
     std::optional<HostPort> published; // last master given to Consul
-    std::string last_reasons;          // to log each refusal once, not on every re-read
+    uint64_t published_epoch = 0;
+    std::string last_reasons; // to log each refusal once, not on every re-read
     std::vector<HostPort> replicas;
     bool seed_wait_noted = false; // the event log has the seeded master waiting
     proto::ApplyResult applied;
@@ -506,10 +507,12 @@ void Decider::announce(Work& w) {
 void Decider::publish_if_applied(Work& w) {
     const auto& a = w.applied;
     if (!w.announced || a.state != proto::ApplyState::Applied || !a.master ||
-        *a.master != *w.announced || w.published == w.announced)
+        *a.master != *w.announced ||
+        (w.published == w.announced && w.published_epoch == w.announced_epoch))
         return;
     w.published = w.announced;
-    hooks_.publish(w.config, *w.announced);
+    w.published_epoch = w.announced_epoch;
+    hooks_.publish(w.config, *w.announced, w.announced_epoch);
 }
 
 void Decider::note(const std::string& cluster, EventKind kind, EventReason reason, EventDetail d) {

@@ -87,7 +87,9 @@ struct DeciderHooks {
     // Tell the parent; false if the message could not be queued.
     std::function<bool(const proto::Master&)> announce;
     // Tell Consul, after the parent (may do nothing when there is no Consul).
-    std::function<void(const proto::ConfigCluster&, const HostPort& master)> publish;
+    // The epoch fences the registration against other instances' older views.
+    std::function<void(const proto::ConfigCluster&, const HostPort& master, uint64_t epoch)>
+        publish;
     // Something shown in the API changed.
     std::function<void()> changed;
 };

@@ -44,7 +44,8 @@ struct Engine::RoleCheck {
 
 namespace {
 
-ConsulService consul_service(const proto::ConfigCluster& c, const HostPort& master) {
+ConsulService consul_service(const proto::ConfigCluster& c, const HostPort& master, uint64_t epoch,
+                             const std::string& instance) {
     ConsulService svc;
     svc.cluster = c.name;
     svc.service = c.consul_service;
@@ -53,6 +54,8 @@ ConsulService consul_service(const proto::ConfigCluster& c, const HostPort& mast
     svc.datacenter = c.consul_datacenter;
     svc.tags = c.consul_tags;
     svc.address = master;
+    svc.epoch = epoch;
+    svc.instance = instance;
     return svc;
 }
 
@@ -155,9 +158,9 @@ void Engine::start_decider() {
         roles_.at(cluster)->retry.arm(delay);
     };
     h.announce = [this](const proto::Master& m) { return announce(m); };
-    h.publish = [this](const proto::ConfigCluster& c, const HostPort& master) {
+    h.publish = [this](const proto::ConfigCluster& c, const HostPort& master, uint64_t epoch) {
         if (consul_)
-            consul_->publish(consul_service(c, master));
+            consul_->publish(consul_service(c, master, epoch, config_.global.consul_instance));
     };
     h.changed = [this] { mark_dirty(); };
     decider_ = std::make_unique<Decider>(ds, config_.clusters, std::move(h));
@@ -179,13 +182,15 @@ void Engine::start_consul() {
     cs.ca_pem = g.consul_ca_pem;
     cs.timeout = Millis(g.consul_timeout_ms);
     cs.retry_max = Millis(g.consul_retry_max_ms);
+    cs.refresh = Millis(g.consul_refresh_ms);
+    cs.instance = g.consul_instance;
     consul_ =
         std::make_unique<Consul>(base_.get(), curl_->api(), std::move(cs),
                                  [this](const std::string&, const ConsulStatus&) { mark_dirty(); });
     for (auto& r : config_.removed) {
         log::info("cluster %s: removed from the configuration; deregistering it from Consul",
                   r.name.c_str());
-        consul_->remove(consul_service(r, HostPort{"127.0.0.1", 1}));
+        consul_->remove(consul_service(r, HostPort{"127.0.0.1", 1}, 0, g.consul_instance));
     }
 }
 
@@ -387,6 +392,9 @@ ApiView Engine::build_view() const {
             c.consul_error = cs->last_error;
             c.consul_errors = cs->errors;
             c.consul_errors_by = cs->errors_by;
+            c.consul_detail = cs->detail;
+            c.consul_fenced = cs->fenced;
+            c.consul_conflicts = cs->cas_conflicts;
         } else if (consul_) {
             c.consul_state = "pending";
         }
@@ -425,8 +433,11 @@ ApiConfig Engine::view_config() const {
     setting("sentinels", "reread_interval", std::to_string(g.reread_interval_ms) + "ms");
     setting("haproxy", "check_command", g.haproxy_check_command);
     setting("haproxy", "runtime_socket", g.haproxy_runtime_socket);
-    if (g.consul)
+    if (g.consul) {
         setting("consul", "mode", consul_mode_name(g.consul_mode));
+        setting("consul", "instance", g.consul_instance);
+        setting("consul", "refresh", std::to_string(g.consul_refresh_ms) + "ms");
+    }
     return ac;
 }
 

@@ -10,6 +10,14 @@ Endpoints (as Consul documents them):
   PUT /v1/catalog/register, PUT /v1/catalog/deregister
   PUT /v1/agent/service/register, PUT /v1/agent/service/deregister/<id>
   GET /v1/catalog/service/<name>
+  PUT /v1/txn with Node "set" and Service "cas" / "delete-cas" operations
+      (the only verbs redishappy uses; any other is a 400 here)
+
+Like Consul, every write is one Raft index: a global index that advances on
+each write, stored as the entry's ModifyIndex (CreateIndex when created) and
+sent as X-Consul-Index. A Service "cas" with ModifyIndex 0 succeeds only if
+the entry does not exist, with N only if its ModifyIndex is N; a failed
+operation rolls the whole transaction back and answers 409 with Errors.
 
 Control interface, on its own port so it survives "down" (all POST):
   /delay?s=N     answer every API request N seconds late (0 to stop)
@@ -17,6 +25,13 @@ Control interface, on its own port so it survives "down" (all POST):
   /up            listen again on the same port
   /token?value=T demand X-Consul-Token T (empty value: no token needed)
   /requests      GET: JSON count of API requests seen, per path
+  /history       GET: JSON list of every successful write of a service, in
+                 order: {"index", "how", "node", "id", "address", "port", "meta"}
+  /race          POST a JSON service entry {"Node", "ServiceID", "Service",
+                 "Address", "Port", "Meta"}: written (as another writer would)
+                 right after the next GET /v1/catalog/service/ is answered
+                 from the catalog, before the reply is sent -- so the reader's
+                 ModifyIndex is stale by the time it writes.
 
 Usage: fake_consul.py [PORTFILE]. Binds 127.0.0.1 on free ports and prints
 "<api-port> <control-port>" on one line to stdout (and to PORTFILE if given).
@@ -53,10 +68,25 @@ AGENT_REGISTER = {
     "Partition": STR,
 }
 AGENT_NODE = "fake-agent"
+# /v1/txn: each operation holds exactly one of these.
+TXN_NODE_OP = {"Verb": STR, "Node": OBJ}
+TXN_SERVICE_OP = {"Verb": STR, "Node": STR, "Service": OBJ}
+TXN_NODE = {
+    "ID": STR, "Node": STR, "Address": STR, "Datacenter": STR, "TaggedAddresses": MAP_STR,
+    "Meta": MAP_STR, "Partition": STR, "CreateIndex": INT, "ModifyIndex": INT,
+}
+TXN_SERVICE = dict(SERVICE_FIELDS, CreateIndex=INT, ModifyIndex=INT)
+MAX_TXN_OPS = 128
 
 
 class BadRequest(Exception):
     pass
+
+
+class TxnFailed(Exception):
+    def __init__(self, op_index, what):
+        Exception.__init__(self, what)
+        self.op_index, self.what = op_index, what
 
 
 def check_type(name, value, kind):
@@ -93,7 +123,29 @@ class State:
         self.delay = 0.0
         self.token = ""
         self.catalog = {}  # (node, service id) -> entry
+        self.nodes = {}  # node name -> {"Node", "Address", "Meta", ...}
         self.requests = {}
+        self.index = 1  # the Raft index of the last write
+        self.history = []
+        self.race = None  # an entry to write after the next catalog read
+
+    def write(self, key, entry, how):
+        """Stores a service entry at a new index (the caller holds the lock)."""
+        self.index += 1
+        old = self.catalog.get(key)
+        entry["CreateIndex"] = old["CreateIndex"] if old else self.index
+        entry["ModifyIndex"] = self.index
+        self.catalog[key] = entry
+        self.history.append({
+            "index": self.index, "how": how, "node": key[0], "id": key[1],
+            "address": entry["ServiceAddress"], "port": entry["ServicePort"],
+            "meta": dict(entry["ServiceMeta"])})
+
+    def delete(self, key, how):
+        self.index += 1
+        del self.catalog[key]
+        self.history.append({"index": self.index, "how": how, "node": key[0], "id": key[1],
+                             "address": None, "port": None, "meta": {}})
 
 
 class Api(BaseHTTPRequestHandler):
@@ -108,7 +160,9 @@ class Api(BaseHTTPRequestHandler):
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("X-Consul-Index", "1")
+        with self.state.lock:
+            index = self.state.index
+        self.send_header("X-Consul-Index", str(index))
         # No keep-alive: "down" must refuse every later request at once.
         self.send_header("Connection", "close")
         self.close_connection = True
@@ -162,7 +216,13 @@ class Api(BaseHTTPRequestHandler):
         if method == "GET" and path.startswith("/v1/catalog/service/"):
             name = urllib.parse.unquote(path[len("/v1/catalog/service/"):])
             with st.lock:
-                return 200, [e for e in st.catalog.values() if e["ServiceName"] == name]
+                found = [dict(e) for e in st.catalog.values() if e["ServiceName"] == name]
+                if st.race:
+                    race, st.race = st.race, None
+                    st.write((race["Node"], race["ServiceID"]), service_entry(race), "race")
+                return 200, found
+        if method == "PUT" and path == "/v1/txn":
+            return self.txn(self.read_json())
         if method != "PUT":
             return 405, "method %s not allowed\n" % method
         if path == "/v1/catalog/register":
@@ -175,8 +235,9 @@ class Api(BaseHTTPRequestHandler):
             self.read_json(required=False)
             sid = urllib.parse.unquote(path[len("/v1/agent/service/deregister/"):])
             with st.lock:
-                if st.catalog.pop((AGENT_NODE, sid), None) is None:
+                if (AGENT_NODE, sid) not in st.catalog:
                     return 404, 'Unknown service ID "%s". Ensure that the service ID is passed, not the service name.\n' % sid
+                st.delete((AGENT_NODE, sid), "agent/deregister")
             return 200, ""
         return 404, "404 page not found\n"
 
@@ -203,8 +264,122 @@ class Api(BaseHTTPRequestHandler):
             "ServiceEnableTagOverride": svc.get("EnableTagOverride", False),
         }
         with self.state.lock:
-            self.state.catalog[(body["Node"], sid)] = entry
+            self.state.nodes[body["Node"]] = {
+                "ID": body.get("ID", ""), "Node": body["Node"], "Address": body["Address"],
+                "Datacenter": body.get("Datacenter", "dc1"),
+                "TaggedAddresses": body.get("TaggedAddresses"), "Meta": body.get("NodeMeta") or {}}
+            self.state.write((body["Node"], sid), entry, "catalog/register")
         return 200, True
+
+    def txn(self, ops):
+        """PUT /v1/txn: all operations or none (state copied, swapped on success)."""
+        if not isinstance(ops, list):
+            raise BadRequest("Request decode failed: body is not an array")
+        if len(ops) > MAX_TXN_OPS:
+            raise BadRequest("Transaction contains too many operations (%d > %d)"
+                             % (len(ops), MAX_TXN_OPS))
+        for i, op in enumerate(ops):
+            if not isinstance(op, dict) or len(op) != 1 or \
+                    next(iter(op)) not in ("Node", "Service"):
+                raise BadRequest("Request decode failed: operation %d: the fake implements "
+                                 "only Node and Service operations" % i)
+            kind, body = next(iter(op.items()))
+            check_object(body, TXN_NODE_OP if kind == "Node" else TXN_SERVICE_OP, kind + ".")
+            if kind == "Node":
+                check_object(body.get("Node"), TXN_NODE, "Node.Node.")
+                if body.get("Verb") != "set":
+                    raise BadRequest('Unsupported verb "%s" in the fake' % body.get("Verb"))
+            else:
+                check_object(body.get("Service"), TXN_SERVICE, "Service.Service.")
+                if body.get("Verb") not in ("cas", "delete-cas"):
+                    raise BadRequest('Unsupported verb "%s" in the fake' % body.get("Verb"))
+        st = self.state
+        with st.lock:
+            nodes, catalog = dict(st.nodes), dict(st.catalog)
+            results, writes = [], []
+            try:
+                for i, op in enumerate(ops):
+                    kind, body = next(iter(op.items()))
+                    if kind == "Node":
+                        results.append({"Node": self.txn_node(i, body["Node"], nodes)})
+                    else:
+                        r = self.txn_service(i, body, nodes, catalog, writes)
+                        if r is not None:
+                            results.append({"Service": r})
+            except TxnFailed as e:
+                return 409, {"Results": None,
+                             "Errors": [{"OpIndex": e.op_index, "What": e.what}]}
+            # Commit: one Raft index for the whole transaction.
+            st.nodes = nodes
+            st.index += 1
+            for how, key, entry in writes:
+                if entry is None:
+                    st.catalog.pop(key, None)
+                    st.history.append({"index": st.index, "how": how, "node": key[0],
+                                       "id": key[1], "address": None, "port": None, "meta": {}})
+                    continue
+                old = st.catalog.get(key)
+                entry["CreateIndex"] = old["CreateIndex"] if old else st.index
+                entry["ModifyIndex"] = st.index
+                st.catalog[key] = entry
+                st.history.append({
+                    "index": st.index, "how": how, "node": key[0], "id": key[1],
+                    "address": entry["ServiceAddress"], "port": entry["ServicePort"],
+                    "meta": dict(entry["ServiceMeta"])})
+            for r in results:
+                svc = r.get("Service")
+                if svc is not None:
+                    entry = st.catalog[(svc.pop("_node"), svc["ID"])]
+                    svc["CreateIndex"], svc["ModifyIndex"] = \
+                        entry["CreateIndex"], entry["ModifyIndex"]
+        return 200, {"Results": results, "Errors": None}
+
+    def txn_node(self, i, node, nodes):
+        if not node.get("Node"):
+            raise TxnFailed(i, "Must provide node")
+        if not node.get("Address"):
+            raise TxnFailed(i, "Must provide address")
+        stored = {
+            "ID": node.get("ID", ""), "Node": node["Node"], "Address": node["Address"],
+            "Datacenter": node.get("Datacenter", "dc1"),
+            "TaggedAddresses": node.get("TaggedAddresses"), "Meta": node.get("Meta") or {}}
+        nodes[node["Node"]] = stored
+        return dict(stored)
+
+    def txn_service(self, i, op, nodes, catalog, writes):
+        node, svc = op.get("Node"), op["Service"]
+        if not node:
+            raise TxnFailed(i, "Must provide node")
+        if not svc.get("ID") and not svc.get("Service"):
+            raise TxnFailed(i, "Must provide a service ID or name")
+        sid = svc.get("ID") or svc["Service"]
+        if node not in nodes:
+            raise TxnFailed(i, 'node lookup failed: node "%s" is not registered' % node)
+        key = (node, sid)
+        existing = catalog.get(key)
+        want = svc.get("ModifyIndex", 0)
+        if op["Verb"] == "delete-cas":
+            if existing is None or existing["ModifyIndex"] != want:
+                raise TxnFailed(i, 'failed to delete service "%s" on node "%s": index %d is '
+                                'not the current one' % (sid, node, want))
+            del catalog[key]
+            writes.append(("txn/delete-cas", key, None))
+            return None
+        if not svc.get("Service"):
+            raise TxnFailed(i, "Must provide service name")
+        # cas: 0 means "only if absent", N "only if its ModifyIndex is N".
+        if (want == 0 and existing is not None) or (want != 0 and (
+                existing is None or existing["ModifyIndex"] != want)):
+            raise TxnFailed(i, 'failed to set service "%s" on node "%s": index %d is not '
+                            'the current one' % (sid, node, want))
+        entry = service_entry(dict(svc, Node=node, ServiceID=sid), nodes[node])
+        entry["CreateIndex"] = entry["ModifyIndex"] = None  # set at commit
+        catalog[key] = entry
+        writes.append(("txn/cas", key, entry))
+        result = {k: svc.get(k) for k in ("ID", "Service", "Tags", "Address", "Meta", "Port")}
+        result["ID"] = sid
+        result["_node"] = node
+        return result
 
     def catalog_deregister(self, body):
         check_object(body, CATALOG_DEREGISTER)
@@ -212,10 +387,12 @@ class Api(BaseHTTPRequestHandler):
             raise BadRequest("Must provide node")
         with self.state.lock:
             if body.get("ServiceID"):
-                self.state.catalog.pop((body["Node"], body["ServiceID"]), None)
+                if (body["Node"], body["ServiceID"]) in self.state.catalog:
+                    self.state.delete((body["Node"], body["ServiceID"]), "catalog/deregister")
             else:
                 for key in [k for k in self.state.catalog if k[0] == body["Node"]]:
-                    del self.state.catalog[key]
+                    self.state.delete(key, "catalog/deregister")
+                self.state.nodes.pop(body["Node"], None)
         return 200, True
 
     def agent_register(self, body):
@@ -232,8 +409,23 @@ class Api(BaseHTTPRequestHandler):
             "ServiceEnableTagOverride": body.get("EnableTagOverride", False),
         }
         with self.state.lock:
-            self.state.catalog[(AGENT_NODE, sid)] = entry
+            self.state.write((AGENT_NODE, sid), entry, "agent/register")
         return 200, ""
+
+
+def service_entry(svc, node=None):
+    """A /v1/catalog/service/ entry from a txn service (or a /race body)."""
+    node = node or {"ID": "", "Address": svc.get("Address", ""), "Datacenter": "dc1",
+                    "TaggedAddresses": None, "Meta": {}}
+    return {
+        "ID": node.get("ID", ""), "Node": svc["Node"], "Address": node["Address"],
+        "Datacenter": node.get("Datacenter", "dc1"), "TaggedAddresses": node.get("TaggedAddresses"),
+        "NodeMeta": node.get("Meta") or {}, "ServiceKind": svc.get("Kind", ""),
+        "ServiceID": svc.get("ServiceID") or svc.get("ID"), "ServiceName": svc["Service"],
+        "ServiceTags": svc.get("Tags") or [], "ServiceAddress": svc.get("Address", ""),
+        "ServiceMeta": svc.get("Meta") or {}, "ServicePort": svc.get("Port", 0),
+        "ServiceEnableTagOverride": svc.get("EnableTagOverride", False),
+    }
 
 
 class Fake:
@@ -279,6 +471,10 @@ def control_handler(fake):
                 with fake.state.lock:
                     self.reply(200, json.dumps(fake.state.requests))
                 return
+            if self.path == "/history":
+                with fake.state.lock:
+                    self.reply(200, json.dumps(fake.state.history))
+                return
             self.reply(404, "no such control\n")
 
         def do_POST(self):
@@ -290,6 +486,11 @@ def control_handler(fake):
             elif url.path == "/token":
                 with fake.state.lock:
                     fake.state.token = q.get("value", "")
+            elif url.path == "/race":
+                length = int(self.headers.get("Content-Length") or 0)
+                race = json.loads(self.rfile.read(length))
+                with fake.state.lock:
+                    fake.state.race = race
             elif url.path == "/down":
                 fake.down()
             elif url.path == "/up":

@@ -354,6 +354,95 @@ static void timeout_is_an_error_then_retried(void**) {
     assert_int_equal(lookup("live7").size(), 1);
 }
 
+// Posts a body to the fake's control port.
+void control_post(const std::string& what, const std::string& body) {
+    CURL* e = curl_easy_init();
+    std::string sink;
+    std::string url = "http://127.0.0.1:" + std::to_string(g_fake.control_port) + what;
+    curl_easy_setopt(e, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &collect);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &sink);
+    assert_int_equal(curl_easy_perform(e), CURLE_OK);
+    long code = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(e);
+    assert_int_equal(code, 200);
+}
+
+ConsulService at(const std::string& cluster, const std::string& host, uint16_t port, uint64_t epoch,
+                 const std::string& instance) {
+    ConsulService s = svc(cluster, host, port);
+    s.epoch = epoch;
+    s.instance = instance;
+    return s;
+}
+
+// Two instances on one catalog entry: the one with the older epoch never
+// replaces the newer registration, whichever writes last.
+static void older_epoch_never_replaces_newer(void**) {
+    reset_fake();
+    EventBasePtr base(event_base_new());
+    ConsulSettings sa = settings(), sb = settings();
+    sa.instance = "a";
+    sb.instance = "b";
+    Consul a(base.get(), *g_curl, sa, nullptr);
+    Consul b(base.get(), *g_curl, sb, nullptr);
+    a.publish(at("live8", "10.0.0.81", 7081, 5, "a"));
+    assert_true(run_until(
+        base.get(), [&] { return state_of(a, "live8") == ConsulState::registered; }, 5s));
+    b.publish(at("live8", "10.0.0.80", 7080, 4, "b")); // b's stale view, written last
+    assert_true(run_until(
+        base.get(), [&] { return state_of(b, "live8") == ConsulState::superseded; }, 5s));
+    assert_int_equal(b.status("live8")->fenced, 1);
+    assert_int_equal(b.status("live8")->errors, 0);
+    assert_true(b.status("live8")->detail.find("epoch 5") != std::string::npos);
+    auto found = lookup("live8");
+    assert_int_equal(found.size(), 1);
+    assert_string_equal(found[0].address.c_str(), "10.0.0.81");
+    // b catches up (epoch 6): the registration moves forward, b's name on it.
+    b.publish(at("live8", "10.0.0.82", 7082, 6, "b"));
+    assert_true(run_until(
+        base.get(), [&] { return state_of(b, "live8") == ConsulState::registered; }, 5s));
+    found = lookup("live8");
+    assert_int_equal(found.size(), 1);
+    assert_string_equal(found[0].address.c_str(), "10.0.0.82");
+    assert_string_equal(b.status("live8")->detail.c_str(), "");
+}
+
+// Someone writes between our read and our write: the check-and-set is
+// refused (409), we read again and decide on what is there now.
+static void cas_conflict_reads_again(void**) {
+    reset_fake();
+    EventBasePtr base(event_base_new());
+    ConsulSettings s = settings();
+    s.instance = "a";
+    Consul c(base.get(), *g_curl, s, nullptr);
+    // A newer registration lands right after our read: we must not write.
+    control_post("/race", R"({"Node":"redishappy-live9","ServiceID":"redishappy-live9",)"
+                          R"("Service":"live9","Address":"10.0.0.99","Port":7099,)"
+                          R"("Meta":{"redishappy_epoch":"9","redishappy_instance":"z"}})");
+    c.publish(at("live9", "10.0.0.98", 7098, 8, "a"));
+    assert_true(run_until(
+        base.get(), [&] { return state_of(c, "live9") == ConsulState::superseded; }, 5s));
+    assert_int_equal(c.status("live9")->cas_conflicts, 1);
+    auto found = lookup("live9");
+    assert_int_equal(found.size(), 1);
+    assert_string_equal(found[0].address.c_str(), "10.0.0.99");
+    // An older one lands in between: refused once, read again, then written.
+    control_post("/race", R"({"Node":"redishappy-live9","ServiceID":"redishappy-live9",)"
+                          R"("Service":"live9","Address":"10.0.0.97","Port":7097,)"
+                          R"("Meta":{"redishappy_epoch":"3","redishappy_instance":"z"}})");
+    c.publish(at("live9", "10.0.0.96", 7096, 10, "a"));
+    assert_true(run_until(
+        base.get(), [&] { return state_of(c, "live9") == ConsulState::registered; }, 5s));
+    assert_int_equal(c.status("live9")->cas_conflicts, 2);
+    found = lookup("live9");
+    assert_int_equal(found.size(), 1);
+    assert_string_equal(found[0].address.c_str(), "10.0.0.96");
+}
+
 int main() {
     std::string err;
     auto curl = CurlLibrary::load(&err);
@@ -371,6 +460,8 @@ int main() {
         cmocka_unit_test(newer_state_while_in_flight_wins),
         cmocka_unit_test(slow_server_does_not_block_loop),
         cmocka_unit_test(timeout_is_an_error_then_retried),
+        cmocka_unit_test(older_epoch_never_replaces_newer),
+        cmocka_unit_test(cas_conflict_reads_again),
     };
     return cmocka_run_group_tests(tests, start_fake, stop_fake);
 }

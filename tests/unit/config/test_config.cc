@@ -133,7 +133,9 @@ static void full_config_round_trip(void**) {
                    "node = node0\n"
                    "tags = redis, master\n"
                    "timeout = 1s\n"
-                   "retry_max = 1m\n");
+                   "retry_max = 1m\n"
+                   "refresh = 30s\n"
+                   "instance = haproxy-2\n");
     assert_clean(r);
     auto& c = r.config;
     assert_string_equal(c.user.c_str(), "redishappy");
@@ -207,6 +209,8 @@ static void full_config_round_trip(void**) {
     assert_string_equal(c.consul_ca_file.c_str(), "/etc/ca.pem");
     assert_int_equal(c.consul_timeout.count(), 1000);
     assert_int_equal(c.consul_retry_max.count(), 60000);
+    assert_int_equal(c.consul_refresh.count(), 30000);
+    assert_string_equal(c.consul_instance.c_str(), "haproxy-2");
     assert_string_equal(c.consul_token.c_str(), ""); // never filled by the parser
 }
 
@@ -417,6 +421,23 @@ static void consul_errors(void**) {
                      "mode: 'server' is neither catalog nor agent");
     expect_one_error(m + "[consul]\naddress = http://x\ntimeout = 1\n", 5,
                      "timeout: invalid duration");
+    expect_one_error(m + "[consul]\naddress = http://x\nrefresh = 1\n", 5,
+                     "refresh: invalid duration");
+    expect_one_error(m + "[consul]\naddress = http://x\ninstance = a\x01b\n", 5,
+                     "instance: control character");
+}
+
+// By default an instance is named after its host, and refresh is off.
+static void consul_instance_and_refresh_defaults(void**) {
+    auto r = parse(std::string(minimal) + "[consul]\naddress = http://x\n");
+    assert_clean(r);
+    char host[256] = {};
+    assert_int_equal(gethostname(host, sizeof host - 1), 0);
+    assert_string_equal(r.config.consul_instance.c_str(), host);
+    assert_int_equal(r.config.consul_refresh.count(), 0);
+    r = parse(std::string(minimal) + "[consul]\naddress = http://x\nrefresh = 0\n");
+    assert_clean(r);
+    assert_int_equal(r.config.consul_refresh.count(), 0);
 }
 
 static void empty_optional_value_means_unset(void**) {
@@ -679,6 +700,7 @@ int main() {
         cmocka_unit_test(external_port_conflict_names_both),
         cmocka_unit_test(haproxy_errors),
         cmocka_unit_test(consul_errors),
+        cmocka_unit_test(consul_instance_and_refresh_defaults),
         cmocka_unit_test(empty_optional_value_means_unset),
         cmocka_unit_test(all_errors_collected),
         cmocka_unit_test(many_clusters_sorted),

@@ -344,6 +344,10 @@ static void metrics_new_families(void**) {
     v.clusters[1].apply_errors_by[static_cast<size_t>(proto::ApplyError::Check)] = 1;
     v.clusters[1].consul_errors = 0;
     v.clusters[1].consul_errors_by = {};
+    v.clusters[0].consul_fenced = 5;
+    v.clusters[1].consul_fenced = 2;
+    v.clusters[1].consul_conflicts = 3;
+    v.clusters[1].consul_state = "superseded";
     v.clusters[0].last_reread = 1795428005;
     v.clusters[0].stale = true;
     v.propagation_runtime.observe(0.002);
@@ -362,6 +366,9 @@ static void metrics_new_families(void**) {
         "redishappy_consul_errors_total{cluster=\"main\"} 2\n",
         "redishappy_consul_errors_by_reason_total{reason=\"http_5xx\"} 2\n",
         "redishappy_consul_errors_by_reason_total{reason=\"connect\"} 0\n",
+        "redishappy_consul_fenced_writes_total 7\n",
+        "redishappy_consul_cas_conflicts_total 3\n",
+        "redishappy_consul_superseded_clusters 1\n",
         "redishappy_cluster_last_reread_timestamp_seconds{cluster=\"main\"} 1795428005\n",
         "redishappy_cluster_stale{cluster=\"main\"} 1\n",
         "redishappy_sentinel_links{trust=\"configured\",state=\"up\"} 1\n",

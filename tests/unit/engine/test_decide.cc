@@ -45,6 +45,7 @@ struct World {
     std::vector<std::pair<std::string, Millis>> retries;
     std::vector<proto::Master> announced;
     std::vector<std::pair<std::string, HostPort>> published;
+    std::vector<uint64_t> published_epochs; // the epoch of each publication
     int changed = 0;
 
     DeciderHooks hooks() {
@@ -68,8 +69,9 @@ struct World {
             announced.push_back(m);
             return true;
         };
-        h.publish = [this](const proto::ConfigCluster& c, const HostPort& m) {
+        h.publish = [this](const proto::ConfigCluster& c, const HostPort& m, uint64_t epoch) {
             published.emplace_back(c.name, m);
+            published_epochs.push_back(epoch);
         };
         h.changed = [this] { changed++; };
         return h;
@@ -325,7 +327,8 @@ static void two_sentinels_and_role_master_announce_once(void**) {
     applied(*d, B, 2);
     assert_int_equal(w.published.size(), 2);
     assert_true(w.published[1].second == B);
-    applied(*d, B, 2); // said again: Consul is not told twice
+    assert_int_equal(w.published_epochs[1], 2); // fences older views in Consul
+    applied(*d, B, 2);                          // said again: Consul is not told twice
     assert_int_equal(w.published.size(), 2);
 
     // the same facts again change nothing
@@ -484,6 +487,12 @@ static void epoch_advance_is_confirmed_by_role(void**) {
     assert_int_equal(w.announced.size(), 2);
     assert_true(w.announced[1] == (proto::Master{C, A, 2}));
     assert_int_equal(only_cluster(d->view_clusters()).switches, 1); // not a switch
+    // Consul hears of the new epoch too (HAProxy already routes to A): the
+    // registration's fence must rise with it, or an instance still at
+    // epoch 1 would not be kept out.
+    assert_int_equal(w.published.size(), 2);
+    assert_true(w.published[1].second == A);
+    assert_int_equal(w.published_epochs[1], 2);
 }
 
 static void failover_in_progress_report_is_not_used(void**) {
