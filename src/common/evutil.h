@@ -43,31 +43,39 @@ inline timeval to_timeval(std::chrono::microseconds d) {
     return tv;
 }
 
-// A one-shot (re-armable) timer on a base, calling a std::function.
+// A one-shot (re-armable) timer on a base, calling a std::function. Its
+// libevent event exists only while it is armed (freed when it fires or is
+// cancelled): the engine keeps a few timers per cluster, nearly all idle, and
+// at 10,000 clusters their events alone would hold megabytes.
 class Timer {
   public:
-    Timer(event_base* base, std::function<void()> fn)
-        : fn_(std::move(fn)), ev_(evtimer_new(base, &Timer::trampoline, this)) {
-        if (!ev_)
-            log::fatalx("evtimer_new failed");
-    }
+    Timer(event_base* base, std::function<void()> fn) : base_(base), fn_(std::move(fn)) {}
     Timer(const Timer&) = delete;
     Timer& operator=(const Timer&) = delete;
 
     void arm(std::chrono::microseconds after) {
+        if (!ev_) {
+            ev_.reset(evtimer_new(base_, &Timer::trampoline, this));
+            if (!ev_)
+                log::fatalx("evtimer_new failed");
+        }
         timeval tv = to_timeval(after);
         evtimer_add(ev_.get(), &tv);
     }
-    void cancel() { evtimer_del(ev_.get()); }
-    bool pending() const { return evtimer_pending(ev_.get(), nullptr) != 0; }
+    void cancel() { ev_.reset(); }
+    bool pending() const { return ev_ && evtimer_pending(ev_.get(), nullptr) != 0; }
 
   private:
     static void trampoline(evutil_socket_t, short, void* arg) {
         auto* self = static_cast<Timer*>(arg);
+        // Fired, so no longer pending: libevent allows freeing an event in
+        // its own callback, and fn_ may arm the timer again.
+        self->ev_.reset();
         guarded("timer", [self] { self->fn_(); });
     }
+    event_base* base_;
     std::function<void()> fn_;
-    EventPtr ev_;
+    EventPtr ev_; // only while armed
 };
 
 } // namespace rh

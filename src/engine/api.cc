@@ -150,26 +150,76 @@ bool Api::bind(const std::vector<HostPort>& addrs, std::string* err) {
     return true;
 }
 
-void Api::set_view(const ApiView& view) {
-    std::unordered_map<std::string, Reply> r;
-    r["/api/ping"] = {200, "text/plain; charset=utf-8", "Pong"};
-    r["/api/configuration"] = {200, "application/json", render_configuration(view)};
-    r["/api/sentinels"] = {200, "application/json", render_sentinels(view)};
-    r["/api/topology"] = {200, "application/json", render_topology(view)};
-    ApiResponse h = render_health(view);
-    r["/api/health"] = {h.status, "application/json", std::move(h.body)};
-    r["/metrics"] = {200, "text/plain; version=0.0.4; charset=utf-8", render_metrics(view)};
-    ApiResponse ev = render_events(view, "");
-    r["/api/events"] = {ev.status, "application/json", std::move(ev.body)};
-    replies_ = std::move(r);
-    // A query (?n=, ?cluster=) is answered from these, when it comes.
-    events_view_.events = view.events;
-    events_view_.events_evicted = view.events_evicted;
-    events_view_.clusters.clear();
-    for (const auto& c : view.clusters) {
-        events_view_.clusters.emplace_back();
-        events_view_.clusters.back().name = c.name;
+void Api::set_view(ApiView view) {
+    source_ = nullptr;
+    fixed_ = std::move(view);
+    replies_.clear();
+    events_view_.reset();
+}
+
+void Api::set_source(std::function<ApiView()> source) {
+    source_ = std::move(source);
+    fixed_.reset();
+    invalidate();
+}
+
+void Api::invalidate() {
+    if (!source_)
+        return; // a fixed view never changes
+    replies_.clear();
+    events_view_.reset();
+}
+
+ApiView Api::build_view() const {
+    if (source_)
+        return source_();
+    return fixed_ ? *fixed_ : ApiView{};
+}
+
+// What a query of /api/events needs, kept until the next change: queries
+// are answered without building the whole view again.
+const ApiView& Api::events_view() {
+    if (!events_view_) {
+        ApiView v = build_view();
+        ApiView e;
+        e.events = std::move(v.events);
+        e.events_evicted = v.events_evicted;
+        for (const auto& c : v.clusters) {
+            e.clusters.emplace_back();
+            e.clusters.back().name = c.name;
+        }
+        events_view_ = std::move(e);
     }
+    return *events_view_;
+}
+
+// The reply for a known path, rendered now if the view changed since it was
+// last asked for; nullptr for an unknown path.
+const Api::Reply* Api::reply_for(const std::string& path) {
+    auto it = replies_.find(path);
+    if (it != replies_.end())
+        return &it->second;
+    Reply r;
+    if (path == "/api/ping") {
+        r = {200, "text/plain; charset=utf-8", "Pong"};
+    } else if (path == "/api/configuration") {
+        r.body = render_configuration(build_view());
+    } else if (path == "/api/sentinels") {
+        r.body = render_sentinels(build_view());
+    } else if (path == "/api/topology") {
+        r.body = render_topology(build_view());
+    } else if (path == "/api/health") {
+        ApiResponse h = render_health(build_view());
+        r = {h.status, "application/json", std::move(h.body)};
+    } else if (path == "/metrics") {
+        r = {200, "text/plain; version=0.0.4; charset=utf-8", render_metrics(build_view())};
+    } else if (path == "/api/events") {
+        ApiResponse ev = render_events(events_view(), "");
+        r = {ev.status, "application/json", std::move(ev.body)};
+    } else {
+        return nullptr;
+    }
+    return &replies_.emplace(path, std::move(r)).first->second;
 }
 
 void Api::on_request(evhttp_request* req, void* arg) {
@@ -306,21 +356,21 @@ void Api::handle(evhttp_request* req) {
     }
     const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
     const char* path = uri ? evhttp_uri_get_path(uri) : nullptr;
-    auto rit = path ? replies_.find(path) : replies_.end();
+    const Reply* found = path ? reply_for(path) : nullptr;
     if (unread_output(req) > limits_.max_unread_output) {
         // A client that sends requests without reading the replies would
         // have them queued here without end: this is its last one.
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
         refused_++;
     }
-    if (rit != replies_.end() && rit->first == "/metrics")
-        return send(req, with_own_counters(rit->second));
+    if (found && std::strcmp(path, "/metrics") == 0)
+        return send(req, with_own_counters(*found));
     const char* query = uri ? evhttp_uri_get_query(uri) : nullptr;
-    if (rit != replies_.end() && rit->first == "/api/events" && query && *query) {
-        ApiResponse ev = render_events(events_view_, query);
+    if (found && std::strcmp(path, "/api/events") == 0 && query && *query) {
+        ApiResponse ev = render_events(events_view(), query);
         return send(req, Reply{ev.status, "application/json", std::move(ev.body)});
     }
-    send(req, rit == replies_.end() ? not_found_ : rit->second);
+    send(req, found ? *found : not_found_);
 }
 
 // Bytes of earlier replies the client has not read yet.

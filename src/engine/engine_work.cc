@@ -115,6 +115,14 @@ void Engine::after_drop() {
         decider_->add_sentinel(s, true);
     start_consul();
     view_timer_ = std::make_unique<Timer>(base_.get(), [this] { publish_view(); });
+    if (api_)
+        api_->set_source([this] {
+            auto t0 = std::chrono::steady_clock::now();
+            ApiView v = build_view();
+            auto took = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - t0);
+            view_delay_ = std::clamp<Millis>(4 * took, 20ms, 2s);
+            return v;
+        });
     housekeeping_timer_ = std::make_unique<Timer>(base_.get(), [this] { housekeeping(); });
     trim_timer_ = std::make_unique<Timer>(base_.get(), [] { release_free_heap(); });
     housekeeping_timer_->arm(10s);
@@ -350,12 +358,11 @@ void Engine::mark_dirty() {
 }
 
 void Engine::publish_view() {
-    if (api_) {
-        auto t0 = std::chrono::steady_clock::now();
-        api_->set_view(build_view());
-        auto took = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - t0);
-        view_delay_ = std::clamp<Millis>(4 * took, 20ms, 2s);
-    }
+    // The API builds the view and its bodies when a request asks for them;
+    // the time that took spaces the next changes, so a client polling
+    // through a storm cannot keep the engine rendering.
+    if (api_)
+        api_->invalidate();
     // Views are published after every change: trim once they stop.
     if (trim_timer_)
         trim_timer_->arm(kTrimAfterQuiet);

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -51,17 +52,14 @@ class Server {
   public:
     Server(ApiLimits limits, const ApiView& view, bool ipv6 = false)
         : base_(event_base_new()), api_(std::make_unique<Api>(base_.get(), limits)) {
-        std::string err;
-        std::vector<HostPort> addrs = {{"127.0.0.1", 0}};
-        if (ipv6)
-            addrs.push_back({"::1", 0});
-        if (!api_->bind(addrs, &err))
-            fail_msg("bind: %s", err.c_str());
         api_->set_view(view);
-        tick_.reset(event_new(base_.get(), -1, EV_PERSIST, &Server::on_tick, this));
-        timeval tv{0, 20000};
-        event_add(tick_.get(), &tv);
-        thread_ = std::thread([this] { event_base_dispatch(base_.get()); });
+        start(ipv6);
+    }
+    // The engine's way: views come from a source, built when asked for.
+    Server(ApiLimits limits, std::function<ApiView()> source)
+        : base_(event_base_new()), api_(std::make_unique<Api>(base_.get(), limits)) {
+        api_->set_source(std::move(source));
+        start(false);
     }
     ~Server() {
         stop_ = true;
@@ -70,17 +68,41 @@ class Server {
     }
     uint16_t port(size_t i = 0) const { return api_->bound().at(i).port; }
     const Api& api() const { return *api_; }
+    // Api::invalidate on the loop's thread; returns once it has run.
+    void invalidate() {
+        invalidate_ = true;
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (invalidate_ && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::yield();
+        assert_false(invalidate_.load());
+    }
 
   private:
+    void start(bool ipv6) {
+        std::string err;
+        std::vector<HostPort> addrs = {{"127.0.0.1", 0}};
+        if (ipv6)
+            addrs.push_back({"::1", 0});
+        if (!api_->bind(addrs, &err))
+            fail_msg("bind: %s", err.c_str());
+        tick_.reset(event_new(base_.get(), -1, EV_PERSIST, &Server::on_tick, this));
+        timeval tv{0, 20000};
+        event_add(tick_.get(), &tv);
+        thread_ = std::thread([this] { event_base_dispatch(base_.get()); });
+    }
     static void on_tick(evutil_socket_t, short, void* arg) {
         auto* self = static_cast<Server*>(arg);
+        if (self->invalidate_) {
+            self->api_->invalidate();
+            self->invalidate_ = false;
+        }
         if (self->stop_)
             event_base_loopbreak(self->base_.get());
     }
     EventBasePtr base_;
     std::unique_ptr<Api> api_;
     EventPtr tick_;
-    std::atomic<bool> stop_{false};
+    std::atomic<bool> stop_{false}, invalidate_{false};
     std::thread thread_;
 };
 
@@ -224,6 +246,35 @@ static void serves_every_endpoint(void**) {
     assert_true(m.rfind("HTTP/1.1 200", 0) == 0);
     assert_true(has(m, "Content-Type: text/plain; version=0.0.4"));
     assert_true(has(body_of(m), "redishappy_sentinels_up 1\n"));
+}
+
+// A view is built only when a request needs a body rendered since the last
+// change, and each body is then served from its copy until the next change.
+static void bodies_are_rendered_when_asked_for(void**) {
+    std::atomic<int> built{0};
+    Server s(test_limits(), [&built] {
+        ApiView v = healthy_view();
+        v.clusters[0].name = "c" + std::to_string(++built);
+        return v;
+    });
+    assert_int_equal(built.load(), 0); // nothing asked yet
+    assert_true(has(body_of(get(s.port(), "/api/ping")), "Pong"));
+    assert_int_equal(built.load(), 0); // ping needs no view
+    assert_true(has(body_of(get(s.port(), "/api/topology")), "\"name\":\"c1\""));
+    assert_true(has(body_of(get(s.port(), "/api/topology")), "\"name\":\"c1\""));
+    assert_int_equal(built.load(), 1); // the second from the copy
+    s.invalidate();
+    s.invalidate(); // changes nobody asked about cost no view
+    assert_int_equal(built.load(), 1);
+    assert_true(has(body_of(get(s.port(), "/api/topology")), "\"name\":\"c2\""));
+    assert_true(has(body_of(get(s.port(), "/metrics")), "c3"));
+    assert_int_equal(built.load(), 3);
+    // Queries of /api/events are answered from one view per change.
+    assert_true(has(get(s.port(), "/api/events?n=1"), "HTTP/1.1 200"));
+    assert_true(has(get(s.port(), "/api/events?cluster=c4"), "HTTP/1.1 200"));
+    assert_int_equal(built.load(), 4);
+    assert_true(has(get(s.port(), "/api/events?cluster=c3"), "HTTP/1.1 400"));
+    assert_int_equal(built.load(), 4);
 }
 
 static void events_with_and_without_query(void**) {
@@ -566,6 +617,7 @@ int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ping_answers_pong),
         cmocka_unit_test(serves_every_endpoint),
+        cmocka_unit_test(bodies_are_rendered_when_asked_for),
         cmocka_unit_test(events_with_and_without_query),
         cmocka_unit_test(health_503_when_no_sentinel_up),
         cmocka_unit_test(unknown_path_is_404_json),
