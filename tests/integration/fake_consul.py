@@ -129,9 +129,11 @@ class State:
         self.history = []
         self.race = None  # an entry to write after the next catalog read
 
-    def write(self, key, entry, how):
-        """Stores a service entry at a new index (the caller holds the lock)."""
-        self.index += 1
+    def write(self, key, entry, how, new_index=True):
+        """Stores a service entry at a new index, or at the current one when
+        a transaction commits several writes at one (the caller holds the lock)."""
+        if new_index:
+            self.index += 1
         old = self.catalog.get(key)
         entry["CreateIndex"] = old["CreateIndex"] if old else self.index
         entry["ModifyIndex"] = self.index
@@ -318,14 +320,7 @@ class Api(BaseHTTPRequestHandler):
                     st.history.append({"index": st.index, "how": how, "node": key[0],
                                        "id": key[1], "address": None, "port": None, "meta": {}})
                     continue
-                old = st.catalog.get(key)
-                entry["CreateIndex"] = old["CreateIndex"] if old else st.index
-                entry["ModifyIndex"] = st.index
-                st.catalog[key] = entry
-                st.history.append({
-                    "index": st.index, "how": how, "node": key[0], "id": key[1],
-                    "address": entry["ServiceAddress"], "port": entry["ServicePort"],
-                    "meta": dict(entry["ServiceMeta"])})
+                st.write(key, entry, how, new_index=False)
             for r in results:
                 svc = r.get("Service")
                 if svc is not None:
