@@ -25,6 +25,20 @@ sys.path.insert(0, HERE)
 import daemonlog  # noqa: E402
 
 
+def have_programs(me, daemon):
+    """Whether redis-server, redis-sentinel, haproxy and the daemon are
+    there to run; says which is missing, as `me`, when one is not."""
+    for b in ("redis-server", "redis-sentinel", "haproxy"):
+        if not any(os.access(os.path.join(p, b), os.X_OK)
+                   for p in os.environ.get("PATH", "").split(":")):
+            print("%s: %s not installed" % (me, b), file=sys.stderr)
+            return False
+    if not os.access(daemon, os.X_OK):
+        print("%s: %s not built" % (me, daemon), file=sys.stderr)
+        return False
+    return True
+
+
 def setup_paths(builddir):
     os.environ["RH_BUILDDIR"] = os.path.abspath(builddir)
     sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
@@ -359,13 +373,7 @@ def main():
         signal.signal(sig, lambda *_: sys.exit(1))
     import rhtest
     import rhdaemon
-    for b in ("redis-server", "redis-sentinel", "haproxy"):
-        if not any(os.access(os.path.join(p, b), os.X_OK)
-                   for p in os.environ.get("PATH", "").split(":")):
-            print("failover: %s not installed" % b, file=sys.stderr)
-            return 1
-    if not os.access(rhdaemon.DAEMON, os.X_OK):
-        print("failover: %s not built" % rhdaemon.DAEMON, file=sys.stderr)
+    if not have_programs("failover", rhdaemon.DAEMON):
         return 1
     agreements = args.min_agreement or [1, 2]
     paths = args.paths.split(",")

@@ -48,7 +48,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import daemonlog  # noqa: E402
-import failover  # noqa: E402  (TEMPLATE, reload_script, pct, proc_mem, setup_paths)
+import failover  # noqa: E402  (TEMPLATE, reload_script, pct, proc_mem, setup_paths, have_programs)
 
 # A failover whose new master no writer of a daemon reaches this long after
 # every Sentinel agreed is STUCK for that daemon.
@@ -675,13 +675,7 @@ def main():
         signal.signal(sig, lambda *_: sys.exit(1))
     import rhtest
     import rhdaemon
-    for b in ("redis-server", "redis-sentinel", "haproxy"):
-        if not any(os.access(os.path.join(p, b), os.X_OK)
-                   for p in os.environ.get("PATH", "").split(":")):
-            print("soak: %s not installed" % b, file=sys.stderr)
-            return 1
-    if not os.access(rhdaemon.DAEMON, os.X_OK):
-        print("soak: %s not built" % rhdaemon.DAEMON, file=sys.stderr)
+    if not failover.have_programs("soak", rhdaemon.DAEMON):
         return 1
     print("soak: %d clusters, paths %s, %s" % (
         args.clusters, ",".join(args.paths),
