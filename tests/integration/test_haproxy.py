@@ -191,6 +191,15 @@ def failover_and_stale_master_return(path):
         assert not missing, "acknowledged writes lost: %r" % missing[:20]
 
 
+def session_ended(conn):
+    """True once the peer has closed conn; a message or silence is False."""
+    try:
+        conn.next_message(timeout=0.2)
+    except (OSError, EOFError, ValueError):
+        return True
+    return False
+
+
 def paused_master_keeps_no_client(path):
     s = Setup(path)
     g = s.g
@@ -198,11 +207,22 @@ def paused_master_keeps_no_client(path):
     poll_until(lambda: s.applied() == master, 15, "master applied")
     early = Resp("127.0.0.1", s.fport, timeout=2)
     assert early.command("SET", "before", "1") == "OK"
+    # A subscriber gets no error to notice: only the end of its session
+    # tells it to subscribe again, through HAProxy, to the new master.
+    subscriber = Resp("127.0.0.1", s.fport, timeout=2)
+    subscriber.subscribe("news")
     old = g.server_at(master)
     g.stop_server(old)
     new = g.wait_failover(NAME, master, timeout=30)
     poll_until(lambda: s.applied() == new, 15, "promoted replica applied")
     g.cont_server(old)
+    poll_until(lambda: session_ended(subscriber), 15,
+               "the subscriber's session to the old master to be closed")
+    again = Resp("127.0.0.1", s.fport, timeout=2)
+    again.subscribe("news")
+    assert g.server_cmd(g.server_at(new), "PUBLISH", "news", "hello") == 1, \
+        "the new master has no subscriber: the one through HAProxy is elsewhere"
+    assert again.next_message(timeout=5) == ("news", "hello")
     # The client connected before the failover: its write must not be
     # acknowledged by the old master.
     acked = False
