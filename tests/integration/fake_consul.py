@@ -32,6 +32,9 @@ Control interface, on its own port so it survives "down" (all POST):
                  right after the next GET /v1/catalog/service/ is answered
                  from the catalog, before the reply is sent -- so the reader's
                  ModifyIndex is stale by the time it writes.
+  /pad?bytes=N   every GET /v1/catalog/service/ reply also holds another
+                 instance's entry with N bytes of Meta (0 to stop): a reply
+                 larger than a client's cap on what it reads
 
 Usage: fake_consul.py [PORTFILE]. Binds 127.0.0.1 on free ports and prints
 "<api-port> <control-port>" on one line to stdout (and to PORTFILE if given).
@@ -128,6 +131,7 @@ class State:
         self.index = 1  # the Raft index of the last write
         self.history = []
         self.race = None  # an entry to write after the next catalog read
+        self.pad = 0  # bytes of padding Meta in an extra entry of every catalog read
 
     def write(self, key, entry, how, new_index=True):
         """Stores a service entry at a new index, or at the current one when
@@ -219,6 +223,10 @@ class Api(BaseHTTPRequestHandler):
             name = urllib.parse.unquote(path[len("/v1/catalog/service/"):])
             with st.lock:
                 found = [dict(e) for e in st.catalog.values() if e["ServiceName"] == name]
+                if st.pad:
+                    found.append(service_entry({"Node": "padding", "ID": "padding",
+                                                "Service": name,
+                                                "Meta": {"padding": "x" * st.pad}}))
                 if st.race:
                     race, st.race = st.race, None
                     st.write((race["Node"], race["ServiceID"]), service_entry(race), "race")
@@ -486,6 +494,9 @@ def control_handler(fake):
                 race = json.loads(self.rfile.read(length))
                 with fake.state.lock:
                     fake.state.race = race
+            elif url.path == "/pad":
+                with fake.state.lock:
+                    fake.state.pad = int(q.get("bytes", "0"))
             elif url.path == "/down":
                 fake.down()
             elif url.path == "/up":

@@ -236,6 +236,21 @@ def test_partitioned_instance_never_moves_registration_back():
     assert registration(consul) == (new, new_epoch, "a"), registration(consul)
     assert_never_backwards(consul)
 
+    # A catalog reply larger than the 64 KiB a daemon reads (redishappyd(8),
+    # BUDGETS) is an error, and nothing is written on what could be read.
+    writes = len(history(consul))
+    consul.ctl("/pad?bytes=%d" % (70 * 1024))
+    for port in (a_port, b_port):
+        view = poll_until(lambda: consul_view(port).get("state") == "error"
+                          and consul_view(port), 10, "an error for the oversized reply")
+        assert "unexpected reply" in view["error"], view
+    assert len(history(consul)) == writes, history(consul)[writes:]
+    consul.ctl("/pad?bytes=0")
+    poll_until(lambda: consul_view(a_port).get("state") == "registered"
+               and consul_view(b_port).get("state") == "registered", 10,
+               "both registered again once the reply fits")
+    assert len(history(consul)) == writes, history(consul)[writes:]
+
 
 if __name__ == "__main__":
     run_tests(globals())
