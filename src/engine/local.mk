@@ -18,6 +18,7 @@ src_engine_libengine_a_SOURCES = \
 	%reldir%/sandbox.cc %reldir%/sandbox.h \
 	%reldir%/sentinel.cc %reldir%/sentinel.h \
 	%reldir%/sentinel_proto.cc %reldir%/sentinel_proto.h \
+	%reldir%/tls.cc %reldir%/tls.h \
 	%reldir%/topology.cc %reldir%/topology.h
 ENGINE_LIBS = src/engine/libengine.a src/common/libcommon.a \
 	$(LIBEVENT_LIBS) $(OPENSSL_LIBS) $(HIREDIS_LIBS) $(JANSSON_LIBS) $(LIBSECCOMP_LIBS)

@@ -308,8 +308,8 @@ bool RedisConn::connect(std::string* err) {
         // A name: resolved by libevent without a DNS base, i.e. getaddrinfo
         // (blocking, as hiredis did). Callers should resolve first.
         sync_ = true;
-        rc = bufferevent_socket_connect_hostname(bev_.get(), nullptr, AF_UNSPEC,
-                                                 addr_.host.c_str(), addr_.port);
+        rc = bufferevent_socket_connect_hostname(bev_.get(), nullptr, AF_UNSPEC, addr_.host.c_str(),
+                                                 addr_.port);
         sync_ = false;
         if (!sync_err_.empty()) {
             *err = sync_err_;
