@@ -348,6 +348,15 @@ template <typename IO, Is<ConfigBegin> M> bool fields(IO& io, M& m) {
            io.str(m.haproxy_reload_command, "haproxy_reload_command", kMaxText, printable_text,
                   "control character") &&
            io.str(m.haproxy_runtime_socket, "haproxy_runtime_socket", kMaxText, printable_text,
+                  "control character") &&
+           io.str(m.sentinel_username, "sentinel_username", kMaxSecret) &&
+           io.boolean(m.sentinel_tls, "sentinel_tls") &&
+           io.str(m.tls_ca_file, "tls_ca_file", kMaxText, printable_text, "control character") &&
+           io.str(m.tls_cert_file, "tls_cert_file", kMaxText, printable_text,
+                  "control character") &&
+           io.str(m.tls_key_file, "tls_key_file", kMaxText, printable_text, "control character") &&
+           io.boolean(m.tls_verify, "tls_verify") &&
+           io.str(m.tls_server_name, "tls_server_name", kMaxHost, printable_text,
                   "control character");
 }
 
@@ -369,7 +378,8 @@ template <typename IO, Is<ConfigCluster> M> bool fields(IO& io, M& m) {
            io.str(m.consul_node, "consul_node", kMaxText, printable_text, ctl) &&
            io.str(m.consul_datacenter, "consul_datacenter", kMaxText, printable_text, ctl) &&
            io.str_list(m.consul_tags, "consul_tags", kMaxText, printable_text, ctl) &&
-           io.boolean(m.removed, "removed");
+           io.boolean(m.removed, "removed") && io.str(m.username, "username", kMaxSecret) &&
+           io.boolean(m.tls, "tls");
 }
 
 template <typename IO, Is<ConfigEnd> M> bool fields(IO& io, M& m) {

@@ -108,6 +108,13 @@ struct ConfigBegin {
     std::string haproxy_check_command;
     std::string haproxy_reload_command;
     std::string haproxy_runtime_socket;
+    // TLS ([tls]) and the ACL user of the Sentinels. The engine reads the
+    // files before it drops privileges (it is re-executed on every reload).
+    std::string sentinel_username;
+    bool sentinel_tls = false;
+    std::string tls_ca_file, tls_cert_file, tls_key_file;
+    bool tls_verify = true;
+    std::string tls_server_name;
 
     bool operator==(const ConfigBegin&) const = default;
 };
@@ -134,6 +141,8 @@ struct ConfigCluster {
     // A cluster removed from the configuration by a reload: the engine only
     // withdraws it from Consul, and neither monitors nor reports it.
     bool removed = false;
+    std::string username; // ACL user for ROLE
+    bool tls = false;     // ROLE over TLS
 
     bool operator==(const ConfigCluster&) const = default;
 };

@@ -51,6 +51,20 @@ struct ClusterConfig {
     std::string consul_datacenter;        // default: [consul] datacenter (may be empty)
     // Line of each key as given (0 = defaulted), for later checks.
     int external_port_line = 0;
+    // TLS and ACL user for ROLE on this cluster's servers.
+    std::string username; // optional: AUTH username password
+    bool tls = false;     // default: [sentinels] tls
+};
+
+// [tls]: how TLS connections (to Sentinels with [sentinels] tls, to a
+// cluster's servers with its tls) are made. The engine reads the files
+// before it drops privileges.
+struct TlsConfig {
+    std::string ca_file, cert_file, key_file;
+    bool verify = true;      // the chain against ca_file and the server's name
+    std::string server_name; // default: the host connected to
+    int line = 0;            // of the section header (0: no [tls])
+    int ca_file_line = 0, cert_file_line = 0, key_file_line = 0;
 };
 
 struct Config {
@@ -68,6 +82,8 @@ struct Config {
     // [sentinels]
     std::vector<HostPort> sentinels;
     std::string sentinel_password;
+    std::string sentinel_username; // ACL user: AUTH username password
+    bool sentinel_tls = false;
     int min_agreement = 0; // 0 = default, resolved by the caller
     bool trust_discovered = false;
     int max_discovered = 16; // discovered Sentinels followed at once
@@ -76,6 +92,8 @@ struct Config {
     uint64_t max_epoch_jump = 1000;
     // [cluster NAME], sorted by name
     std::vector<ClusterConfig> clusters;
+    // [tls], optional
+    TlsConfig tls;
     // [haproxy], optional
     bool haproxy = false;
     std::string haproxy_template, haproxy_output, check_command, reload_command, runtime_socket;

@@ -50,6 +50,13 @@ proto::ConfigBegin global_message(const Config& c, uint64_t generation) {
     b.haproxy_check_command = shown_command(c, c.check_command);
     b.haproxy_reload_command = shown_command(c, c.reload_command);
     b.haproxy_runtime_socket = c.runtime_socket;
+    b.sentinel_username = c.sentinel_username;
+    b.sentinel_tls = c.sentinel_tls;
+    b.tls_ca_file = c.tls.ca_file;
+    b.tls_cert_file = c.tls.cert_file;
+    b.tls_key_file = c.tls.key_file;
+    b.tls_verify = c.tls.verify;
+    b.tls_server_name = c.tls.server_name;
     return b;
 }
 
@@ -65,6 +72,8 @@ proto::ConfigCluster cluster_message(const ClusterConfig& cl) {
     m.consul_node = cl.consul_node;
     m.consul_datacenter = cl.consul_datacenter;
     m.consul_tags = cl.consul_tags;
+    m.username = cl.username;
+    m.tls = cl.tls;
     return m;
 }
 

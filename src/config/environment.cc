@@ -38,6 +38,30 @@ bool is_loopback(const std::string& host) {
     return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
+// [tls] files: readable, and PEM (the engine parses them; a DER file or a
+// wrong path would otherwise fail only there). Their content is never
+// logged: a key's first bytes are secret too.
+template <typename Err> void check_tls_files(const TlsConfig& t, Err&& err) {
+    struct File {
+        const std::string& path;
+        int line;
+        const char* key;
+    };
+    for (const File& f : {File{t.ca_file, t.ca_file_line, "ca_file"},
+                          File{t.cert_file, t.cert_file_line, "cert_file"},
+                          File{t.key_file, t.key_file_line, "key_file"}}) {
+        if (f.path.empty())
+            continue;
+        std::string text, why;
+        if (!read_file_capped(f.path, 1u << 20, &text, &why)) {
+            err(f.line, std::string(f.key) + " " + f.path + ": " + why);
+            continue;
+        }
+        if (text.find("-----BEGIN ") == std::string::npos)
+            err(f.line, std::string(f.key) + " " + f.path + ": not a PEM file");
+    }
+}
+
 } // namespace
 
 bool consul_token_in_clear(const Config& c) {
@@ -76,6 +100,7 @@ std::vector<ConfigError> check_environment(const Config& c, bool as_root) {
                   c.path.c_str(), c.token_file_line, c.consul_address.c_str());
     if (c.consul && !c.consul_ca_file.empty() && access(c.consul_ca_file.c_str(), R_OK) != 0)
         err(c.ca_file_line, "ca_file " + c.consul_ca_file + ": " + errno_text());
+    check_tls_files(c.tls, err);
     if (!c.state_file.empty()) {
         auto dir = dir_of(c.state_file);
         struct stat st {};

@@ -86,7 +86,7 @@ struct Key {
 };
 
 struct ClusterGiven {
-    bool tags = false, node = false, datacenter = false;
+    bool tags = false, node = false, datacenter = false, tls = false;
 };
 
 // The api_listen lines seen so far in [global].
@@ -141,8 +141,10 @@ class Interpreter {
     void sentinels(const Section& s);
     void haproxy(const Section& s);
     void consul(const Section& s);
+    void tls(const Section& s);
     void cluster(const Section& s, std::string name, ClusterGiven* given);
     void finish_clusters(const std::vector<ClusterGiven>& given);
+    void finish_tls();
 };
 
 void Interpreter::apply(const Section& s, const std::string& where, const std::vector<Key>& keys) {
@@ -334,6 +336,8 @@ void Interpreter::sentinels(const Section& s) {
         {
             {"address", true, [&](const Entry& e) { sentinel_address(e); }},
             {"password", false, [&](const Entry& e) { str(e, &c_.sentinel_password); }},
+            {"username", false, [&](const Entry& e) { str(e, &c_.sentinel_username); }},
+            {"tls", false, [&](const Entry& e) { boolean(e, &c_.sentinel_tls); }},
             {"min_agreement", false,
              [&](const Entry& e) {
                  if (positive(e, 1000, &c_.min_agreement))
@@ -465,6 +469,41 @@ void Interpreter::consul(const Section& s) {
     required(s, "[consul]", "address", has_address);
 }
 
+void Interpreter::tls(const Section& s) {
+    c_.tls.line = s.line;
+    auto& t = c_.tls;
+    apply(
+        s, "[tls]",
+        {
+            {"ca_file", false, [&](const Entry& e) { str(e, &t.ca_file, &t.ca_file_line); }},
+            {"cert_file", false, [&](const Entry& e) { str(e, &t.cert_file, &t.cert_file_line); }},
+            {"key_file", false, [&](const Entry& e) { str(e, &t.key_file, &t.key_file_line); }},
+            {"verify", false, [&](const Entry& e) { boolean(e, &t.verify); }},
+            {"server_name", false,
+             [&](const Entry& e) {
+                 if (!e.value.empty() && !valid_host(e.value)) {
+                     error(e.line, "server_name: '" + e.value +
+                                       "' is neither a host name nor an IP literal");
+                     return;
+                 }
+                 str(e, &t.server_name);
+             }},
+        });
+    if (t.cert_file.empty() != t.key_file.empty())
+        error(s.line, "[tls] cert_file and key_file go together (a client certificate and "
+                      "its key)");
+}
+
+// A TLS connection that verifies needs trust anchors, and the engine cannot
+// reach the system's after the chroot: ca_file is required then.
+void Interpreter::finish_tls() {
+    bool used = c_.sentinel_tls || std::any_of(c_.clusters.begin(), c_.clusters.end(),
+                                               [](const ClusterConfig& cl) { return cl.tls; });
+    if (used && c_.tls.verify && c_.tls.ca_file.empty())
+        error(c_.tls.line, "tls is enabled but [tls] has no ca_file to verify servers with "
+                           "(set ca_file, or verify = no)");
+}
+
 void Interpreter::cluster(const Section& s, std::string name, ClusterGiven* given) {
     ClusterConfig cl;
     cl.name = name;
@@ -483,6 +522,12 @@ void Interpreter::cluster(const Section& s, std::string name, ClusterGiven* give
                    cl.external_port_line = e.line;
                }},
               {"password", false, [&](const Entry& e) { str(e, &cl.password); }},
+              {"username", false, [&](const Entry& e) { str(e, &cl.username); }},
+              {"tls", false,
+               [&](const Entry& e) {
+                   boolean(e, &cl.tls);
+                   given->tls = true;
+               }},
               {"haproxy_backend", false, [&](const Entry& e) { ident(e, &cl.haproxy_backend); }},
               {"haproxy_server", false, [&](const Entry& e) { ident(e, &cl.haproxy_server); }},
               {"consul_service", false, [&](const Entry& e) { str(e, &cl.consul_service); }},
@@ -526,7 +571,10 @@ void Interpreter::finish_clusters(const std::vector<ClusterGiven>& given) {
             cl.consul_node = c_.consul_node.empty() ? "redishappy-" + cl.name : c_.consul_node;
         if (!given[i].datacenter)
             cl.consul_datacenter = c_.consul_datacenter;
+        if (!given[i].tls)
+            cl.tls = c_.sentinel_tls;
     }
+    finish_tls();
     std::map<uint16_t, const ClusterConfig*> ports;
     for (auto& cl : c_.clusters) {
         if (cl.external_port == 0)
@@ -582,7 +630,7 @@ Layout Interpreter::layout(const std::vector<Section>& sections) {
                 l.clusters.emplace_back(&s, name);
             continue;
         }
-        if (h != "global" && h != "sentinels" && h != "haproxy" && h != "consul") {
+        if (h != "global" && h != "sentinels" && h != "haproxy" && h != "consul" && h != "tls") {
             error(s.line, "unknown section [" + s.header + "]");
             continue;
         }
@@ -605,6 +653,8 @@ void Interpreter::run(const std::vector<Section>& sections) {
             global(*s);
         else if (s->header == "haproxy")
             haproxy(*s);
+        else if (s->header == "tls")
+            tls(*s);
         else
             consul(*s);
     }

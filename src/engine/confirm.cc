@@ -51,7 +51,8 @@ void Confirmer::confirm(HostPort candidate, std::string password, std::chrono::m
         base_, candidate_,
         RedisConn::Callbacks{
             [this] { ask_role(); },
-            [this](const std::string& e) { finish(ConfirmResult::Role::error, e); }, nullptr});
+            [this](const std::string& e) { finish(ConfirmResult::Role::error, e); }, nullptr},
+        opts_);
     timeout_timer_.arm(timeout_);
     std::string err;
     if (!conn_->connect(&err))
@@ -75,7 +76,10 @@ void Confirmer::ask_role() {
             finish(ConfirmResult::Role::not_master, *role.value);
     };
     if (!password_.empty()) {
-        conn_->command({"AUTH", password_}, [this](redisReply* r) {
+        std::vector<std::string> auth{"AUTH", password_};
+        if (!username_.empty())
+            auth = {"AUTH", username_, password_};
+        conn_->command(auth, [this](redisReply* r) {
             if (r && r->type == REDIS_REPLY_ERROR)
                 finish(ConfirmResult::Role::error,
                        "AUTH failed: " + std::string(r->str, std::min<size_t>(r->len, 200)));

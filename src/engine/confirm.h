@@ -38,6 +38,11 @@ class Confirmer {
 
     void confirm(HostPort candidate, std::string password, std::chrono::milliseconds timeout,
                  Callback cb);
+    // ACL user and transport (TLS) of the next confirm()s.
+    void set_transport(std::string username, RedisConnOptions opts) {
+        username_ = std::move(username);
+        opts_ = std::move(opts);
+    }
     void cancel();
     bool busy() const { return conn_ != nullptr; }
     // A callback is still to come: from confirm() until it ran or cancel().
@@ -51,6 +56,8 @@ class Confirmer {
     event_base* base_;
     HostPort candidate_;
     std::string password_;
+    std::string username_;
+    RedisConnOptions opts_;
     std::chrono::milliseconds timeout_{0};
     Callback cb_;
     std::unique_ptr<RedisConn> conn_;

@@ -13,6 +13,7 @@
 
 #include "common/evutil.h"
 #include "common/proto.h"
+#include "engine/tls.h"
 
 namespace rh {
 
@@ -45,6 +46,8 @@ class Engine {
     void on_message(proto::Message&& m);
     void configure(EngineConfig cfg);
     void before_drop();
+    void load_tls();
+    SSL_CTX* tls_for(bool tls, bool trusted) const;
     void after_drop();
     void on_apply_result(const proto::ApplyResult& r);
     void on_process_stats(const proto::ProcessStats& st);
@@ -79,6 +82,9 @@ class Engine {
     EngineConfig config_;
     int exit_status_ = 0;
 
+    // TLS client contexts (null: no TLS); the anonymous one has no client
+    // certificate, for Sentinels we do not trust. They outlive every link.
+    SslCtxPtr tls_ctx_, tls_anon_ctx_;
     std::unique_ptr<Decider> decider_;
     std::map<std::string, std::unique_ptr<SentinelLink>> links_; // by id, as decider_'s
     std::map<std::string, std::unique_ptr<RoleCheck>> roles_;    // by cluster

@@ -83,6 +83,34 @@ Engine::~Engine() {
     signals_.clear();
 }
 
+// The TLS contexts, from files read now, while they are visible (the parent
+// checked they are readable PEM; a key that does not match its certificate
+// is found here). Built only when some connection uses TLS.
+void Engine::load_tls() {
+    auto& g = config_.global;
+    bool used = g.sentinel_tls || std::any_of(config_.clusters.begin(), config_.clusters.end(),
+                                              [](const proto::ConfigCluster& c) { return c.tls; });
+    if (!used)
+        return;
+    TlsFiles files{g.tls_ca_file, g.tls_cert_file, g.tls_key_file, g.tls_verify};
+    std::string err;
+    tls_ctx_ = make_tls_context(files, true, &err);
+    if (tls_ctx_ && !files.cert_file.empty())
+        tls_anon_ctx_ = make_tls_context(files, false, &err);
+    if (!tls_ctx_ || (!files.cert_file.empty() && !tls_anon_ctx_))
+        log::fatalx("tls: %s", err.c_str());
+    log::info("tls: %s, verification %s%s", g.tls_ca_file.empty() ? "no ca_file" : "ca_file loaded",
+              g.tls_verify ? "on" : "OFF", files.cert_file.empty() ? "" : ", client certificate");
+}
+
+// The TLS context for a link: none without TLS; the one without a client
+// certificate for a Sentinel we do not trust.
+SSL_CTX* Engine::tls_for(bool tls, bool trusted) const {
+    if (!tls)
+        return nullptr;
+    return trusted || !tls_anon_ctx_ ? tls_ctx_.get() : tls_anon_ctx_.get();
+}
+
 void Engine::before_drop() {
     auto& g = config_.global;
     started_at_ = static_cast<int64_t>(time(nullptr));
@@ -93,6 +121,7 @@ void Engine::before_drop() {
             log::fatalx("api: %s", err.c_str());
     }
     rng_.seed(static_cast<unsigned>(getpid()) ^ static_cast<unsigned>(time(nullptr)));
+    load_tls();
     // libcurl is loaded (with its TLS library, which reads its
     // configuration) here, while the whole file system is still visible, and
     // only when Consul is configured: see curl_lib.h.
@@ -209,8 +238,12 @@ void Engine::open_link(const std::string& id, const HostPort& addr, bool trusted
     SentinelSettings st;
     // Secrets go only where the configuration sends them: a discovered
     // Sentinel may be anyone's listener.
-    if (trusted)
+    if (trusted) {
         st.password = g.sentinel_password;
+        st.username = g.sentinel_username;
+    }
+    st.tls = tls_for(g.sentinel_tls, trusted);
+    st.server_name = g.tls_server_name;
     for (auto& c : config_.clusters)
         st.clusters.push_back(c.name);
     st.ping_interval = Millis(g.ping_interval_ms);
@@ -263,6 +296,9 @@ void Engine::check_role(const proto::ConfigCluster& c, const HostPort& candidate
 // replaces a check in flight).
 void Engine::start_role_check(const proto::ConfigCluster& c, const HostPort& candidate,
                               RoleDone done) {
+    roles_.at(c.name)->confirmer.set_transport(
+        c.username, RedisConnOptions{.tls = tls_for(c.tls, true),
+                                     .server_name = config_.global.tls_server_name});
     roles_.at(c.name)->confirmer.confirm(
         candidate, c.password, Millis(config_.global.confirm_timeout_ms),
         [this, done = std::move(done)](const HostPort& h, const ConfirmResult& r) {

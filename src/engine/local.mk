@@ -2,7 +2,7 @@
 # network. libcurl is dlopen()ed (curl_lib.h): its headers, not its library.
 noinst_LIBRARIES += src/engine/libengine.a
 src_engine_libengine_a_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS) $(HIREDIS_CFLAGS) \
-	$(JANSSON_CFLAGS) $(LIBCURL_CFLAGS) $(LIBSECCOMP_CFLAGS)
+	$(JANSSON_CFLAGS) $(LIBCURL_CFLAGS) $(LIBSECCOMP_CFLAGS) $(OPENSSL_CFLAGS)
 src_engine_libengine_a_SOURCES = \
 	%reldir%/api.cc %reldir%/api.h \
 	%reldir%/api_json.cc %reldir%/api_json.h \
@@ -18,6 +18,7 @@ src_engine_libengine_a_SOURCES = \
 	%reldir%/sandbox.cc %reldir%/sandbox.h \
 	%reldir%/sentinel.cc %reldir%/sentinel.h \
 	%reldir%/sentinel_proto.cc %reldir%/sentinel_proto.h \
+	%reldir%/tls.cc %reldir%/tls.h \
 	%reldir%/topology.cc %reldir%/topology.h
 ENGINE_LIBS = src/engine/libengine.a src/common/libcommon.a \
-	$(LIBEVENT_LIBS) $(HIREDIS_LIBS) $(JANSSON_LIBS) $(LIBSECCOMP_LIBS)
+	$(LIBEVENT_LIBS) $(OPENSSL_LIBS) $(HIREDIS_LIBS) $(JANSSON_LIBS) $(LIBSECCOMP_LIBS)

@@ -1,9 +1,15 @@
-// hiredis async connection with its own libevent adapter and reply limits.
+// Our Redis transport: bufferevents (plain or OpenSSL), hiredis's reader
+// with reply budgets.
 #include "engine/redis_async.h"
 
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/util.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -18,9 +24,8 @@ namespace {
 // hiredis's default reply functions, wrapped: every object is charged to
 // the reader's ReplyMeter (if any) before hiredis allocates it, and, when the
 // reader belongs to a RedisConn, a top-level reply nobody asked for is
-// refused (hiredis 0.14 asserts, i.e. aborts the engine, on an unsolicited
-// reply on a connection that is not subscribed). A null object makes the
-// reader fail with "out of memory" and the link dies with our reason.
+// refused as soon as its first byte is parsed, before it is built. A null
+// object makes the reader fail and the link dies with our reason.
 struct Functions {
     redisReplyObjectFunctions fns{};
     redisReplyObjectFunctions orig{};
@@ -172,29 +177,44 @@ redisReplyObjectFunctions* capped_reply_functions() {
     return const_cast<redisReplyObjectFunctions*>(&capped_functions().fns);
 }
 
-RedisConn::RedisConn(event_base* base, HostPort addr, Callbacks cb)
-    : base_(base), addr_(std::move(addr)), cb_(std::move(cb)) {
+bool is_push(const redisReply* r) {
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3)
+        return false;
+    const redisReply* kind = r->element[0];
+    if (kind->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING)
+        return false;
+    std::string_view k(kind->str, kind->len);
+    return k == "message" || k == "subscribe";
+}
+
+RedisConn::RedisConn(event_base* base, HostPort addr, Callbacks cb, RedisConnOptions opts)
+    : base_(base), addr_(std::move(addr)), cb_(std::move(cb)), opts_(std::move(opts)),
+      connect_timer_(base,
+                     [this] {
+                         fail("connect timeout after " +
+                              std::to_string(opts_.connect_timeout.count()) + " ms");
+                     }),
+      reply_timer_(base, [this] {
+          fail("no reply within " + std::to_string(opts_.reply_timeout.count()) + " ms");
+      }) {
     meter_.conn = this;
 }
 
 RedisConn::~RedisConn() {
     closed_ = true;
-    if (ac_) {
-        ac_->data = nullptr;
-        redisAsyncContext* ac = ac_;
-        ac_ = nullptr;
-        redisAsyncFree(ac); // runs pending callbacks with null replies; they see data == null
-    }
+    if (ssl_ && !bev_)
+        SSL_free(ssl_); // never handed to a bufferevent
+    // bev_ (with BEV_OPT_CLOSE_ON_FREE) closes the socket and frees the SSL.
 }
 
 namespace {
 
 // TCP keepalive, tighter than the kernel's two hours: a subscribed
-// connection carries no replies of its own to time out (hiredis 0.14 cannot
-// PING it), so a connection silently cut by a firewall or a dead host is
-// found by probes: after 5 s of silence, every 2 s, 3 unanswered -> closed,
-// about 11 s. TCP_USER_TIMEOUT bounds unacknowledged writes the same way.
-// Best effort: a failure leaves the kernel's defaults.
+// connection carries no replies of its own to time out, so a connection
+// silently cut by a firewall or a dead host is found by probes: after 5 s
+// of silence, every 2 s, 3 unanswered -> closed, about 11 s.
+// TCP_USER_TIMEOUT bounds unacknowledged writes the same way. Best effort:
+// a failure leaves the kernel's defaults.
 void keep_alive(int fd) {
     int on = 1, idle = 5, interval = 2, count = 3;
     unsigned user_timeout_ms = 11000;
@@ -205,85 +225,146 @@ void keep_alive(int fd) {
     (void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
 }
 
+bool is_ip_literal(const std::string& h) {
+    return is_ipv4_literal(h) || is_ipv6_literal(h);
+}
+
+// The RESP encoding of a command: an array of bulk strings.
+void append_command(evbuffer* out, const std::vector<std::string>& argv) {
+    evbuffer_add_printf(out, "*%zu\r\n", argv.size());
+    for (const auto& a : argv) {
+        evbuffer_add_printf(out, "$%zu\r\n", a.size());
+        evbuffer_add(out, a.data(), a.size());
+        evbuffer_add(out, "\r\n", 2);
+    }
+}
+
 } // namespace
 
-bool RedisConn::connect(std::string* err) {
-    redisAsyncContext* ac = redisAsyncConnect(addr_.host.c_str(), addr_.port);
-    if (!ac) {
-        *err = "out of memory";
+// A TLS session for this link: the name to verify (a host name through
+// SSL_set1_host, an IP literal through the verify parameters) and SNI for
+// names only (RFC 6066 forbids literals in SNI).
+bool RedisConn::open_socket(std::string* err) {
+    const std::string& name = opts_.server_name.empty() ? addr_.host : opts_.server_name;
+    ssl_ = SSL_new(opts_.tls);
+    if (!ssl_) {
+        *err = "TLS: SSL_new failed";
         return false;
     }
-    if (ac->err) {
-        *err = ac->errstr;
-        redisAsyncFree(ac);
+    bool ok = true;
+    if (is_ip_literal(name)) {
+        ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), name.c_str()) == 1;
+    } else {
+        ok = SSL_set1_host(ssl_, name.c_str()) == 1 &&
+             SSL_set_tlsext_host_name(ssl_, const_cast<char*>(name.c_str())) == 1;
+    }
+    if (!ok) {
+        *err = "TLS: cannot set the server name " + name;
         return false;
     }
-    ac_ = ac;
-    ac_->data = this;
-    keep_alive(ac_->c.fd);
-    // Our reply functions: the same objects, each charged to the budget.
-    ac_->c.reader->fn = capped_reply_functions();
-    ac_->c.reader->privdata = &meter_;
-    rev_.reset(event_new(base_, ac_->c.fd, EV_READ, &RedisConn::on_event, this));
-    wev_.reset(event_new(base_, ac_->c.fd, EV_WRITE, &RedisConn::on_event, this));
-    if (!rev_ || !wev_) {
-        *err = "event_new failed";
+    bev_.reset(bufferevent_openssl_socket_new(base_, -1, ssl_, BUFFEREVENT_SSL_CONNECTING,
+                                              BEV_OPT_CLOSE_ON_FREE));
+    if (!bev_) {
+        *err = "TLS: bufferevent_openssl_socket_new failed";
         return false;
     }
-    ac_->ev.data = this;
-    ac_->ev.addRead = &RedisConn::ev_add_read;
-    ac_->ev.delRead = &RedisConn::ev_del_read;
-    ac_->ev.addWrite = &RedisConn::ev_add_write;
-    ac_->ev.delWrite = &RedisConn::ev_del_write;
-    ac_->ev.cleanup = &RedisConn::ev_cleanup;
-    redisAsyncSetConnectCallback(ac_, &RedisConn::on_connect);
-    redisAsyncSetDisconnectCallback(ac_, &RedisConn::on_disconnect);
-    // A non-blocking connect completes when the socket turns writable.
-    event_add(wev_.get(), nullptr);
+    // Redis closes connections without a TLS close_notify: that is an EOF,
+    // not an attack on the stream (we never act on a truncated reply).
+    bufferevent_openssl_set_allow_dirty_shutdown(bev_.get(), 1);
     return true;
 }
 
-bool RedisConn::send(const std::vector<std::string>& argv, redisCallbackFn* fn) {
-    if (!ac_ || closed_)
+bool RedisConn::connect(std::string* err) {
+    reader_.reset(redisReaderCreateWithFunctions(capped_reply_functions()));
+    if (!reader_) {
+        *err = "out of memory";
         return false;
-    std::vector<const char*> ptrs;
-    std::vector<size_t> lens;
-    for (const auto& a : argv) {
-        ptrs.push_back(a.data());
-        lens.push_back(a.size());
     }
-    return redisAsyncCommandArgv(ac_, fn, nullptr, static_cast<int>(argv.size()), ptrs.data(),
-                                 lens.data()) == REDIS_OK;
+    reader_->privdata = &meter_;
+    if (opts_.tls) {
+        if (!open_socket(err))
+            return false;
+    } else {
+        bev_.reset(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
+        if (!bev_) {
+            *err = "bufferevent_socket_new failed";
+            return false;
+        }
+    }
+    bufferevent_setcb(bev_.get(), &RedisConn::on_read, nullptr, &RedisConn::on_bev_event, this);
+    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+    int rc;
+    if (is_ip_literal(addr_.host)) {
+        sockaddr_storage ss{};
+        int len = sizeof ss;
+        std::string spec = is_ipv6_literal(addr_.host) ? "[" + addr_.host + "]" : addr_.host;
+        spec += ":" + std::to_string(addr_.port);
+        if (evutil_parse_sockaddr_port(spec.c_str(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+            *err = "bad address " + spec;
+            return false;
+        }
+        rc = bufferevent_socket_connect(bev_.get(), reinterpret_cast<sockaddr*>(&ss), len);
+    } else {
+        // A name: resolved by libevent without a DNS base, i.e. getaddrinfo
+        // (blocking, as hiredis did). Callers should resolve first.
+        sync_ = true;
+        rc = bufferevent_socket_connect_hostname(bev_.get(), nullptr, AF_UNSPEC, addr_.host.c_str(),
+                                                 addr_.port);
+        sync_ = false;
+        if (!sync_err_.empty()) {
+            *err = sync_err_;
+            return false;
+        }
+    }
+    if (rc != 0) {
+        *err = evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
+        return false;
+    }
+    if (evutil_socket_t fd = bufferevent_getfd(bev_.get()); fd >= 0)
+        keep_alive(fd);
+    if (opts_.connect_timeout.count() > 0)
+        connect_timer_.arm(opts_.connect_timeout);
+    return true;
+}
+
+bool RedisConn::send(const std::vector<std::string>& argv) {
+    if (!bev_ || closed_)
+        return false;
+    append_command(bufferevent_get_output(bev_.get()), argv);
+    return true;
 }
 
 bool RedisConn::command(const std::vector<std::string>& argv, ReplyFn fn) {
-    if (!send(argv, &RedisConn::on_reply))
+    if (!send(argv))
         return false;
     replies_.push_back(std::move(fn));
-    expected_++;
+    if (replies_.size() == 1)
+        arm_reply_timer();
     return true;
 }
 
 bool RedisConn::subscribe(const std::vector<std::string>& channels) {
     std::vector<std::string> argv{"SUBSCRIBE"};
     argv.insert(argv.end(), channels.begin(), channels.end());
-    if (!send(argv, &RedisConn::on_push))
+    if (!send(argv))
         return false;
-    subscribed_ = true; // hiredis routes unsolicited replies to pub/sub from now on
+    subscribed_ = true; // its confirmations are pushes, one per channel
     return true;
 }
 
-// hiredis 0.14 asserts (aborts) on a reply no command asked for, and on a
-// pub/sub push whose first two elements are not strings; it reads element 2
-// of any push unchecked, and an "unsubscribe" push leaves subscribed mode.
-// So: a reply is admitted when a command is owed one; otherwise, only on the
+void RedisConn::arm_reply_timer() {
+    if (opts_.reply_timeout.count() > 0 && !replies_.empty())
+        reply_timer_.arm(opts_.reply_timeout);
+}
+
+// A reply is admitted when a command is owed one; otherwise, only on the
 // subscribed connection, and only as ["message"|"subscribe", string, x].
+// On a subscribed connection with commands outstanding (AUTH, PING), a
+// reply is told from a push by its content once read (dispatch).
 bool RedisConn::admit_reply(int type, int elements) {
     push_ = false;
-    if (expected_ > 0) {
-        expected_--;
+    if (!replies_.empty())
         return true;
-    }
     if (!subscribed_) {
         meter_.refuse("unsolicited reply");
         return false;
@@ -308,111 +389,139 @@ bool RedisConn::admit_element(int idx, int type, std::string_view str) {
 void RedisConn::close() {
     closed_ = true;
     replies_.clear();
-    if (rev_)
-        event_del(rev_.get());
-    if (wev_)
-        event_del(wev_.get());
+    connect_timer_.cancel();
+    reply_timer_.cancel();
+    if (bev_) {
+        bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
+        bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
+    }
 }
 
+// Pending replies are dropped: failed() says why the link died.
 void RedisConn::fail(const std::string& err) {
     if (closed_)
         return;
+    if (sync_) { // inside connect(): it reports the error itself
+        if (sync_err_.empty())
+            sync_err_ = err;
+        return;
+    }
     auto failed = std::move(cb_.failed);
+    connected_ = false;
     close();
     if (failed)
         failed(err);
 }
 
-void RedisConn::on_connect(const redisAsyncContext* ac, int status) {
-    auto* self = static_cast<RedisConn*>(ac->data);
-    if (!self)
+void RedisConn::on_connected() {
+    connect_timer_.cancel();
+    connected_ = true;
+    if (cb_.connected)
+        cb_.connected();
+}
+
+void RedisConn::dispatch(redisReply* reply) {
+    if (subscribed_ && is_push(reply)) {
+        if (cb_.push)
+            cb_.push(reply);
         return;
-    guarded("redis connect", [&] {
-        if (status != REDIS_OK) {
-            std::string err = ac->errstr;
-            self->ac_ = nullptr; // hiredis frees it after we return
-            self->fail("connect: " + err);
+    }
+    if (replies_.empty()) {
+        fail("unsolicited reply");
+        return;
+    }
+    ReplyFn fn = std::move(replies_.front());
+    replies_.pop_front();
+    // A reply is progress: the next is due reply_timeout from now.
+    if (replies_.empty())
+        reply_timer_.cancel();
+    else
+        arm_reply_timer();
+    if (fn)
+        fn(reply); // may close() us
+}
+
+void RedisConn::read_replies() {
+    evbuffer* in = bufferevent_get_input(bev_.get());
+    // One chunk at a time, judged after each: a peer cannot make us buffer
+    // more than a chunk beyond the reply budget.
+    while (!closed_ && evbuffer_get_length(in) > 0) {
+        evbuffer_iovec v{};
+        if (evbuffer_peek(in, -1, nullptr, &v, 1) < 1)
+            break;
+        if (redisReaderFeed(reader_.get(), static_cast<const char*>(v.iov_base), v.iov_len) !=
+            REDIS_OK) {
+            fail("out of memory");
             return;
         }
-        self->connected_ = true;
-        if (!self->closed_ && self->cb_.connected)
-            self->cb_.connected();
+        evbuffer_drain(in, v.iov_len);
+        for (;;) {
+            void* out = nullptr;
+            if (redisReaderGetReply(reader_.get(), &out) != REDIS_OK) {
+                fail(meter_.refused.empty() ? "protocol error: " + std::string(reader_->errstr)
+                                            : meter_.refused);
+                return;
+            }
+            if (!out)
+                break;
+            std::unique_ptr<redisReply, ReplyFree> reply(static_cast<redisReply*>(out));
+            dispatch(reply.get());
+            if (closed_)
+                return;
+        }
+        if (!meter_.check_pending(reader_.get())) {
+            fail(meter_.refused);
+            return;
+        }
+    }
+}
+
+// The reason a bufferevent reported: TLS verification first (what an
+// operator must fix), then OpenSSL's own error, then the socket's.
+std::string RedisConn::event_error(short what) {
+    if (ssl_) {
+        long v = SSL_get_verify_result(ssl_);
+        if (v != X509_V_OK)
+            return std::string("TLS: certificate verify failed: ") +
+                   X509_verify_cert_error_string(v);
+        unsigned long e = bufferevent_get_openssl_error(bev_.get());
+        if (e != 0) {
+            const char* r = ERR_reason_error_string(e);
+            return std::string("TLS: ") + (r ? r : "error " + std::to_string(e));
+        }
+    }
+    if (what & BEV_EVENT_EOF)
+        return "connection closed";
+    int dns = bufferevent_socket_get_dns_error(bev_.get());
+    if (dns != 0)
+        return std::string("resolve ") + addr_.host + ": " + evutil_gai_strerror(dns);
+    int err = EVUTIL_SOCKET_ERROR();
+    if (err == 0)
+        return "connection error";
+    return evutil_socket_error_to_string(err);
+}
+
+void RedisConn::on_read(bufferevent*, void* arg) {
+    auto* self = static_cast<RedisConn*>(arg);
+    guarded("redis read", [&] {
+        if (!self->closed_)
+            self->read_replies();
     });
 }
 
-void RedisConn::on_disconnect(const redisAsyncContext* ac, int status) {
-    auto* self = static_cast<RedisConn*>(ac->data);
-    if (!self)
-        return;
-    guarded("redis disconnect", [&] {
-        std::string err = status == REDIS_OK ? "connection closed" : ac->errstr;
-        if (!self->meter_.refused.empty())
-            err = self->meter_.refused;
-        self->ac_ = nullptr; // hiredis frees it after we return
-        self->connected_ = false;
-        self->fail(err);
-    });
-}
-
-void RedisConn::on_reply(redisAsyncContext* ac, void* reply, void*) {
-    auto* self = static_cast<RedisConn*>(ac->data);
-    if (!self || self->closed_ || self->replies_.empty())
-        return;
-    guarded("redis reply", [&] {
-        ReplyFn fn = std::move(self->replies_.front());
-        self->replies_.pop_front();
-        if (fn)
-            fn(static_cast<redisReply*>(reply)); // may close() us: touch nothing after
-    });
-}
-
-void RedisConn::on_push(redisAsyncContext* ac, void* reply, void*) {
-    auto* self = static_cast<RedisConn*>(ac->data);
-    if (!self || self->closed_ || !reply)
-        return;
-    guarded("redis push", [&] {
-        if (self->cb_.push)
-            self->cb_.push(static_cast<redisReply*>(reply));
-    });
-}
-
-void RedisConn::on_event(evutil_socket_t, short what, void* arg) {
+void RedisConn::on_bev_event(bufferevent*, short what, void* arg) {
     auto* self = static_cast<RedisConn*>(arg);
     guarded("redis event", [&] {
-        if (!self->ac_ || self->closed_)
+        if (self->closed_)
             return;
-        if (what & EV_WRITE) {
-            redisAsyncHandleWrite(self->ac_);
+        if (what & BEV_EVENT_CONNECTED) {
+            self->on_connected();
             return;
         }
-        redisAsyncHandleRead(self->ac_);
-        if (!self->ac_ || self->closed_)
-            return;
-        if (!self->meter_.check_pending(self->ac_->c.reader))
-            self->fail(self->meter_.refused);
+        std::string err = self->event_error(what);
+        bool prefix = !self->connected_ && !err.starts_with("TLS: ");
+        self->fail(prefix ? "connect: " + err : err);
     });
-}
-
-void RedisConn::ev_add_read(void* p) {
-    auto* self = static_cast<RedisConn*>(p);
-    if (!self->closed_)
-        event_add(self->rev_.get(), nullptr);
-}
-void RedisConn::ev_del_read(void* p) {
-    event_del(static_cast<RedisConn*>(p)->rev_.get());
-}
-void RedisConn::ev_add_write(void* p) {
-    auto* self = static_cast<RedisConn*>(p);
-    if (!self->closed_)
-        event_add(self->wev_.get(), nullptr);
-}
-void RedisConn::ev_del_write(void* p) {
-    event_del(static_cast<RedisConn*>(p)->wev_.get());
-}
-void RedisConn::ev_cleanup(void* p) {
-    auto* self = static_cast<RedisConn*>(p);
-    event_del(self->rev_.get());
-    event_del(self->wev_.get());
 }
 
 } // namespace rh

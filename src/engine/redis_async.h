@@ -1,23 +1,29 @@
-// RAII wrapper for a hiredis 0.14 async connection on a libevent base.
-//
-// hiredis frees its context itself after a failed connect or a disconnect;
-// this class observes that in the callbacks and never frees it again. It
-// uses its own event adapter so that, after every read, it can refuse a
-// reply whose pending bulk header or unparsed bytes exceed its budget
-// (hiredis 0.14 has no limit and would buffer a 1 GB bulk string), and its
-// own reply functions count every object against that budget as hiredis
-// builds it (a "*2000000000" header would make hiredis calloc 16 GB up
-// front) and refuse any reply that no command asked for (hiredis 0.14 would
-// abort on an assert). A refused reply is a protocol error: the link dies.
+// A Redis connection of our own: a libevent bufferevent (plain TCP, or TLS
+// through bufferevent_openssl) whose bytes are parsed by hiredis's
+// redisReader -- the only part of hiredis we use. Debian 12's hiredis 0.14
+// has no TLS, no timeouts and resolves names with a blocking getaddrinfo;
+// its async context also aborted on replies nobody asked for. Here:
+// - every reply object is charged to a budget as the reader builds it, and
+//   a pending bulk header or unparsed input over the budget is refused
+//   before it is buffered (capped_reply_functions, ReplyMeter);
+// - a top-level reply no command asked for is refused (only a subscribed
+//   connection accepts pub/sub messages, ["message"|"subscribe", ch, x]);
+// - commands are pipelined: written at once, replies matched in order;
+// - a connect (TCP and TLS handshake) or a reply that takes longer than its
+//   timeout fails the connection with that reason.
+// A refused reply, a timeout, a TLS or socket error is fatal to the link.
 //
 // Callbacks: failed() is called at most once, after which the connection is
 // dead and says nothing more. Destroy a RedisConn outside its own callbacks
 // (call close() in a callback and destroy it later, e.g. from a timer).
 #pragma once
 
-#include <hiredis/async.h>
+#include <event2/bufferevent.h>
+#include <hiredis/hiredis.h>
 #include <hiredis/read.h>
+#include <openssl/ssl.h>
 
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <functional>
@@ -72,9 +78,26 @@ struct ReplyMeter {
 // fuzz target and the unit tests use it).
 redisReplyObjectFunctions* capped_reply_functions();
 
+// How to reach a server. Zero timeouts mean none.
+struct RedisConnOptions {
+    // From connect() until the connection is usable (TCP connected and, with
+    // TLS, the handshake and certificate verification done).
+    std::chrono::milliseconds connect_timeout{0};
+    // From the oldest outstanding command, or the last reply while more are
+    // owed, to its reply. A subscribed connection waits for pushes forever.
+    std::chrono::milliseconds reply_timeout{0};
+    // TLS when set (not owned; outlives the connection). Verification mode
+    // and trust anchors are the context's; the name is checked per link.
+    SSL_CTX* tls = nullptr;
+    // The name the certificate must carry (and, unless an IP literal, sent
+    // as SNI); empty: the host of the address connected to.
+    std::string server_name;
+};
+
 class RedisConn {
   public:
-    // reply is null when the connection died before the reply arrived.
+    // Never called with null: when the connection dies, failed() says why
+    // and the replies still owed are dropped.
     using ReplyFn = std::function<void(redisReply* reply)>;
     struct Callbacks {
         std::function<void()> connected;
@@ -82,7 +105,7 @@ class RedisConn {
         std::function<void(redisReply* reply)> push; // pub/sub messages
     };
 
-    RedisConn(event_base* base, HostPort addr, Callbacks cb);
+    RedisConn(event_base* base, HostPort addr, Callbacks cb, RedisConnOptions opts = {});
     ~RedisConn();
     RedisConn(const RedisConn&) = delete;
     RedisConn& operator=(const RedisConn&) = delete;
@@ -108,32 +131,49 @@ class RedisConn {
     bool admit_element(int idx, int type, std::string_view str);
 
   private:
-    static void on_connect(const redisAsyncContext* ac, int status);
-    static void on_disconnect(const redisAsyncContext* ac, int status);
-    static void on_reply(redisAsyncContext* ac, void* reply, void* privdata);
-    static void on_push(redisAsyncContext* ac, void* reply, void* privdata);
-    static void on_event(evutil_socket_t fd, short what, void* arg);
-    static void ev_add_read(void* p);
-    static void ev_del_read(void* p);
-    static void ev_add_write(void* p);
-    static void ev_del_write(void* p);
-    static void ev_cleanup(void* p);
+    struct BevFree {
+        void operator()(bufferevent* b) const { bufferevent_free(b); }
+    };
+    struct ReaderFree {
+        void operator()(redisReader* r) const { redisReaderFree(r); }
+    };
+    struct ReplyFree {
+        void operator()(redisReply* r) const { freeReplyObject(r); }
+    };
 
+    static void on_read(bufferevent* bev, void* arg);
+    static void on_bev_event(bufferevent* bev, short what, void* arg);
+
+    bool open_socket(std::string* err);
+    void read_replies();
+    void dispatch(redisReply* reply);
+    void on_connected();
+    void arm_reply_timer();
+    std::string event_error(short what);
     void fail(const std::string& err);
-    bool send(const std::vector<std::string>& argv, redisCallbackFn* fn);
+    bool send(const std::vector<std::string>& argv);
 
     event_base* base_;
     HostPort addr_;
     Callbacks cb_;
-    redisAsyncContext* ac_ = nullptr; // null once hiredis has freed it
-    EventPtr rev_, wev_;
+    RedisConnOptions opts_;
+    std::unique_ptr<bufferevent, BevFree> bev_;
+    std::unique_ptr<redisReader, ReaderFree> reader_;
+    SSL* ssl_ = nullptr; // owned by bev_ once it exists
     std::deque<ReplyFn> replies_;
     bool connected_ = false;
     bool closed_ = false;
     bool subscribed_ = false;
-    bool push_ = false;   // the reply being read is a pub/sub push
-    size_t expected_ = 0; // top-level replies still owed to us
+    bool push_ = false; // the reply being read can only be a pub/sub push
+    bool sync_ = false; // inside connect(): errors are returned, not called back
+    std::string sync_err_;
     ReplyMeter meter_;
+    Timer connect_timer_, reply_timer_;
 };
+
+// Whether a reply on a subscribed connection is a pub/sub message
+// (["message", channel, payload] or ["subscribe", channel, count]) rather
+// than the reply to a command (a subscribed RESP2 PING answers ["pong", ""]).
+bool is_push(const redisReply* r);
 
 } // namespace rh

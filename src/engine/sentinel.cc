@@ -65,21 +65,32 @@ void SentinelLink::set_clusters(std::vector<std::string> clusters) {
     reread();
 }
 
+std::vector<std::string> SentinelLink::auth_command() const {
+    if (settings_.username.empty())
+        return {"AUTH", settings_.password};
+    return {"AUTH", settings_.username, settings_.password};
+}
+
 void SentinelLink::connect_both() {
     stats_.state = LinkState::connecting;
     cmd_ready_ = sub_ready_ = false;
     auto fail = [this](const std::string& err) { mark_down(err); };
+    // The link's own timers bound the connect and each reply (connect_timer_,
+    // command_timer_): they cover AUTH and SUBSCRIBE too.
+    RedisConnOptions opts{.tls = settings_.tls, .server_name = settings_.server_name};
     cmd_ = std::make_unique<RedisConn>(
         base_, addr_,
         RedisConn::Callbacks{[this] { on_cmd_connected(); },
                              [fail](const std::string& e) { fail("command connection: " + e); },
-                             nullptr});
+                             nullptr},
+        opts);
     cmd_->set_reply_budget(ReplyBudget::for_clusters(settings_.clusters.size())); // MASTERS
     sub_ = std::make_unique<RedisConn>(
         base_, addr_,
         RedisConn::Callbacks{[this] { on_sub_connected(); },
                              [fail](const std::string& e) { fail("event connection: " + e); },
-                             [this](redisReply* r) { on_push(r); }});
+                             [this](redisReply* r) { on_push(r); }},
+        opts);
     sub_->set_reply_budget(ReplyBudget::for_events());
     connect_timer_.arm(settings_.connect_timeout);
     std::string err;
@@ -93,7 +104,7 @@ void SentinelLink::on_cmd_connected() {
         check_up();
         return;
     }
-    send({"AUTH", settings_.password}, [this](redisReply* r) {
+    send(auth_command(), [this](redisReply* r) {
         if (r->type == REDIS_REPLY_ERROR) {
             mark_down("AUTH failed: " + std::string(r->str, r->len));
             return;
@@ -113,7 +124,7 @@ void SentinelLink::on_sub_connected() {
         return;
     }
     // AUTH on the event connection, before it enters SUBSCRIBE mode.
-    sub_->command({"AUTH", settings_.password}, [this, subscribe](redisReply* r) {
+    sub_->command(auth_command(), [this, subscribe](redisReply* r) {
         if (!r) {
             mark_down("event connection: lost during AUTH");
             return;

@@ -34,7 +34,10 @@
 namespace rh {
 
 struct SentinelSettings {
-    std::string password; // empty: no AUTH
+    std::string password;    // empty: no AUTH
+    std::string username;    // with password: AUTH username password (ACL)
+    SSL_CTX* tls = nullptr;  // TLS when set (not owned)
+    std::string server_name; // to verify; empty: the Sentinel's host
     std::vector<std::string> clusters;
     std::chrono::milliseconds ping_interval{1000};
     std::chrono::milliseconds ping_timeout{3000};
@@ -107,6 +110,7 @@ class SentinelLink {
     using Clock = std::chrono::steady_clock;
 
     void connect_both();
+    std::vector<std::string> auth_command() const;
     void on_cmd_connected();
     void on_sub_connected();
     void on_push(redisReply* r);
