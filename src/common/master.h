@@ -17,7 +17,7 @@ struct MasterAt {
     // The IP literal the engine's ROLE check reached master.host at: what
     // the runtime socket is given and the template's master_addr. Empty
     // only for a state file of an older version (then master.host).
-    std::string addr;
+    std::string addr{};
     const std::string& address() const { return addr.empty() ? master.host : addr; }
     bool operator==(const MasterAt&) const = default;
 };

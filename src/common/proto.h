@@ -213,14 +213,14 @@ struct Ready {
 struct Master {
     std::string cluster;
     HostPort master; // as the Sentinels announced it: an IP literal or a host name
-    // The IP literal the ROLE check reached (master.host itself when that is
-    // one): what HAProxy's runtime switch is given.
-    std::string addr;
     uint64_t epoch = 0;
     // More Masters of the same burst follow at once (the engine sends a
     // storm as one burst): the parent waits for the last before it applies,
     // for at most a bounded time (output.h), so a burst is one batch.
     bool more = false;
+    // The IP literal the ROLE check reached (master.host itself when that is
+    // one): what HAProxy's runtime switch is given. Required on the wire.
+    std::string addr{};
     bool operator==(const Master&) const = default;
 };
 

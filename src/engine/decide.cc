@@ -555,7 +555,7 @@ void Decider::announce(Work& w) {
     w.announced = st->master;
     w.announced_epoch = st->epoch;
     w.announced_addr = w.addr;
-    proto::Master m{w.config.name, st->master, w.addr, st->epoch};
+    proto::Master m{w.config.name, st->master, st->epoch, false, w.addr};
     if (!hooks_.announce(m))
         log::error("cluster %s: cannot tell the parent", w.config.name.c_str());
     publish_if_applied(w); // already in effect (a restarted engine)
@@ -667,6 +667,7 @@ ApiCluster Decider::view_cluster(const Work& w) const {
     c.external_port = w.config.external_port;
     if (const ClusterState* st = topology_.state(c.name); st && st->has_master) {
         c.master = st->master;
+        c.master_addr = w.addr;
         c.epoch = st->epoch;
         c.confirmed = !st->seeded;
         c.confirmed_at = wall(st->confirmed_at);

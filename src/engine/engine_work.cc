@@ -536,6 +536,9 @@ ApiView Engine::build_view() const {
         v.sentinel_reconnects += st.reconnects;
         v.sentinels.push_back(std::move(s));
     }
+    for (auto& n : sentinel_names_)
+        v.sentinel_names.push_back(ApiSentinelName{
+            format_host_port(n->name), {n->ids.begin(), n->ids.end()}, n->error, n->resolved_at});
     v.clusters = decider_->view_clusters();
     v.events = decider_->events().last();
     v.events_evicted = decider_->events().evicted();
