@@ -26,7 +26,7 @@ struct ConfirmResult {
     std::string detail;
     // The IP literal the check connected to (the candidate's host name
     // resolved); empty when it never got that far.
-    std::string addr;
+    std::string addr{};
 };
 const char* confirm_role_name(ConfirmResult::Role r);
 

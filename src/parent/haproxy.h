@@ -19,7 +19,7 @@ struct HaproxyCluster {
     std::string backend, server; // runtime-socket names of the cluster's server line
     // The IP literal master's host led to (the template's master_addr);
     // empty: master->host, an IP literal itself.
-    std::string addr;
+    std::string addr{};
     const std::string& address() const { return addr.empty() ? master->host : addr; }
 
     bool operator==(const HaproxyCluster&) const = default;

@@ -169,10 +169,10 @@ static void rejects_bytes_left_over(void**) {
 
 static void rejects_truncated_payload(void**) {
     auto f = frame_of(Master{"testing", {"127.0.0.1", 7001}, 1, false, "127.0.0.1"});
-    // Claim two bytes less: the "more" flag is gone, the epoch cut short.
-    f[7] = static_cast<uint8_t>(f[7] - 2);
-    f.pop_back();
-    f.pop_back();
+    // Claim 13 bytes less: addr (2 + 9 bytes) and the "more" flag are
+    // gone, the epoch cut short.
+    f[7] = static_cast<uint8_t>(f[7] - 13);
+    f.resize(f.size() - 13);
     std::string err;
     assert_false(roundtrip_bytes(f, &err).has_value());
     assert_non_null(strstr(err.c_str(), "truncated"));
@@ -215,8 +215,8 @@ static void rejects_injected_host(void**) {
 // never empty, never a name, at most INET6_ADDRSTRLEN - 1 bytes.
 static void master_addr_is_an_ip_literal(void**) {
     std::string err;
-    auto named = roundtrip_bytes(master_frame("testing", "redis-0.redis.ns.svc", 6379, "fd00::1"),
-                                 &err);
+    auto named =
+        roundtrip_bytes(master_frame("testing", "redis-0.redis.ns.svc", 6379, "fd00::1"), &err);
     assert_true(named.has_value());
     auto& m = std::get<Master>(*named);
     assert_string_equal(m.master.host.c_str(), "redis-0.redis.ns.svc");
