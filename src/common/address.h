@@ -26,6 +26,9 @@ bool is_ipv4_literal(std::string_view s);
 bool is_ipv6_literal(std::string_view s);
 bool is_hostname(std::string_view s); // RFC 1123, <= 253 characters
 bool valid_host(std::string_view s);  // any of the three above
+inline bool is_ip_literal(std::string_view s) {
+    return is_ipv4_literal(s) || is_ipv6_literal(s);
+}
 
 // Parses a decimal port 1-65535 with no sign, spaces or leading junk.
 std::optional<uint16_t> parse_port(std::string_view s);

@@ -12,8 +12,13 @@
 namespace rh {
 
 struct MasterAt {
-    HostPort master;
+    HostPort master; // as the Sentinels announced it: IP literal or host name
     uint64_t epoch = 0;
+    // The IP literal the engine's ROLE check reached master.host at: what
+    // the runtime socket is given and the template's master_addr. Empty
+    // only for a state file of an older version (then master.host).
+    std::string addr{};
+    const std::string& address() const { return addr.empty() ? master.host : addr; }
     bool operator==(const MasterAt&) const = default;
 };
 

@@ -311,6 +311,22 @@ constexpr const char* kTimerRange = "out of range (1 ms to 24 h)";
 template <typename M, typename T>
 concept Is = std::same_as<std::remove_const_t<M>, T>;
 
+bool ip_literal(std::string_view s) {
+    return is_ipv4_literal(s) || is_ipv6_literal(s);
+}
+
+bool empty_or_ip_literal(std::string_view s) {
+    return s.empty() || ip_literal(s);
+}
+
+template <typename IO, Is<ConfigBegin> M> bool resolver_fields(IO& io, M& m) {
+    return io.str(m.resolv_conf, "resolv_conf", kMaxText, printable_text, "control character") &&
+           io.boolean(m.resolv_conf_set, "resolv_conf_set") &&
+           io.str(m.hosts_file, "hosts_file", kMaxText, printable_text, "control character") &&
+           io.u32(m.resolve_interval_ms, "resolve_interval", timer, kTimerRange) &&
+           io.u32(m.resolve_timeout_ms, "resolve_timeout", timer, kTimerRange);
+}
+
 template <typename IO, Is<ConfigBegin> M> bool fields(IO& io, M& m) {
     return io.u64(m.generation, "generation") && io.u8(m.log_level, "log_level", log_level) &&
            io.u32(m.log_facility, "log_facility", log_facility) &&
@@ -357,7 +373,8 @@ template <typename IO, Is<ConfigBegin> M> bool fields(IO& io, M& m) {
            io.str(m.tls_key_file, "tls_key_file", kMaxText, printable_text, "control character") &&
            io.boolean(m.tls_verify, "tls_verify") &&
            io.str(m.tls_server_name, "tls_server_name", kMaxHost, printable_text,
-                  "control character");
+                  "control character") &&
+           resolver_fields(io, m);
 }
 
 template <typename IO, Is<ConfigSentinel> M> bool fields(IO& io, M& m) {
@@ -379,7 +396,9 @@ template <typename IO, Is<ConfigCluster> M> bool fields(IO& io, M& m) {
            io.str(m.consul_datacenter, "consul_datacenter", kMaxText, printable_text, ctl) &&
            io.str_list(m.consul_tags, "consul_tags", kMaxText, printable_text, ctl) &&
            io.boolean(m.removed, "removed") && io.str(m.username, "username", kMaxSecret) &&
-           io.boolean(m.tls, "tls");
+           io.boolean(m.tls, "tls") &&
+           io.str(m.applied_addr, "applied_addr", kMaxIpLiteral, empty_or_ip_literal,
+                  "not an IP literal");
 }
 
 template <typename IO, Is<ConfigEnd> M> bool fields(IO& io, M& m) {
@@ -424,7 +443,8 @@ template <typename IO, Is<Ready> M> bool fields(IO& io, M& m) {
 template <typename IO, Is<Master> M> bool fields(IO& io, M& m) {
     return io.str(m.cluster, "cluster", kMaxName, cluster_name, "invalid cluster name") &&
            io.host_port(m.master, "master") && io.u64(m.epoch, "epoch") &&
-           io.boolean(m.more, "more");
+           io.boolean(m.more, "more") &&
+           io.str(m.addr, "addr", kMaxIpLiteral, ip_literal, "not an IP literal");
 }
 
 template <typename T>

@@ -33,13 +33,15 @@
 namespace rh::proto {
 
 // 2: ApplyResult gained path and reason; ProcessStats. 3: Master.more.
-inline constexpr uint16_t kVersion = 3;
+// 4: Master.addr; ConfigBegin's resolver settings.
+inline constexpr uint16_t kVersion = 4;
 inline constexpr size_t kHeaderSize = 12;
 inline constexpr size_t kMaxPayload = 64 * 1024;
 
 // Caps on individual fields, checked on both ends.
 inline constexpr size_t kMaxName = kMaxClusterName; // cluster names
 inline constexpr size_t kMaxHost = 253;             // RFC 1123
+inline constexpr size_t kMaxIpLiteral = 45;         // INET6_ADDRSTRLEN - 1
 inline constexpr size_t kMaxSecret = 4096;          // passwords, tokens
 inline constexpr size_t kMaxText = 1024;            // error texts, display strings
 inline constexpr size_t kMaxPem = 48 * 1024;
@@ -115,6 +117,13 @@ struct ConfigBegin {
     std::string tls_ca_file, tls_cert_file, tls_key_file;
     bool tls_verify = true;
     std::string tls_server_name;
+    // The resolver, read by the engine before its chroot; the interval at
+    // which Sentinel addresses given by name are looked up again.
+    std::string resolv_conf = "/etc/resolv.conf";
+    bool resolv_conf_set = false; // given in the configuration: unreadable is fatal
+    std::string hosts_file = "/etc/hosts";
+    uint32_t resolve_interval_ms = 30000;
+    uint32_t resolve_timeout_ms = 5000;
 
     bool operator==(const ConfigBegin&) const = default;
 };
@@ -143,6 +152,9 @@ struct ConfigCluster {
     bool removed = false;
     std::string username; // ACL user for ROLE
     bool tls = false;     // ROLE over TLS
+    // The IP literal applied_master was reached at (empty: not known, as
+    // from a state file written before names were resolved).
+    std::string applied_addr;
 
     bool operator==(const ConfigCluster&) const = default;
 };
@@ -209,12 +221,15 @@ struct Ready {
 
 struct Master {
     std::string cluster;
-    HostPort master;
+    HostPort master; // as the Sentinels announced it: an IP literal or a host name
     uint64_t epoch = 0;
     // More Masters of the same burst follow at once (the engine sends a
     // storm as one burst): the parent waits for the last before it applies,
     // for at most a bounded time (output.h), so a burst is one batch.
     bool more = false;
+    // The IP literal the ROLE check reached (master.host itself when that is
+    // one): what HAProxy's runtime switch is given. Required on the wire.
+    std::string addr{};
     bool operator==(const Master&) const = default;
 };
 

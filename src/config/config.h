@@ -79,6 +79,9 @@ struct Config {
     std::string pid_file;
     Millis startup_grace{10000};
     bool api_show_commands = false; // /api/configuration shows check and reload commands
+    // The engine's resolver, read before its chroot (empty hosts_file: none).
+    std::string resolv_conf = "/etc/resolv.conf", hosts_file = "/etc/hosts";
+    bool resolv_conf_set = false;
     // [sentinels]
     std::vector<HostPort> sentinels;
     std::string sentinel_password;
@@ -90,6 +93,9 @@ struct Config {
     Millis ping_interval{1000}, ping_timeout{1000}, connect_timeout{1000}, reread_interval{5000},
         confirm_timeout{1000}, forget_discovered_after{600000}, backoff_max{10000};
     uint64_t max_epoch_jump = 1000;
+    // Names: how often a Sentinel address given by name is looked up again,
+    // and how long one lookup may take.
+    Millis resolve_interval{30000}, resolve_timeout{5000};
     // [cluster NAME], sorted by name
     std::vector<ClusterConfig> clusters;
     // [tls], optional
@@ -116,7 +122,7 @@ struct Config {
 
     // Lines of keys that check_environment() reports on (0 = not given).
     int user_line = 0, chroot_line = 0, state_file_line = 0, template_line = 0, output_line = 0,
-        token_file_line = 0, ca_file_line = 0;
+        token_file_line = 0, ca_file_line = 0, resolv_conf_line = 0, hosts_file_line = 0;
 };
 
 struct ParseResult {

@@ -32,6 +32,11 @@ proto::ConfigBegin global_message(const Config& c, uint64_t generation) {
     b.forget_discovered_after_ms = ms(c.forget_discovered_after);
     b.backoff_max_ms = ms(c.backoff_max);
     b.max_epoch_jump = c.max_epoch_jump;
+    b.resolv_conf = c.resolv_conf;
+    b.resolv_conf_set = c.resolv_conf_set;
+    b.hosts_file = c.hosts_file;
+    b.resolve_interval_ms = ms(c.resolve_interval);
+    b.resolve_timeout_ms = ms(c.resolve_timeout);
     b.consul = c.consul;
     b.consul_address = c.consul_address;
     b.consul_mode = c.consul_mode;
@@ -97,6 +102,7 @@ std::vector<proto::Message> engine_messages(const Config& c, uint64_t generation
         if (auto it = applied.find(cl.name); it != applied.end()) {
             m.applied_master = it->second.master;
             m.applied_epoch = it->second.epoch;
+            m.applied_addr = it->second.addr;
         }
         out.emplace_back(std::move(m));
     }

@@ -313,6 +313,20 @@ void Interpreter::global(const Section& s) {
               {"startup_grace", false, [&](const Entry& e) { duration(e, &c_.startup_grace); }},
               {"api_show_commands", false,
                [&](const Entry& e) { boolean(e, &c_.api_show_commands); }},
+              {"resolv_conf", false,
+               [&](const Entry& e) {
+                   str(e, &c_.resolv_conf, &c_.resolv_conf_line);
+                   c_.resolv_conf_set = !e.value.empty();
+               }},
+              {"hosts_file", false,
+               [&](const Entry& e) {
+                   if (!printable(e.value)) {
+                       error(e.line, e.key + ": control character in value");
+                       return;
+                   }
+                   c_.hosts_file = e.value; // empty: no hosts table
+                   c_.hosts_file_line = e.line;
+               }},
           });
     if (listen.none_line)
         c_.api_listen.clear();
@@ -364,6 +378,8 @@ void Interpreter::sentinels(const Section& s) {
             {"backoff_max", false, [&](const Entry& e) { duration(e, &c_.backoff_max); }},
             {"max_epoch_jump", false,
              [&](const Entry& e) { positive(e, ~uint64_t{0}, &c_.max_epoch_jump); }},
+            {"resolve_interval", false, [&](const Entry& e) { duration(e, &c_.resolve_interval); }},
+            {"resolve_timeout", false, [&](const Entry& e) { duration(e, &c_.resolve_timeout); }},
         });
     // A bad address is reported as such, not also as missing.
     bool has_address = std::any_of(s.entries.begin(), s.entries.end(),

@@ -98,6 +98,8 @@ json_t* cluster_obj(const ApiCluster& c) {
     json_object_set_new(o, "externalPort", json_integer(c.external_port));
     json_object_set_new(o, "ip", c.master ? str(c.master->host) : json_null());
     json_object_set_new(o, "port", c.master ? json_integer(c.master->port) : json_null());
+    json_object_set_new(o, "addr",
+                        c.master && !c.master_addr.empty() ? str(c.master_addr) : json_null());
     json_object_set_new(o, "epoch", json_integer(static_cast<json_int_t>(c.epoch)));
     json_object_set_new(o, "confirmed", json_boolean(c.confirmed));
     json_object_set_new(o, "confirmedAt", str(rfc3339_utc(c.confirmed_at)));
@@ -239,6 +241,21 @@ std::string render_sentinels(const ApiView& v) {
     for (const auto& s : v.sentinels)
         json_object_set_new(m, s.address.c_str(), sentinel_obj(s));
     json_object_set_new(o.get(), "sentinels", m);
+    // Sentinels configured by name: each name's last answer, or why it
+    // does not resolve (retried with backoff).
+    json_t* names = json_object();
+    for (const auto& n : v.sentinel_names) {
+        json_t* no = json_object();
+        json_t* ids = json_array();
+        for (const auto& id : n.sentinels)
+            json_array_append_new(ids, str(id));
+        json_object_set_new(no, "sentinels", ids);
+        json_object_set_new(no, "resolveError",
+                            n.resolve_error.empty() ? json_null() : str(n.resolve_error));
+        json_object_set_new(no, "resolvedAt", str(rfc3339_utc(n.resolved_at)));
+        json_object_set_new(names, n.name.c_str(), no);
+    }
+    json_object_set_new(o.get(), "names", names);
     return dump(o);
 }
 

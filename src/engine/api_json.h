@@ -37,6 +37,7 @@ struct ApiCluster {
     std::string name;
     uint16_t external_port = 0;
     std::optional<HostPort> master;
+    std::string master_addr; // the IP literal master's host led to ("" unknown)
     uint64_t epoch = 0;
     bool confirmed = false;
     int64_t confirmed_at = 0;
@@ -96,8 +97,17 @@ struct ApiConfig {
     std::vector<ApiConfigEntry> settings;
 };
 
+// A configured Sentinel address given by name, and what it resolved to.
+struct ApiSentinelName {
+    std::string name;                   // host:port as configured
+    std::vector<std::string> sentinels; // the host:port ids of its last answer
+    std::string resolve_error;          // the last lookup's failure, "" after a success
+    int64_t resolved_at = 0;            // unix seconds; 0 = never
+};
+
 struct ApiView {
     std::vector<ApiSentinel> sentinels;
+    std::vector<ApiSentinelName> sentinel_names;
     std::vector<ApiCluster> clusters;
     ApiConfig config;
     std::string version;

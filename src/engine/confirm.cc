@@ -95,7 +95,7 @@ void Confirmer::finish(ConfirmResult::Role role, std::string detail) {
     if (!conn_)
         return;
     timeout_timer_.cancel();
-    result_ = ConfirmResult{role, std::move(detail)};
+    result_ = ConfirmResult{role, std::move(detail), {}};
     conn_->close();
     dead_ = std::move(conn_);
     notify_.arm(std::chrono::microseconds(0));
@@ -107,6 +107,8 @@ void Confirmer::deliver() {
     cb_ = nullptr;
     ConfirmResult res = result_;
     HostPort who = candidate_;
+    if (is_ip_literal(who.host))
+        res.addr = who.host;
     if (cb)
         cb(who, res); // may destroy *this: touch nothing after
 }

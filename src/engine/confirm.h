@@ -24,6 +24,9 @@ struct ConfirmResult {
     // not_master: the role it reported ("slave"); error: why ("connect:
     // Connection refused", "timeout after 2000 ms", "bad ROLE reply: ...").
     std::string detail;
+    // The IP literal the check connected to (the candidate's host name
+    // resolved); empty when it never got that far.
+    std::string addr{};
 };
 const char* confirm_role_name(ConfirmResult::Role r);
 

@@ -21,6 +21,10 @@ struct Decider::Work {
     bool retry_pending = false;        // a failed confirmation waits for retry_due
     std::optional<HostPort> announced; // last master sent to the parent
     uint64_t announced_epoch = 0;
+    // The IP literal the current master was confirmed at (its name
+    // resolved), and the one last sent to the parent.
+    std::string addr;
+    std::string announced_addr;
     std::optional<HostPort> published; // last master given to Consul
     uint64_t published_epoch = 0;
     std::string last_reasons; // to log each refusal once, not on every re-read
@@ -81,6 +85,7 @@ Decider::Decider(DeciderSettings settings, const std::vector<proto::ConfigCluste
         w->config = c;
         if (c.applied_master) {
             topology_.seed(c.name, *c.applied_master, c.applied_epoch, now);
+            w->addr = c.applied_addr;
             w->applied = {c.name, proto::ApplyState::Applied, c.applied_master, c.applied_epoch, 0,
                           ""};
         }
@@ -412,11 +417,14 @@ void Decider::on_role(const std::string& name, uint64_t epoch, const HostPort& c
     w.confirming.reset();
     if (r.role != ConfirmResult::Role::master)
         return role_refused(w, c, epoch, r);
+    if (readdressed(w, c, epoch, r))
+        return evaluate(name);
     Verdict v = topology_.verdict(name);
     TopologyTime now = hooks_.now();
     const ClusterState* before = topology_.state(name);
     bool initial = !before || !before->has_master; // the first since start-up is no switch
     if (topology_.confirmed(name, c, epoch, now)) {
+        w.addr = r.addr.empty() ? c.host : r.addr;
         std::string who;
         for (auto& s : v.supporters)
             who += (who.empty() ? "" : ", ") + s;
@@ -440,6 +448,46 @@ void Decider::on_role(const std::string& name, uint64_t epoch, const HostPort& c
              {c, epoch, "", false, "ROLE master, but the Sentinels no longer agree on it"});
     }
     evaluate(name);
+}
+
+// The current master, named by a host name, answered ROLE master at
+// another address than the one it was confirmed at (its name now leads
+// elsewhere: a pod restarted faster than Sentinel's down-after): the new
+// address is announced like a failover. True when that was the case.
+bool Decider::readdressed(Work& w, const HostPort& c, uint64_t epoch, const ConfirmResult& r) {
+    const ClusterState* st = topology_.state(w.config.name);
+    if (!st || !st->has_master || st->master != c || st->epoch != epoch || r.addr.empty() ||
+        r.addr == w.addr)
+        return false;
+    if (!w.addr.empty()) {
+        log::notice("cluster %s: master %s now at %s (was %s), confirmed by ROLE",
+                    w.config.name.c_str(), format_host_port(c).c_str(), r.addr.c_str(),
+                    w.addr.c_str());
+        note(w.config.name, EventKind::confirmed, EventReason::readdressed,
+             {c, epoch, "", true, "ROLE master at " + r.addr + " (was " + w.addr + ")"});
+    }
+    w.addr = r.addr;
+    w.confirm_attempts = 0;
+    return true;
+}
+
+void Decider::readdress(const std::string& cluster, const std::vector<std::string>& addrs) {
+    auto it = clusters_.find(cluster);
+    if (it == clusters_.end())
+        return;
+    Work& w = *it->second;
+    const ClusterState* st = topology_.state(cluster);
+    if (!st || !st->has_master || is_ip_literal(st->master.host) || w.confirming || addrs.empty() ||
+        std::find(addrs.begin(), addrs.end(), w.addr) != addrs.end())
+        return;
+    log::info("cluster %s: %s now resolves to %s, not %s", cluster.c_str(),
+              format_host_port(st->master).c_str(), addrs.front().c_str(), w.addr.c_str());
+    start_confirm(w, st->master, st->epoch);
+}
+
+const std::string* Decider::master_addr(const std::string& cluster) const {
+    auto it = clusters_.find(cluster);
+    return it == clusters_.end() ? nullptr : &it->second->addr;
 }
 
 // The candidate is not (or not yet) a master: never shown; asked again after
@@ -472,7 +520,17 @@ void Decider::announce(Work& w) {
     const ClusterState* st = topology_.state(w.config.name);
     if (!st || !st->has_master)
         return;
-    if (w.announced && *w.announced == st->master && w.announced_epoch == st->epoch)
+    if (w.addr.empty() && is_ip_literal(st->master.host))
+        w.addr = st->master.host;
+    if (w.addr.empty()) {
+        // A master named by a host name, seeded without its address (an
+        // older state file): ROLE-check it where its name leads first.
+        if (!w.confirming)
+            start_confirm(w, st->master, st->epoch);
+        return;
+    }
+    if (w.announced && *w.announced == st->master && w.announced_epoch == st->epoch &&
+        w.announced_addr == w.addr)
         return;
     if (st->seeded) {
         Verdict v = topology_.verdict(w.config.name);
@@ -496,7 +554,9 @@ void Decider::announce(Work& w) {
     }
     w.announced = st->master;
     w.announced_epoch = st->epoch;
-    if (!hooks_.announce(proto::Master{w.config.name, st->master, st->epoch}))
+    w.announced_addr = w.addr;
+    proto::Master m{w.config.name, st->master, st->epoch, false, w.addr};
+    if (!hooks_.announce(m))
         log::error("cluster %s: cannot tell the parent", w.config.name.c_str());
     publish_if_applied(w); // already in effect (a restarted engine)
 }
@@ -607,6 +667,7 @@ ApiCluster Decider::view_cluster(const Work& w) const {
     c.external_port = w.config.external_port;
     if (const ClusterState* st = topology_.state(c.name); st && st->has_master) {
         c.master = st->master;
+        c.master_addr = w.addr;
         c.epoch = st->epoch;
         c.confirmed = !st->seeded;
         c.confirmed_at = wall(st->confirmed_at);

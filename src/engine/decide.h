@@ -133,6 +133,13 @@ class Decider {
     bool on_apply_result(const proto::ApplyResult& r);
 
     void retry_due(const std::string& cluster); // the arm_retry delay is over
+    // The current master's host name now resolves to addrs: when the
+    // address it was confirmed at is not among them, ROLE-check it again
+    // (where the name leads now) and announce the new address if it is
+    // master there. Nothing for a master named by an IP literal.
+    void readdress(const std::string& cluster, const std::vector<std::string>& addrs);
+    // The IP literal the current master was confirmed at ("" if none).
+    const std::string* master_addr(const std::string& cluster) const;
     void evaluate_all();
 
     size_t cluster_count() const { return clusters_.size(); }
@@ -158,6 +165,7 @@ class Decider {
     void start_confirm(Work& w, const HostPort& candidate, uint64_t epoch);
     void on_role(const std::string& cluster, uint64_t epoch, const HostPort& c,
                  const ConfirmResult& r);
+    bool readdressed(Work& w, const HostPort& c, uint64_t epoch, const ConfirmResult& r);
     void role_refused(Work& w, const HostPort& c, uint64_t epoch, const ConfirmResult& r);
     void announce(Work& w);
     void publish_if_applied(Work& w);

@@ -22,6 +22,7 @@ class Channel;
 class Consul;
 class CurlLibrary;
 class Decider;
+class Resolver;
 class SentinelLink;
 struct ApiConfig;
 struct ApiView;
@@ -64,6 +65,12 @@ class Engine {
     void start_role_check(const proto::ConfigCluster& c, const HostPort& candidate, RoleDone done);
     void start_queued_role_checks();
     void housekeeping();
+    // Names (engine_work.cc): Sentinel addresses given by name, resolved
+    // into configured Sentinels, and masters' names looked up again.
+    struct SentinelName;
+    void resolve_sentinel_name(SentinelName& n);
+    void sentinel_name_resolved(SentinelName& n, const struct ResolveResult& r);
+    void readdress_masters();
     bool announce(const proto::Master& m);
     void confirm_progress();
     void flush_announcements();
@@ -85,6 +92,9 @@ class Engine {
     // TLS client contexts (null: no TLS); the anonymous one has no client
     // certificate, for Sentinels we do not trust. They outlive every link.
     SslCtxPtr tls_ctx_, tls_anon_ctx_;
+    std::unique_ptr<Resolver> resolver_; // configured before the drop
+    std::vector<std::unique_ptr<SentinelName>> sentinel_names_;
+    std::unique_ptr<Timer> readdress_timer_;
     std::unique_ptr<Decider> decider_;
     std::map<std::string, std::unique_ptr<SentinelLink>> links_; // by id, as decider_'s
     std::map<std::string, std::unique_ptr<RoleCheck>> roles_;    // by cluster

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <set>
 
 #include "autoconfig.h"
 #include "common/channel.h"
@@ -17,6 +18,7 @@
 #include "engine/curl_lib.h"
 #include "engine/decide.h"
 #include "engine/engine.h"
+#include "engine/resolver.h"
 #include "engine/sentinel.h"
 #include "engine/topology.h"
 
@@ -40,6 +42,23 @@ struct Engine::RoleCheck {
         : confirmer(base), retry(base, std::move(retry_due)) {}
     Confirmer confirmer;
     Timer retry;
+    Resolver::Id resolving = 0; // the candidate's name being looked up first
+};
+
+// A configured Sentinel address whose host is a name: every address it
+// resolves to is a configured (trusted) Sentinel. Looked up again every
+// resolve_interval; a failed lookup keeps the Sentinels of the last answer
+// and is retried with backoff.
+struct Engine::SentinelName {
+    SentinelName(Engine* e, event_base* base, HostPort n)
+        : name(std::move(n)), timer(base, [e, this] { e->resolve_sentinel_name(*this); }) {}
+    HostPort name;
+    Timer timer;
+    Resolver::Id pending = 0;
+    std::set<std::string> ids; // the Sentinels its last answer gave
+    std::string error;         // the last lookup's failure, "" after a success
+    int64_t resolved_at = 0;   // unix seconds of the last answer; 0: never
+    unsigned failures = 0;
 };
 
 namespace {
@@ -71,6 +90,9 @@ Engine::~Engine() {
     // Links, confirmers and transfers hold events on base_: free them before it.
     consul_.reset();
     roles_.clear();
+    sentinel_names_.clear();
+    readdress_timer_.reset();
+    resolver_.reset();
     links_.clear();
     decider_.reset();
     api_.reset();
@@ -122,6 +144,18 @@ void Engine::before_drop() {
     }
     rng_.seed(static_cast<unsigned>(getpid()) ^ static_cast<unsigned>(time(nullptr)));
     load_tls();
+    // The resolver reads its files and opens its sockets here: nothing of
+    // it needs to exist inside the chroot.
+    ResolverSettings rs;
+    rs.resolv_conf = g.resolv_conf;
+    rs.hosts_file = g.hosts_file;
+    rs.timeout = Millis(g.resolve_timeout_ms);
+    resolver_ = std::make_unique<Resolver>(base_.get(), rs);
+    {
+        std::string err;
+        if (!resolver_->load(g.resolv_conf_set, &err))
+            log::fatalx("resolver: %s", err.c_str());
+    }
     // libcurl is loaded (with its TLS library, which reads its
     // configuration) here, while the whole file system is still visible, and
     // only when Consul is configured: see curl_lib.h.
@@ -140,8 +174,16 @@ void Engine::after_drop() {
     hold_timer_ = std::make_unique<Timer>(base_.get(), [this] { flush_announcements(); });
     stall_timer_ = std::make_unique<Timer>(base_.get(), [this] { flush_announcements(); });
     start_decider();
-    for (auto& s : config_.sentinels)
-        decider_->add_sentinel(s, true);
+    for (auto& s : config_.sentinels) {
+        if (is_ip_literal(s.host)) {
+            decider_->add_sentinel(s, true);
+            continue;
+        }
+        sentinel_names_.push_back(std::make_unique<SentinelName>(this, base_.get(), s));
+        resolve_sentinel_name(*sentinel_names_.back());
+    }
+    readdress_timer_ = std::make_unique<Timer>(base_.get(), [this] { readdress_masters(); });
+    readdress_timer_->arm(Millis(config_.global.reread_interval_ms));
     start_consul();
     view_timer_ = std::make_unique<Timer>(base_.get(), [this] { publish_view(); });
     if (api_)
@@ -244,6 +286,9 @@ void Engine::open_link(const std::string& id, const HostPort& addr, bool trusted
     }
     st.tls = tls_for(g.sentinel_tls, trusted);
     st.server_name = g.tls_server_name;
+    for (auto& n : sentinel_names_)
+        if (st.server_name.empty() && n->ids.count(id))
+            st.server_name = n->name.host; // configured by name: verify that name
     for (auto& c : config_.clusters)
         st.clusters.push_back(c.name);
     st.ping_interval = Millis(g.ping_interval_ms);
@@ -277,7 +322,7 @@ void Engine::open_link(const std::string& id, const HostPort& addr, bool trusted
 void Engine::check_role(const proto::ConfigCluster& c, const HostPort& candidate, RoleDone done) {
     confirm_progress();
     // A new check for a cluster replaces its check in flight or waiting.
-    if (roles_.at(c.name)->confirmer.pending())
+    if (roles_.at(c.name)->confirmer.pending() || roles_.at(c.name)->resolving)
         return start_role_check(c, candidate, std::move(done));
     if (auto it = role_waiting_.find(c.name); it != role_waiting_.end()) {
         it->second = QueuedRoleCheck{&c, candidate, std::move(done)};
@@ -293,20 +338,134 @@ void Engine::check_role(const proto::ConfigCluster& c, const HostPort& candidate
 }
 
 // Counted in role_checks_running_ by the caller (or already, when it
-// replaces a check in flight).
+// replaces a check in flight). A candidate named by a host name is looked up
+// first (asynchronously: a slow name delays only this check) and ROLE is
+// asked at its first address; `done` hears of the candidate as named, with
+// the address in ConfirmResult::addr.
 void Engine::start_role_check(const proto::ConfigCluster& c, const HostPort& candidate,
                               RoleDone done) {
-    roles_.at(c.name)->confirmer.set_transport(
-        c.username, RedisConnOptions{.tls = tls_for(c.tls, true),
-                                     .server_name = config_.global.tls_server_name});
-    roles_.at(c.name)->confirmer.confirm(
-        candidate, c.password, Millis(config_.global.confirm_timeout_ms),
-        [this, done = std::move(done)](const HostPort& h, const ConfirmResult& r) {
-            role_checks_running_--;
-            done(h, r); // may announce, or check again
-            confirm_progress();
-            start_queued_role_checks();
+    RoleCheck& rc = *roles_.at(c.name);
+    // TLS verifies the name the candidate was announced by (or server_name),
+    // not the address it resolved to.
+    const std::string& sni = config_.global.tls_server_name;
+    rc.confirmer.set_transport(
+        c.username,
+        RedisConnOptions{.tls = tls_for(c.tls, true),
+                         .server_name = !sni.empty() || is_ip_literal(candidate.host)
+                                            ? sni
+                                            : candidate.host});
+    if (rc.resolving) {
+        resolver_->cancel(rc.resolving);
+        rc.resolving = 0;
+    }
+    auto finished = [this, done = std::move(done)](const HostPort& h, const ConfirmResult& r) {
+        role_checks_running_--;
+        done(h, r); // may announce, or check again
+        confirm_progress();
+        start_queued_role_checks();
+    };
+    if (is_ip_literal(candidate.host)) {
+        rc.confirmer.confirm(candidate, c.password, Millis(config_.global.confirm_timeout_ms),
+                             std::move(finished));
+        return;
+    }
+    rc.confirmer.cancel(); // a check in flight is replaced
+    std::string password = c.password;
+    rc.resolving = resolver_->resolve(
+        candidate.host, [this, &rc, candidate, password,
+                         finished = std::move(finished)](const ResolveResult& res) mutable {
+            rc.resolving = 0;
+            if (!res.ok()) {
+                ConfirmResult r{
+                    ConfirmResult::Role::error, "resolve " + candidate.host + ": " + res.error, {}};
+                return finished(candidate, r);
+            }
+            rc.confirmer.confirm(
+                HostPort{res.addrs.front(), candidate.port}, password,
+                Millis(config_.global.confirm_timeout_ms),
+                [candidate, finished = std::move(finished)](
+                    const HostPort&, const ConfirmResult& r) mutable { finished(candidate, r); });
         });
+}
+
+// Each configured Sentinel name, looked up: new addresses become configured
+// Sentinels, addresses no longer in the answer are forgotten. A failure
+// changes nothing (a DNS outage must not take the Sentinels away) and is
+// retried after 1 s doubling up to resolve_interval.
+void Engine::resolve_sentinel_name(SentinelName& n) {
+    if (n.pending)
+        return;
+    n.pending = resolver_->resolve(n.name.host, [this, &n](const ResolveResult& r) {
+        n.pending = 0;
+        sentinel_name_resolved(n, r);
+    });
+}
+
+void Engine::sentinel_name_resolved(SentinelName& n, const ResolveResult& r) {
+    auto& g = config_.global;
+    std::string label = format_host_port(n.name);
+    if (!r.ok()) {
+        if (n.error != r.error)
+            log::warn("sentinel %s: cannot resolve: %s; retrying", label.c_str(), r.error.c_str());
+        n.error = r.error;
+        n.failures++;
+        auto delay =
+            std::min<uint64_t>(1000ull << std::min(n.failures - 1, 10u), g.resolve_interval_ms);
+        n.timer.arm(Millis(delay));
+        mark_dirty();
+        return;
+    }
+    if (!n.error.empty() || n.resolved_at == 0)
+        log::info("sentinel %s: resolves to %zu address(es)", label.c_str(), r.addrs.size());
+    n.error.clear();
+    n.failures = 0;
+    n.resolved_at = static_cast<int64_t>(time(nullptr));
+    // n.ids is current before the links open: open_link() asks it which
+    // name a Sentinel was configured by (TLS verifies that name).
+    std::set<std::string> before = std::move(n.ids);
+    n.ids.clear();
+    for (auto& a : r.addrs)
+        n.ids.insert(format_host_port(HostPort{a, n.name.port}));
+    for (auto& a : r.addrs) {
+        HostPort hp{a, n.name.port};
+        std::string id = format_host_port(hp);
+        if (!before.count(id))
+            log::info("sentinel %s: %s is one of its addresses", label.c_str(), id.c_str());
+        decider_->add_sentinel(hp, true); // nothing for one already known
+    }
+    for (auto& id : before) {
+        if (n.ids.count(id))
+            continue;
+        // Still configured otherwise (a literal, or another name's answer)?
+        bool kept = std::any_of(config_.sentinels.begin(), config_.sentinels.end(),
+                                [&](const HostPort& s) { return format_host_port(s) == id; });
+        for (auto& other : sentinel_names_)
+            kept = kept || (other.get() != &n && other->ids.count(id));
+        if (kept)
+            continue;
+        log::notice("sentinel %s: %s is no longer one of its addresses; forgotten", label.c_str(),
+                    id.c_str());
+        decider_->forget_sentinel(id);
+        links_.erase(id);
+    }
+    n.timer.arm(Millis(g.resolve_interval_ms));
+    mark_dirty();
+}
+
+// Masters named by a host name are looked up again every re-read interval:
+// a name that now leads elsewhere is ROLE-checked there (Decider::readdress).
+void Engine::readdress_masters() {
+    for (auto& c : config_.clusters) {
+        const ClusterState* st = decider_->topology().state(c.name);
+        if (!st || !st->has_master || is_ip_literal(st->master.host))
+            continue;
+        std::string name = c.name;
+        resolver_->resolve(st->master.host, [this, name](const ResolveResult& r) {
+            if (r.ok())
+                decider_->readdress(name, r.addrs);
+        });
+    }
+    readdress_timer_->arm(Millis(config_.global.reread_interval_ms));
 }
 
 void Engine::start_queued_role_checks() {
@@ -425,6 +584,9 @@ ApiView Engine::build_view() const {
         v.sentinel_reconnects += st.reconnects;
         v.sentinels.push_back(std::move(s));
     }
+    for (auto& n : sentinel_names_)
+        v.sentinel_names.push_back(ApiSentinelName{
+            format_host_port(n->name), {n->ids.begin(), n->ids.end()}, n->error, n->resolved_at});
     v.clusters = decider_->view_clusters();
     v.events = decider_->events().last();
     v.events_evicted = decider_->events().evicted();

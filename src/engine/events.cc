@@ -62,6 +62,8 @@ const char* event_reason_name(EventReason r) {
         return "epoch-advance";
     case EventReason::seed_confirmed:
         return "seed-confirmed";
+    case EventReason::readdressed:
+        return "readdressed";
     case EventReason::runtime:
         return "runtime";
     case EventReason::reload:

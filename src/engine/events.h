@@ -73,6 +73,7 @@ enum class EventReason : uint8_t {
     switch_master,  // a new master
     epoch_advance,  // the same master at a higher epoch
     seed_confirmed, // the state file's master, now reported by min_agreement Sentinels
+    readdressed,    // the master's host name leads to a new address, ROLE master there
     // applied
     runtime, // through HAProxy's runtime socket
     reload,  // by a reload

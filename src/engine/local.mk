@@ -15,6 +15,7 @@ src_engine_libengine_a_SOURCES = \
 	%reldir%/events.cc %reldir%/events.h \
 	%reldir%/privsep.cc %reldir%/privsep.h \
 	%reldir%/redis_async.cc %reldir%/redis_async.h \
+	%reldir%/resolver.cc %reldir%/resolver.h \
 	%reldir%/sandbox.cc %reldir%/sandbox.h \
 	%reldir%/sentinel.cc %reldir%/sentinel.h \
 	%reldir%/sentinel_proto.cc %reldir%/sentinel_proto.h \

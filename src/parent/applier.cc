@@ -88,10 +88,11 @@ bool Applier::compute_switches(const std::string& current) {
         }
         if (!c.master)
             return false; // master lost: the file changes shape
-        if (*c.master != it->second.master)
+        if (*c.master != it->second.master || c.address() != it->second.address())
             to_switch_.push_back(&desired_[static_cast<size_t>(&c - before.data())]);
         c.master = it->second.master;
         c.epoch = it->second.epoch;
+        c.addr = it->second.addr;
     }
     // Same shape as desired_ (the usual case: masters moved within a
     // family): filled from the skeleton already made, no second render.
@@ -126,7 +127,8 @@ void Applier::start() {
     for (const auto& c : desired_) {
         auto it = in_effect_.find(c.name);
         bool had = it != in_effect_.end();
-        if (had != c.master.has_value() || (had && it->second.master != *c.master))
+        if (had != c.master.has_value() ||
+            (had && (it->second.master != *c.master || it->second.address() != c.address())))
             result_.switched.push_back(c.name);
     }
 
@@ -154,7 +156,10 @@ void Applier::try_runtime() {
             result_.runtime_fallback = true;
             return write_and_check(true);
         }
-        for (auto& cmd : switch_commands(c->backend, c->server, *c->master))
+        // The runtime socket is given the IP literal: HAProxy would not
+        // resolve a name there.
+        for (auto& cmd :
+             switch_commands(c->backend, c->server, HostPort{c->address(), c->master->port}))
             cmds.push_back(std::move(cmd));
     }
     t_ = Clock::now();
@@ -233,7 +238,7 @@ void Applier::succeed() {
     result_.in_effect.clear();
     for (const auto& c : desired_)
         if (c.master)
-            result_.in_effect[c.name] = MasterAt{*c.master, c.epoch};
+            result_.in_effect[c.name] = MasterAt{*c.master, c.epoch, c.addr};
     result_.ok = true;
     finish();
 }
@@ -247,7 +252,7 @@ void Applier::fail_apply(proto::ApplyError reason, std::string why, std::string 
     // failed: report it, so the next apply does not switch again.
     if (result_.path == ApplyPath::runtime)
         for (auto* c : to_switch_)
-            result_.in_effect[c->name] = MasterAt{*c->master, c->epoch};
+            result_.in_effect[c->name] = MasterAt{*c->master, c->epoch, c->addr};
     finish();
 }
 

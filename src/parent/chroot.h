@@ -1,7 +1,9 @@
 // The engine's chroot, made ready by the parent: the engine has no code that
-// writes a file, so the resolver's files it needs inside the chroot (to
-// resolve Sentinel, master and Consul host names) are copied by the parent,
-// as root, before each engine starts.
+// writes a file, so the resolver's files libcurl needs inside the chroot (to
+// resolve a Consul host name with the C library) are copied by the parent,
+// as root, before each engine starts -- only when [consul] is configured.
+// Sentinel and master names need nothing there: the engine's own resolver
+// (engine/resolver.h) reads resolv.conf and hosts before the chroot.
 #pragma once
 
 #include <string>

@@ -36,6 +36,10 @@ EngineCheck check_master(const proto::Master& m, const EngineMessageContext& ctx
         return violation("master: cluster " + m.cluster + " is not configured");
     if (!valid_host(m.master.host) || m.master.port == 0)
         return violation("master: invalid address for cluster " + m.cluster);
+    // addr is the IP literal the engine's ROLE check reached; a master named
+    // by an IP literal can only have been reached there.
+    if (!is_ip_literal(m.addr) || (is_ip_literal(m.master.host) && m.addr != m.master.host))
+        return violation("master: invalid resolved address for cluster " + m.cluster);
     const MasterAt* applied = nullptr;
     if (ctx.applied)
         if (auto it = ctx.applied->find(m.cluster); it != ctx.applied->end())

@@ -30,6 +30,13 @@ const char* family(const HaproxyCluster& c) {
     return is_ipv6_literal(c.master->host) ? "v6" : "";
 }
 
+// The same for master_addr, always an IP literal.
+const char* addr_family(const HaproxyCluster& c) {
+    if (!c.master)
+        return "";
+    return is_ipv6_literal(c.address()) ? "v6" : "v4";
+}
+
 mu::mustache make_template(const std::string& text) {
     mu::mustache t{text};
     t.set_custom_escape([](const std::string& s) { return s; });
@@ -41,13 +48,13 @@ mu::mustache make_template(const std::string& text) {
 // \x02, control characters no validated value contains, so no placeholder
 // can be read as starting inside another.
 struct MasterValues {
-    std::string host, port, epoch;
+    std::string host, port, epoch, addr;
 };
 
 MasterValues master_values(const HaproxyCluster& c) {
     if (!c.master)
-        return {"", "", std::to_string(c.epoch)};
-    return {c.master->host, std::to_string(c.master->port), std::to_string(c.epoch)};
+        return {"", "", std::to_string(c.epoch), ""};
+    return {c.master->host, std::to_string(c.master->port), std::to_string(c.epoch), c.address()};
 }
 
 // Without a master the address and port are empty in the file and in the
@@ -59,8 +66,11 @@ MasterValues master_placeholders(const HaproxyCluster& c, size_t i) {
                         "epoch" +
                         n + "\x02";
     if (!c.master)
-        return {"", "", epoch};
-    return {"\x01host" + n + family(c) + "\x02", "\x01port" + n + "\x02", epoch};
+        return {"", "", epoch, ""};
+    return {"\x01host" + n + family(c) + "\x02", "\x01port" + n + "\x02", epoch,
+            "\x01"
+            "addr" +
+                n + addr_family(c) + "\x02"};
 }
 
 mu::data cluster_data(const HaproxyCluster& c, const MasterValues& v) {
@@ -69,6 +79,7 @@ mu::data cluster_data(const HaproxyCluster& c, const MasterValues& v) {
     d.set("external_port", std::to_string(c.external_port));
     d.set("master_host", v.host);
     d.set("master_port", v.port);
+    d.set("master_addr", v.addr);
     d.set("has_master", mu::data(c.master.has_value()));
     d.set("epoch", v.epoch);
     d.set("haproxy_backend", c.backend);
@@ -134,7 +145,8 @@ bool same_shape(const std::vector<HaproxyCluster>& a, const std::vector<HaproxyC
         const auto &x = a[i], &y = b[i];
         if (x.name != y.name || x.external_port != y.external_port || x.backend != y.backend ||
             x.server != y.server || x.master.has_value() != y.master.has_value() ||
-            std::string_view(family(x)) != family(y))
+            std::string_view(family(x)) != family(y) ||
+            std::string_view(addr_family(x)) != addr_family(y))
             return false;
     }
     return true;
@@ -171,6 +183,8 @@ std::optional<std::string> fill_skeleton(const std::string& skeleton,
             out += std::to_string(c.master->port);
         else if (kind == "host" && c.master && suffix == family(c))
             out += c.master->host;
+        else if (kind == "addr" && c.master && suffix == addr_family(c))
+            out += c.address();
         else
             return std::nullopt;
         at = close + 1;

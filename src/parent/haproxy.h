@@ -17,6 +17,10 @@ struct HaproxyCluster {
     std::optional<HostPort> master; // nullopt: rendered with has_master false
     uint64_t epoch = 0;
     std::string backend, server; // runtime-socket names of the cluster's server line
+    // The IP literal master's host led to (the template's master_addr);
+    // empty: master->host, an IP literal itself.
+    std::string addr{};
+    const std::string& address() const { return addr.empty() ? master->host : addr; }
 
     bool operator==(const HaproxyCluster&) const = default;
 };

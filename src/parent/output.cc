@@ -101,8 +101,8 @@ void Output::start_grace_period() {
 }
 
 void Output::confirmed(const proto::Master& m) {
-    desired_[m.cluster] = MasterAt{m.master, m.epoch};
-    batch_[m.cluster] = MasterAt{m.master, m.epoch};
+    desired_[m.cluster] = MasterAt{m.master, m.epoch, m.addr};
+    batch_[m.cluster] = MasterAt{m.master, m.epoch, m.addr};
     batch_messages_++;
     // The rest of the burst is on its way: one apply for all of it. An
     // engine that never ends its burst delays applies by kBurstHoldMax.
@@ -287,6 +287,7 @@ std::vector<HaproxyCluster> Output::haproxy_clusters() const {
         if (m) {
             h.master = m->master;
             h.epoch = m->epoch;
+            h.addr = m->addr;
         }
         want.push_back(std::move(h));
     }

@@ -182,8 +182,10 @@ void Parent::on_engine_started(Channel& ch) {
     engine_ready_ = false;
     floors_.clear();
     // Before the engine can chroot: it receives its configuration below.
+    // The engine's own resolver reads its files before the chroot; only
+    // libcurl (Consul) still resolves inside it, with the C library.
     std::string err;
-    if (geteuid() == 0 && !copy_resolver_files(config_.chroot, &err))
+    if (geteuid() == 0 && config_.consul && !copy_resolver_files(config_.chroot, &err))
         log::warn("chroot %s: %s; host names may not resolve in the engine", config_.chroot.c_str(),
                   err.c_str());
     for (auto& m : engine_messages(config_, generation_, output_.applied(), output_.removed()))

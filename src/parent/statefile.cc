@@ -83,7 +83,17 @@ bool parse_cluster(const char* name, json_t* v, MasterAt* out, std::string* err)
         return fail(err, where + "missing or invalid port");
     if (!epoch_value(json_object_get(v, "epoch"), &epoch))
         return fail(err, where + "missing or invalid epoch (not a number from 0 to 2^64-1)");
-    if (json_object_size(v) != 3)
+    // "addr" (the IP literal the host led to) is absent from files written
+    // before names were resolved; then the host is its own address.
+    json_t* addr = json_object_get(v, "addr");
+    size_t keys = 3;
+    if (addr) {
+        if (!json_is_string(addr) || !is_ip_literal(json_string_value(addr)))
+            return fail(err, where + "invalid addr (not an IP literal)");
+        out->addr = json_string_value(addr);
+        keys++;
+    }
+    if (json_object_size(v) != keys)
         return fail(err, where + "unexpected keys");
     out->master.host = json_string_value(host);
     out->master.port = static_cast<uint16_t>(port);
@@ -116,6 +126,8 @@ std::string format_state(const MasterMap& st) {
     for (const auto& [name, m] : st) {
         json_t* c = json_pack("{s:s, s:i, s:o}", "host", m.master.host.c_str(), "port",
                               static_cast<int>(m.master.port), "epoch", epoch_json(m.epoch));
+        if (!m.addr.empty())
+            json_object_set_new(c, "addr", json_string(m.addr.c_str()));
         json_object_set_new(clusters.get(), name.c_str(), c);
     }
     JsonPtr root{json_pack("{s:i, s:O}", "version", 1, "clusters", clusters.get())};

@@ -123,3 +123,7 @@ tests_unit_ctl_test_convert_LDADD = src/ctl/libctl.a $(CONFIG_LIBS) $(JANSSON_LI
 endif
 check_PROGRAMS += $(UNIT_TESTS)
 EXTRA_DIST += tests/data/original
+UNIT_TESTS += tests/unit/engine/test_resolver
+tests_unit_engine_test_resolver_SOURCES = %reldir%/engine/test_resolver.cc tests/cmocka.h
+tests_unit_engine_test_resolver_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_engine_test_resolver_LDADD = $(ENGINE_LIBS) $(CMOCKA_LIBS)

@@ -84,7 +84,7 @@ void put32(uint8_t* p, uint32_t v) {
     p[3] = static_cast<uint8_t>(v);
 }
 
-const proto::Master kMaster{"mymaster", HostPort{"10.0.0.2", 6379}, 7};
+const proto::Master kMaster{"mymaster", HostPort{"10.0.0.2", 6379}, 7, false, "10.0.0.2"};
 
 // Writes `bad` to a fresh Channel and expects one protocol error (not eof)
 // whose text contains `needle`, and nothing delivered.

@@ -102,8 +102,8 @@ static void roundtrips_every_type(void**) {
     check_roundtrip(ProcessStats{});
     check_roundtrip(sample_stats());
     check_roundtrip(Ready{42});
-    check_roundtrip(Master{"testing", {"127.0.0.1", 7001}, 99});
-    check_roundtrip(Master{"testing", {"127.0.0.1", 7001}, 99, true});
+    check_roundtrip(Master{"testing", {"127.0.0.1", 7001}, 99, false, "127.0.0.1"});
+    check_roundtrip(Master{"testing", {"127.0.0.1", 7001}, 99, true, "127.0.0.1"});
 }
 
 static void header_carries_type_length_and_seq(void**) {
@@ -118,7 +118,7 @@ static void header_carries_type_length_and_seq(void**) {
 }
 
 static void incomplete_frames_wait_for_more(void**) {
-    auto f = frame_of(Master{"testing", {"127.0.0.1", 7001}, 1});
+    auto f = frame_of(Master{"testing", {"127.0.0.1", 7001}, 1, false, "127.0.0.1"});
     Header h;
     std::string err;
     for (size_t n = 0; n < f.size(); n++)
@@ -168,11 +168,11 @@ static void rejects_bytes_left_over(void**) {
 }
 
 static void rejects_truncated_payload(void**) {
-    auto f = frame_of(Master{"testing", {"127.0.0.1", 7001}, 1});
-    // Claim two bytes less: the "more" flag is gone, the epoch cut short.
-    f[7] = static_cast<uint8_t>(f[7] - 2);
-    f.pop_back();
-    f.pop_back();
+    auto f = frame_of(Master{"testing", {"127.0.0.1", 7001}, 1, false, "127.0.0.1"});
+    // Claim 13 bytes less: addr (2 + 9 bytes) and the "more" flag are
+    // gone, the epoch cut short.
+    f[7] = static_cast<uint8_t>(f[7] - 13);
+    f.resize(f.size() - 13);
     std::string err;
     assert_false(roundtrip_bytes(f, &err).has_value());
     assert_non_null(strstr(err.c_str(), "truncated"));
@@ -180,13 +180,14 @@ static void rejects_truncated_payload(void**) {
 
 // Builds a Master payload by hand so fields can be made invalid.
 static std::vector<uint8_t> master_frame(std::string_view cluster, std::string_view host,
-                                         uint16_t port) {
+                                         uint16_t port, std::string_view addr = "10.0.0.1") {
     Writer p;
     p.str(cluster, 0xffff);
     p.str(host, 0xffff);
     p.u16(port);
     p.u64(1);
     p.boolean(false); // more
+    p.str(addr, 0xffff);
     Writer f;
     f.u16(static_cast<uint16_t>(Type::Master));
     f.u16(kVersion);
@@ -208,6 +209,31 @@ static void rejects_injected_host(void**) {
     assert_false(roundtrip_bytes(master_frame("testing", "a b", 6379), &err).has_value());
     assert_false(
         roundtrip_bytes(master_frame("testing", std::string(300, 'a'), 6379), &err).has_value());
+}
+
+// Master.addr (version 4): the IP literal a named master was reached at;
+// never empty, never a name, at most INET6_ADDRSTRLEN - 1 bytes.
+static void master_addr_is_an_ip_literal(void**) {
+    std::string err;
+    auto named =
+        roundtrip_bytes(master_frame("testing", "redis-0.redis.ns.svc", 6379, "fd00::1"), &err);
+    assert_true(named.has_value());
+    auto& m = std::get<Master>(*named);
+    assert_string_equal(m.master.host.c_str(), "redis-0.redis.ns.svc");
+    assert_string_equal(m.addr.c_str(), "fd00::1");
+    for (std::string bad : {"", "localhost", "10.0.0.1\nserver x", "10.0.0.256"}) {
+        assert_false(roundtrip_bytes(master_frame("testing", "h", 1, bad), &err).has_value());
+        assert_non_null(strstr(err.c_str(), "addr"));
+    }
+    std::string long_addr = "fd00:0000:0000:0000:0000:0000:0000:0001%eth0123"; // 47 bytes
+    assert_false(roundtrip_bytes(master_frame("testing", "h", 1, long_addr), &err).has_value());
+    assert_non_null(strstr(err.c_str(), "addr"));
+    // An older parent's frame (no addr) is refused by version first.
+    auto f = master_frame("testing", "10.0.0.1", 1);
+    f[2] = 0;
+    f[3] = 3;
+    Header h;
+    assert_true(parse_header(f, &h, &err) == FrameStatus::Invalid);
 }
 
 static void rejects_port_zero(void**) {
@@ -332,6 +358,7 @@ int main(void) {
         cmocka_unit_test(rejects_truncated_payload),
         cmocka_unit_test(rejects_injected_host),
         cmocka_unit_test(rejects_port_zero),
+        cmocka_unit_test(master_addr_is_an_ip_literal),
         cmocka_unit_test(rejects_bad_cluster_names),
         cmocka_unit_test(rejects_bad_boolean_and_enum),
         cmocka_unit_test(rejects_bad_apply_path_and_reason),

@@ -53,6 +53,33 @@ void assert_clean(const ParseResult& r) {
 
 } // namespace
 
+// The resolver's keys: defaults, overrides, an empty hosts_file (no hosts
+// table), a Sentinel named by a host name, and the new durations' checks.
+static void resolver_keys(void**) {
+    auto d = parse(minimal);
+    assert_clean(d);
+    assert_string_equal(d.config.resolv_conf.c_str(), "/etc/resolv.conf");
+    assert_false(d.config.resolv_conf_set);
+    assert_string_equal(d.config.hosts_file.c_str(), "/etc/hosts");
+    assert_int_equal(d.config.resolve_interval.count(), 30000);
+    assert_int_equal(d.config.resolve_timeout.count(), 5000);
+
+    auto r = parse("[global]\nresolv_conf = /tmp/r.conf\nhosts_file =\n"
+                   "[sentinels]\naddress = sentinels.redis.svc.example:26379\n"
+                   "resolve_interval = 10s\nresolve_timeout = 1500ms\n");
+    assert_clean(r);
+    assert_string_equal(r.config.resolv_conf.c_str(), "/tmp/r.conf");
+    assert_true(r.config.resolv_conf_set);
+    assert_string_equal(r.config.hosts_file.c_str(), "");
+    assert_int_equal(r.config.sentinels.size(), 1);
+    assert_string_equal(r.config.sentinels[0].host.c_str(), "sentinels.redis.svc.example");
+    assert_int_equal(r.config.resolve_interval.count(), 10000);
+    assert_int_equal(r.config.resolve_timeout.count(), 1500);
+
+    expect_one_error(std::string(minimal) + "resolve_interval = 0s\n", 3, "greater than zero");
+    expect_one_error(std::string(minimal) + "resolve_timeout = soon\n", 3, "invalid duration");
+}
+
 static void minimal_config_gets_defaults(void**) {
     auto r = parse(minimal);
     assert_clean(r);
@@ -714,6 +741,7 @@ int main() {
         cmocka_unit_test(environment_checks),
         cmocka_unit_test(consul_token_in_clear_is_flagged),
         cmocka_unit_test(chroot_must_be_safe),
+        cmocka_unit_test(resolver_keys),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

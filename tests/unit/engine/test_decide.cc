@@ -135,7 +135,7 @@ void applied(Decider& d, const HostPort& addr, uint64_t epoch) {
 void establish(Decider& d, World& w, const HostPort& addr, uint64_t epoch) {
     corroborate(d, w, addr, epoch);
     w.answer(ConfirmResult::Role::master);
-    assert_true(w.announced.back() == (proto::Master{C, addr, epoch}));
+    assert_true(w.announced.back() == (proto::Master{C, addr, epoch, false, addr.host}));
     applied(d, addr, epoch);
 }
 
@@ -319,7 +319,7 @@ static void two_sentinels_and_role_master_announce_once(void**) {
     w.now += std::chrono::seconds(5);
     w.answer(ConfirmResult::Role::master);
     assert_int_equal(w.announced.size(), 2);
-    assert_true(w.announced[1] == (proto::Master{C, B, 2}));
+    assert_true(w.announced[1] == (proto::Master{C, B, 2, false, B.host}));
     // Consul follows HAProxy: nothing until the parent applied B.
     assert_int_equal(w.published.size(), 1);
     applied(*d, A, 1); // a late result for the old master publishes nothing
@@ -485,7 +485,7 @@ static void epoch_advance_is_confirmed_by_role(void**) {
     assert_int_equal(w.announced.size(), 1);
     w.answer(ConfirmResult::Role::master);
     assert_int_equal(w.announced.size(), 2);
-    assert_true(w.announced[1] == (proto::Master{C, A, 2}));
+    assert_true(w.announced[1] == (proto::Master{C, A, 2, false, A.host}));
     assert_int_equal(only_cluster(d->view_clusters()).switches, 1); // not a switch
     // Consul hears of the new epoch too (HAProxy already routes to A): the
     // registration's fence must rise with it, or an instance still at
@@ -528,7 +528,7 @@ static void seeded_master_is_announced_once_reported_again(void**) {
     report(d, S2id, A, 7);
     assert_true(w.roles.empty()); // the current master needs no ROLE check
     assert_int_equal(w.announced.size(), 1);
-    assert_true(w.announced[0] == (proto::Master{C, A, 7}));
+    assert_true(w.announced[0] == (proto::Master{C, A, 7, false, A.host}));
 }
 
 static void apply_results(void**) {

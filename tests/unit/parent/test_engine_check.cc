@@ -40,8 +40,9 @@ EngineCheck against_applied(uint64_t epoch, bool own = true) {
     cfg.max_epoch_jump = 1000;
     static MasterMap applied = {{"alpha", MasterAt{{"10.0.0.1", 6379}, 100}}};
     static std::map<std::string, uint64_t> floors = {{"alpha", 100}}, none;
-    return check_engine_message(proto::Master{"alpha", {"10.0.0.2", 6379}, epoch},
-                                {&cfg, 3, true, &applied, own ? &floors : &none});
+    return check_engine_message(
+        proto::Master{"alpha", {"10.0.0.2", 6379}, epoch, false, "10.0.0.2"},
+        {&cfg, 3, true, &applied, own ? &floors : &none});
 }
 
 bool contains(const std::string& s, const char* part) {
@@ -52,8 +53,9 @@ bool contains(const std::string& s, const char* part) {
 
 static void accepts_ready_then_masters(void**) {
     assert_true(check(proto::Ready{3}, false).empty());
-    assert_true(check(proto::Master{"alpha", {"10.0.0.1", 6379}, 4}, true).empty());
-    assert_true(check(proto::Master{"beta", {"::1", 1}, 0}, true).empty());
+    assert_true(
+        check(proto::Master{"alpha", {"10.0.0.1", 6379}, 4, false, "10.0.0.1"}, true).empty());
+    assert_true(check(proto::Master{"beta", {"::1", 1}, 0, false, "::1"}, true).empty());
 }
 
 static void rejects_ready_twice_or_for_another_generation(void**) {
@@ -63,12 +65,14 @@ static void rejects_ready_twice_or_for_another_generation(void**) {
 
 static void rejects_master_before_ready(void**) {
     assert_true(
-        contains(check(proto::Master{"alpha", {"10.0.0.1", 6379}, 1}, false), "before ready"));
+        contains(check(proto::Master{"alpha", {"10.0.0.1", 6379}, 1, false, "10.0.0.1"}, false),
+                 "before ready"));
 }
 
 static void rejects_unconfigured_cluster(void**) {
-    assert_true(contains(check(proto::Master{"gamma", {"10.0.0.1", 6379}, 1}, true),
-                         "cluster gamma is not configured"));
+    assert_true(
+        contains(check(proto::Master{"gamma", {"10.0.0.1", 6379}, 1, false, "10.0.0.1"}, true),
+                 "cluster gamma is not configured"));
 }
 
 // The same rule through the name index the parent passes.
@@ -77,18 +81,22 @@ static void rejects_unconfigured_cluster_by_index(void**) {
     std::unordered_set<std::string> names = {"alpha", "beta"};
     EngineMessageContext ctx{&cfg, 3, true};
     ctx.configured = &names;
-    auto gamma = check_engine_message(proto::Master{"gamma", {"10.0.0.1", 6379}, 1}, ctx);
+    auto gamma =
+        check_engine_message(proto::Master{"gamma", {"10.0.0.1", 6379}, 1, false, "10.0.0.1"}, ctx);
     assert_int_equal(static_cast<int>(gamma.kind), static_cast<int>(EngineCheck::Kind::violation));
     assert_true(contains(gamma.why, "cluster gamma is not configured"));
-    auto beta = check_engine_message(proto::Master{"beta", {"10.0.0.1", 6379}, 1}, ctx);
+    auto beta =
+        check_engine_message(proto::Master{"beta", {"10.0.0.1", 6379}, 1, false, "10.0.0.1"}, ctx);
     assert_int_equal(static_cast<int>(beta.kind), static_cast<int>(EngineCheck::Kind::accept));
 }
 
 static void rejects_invalid_address(void**) {
-    assert_true(contains(check(proto::Master{"alpha", {"10.0.0.1\nserver x", 6379}, 1}, true),
+    assert_true(contains(
+        check(proto::Master{"alpha", {"10.0.0.1\nserver x", 6379}, 1, false, "10.0.0.1\nserver x"},
+              true),
+        "invalid address"));
+    assert_true(contains(check(proto::Master{"alpha", {"10.0.0.1", 0}, 1, false, "10.0.0.1"}, true),
                          "invalid address"));
-    assert_true(
-        contains(check(proto::Master{"alpha", {"10.0.0.1", 0}, 1}, true), "invalid address"));
 }
 
 static void rejects_parent_only_types(void**) {

@@ -38,6 +38,36 @@ static void renders_sorted_by_name(void**) {
                                       "zeta 7002 10.0.0.2:6380 e5 zb/zs\n");
 }
 
+// master_addr: the resolved IP beside the announced host, the host itself
+// when that is an IP literal; a skeleton fills it like the other values.
+static void master_addr_beside_master_host(void**) {
+    const std::string t = "{{#clusters}}{{name}} {{master_host}} {{master_addr}}:{{master_port}}\n"
+                          "{{/clusters}}";
+    std::vector<HaproxyCluster> cs{
+        {"a", 7001, HostPort{"redis-0.redis.ns.svc", 6379}, 3, "ab", "as", "10.1.0.7"},
+        {"b", 7002, HostPort{"10.0.0.2", 6380}, 5, "bb", "bs"},
+        {"c", 7003, std::nullopt, 0, "cb", "cs"},
+    };
+    auto out = render(t, cs, nullptr);
+    assert_true(out.has_value());
+    assert_string_equal(out->c_str(), "a redis-0.redis.ns.svc 10.1.0.7:6379\n"
+                                      "b 10.0.0.2 10.0.0.2:6380\n"
+                                      "c  :\n");
+    // Only IP-literal masters have a skeleton; its addr placeholder keeps
+    // the family, so a move within it fills, and matches a full render.
+    std::vector<HaproxyCluster> ips{cs[1], cs[2]};
+    auto sk = render_skeleton(t, ips);
+    assert_true(sk.has_value());
+    ips[0].master = HostPort{"10.0.0.9", 6381};
+    auto filled = fill_skeleton(*sk, ips);
+    assert_true(filled.has_value());
+    assert_string_equal(filled->c_str(), render(t, ips, nullptr)->c_str());
+    assert_false(render_skeleton(t, cs).has_value()); // a host name: no skeleton
+    auto v6 = ips;
+    v6[0].master = HostPort{"2001:db8::9", 6381};
+    assert_false(same_shape(ips, v6));
+}
+
 static void values_are_verbatim(void**) {
     std::vector<HaproxyCluster> cs{{"a<b>&\"'", 1, HostPort{"h", 2}, 0, "b&", "s<"}};
     auto two = render("{{name}}", {}, nullptr);
@@ -242,6 +272,7 @@ int main() {
         cmocka_unit_test(values_are_verbatim),
         cmocka_unit_test(rerender_is_byte_identical),
         cmocka_unit_test(skeleton_changes_only_for_shape),
+        cmocka_unit_test(master_addr_beside_master_host),
         cmocka_unit_test(filled_skeleton_is_the_rendering),
         cmocka_unit_test(parse_errors_are_reported),
         cmocka_unit_test(shell_quoting),

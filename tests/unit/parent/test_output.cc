@@ -66,7 +66,7 @@ struct Fixture {
 };
 
 proto::Master master(const char* cluster, uint16_t port, uint64_t epoch) {
-    return proto::Master{cluster, HostPort{"127.0.0.1", port}, epoch};
+    return proto::Master{cluster, HostPort{"127.0.0.1", port}, epoch, false, "127.0.0.1"};
 }
 
 // Nothing is in effect until every configured cluster is confirmed.
