@@ -65,6 +65,10 @@ proto::ConfigCluster cluster_message(const ClusterConfig& cl) {
     m.consul_node = cl.consul_node;
     m.consul_datacenter = cl.consul_datacenter;
     m.consul_tags = cl.consul_tags;
+    m.replica_backend = cl.replica_backend;
+    m.max_replicas = cl.max_replicas;
+    m.lag_limited = cl.max_replica_lag.has_value();
+    m.max_replica_lag = cl.max_replica_lag.value_or(0);
     return m;
 }
 

@@ -15,6 +15,7 @@
 #include "common/address.h"
 #include "common/evutil.h"
 #include "engine/redis_async.h"
+#include "engine/sentinel_proto.h"
 
 namespace rh {
 
@@ -24,6 +25,9 @@ struct ConfirmResult {
     // not_master: the role it reported ("slave"); error: why ("connect:
     // Connection refused", "timeout after 2000 ms", "bad ROLE reply: ...").
     std::string detail;
+    // The ROLE answer's details (offset; a replica's master and state), when
+    // it had them: the read backend's checks use them.
+    std::optional<sentinel::RoleInfo> info{};
 };
 const char* confirm_role_name(ConfirmResult::Role r);
 
@@ -56,6 +60,7 @@ class Confirmer {
     std::unique_ptr<RedisConn> conn_;
     std::unique_ptr<RedisConn> dead_; // closed in a callback, freed from notify_
     ConfirmResult result_;
+    std::optional<sentinel::RoleInfo> info_; // of the answer being finished
     Timer timeout_timer_, notify_;
 };
 
