@@ -757,6 +757,11 @@ ApiCluster Decider::view_cluster(const Work& w) const {
     for (auto& r : w.replicas)
         if (!c.master || r != *c.master)
             c.replicas.push_back(r);
+    c.read_backend = w.config.replica_backend;
+    c.read_slots = w.config.max_replicas;
+    if (w.read_sent)
+        for (const auto& s : w.read_slots)
+            c.read_servers.push_back({s.slot, s.addr});
     c.apply_state = apply_state_name(w.applied.state);
     // "applied" means the parent applied this very master; until then the
     // switch is pending (or failed, with the parent's error).
