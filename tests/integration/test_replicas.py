@@ -122,10 +122,24 @@ class Instance:
             if len(f) < 19 or f[0].startswith("#") or f[1] != READ_BACKEND:
                 continue
             # srv_name srv_addr srv_op_state srv_admin_state ... srv_port
-            name, addr, admin, port = f[3], f[4], int(f[6]), int(f[18])
-            if name.startswith("replica") and admin == 0:
+            name, addr, op, admin, port = f[3], f[4], int(f[5]), int(f[6]), int(f[18])
+            # Running and not forced into maintenance. A slot that was
+            # `disabled` in the file keeps the configured-maintenance bit
+            # (4) after `set server ... state ready`, yet serves.
+            if name.startswith("replica") and op == 2 and not admin & 1:
                 ready[port] = addr
         return ready
+
+    def reads_reach(self, n=8):
+        """The ports of the servers n new connections to the read port reach."""
+        seen = set()
+        for _ in range(n):
+            try:
+                with rhtest.Resp("127.0.0.1", self.read_port, timeout=1) as c:
+                    seen.add(int(c.command("CONFIG", "GET", "port")[1]))
+            except Exception as e:  # noqa: BLE001 - shown to the reader
+                seen.add(repr(e)[:60])
+        return seen
 
     def file_servers(self):
         """{port: addr} of the read backend's enabled servers in the file."""
@@ -149,10 +163,11 @@ class Instance:
         return sorted(s["port"] for s in rb.get("servers", []))
 
     def shows(self, ports):
-        """HAProxy routes reads to exactly these replica ports, in the file
-        and (runtime path) live; after a reload the live state is the file's."""
+        """HAProxy routes reads to exactly these replica ports: in the file, in
+        its live state, and for new connections to the read port."""
         want = {p: "127.0.0.1" for p in ports}
-        return self.file_servers() == want and self.runtime_servers() == want
+        return (self.file_servers() == want and self.runtime_servers() == want
+                and self.reads_reach() == set(ports))
 
 
 def wait_read_backend(insts, g, ports, what, timeout=20):
@@ -160,8 +175,16 @@ def wait_read_backend(insts, g, ports, what, timeout=20):
     assert master[1] not in ports, "test bug: the master among the expected replicas"
     t0 = time.monotonic()
     for inst in insts:
-        poll_until(lambda: inst.shows(ports), timeout,
-                   "%s path: read backend %s (%s)" % (inst.path, sorted(ports), what))
+        try:
+            poll_until(lambda: inst.shows(ports), timeout,
+                       "%s path: read backend %s (%s)" % (inst.path, sorted(ports), what))
+        except AssertionError:
+            print("  raw: %r" % inst.hap.runtime("show servers state %s" % READ_BACKEND))
+            print("  reads reach: %r" % inst.reads_reach())
+            print("  file: %r\n  runtime: %r\n  api: %r\n%s"
+                  % (inst.file_servers(), inst.runtime_servers(), inst.api_read_backend(),
+                     inst.d.log()[-6000:]), flush=True)
+            raise
         assert master[1] not in inst.runtime_servers()
         assert master[1] not in inst.file_servers()
     print("  %s: read backend %s on both paths after %.2f s"
