@@ -27,6 +27,8 @@ const char* type_name(Type t) {
         return "ready";
     case Type::Master:
         return "master";
+    case Type::Replicas:
+        return "replicas";
     }
     return "unknown";
 }
@@ -44,6 +46,7 @@ bool known_type(uint16_t t) {
     case Type::ProcessStats:
     case Type::Ready:
     case Type::Master:
+    case Type::Replicas:
         return true;
     }
     return false;
@@ -83,6 +86,9 @@ template <> constexpr Type type_of<Ready>() {
 }
 template <> constexpr Type type_of<Master>() {
     return Type::Master;
+}
+template <> constexpr Type type_of<Replicas>() {
+    return Type::Replicas;
 }
 
 // ---- one description per message ------------------------------------------
@@ -146,6 +152,19 @@ class Encoder {
     bool opt_host_port(const std::optional<HostPort>& hp, const char* name) {
         w_.boolean(hp.has_value());
         return !hp || host_port(*hp, name);
+    }
+    bool replica_list(const std::vector<ReplicaAt>& v, const char* name) {
+        if (v.size() > kMaxReplicaSlots) {
+            w_.str(std::string(kMaxText + 1, ' '), kMaxText); // marks the writer failed
+            return true;
+        }
+        w_.u16(static_cast<uint16_t>(v.size()));
+        for (auto& r : v) {
+            host_port(r.replica, name);
+            w_.str(r.addr, kMaxHost);
+            w_.u16(r.slot);
+        }
+        return true;
     }
 
   private:
@@ -230,6 +249,29 @@ class Decoder {
             return true;
         return host_port(hp.emplace(), name);
     }
+    // Replicas: at most kMaxReplicaSlots, each addr empty or an IP
+    // literal, each slot below kMaxReplicaSlots and used once.
+    bool replica_list(std::vector<ReplicaAt>& v, const char* name) {
+        uint16_t n = 0;
+        if (!r_.u16(&n))
+            return fail(name, "truncated");
+        if (n > kMaxReplicaSlots)
+            return fail(name, "too many items");
+        v.assign(n, ReplicaAt{});
+        uint64_t used = 0;
+        for (auto& r : v) {
+            if (!host_port(r.replica, name))
+                return false;
+            if (!r_.str(&r.addr, kMaxHost) || !r_.u16(&r.slot))
+                return fail(name, "truncated");
+            if (!r.addr.empty() && !is_ipv4_literal(r.addr) && !is_ipv6_literal(r.addr))
+                return fail(name, "addr is not an IP literal");
+            if (r.slot >= kMaxReplicaSlots || (used >> r.slot) & 1)
+                return fail(name, "bad or repeated slot");
+            used |= uint64_t{1} << r.slot;
+        }
+        return true;
+    }
 
   private:
     template <typename T, typename W>
@@ -274,6 +316,9 @@ bool at_least_one(uint64_t v) {
 }
 bool at_most_1024(uint64_t v) {
     return v <= 1024;
+}
+bool replica_slots(uint64_t v) {
+    return v >= 1 && v <= kMaxReplicaSlots;
 }
 bool nonzero(uint64_t v) {
     return v != 0;
@@ -398,7 +443,10 @@ template <typename IO, Is<ConfigCluster> M> bool fields(IO& io, M& m) {
            io.boolean(m.removed, "removed") && io.str(m.username, "username", kMaxSecret) &&
            io.boolean(m.tls, "tls") &&
            io.str(m.applied_addr, "applied_addr", kMaxIpLiteral, empty_or_ip_literal,
-                  "not an IP literal");
+                  "not an IP literal") &&
+           io.str(m.replica_backend, "replica_backend", kMaxName, printable_text, ctl) &&
+           io.u16(m.max_replicas, "max_replicas", replica_slots, "out of range (1 to 64)") &&
+           io.boolean(m.lag_limited, "lag_limited") && io.u64(m.max_replica_lag, "max_replica_lag");
 }
 
 template <typename IO, Is<ConfigEnd> M> bool fields(IO& io, M& m) {
@@ -445,6 +493,11 @@ template <typename IO, Is<Master> M> bool fields(IO& io, M& m) {
            io.host_port(m.master, "master") && io.u64(m.epoch, "epoch") &&
            io.boolean(m.more, "more") &&
            io.str(m.addr, "addr", kMaxIpLiteral, ip_literal, "not an IP literal");
+}
+
+template <typename IO, Is<Replicas> M> bool fields(IO& io, M& m) {
+    return io.str(m.cluster, "cluster", kMaxName, cluster_name, "invalid cluster name") &&
+           io.replica_list(m.replicas, "replicas") && io.boolean(m.more, "more");
 }
 
 template <typename T>
@@ -639,6 +692,9 @@ std::optional<Message> decode(const Header& hdr, std::span<const uint8_t> payloa
             break;
         case Type::Master:
             m = decode_as<Master>(payload, &why);
+            break;
+        case Type::Replicas:
+            m = decode_as<Replicas>(payload, &why);
             break;
         default:
             why = "unknown message type";

@@ -33,7 +33,8 @@
 namespace rh::proto {
 
 // 2: ApplyResult gained path and reason; ProcessStats. 3: Master.more.
-// 4: Master.addr; ConfigBegin's resolver settings.
+// 4: Master.addr; ConfigBegin's resolver and TLS settings; ConfigCluster's
+//    username, tls and read backend settings; Replicas.
 inline constexpr uint16_t kVersion = 4;
 inline constexpr size_t kHeaderSize = 12;
 inline constexpr size_t kMaxPayload = 64 * 1024;
@@ -46,6 +47,9 @@ inline constexpr size_t kMaxSecret = 4096;          // passwords, tokens
 inline constexpr size_t kMaxText = 1024;            // error texts, display strings
 inline constexpr size_t kMaxPem = 48 * 1024;
 inline constexpr size_t kMaxListItems = 1024;
+// Read-backend slots per cluster: the most [cluster] max_replicas may be.
+inline constexpr uint16_t kMaxReplicaSlots = 64;
+inline constexpr uint16_t kDefaultReplicaSlots = 8;
 
 enum class Type : uint16_t {
     // parent -> engine
@@ -57,8 +61,9 @@ enum class Type : uint16_t {
     Shutdown = 6,
     ProcessStats = 7, // the parent's samples of both processes, for /metrics
     // engine -> parent
-    Ready = 32,  // configuration received and privileges dropped
-    Master = 33, // a cluster's confirmed master
+    Ready = 32,    // configuration received and privileges dropped
+    Master = 33,   // a cluster's confirmed master
+    Replicas = 34, // a cluster's healthy replicas (the read backend)
 };
 
 const char* type_name(Type t);
@@ -155,6 +160,14 @@ struct ConfigCluster {
     // The IP literal applied_master was reached at (empty: not known, as
     // from a state file written before names were resolved).
     std::string applied_addr;
+    // The read backend (replicas.h in the engine): the HAProxy backend
+    // whose slots hold the healthy replicas (empty: no read backend, the
+    // engine sends no Replicas), its slot count, and the replication lag
+    // beyond which a replica leaves it (when lag_limited).
+    std::string replica_backend;
+    uint16_t max_replicas = kDefaultReplicaSlots;
+    bool lag_limited = false;
+    uint64_t max_replica_lag = 0; // bytes of replication offset
 
     bool operator==(const ConfigCluster&) const = default;
 };
@@ -233,8 +246,26 @@ struct Master {
     bool operator==(const Master&) const = default;
 };
 
+// One healthy replica in the read backend.
+struct ReplicaAt {
+    HostPort replica;  // as Sentinel announced it
+    std::string addr;  // the IP literal its ROLE check used; empty: replica.host is one
+    uint16_t slot = 0; // 0-based, below the cluster's max_replicas
+    bool operator==(const ReplicaAt&) const = default;
+};
+
+// The complete read backend of a cluster (not a change): every healthy
+// replica of the current master, with its slot. Sent after the Master it
+// belongs to, and coalesced with masters: `more` as in Master.
+struct Replicas {
+    std::string cluster;
+    std::vector<ReplicaAt> replicas; // at most kMaxReplicaSlots, distinct slots
+    bool more = false;
+    bool operator==(const Replicas&) const = default;
+};
+
 using Message = std::variant<ConfigBegin, ConfigSentinel, ConfigCluster, ConfigEnd, ApplyResult,
-                             Shutdown, ProcessStats, Ready, Master>;
+                             Shutdown, ProcessStats, Ready, Master, Replicas>;
 
 // The wire type of m; with type_name(), how logs name a message.
 Type message_type(const Message& m);

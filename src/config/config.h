@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +50,11 @@ struct ClusterConfig {
     std::vector<std::string> consul_tags; // default: [consul] tags
     std::string consul_node;              // default: [consul] node, else "redishappy-<name>"
     std::string consul_datacenter;        // default: [consul] datacenter (may be empty)
+    // The read backend: the HAProxy backend whose servers replica1 ..
+    // replica<max_replicas> hold the healthy replicas ("": none).
+    std::string replica_backend;
+    uint16_t max_replicas = 8;               // 1 to 64
+    std::optional<uint64_t> max_replica_lag; // bytes; unset: no lag rule
     // Line of each key as given (0 = defaulted), for later checks.
     int external_port_line = 0;
     // TLS and ACL user for ROLE on this cluster's servers.

@@ -79,6 +79,10 @@ proto::ConfigCluster cluster_message(const ClusterConfig& cl) {
     m.consul_tags = cl.consul_tags;
     m.username = cl.username;
     m.tls = cl.tls;
+    m.replica_backend = cl.replica_backend;
+    m.max_replicas = cl.max_replicas;
+    m.lag_limited = cl.max_replica_lag.has_value();
+    m.max_replica_lag = cl.max_replica_lag.value_or(0);
     return m;
 }
 

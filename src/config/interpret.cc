@@ -563,6 +563,29 @@ void Interpreter::cluster(const Section& s, std::string name, ClusterGiven* give
                    given->datacenter = !e.value.empty();
                    str(e, &cl.consul_datacenter);
                }},
+              {"replica_backend", false, [&](const Entry& e) { ident(e, &cl.replica_backend); }},
+              {"max_replicas", false,
+               [&](const Entry& e) {
+                   // proto::kMaxReplicaSlots: the most one Replicas message carries.
+                   if (!parse_unsigned(e.value, uint16_t{64}, &cl.max_replicas) ||
+                       cl.max_replicas == 0) {
+                       cl.max_replicas = 8;
+                       error(e.line,
+                             "max_replicas: must be a number from 1 to 64, not '" + e.value + "'");
+                   }
+               }},
+              {"max_replica_lag", false,
+               [&](const Entry& e) {
+                   uint64_t v = 0;
+                   if (e.value.empty())
+                       return;
+                   if (!parse_unsigned(e.value, ~uint64_t{0}, &v)) {
+                       error(e.line,
+                             "max_replica_lag: must be a number of bytes, not '" + e.value + "'");
+                       return;
+                   }
+                   cl.max_replica_lag = v;
+               }},
           });
     bool has_port = std::any_of(s.entries.begin(), s.entries.end(),
                                 [](const Entry& e) { return e.key == "external_port"; });
@@ -571,6 +594,9 @@ void Interpreter::cluster(const Section& s, std::string name, ClusterGiven* give
         cl.haproxy_backend = "redis_" + name;
     if (cl.haproxy_server.empty())
         cl.haproxy_server = "master";
+    if (!cl.replica_backend.empty() && cl.replica_backend == cl.haproxy_backend)
+        error(s.line, where + ": replica_backend must differ from haproxy_backend ('" +
+                          cl.replica_backend + "')");
     if (cl.consul_service.empty())
         cl.consul_service = name;
     if (cl.consul_service_id.empty())

@@ -94,6 +94,35 @@ std::vector<std::string> replicas(const json_t* cluster) {
     return out;
 }
 
+// "backend: 127.0.0.1:6380 (replica1), ..." for a cluster with a read
+// backend ("backend: empty" when no replica is healthy); "" without one.
+std::string read_backend(const json_t* cluster) {
+    const json_t* rb = json_object_get(cluster, "readBackend");
+    if (!json_is_object(rb))
+        return "";
+    std::vector<std::string> servers;
+    size_t i;
+    const json_t* s;
+    json_array_foreach(json_object_get(rb, "servers"), i, s) {
+        servers.push_back(address(s) + " (" + field(s, "server") + ")");
+    }
+    std::string out = field(rb, "backend") + ": ";
+    return out + (servers.empty() ? std::string("empty") : join(servers, ", "));
+}
+
+// One line per cluster with a read backend, for status.
+std::string read_backend_lines(const json_t* t) {
+    std::string out;
+    size_t i;
+    const json_t* c;
+    json_array_foreach(t, i, c) {
+        std::string rb = read_backend(c);
+        if (!rb.empty())
+            out += "read backend of " + field(c, "name") + " " + rb + "\n";
+    }
+    return out;
+}
+
 std::vector<std::string> strings(const json_t* a) {
     std::vector<std::string> out;
     size_t i;
@@ -338,7 +367,8 @@ Formatted format_status(std::string_view topology_json, std::string_view sentine
     for (const auto& [addr, e] : entries)
         rows.push_back({addr, sentinel_state(e), origin(e), yes_no(e, "trusted"), latency(e),
                         field(e, "lastError")});
-    f.text = summary(t.get(), entries) + "\n" + cluster_table(t.get()) + "\n" + render_table(rows);
+    f.text = summary(t.get(), entries) + "\n" + cluster_table(t.get()) + "\n" +
+             read_backend_lines(t.get()) + render_table(rows);
     return f;
 }
 
@@ -365,6 +395,8 @@ Formatted format_topology(std::string_view topology_json) {
                              suffix(": ", field(co, "detail"))},
             {"  switches", field(c, "switches") + suffix(", last at ", when(c, "lastSwitch"))},
         };
+        if (std::string rb = read_backend(c); !rb.empty())
+            rows.insert(rows.begin() + 6, {"  read backend", rb});
         if (i > 0)
             f.text += "\n";
         f.text += field(c, "name") + "\n" + render_table(rows);

@@ -92,6 +92,27 @@ json_t* sentinel_obj(const ApiSentinel& s) {
     return o;
 }
 
+// {"backend", "slots", "servers": [{"server", "slot", "ip", "port"}]}, or
+// null without a replica_backend.
+json_t* read_backend_obj(const ApiCluster& c) {
+    if (c.read_backend.empty())
+        return json_null();
+    json_t* o = json_object();
+    json_object_set_new(o, "backend", str(c.read_backend));
+    json_object_set_new(o, "slots", json_integer(c.read_slots));
+    json_t* servers = json_array();
+    for (const auto& s : c.read_servers) {
+        json_t* so = json_object();
+        json_object_set_new(so, "server", str("replica" + std::to_string(s.slot + 1)));
+        json_object_set_new(so, "slot", json_integer(s.slot + 1));
+        json_object_set_new(so, "ip", str(s.addr.host));
+        json_object_set_new(so, "port", json_integer(s.addr.port));
+        json_array_append_new(servers, so);
+    }
+    json_object_set_new(o, "servers", servers);
+    return o;
+}
+
 json_t* cluster_obj(const ApiCluster& c) {
     json_t* o = json_object();
     json_object_set_new(o, "name", str(c.name));
@@ -113,6 +134,7 @@ json_t* cluster_obj(const ApiCluster& c) {
         json_array_append_new(reps, ro);
     }
     json_object_set_new(o, "replicas", reps);
+    json_object_set_new(o, "readBackend", read_backend_obj(c));
     json_t* ap = json_object();
     json_object_set_new(ap, "state", str(c.apply_state));
     json_object_set_new(ap, "error", str(c.apply_error));

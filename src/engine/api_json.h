@@ -33,6 +33,13 @@ inline constexpr size_t kConsulErrorCount = 6;
 const char* consul_error_name(ConsulError e);
 const char* apply_error_name(proto::ApplyError e);
 
+// One filled slot of a cluster's read backend (HAProxy server
+// "replica<slot+1>").
+struct ApiReadServer {
+    uint16_t slot = 0; // 0-based
+    HostPort addr;
+};
+
 struct ApiCluster {
     std::string name;
     uint16_t external_port = 0;
@@ -44,6 +51,11 @@ struct ApiCluster {
     bool stale = false;
     std::vector<std::string> corroborated_by;
     std::vector<HostPort> replicas;
+    // The read backend ([cluster] replica_backend; empty: none) and the
+    // healthy replicas the engine last sent the parent for it.
+    std::string read_backend;
+    uint16_t read_slots = 0; // max_replicas
+    std::vector<ApiReadServer> read_servers;
     std::string apply_state = "none"; // "applied" | "pending" | "error" | "none"
     std::string apply_error;
     int64_t applied_at = 0;

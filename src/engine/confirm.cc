@@ -3,6 +3,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include <utility>
+
 #include "engine/sentinel_proto.h"
 
 namespace rh {
@@ -43,6 +45,7 @@ void Confirmer::cancel() {
 void Confirmer::confirm(HostPort candidate, std::string password, std::chrono::milliseconds timeout,
                         Callback cb) {
     cancel();
+    info_.reset();
     candidate_ = std::move(candidate);
     password_ = std::move(password);
     timeout_ = timeout;
@@ -70,6 +73,8 @@ void Confirmer::ask_role() {
             finish(ConfirmResult::Role::error, "bad ROLE reply: " + role.error);
             return;
         }
+        if (auto info = sentinel::parse_role_info(r))
+            info_ = std::move(*info.value);
         if (*role.value == "master")
             finish(ConfirmResult::Role::master, "master");
         else
@@ -95,7 +100,7 @@ void Confirmer::finish(ConfirmResult::Role role, std::string detail) {
     if (!conn_)
         return;
     timeout_timer_.cancel();
-    result_ = ConfirmResult{role, std::move(detail), {}};
+    result_ = ConfirmResult{role, std::move(detail), {}, std::exchange(info_, std::nullopt)};
     conn_->close();
     dead_ = std::move(conn_);
     notify_.arm(std::chrono::microseconds(0));

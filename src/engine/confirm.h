@@ -15,6 +15,7 @@
 #include "common/address.h"
 #include "common/evutil.h"
 #include "engine/redis_async.h"
+#include "engine/sentinel_proto.h"
 
 namespace rh {
 
@@ -27,6 +28,9 @@ struct ConfirmResult {
     // The IP literal the check connected to (the candidate's host name
     // resolved); empty when it never got that far.
     std::string addr{};
+    // The ROLE answer's details (offset; a replica's master and state), when
+    // it had them: the read backend's checks use them.
+    std::optional<sentinel::RoleInfo> info{};
 };
 const char* confirm_role_name(ConfirmResult::Role r);
 
@@ -66,6 +70,7 @@ class Confirmer {
     std::unique_ptr<RedisConn> conn_;
     std::unique_ptr<RedisConn> dead_; // closed in a callback, freed from notify_
     ConfirmResult result_;
+    std::optional<sentinel::RoleInfo> info_; // of the answer being finished
     Timer timeout_timer_, notify_;
 };
 

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdio>
 #include <optional>
+#include <utility>
 
 #include "common/log.h"
 #include "engine/confirm.h"
@@ -43,6 +44,16 @@ struct Decider::Work {
     std::optional<TopologyTime> event_at;
     std::optional<TopologyTime> news_at;
     TopologyTime role_asked_at{};
+    // The read backend (replicas.h): the trusted Sentinels' last SENTINEL
+    // REPLICAS lists, by Sentinel id; the slots the parent was last told
+    // (read_sent: told since the current master was announced); a ROLE
+    // round in flight, and whether another is owed when it ends.
+    std::map<std::string, std::vector<sentinel::ReplicaInfo>> replica_reports;
+    std::vector<ReplicaSlot> read_slots;
+    bool read_sent = false;
+    bool probing = false;
+    bool probe_again = false;
+    std::string read_refusals; // the last round's refusals, logged when they change
 };
 
 namespace {
@@ -143,6 +154,8 @@ size_t Decider::discovered_count() const {
 }
 
 void Decider::forget_sentinel(const std::string& id) {
+    for (auto& [name, w] : clusters_)
+        w->replica_reports.erase(id);
     topology_.forget_sentinel(id);
     sentinels_.erase(id);
 }
@@ -202,14 +215,117 @@ void Decider::on_not_monitored(const std::string& id, const std::string& cluster
     evaluate(cluster);
 }
 
-void Decider::on_replicas(const std::string& cluster, const std::vector<sentinel::ReplicaInfo>& r) {
+void Decider::on_replicas(const std::string& id, const std::string& cluster,
+                          const std::vector<sentinel::ReplicaInfo>& r) {
     auto it = clusters_.find(cluster);
-    if (it == clusters_.end())
+    auto s = sentinels_.find(id);
+    // An untrusted Sentinel never adds a replica, to the API's list or to
+    // the read backend: anyone can announce one.
+    if (it == clusters_.end() || s == sentinels_.end() || !s->second.trusted)
         return;
+    Work& w = *it->second;
     std::vector<HostPort> v;
     for (auto& x : r)
         v.push_back(x.addr);
-    it->second->replicas = std::move(v);
+    w.replicas = std::move(v);
+    hooks_.changed();
+    if (w.config.replica_backend.empty())
+        return;
+    w.replica_reports[id] = r;
+    probe_replicas(w);
+}
+
+// Something happened to a replica (an event): every trusted Sentinel's
+// list again, then a ROLE round.
+void Decider::reread_replicas(const std::string& cluster) {
+    auto it = clusters_.find(cluster);
+    if (it == clusters_.end() || it->second->config.replica_backend.empty() ||
+        !hooks_.read_replicas)
+        return;
+    for (auto& [id, s] : sentinels_)
+        if (s.trusted)
+            hooks_.read_replicas(id, cluster);
+}
+
+// A ROLE round over the candidates the trusted Sentinels report healthy,
+// against the announced master. One round per cluster at a time; what
+// arrives meanwhile makes one more round when it ends.
+void Decider::probe_replicas(Work& w) {
+    if (w.config.replica_backend.empty() || !w.announced || !hooks_.probe_replicas)
+        return;
+    if (w.probing) {
+        w.probe_again = true;
+        return;
+    }
+    auto cands = replica_candidates(w.replica_reports, *w.announced);
+    // The members first, so a crowd of new candidates cannot push them out
+    // of the round; at most twice the slots are asked.
+    std::stable_partition(cands.begin(), cands.end(), [&](const HostPort& hp) {
+        return std::any_of(w.read_slots.begin(), w.read_slots.end(),
+                           [&](const ReplicaSlot& s) { return s.addr == hp; });
+    });
+    if (cands.size() > 2u * w.config.max_replicas)
+        cands.resize(2u * w.config.max_replicas);
+    if (cands.empty()) {
+        set_read_backend(w, {}, "no replica the trusted Sentinels report healthy");
+        return;
+    }
+    w.probing = true;
+    std::string name = w.config.name;
+    hooks_.probe_replicas(w.config, *w.announced, cands,
+                          [this, name](const ReplicaProbe& p) { on_probe(name, p); });
+}
+
+void Decider::on_probe(const std::string& cluster, const ReplicaProbe& p) {
+    auto it = clusters_.find(cluster);
+    if (it == clusters_.end())
+        return;
+    Work& w = *it->second;
+    w.probing = false;
+    bool current = w.announced && p.master == *w.announced;
+    if (current) {
+        std::optional<uint64_t> lag;
+        if (w.config.lag_limited)
+            lag = w.config.max_replica_lag;
+        std::vector<HostPort> healthy;
+        std::string refusals;
+        for (const auto& one : p.replicas) {
+            std::string why = one.error;
+            if (one.role && role_says_healthy(*one.role, p.master, p.master_offset, lag, &why))
+                healthy.push_back(one.addr);
+            else
+                refusals += format_host_port(one.addr) + ": " + why + "; ";
+        }
+        if (refusals != w.read_refusals && !refusals.empty())
+            log::info("cluster %s: read backend leaves out %s", cluster.c_str(),
+                      refusals.substr(0, 600).c_str());
+        w.read_refusals = refusals;
+        set_read_backend(w, assign_slots(w.read_slots, healthy, w.config.max_replicas),
+                         "ROLE round");
+    }
+    if (std::exchange(w.probe_again, false) || !current)
+        probe_replicas(w);
+}
+
+// Tells the parent the read backend when it changed (or was not told since
+// the master was announced).
+void Decider::set_read_backend(Work& w, std::vector<ReplicaSlot> slots, const char* why) {
+    if (w.read_sent && slots == w.read_slots)
+        return;
+    std::string list;
+    proto::Replicas msg;
+    msg.cluster = w.config.name;
+    for (const auto& s : slots) {
+        list += (list.empty() ? "" : ", ") + format_host_port(s.addr) + " in replica" +
+                std::to_string(s.slot + 1);
+        msg.replicas.push_back({s.addr, "", s.slot});
+    }
+    log::info("cluster %s: read backend %s: %s (%s)", w.config.name.c_str(),
+              w.config.replica_backend.c_str(), list.empty() ? "empty" : list.c_str(), why);
+    w.read_slots = std::move(slots);
+    w.read_sent = true;
+    if (!hooks_.announce_replicas || !hooks_.announce_replicas(msg))
+        log::error("cluster %s: cannot tell the parent its read backend", w.config.name.c_str());
     hooks_.changed();
 }
 
@@ -244,6 +360,10 @@ void Decider::on_event(const std::string& id, const sentinel::Event& e) {
     if (ie.channel == "+failover-end" || ie.channel == "+config-update-from" ||
         ie.channel == "-odown")
         reread_trusted(*ie.master);
+    // A replica went down, came back or attached: the read backend follows.
+    if (ie.kind == "slave" && (ie.channel == "+sdown" || ie.channel == "-sdown" ||
+                               ie.channel == "+odown" || ie.channel == "+slave"))
+        reread_replicas(*ie.master);
 }
 
 void Decider::on_link_up(const std::string& id) {
@@ -255,6 +375,10 @@ void Decider::on_link_up(const std::string& id) {
 void Decider::on_link_down(const std::string& id, const std::string& err) {
     log::warn("sentinel %s: down: %s", id.c_str(), err.c_str());
     topology_.sentinel_down(id);
+    // A Sentinel we cannot hear vouches for no replica any more.
+    for (auto& [name, w] : clusters_)
+        if (w->replica_reports.erase(id))
+            probe_replicas(*w);
     evaluate_all();
 }
 
@@ -552,12 +676,22 @@ void Decider::announce(Work& w) {
         note(w.config.name, EventKind::confirmed, EventReason::seed_confirmed,
              {st->master, st->epoch, who, true, "the state file's master, reported by " + who});
     }
+    bool moved = !w.announced || *w.announced != st->master;
     w.announced = st->master;
     w.announced_epoch = st->epoch;
     w.announced_addr = w.addr;
     proto::Master m{w.config.name, st->master, st->epoch, false, w.addr};
     if (!hooks_.announce(m))
         log::error("cluster %s: cannot tell the parent", w.config.name.c_str());
+    // Replicas were checked against the old master: the parent empties the
+    // read backend on a new master, and the next round against the new one
+    // (at once, and again once the Sentinels' lists are re-read) fills it.
+    // Replicas that stay keep their slots.
+    if (moved && !w.config.replica_backend.empty()) {
+        w.read_sent = false;
+        probe_replicas(w);
+        reread_replicas(w.config.name);
+    }
     publish_if_applied(w); // already in effect (a restarted engine)
 }
 
@@ -684,6 +818,11 @@ ApiCluster Decider::view_cluster(const Work& w) const {
     for (auto& r : w.replicas)
         if (!c.master || r != *c.master)
             c.replicas.push_back(r);
+    c.read_backend = w.config.replica_backend;
+    c.read_slots = w.config.max_replicas;
+    if (w.read_sent)
+        for (const auto& s : w.read_slots)
+            c.read_servers.push_back({s.slot, s.addr});
     c.apply_state = apply_state_name(w.applied.state);
     // "applied" means the parent applied this very master; until then the
     // switch is pending (or failed, with the parent's error).

@@ -34,6 +34,7 @@
 #include "common/proto.h"
 #include "engine/api_json.h"
 #include "engine/events.h"
+#include "engine/replicas.h"
 #include "engine/sentinel_proto.h"
 #include "engine/topology.h"
 
@@ -62,8 +63,22 @@ struct DeciderSettings {
 // real measurement beyond it.
 inline constexpr std::chrono::seconds kPropagationLimit{60};
 
+// One round of the read backend's ROLE checks (replicas.h): the master's
+// offset, and each candidate replica's ROLE answer or why there is none.
+struct ReplicaProbe {
+    HostPort master;
+    std::optional<uint64_t> master_offset; // nullopt: the master's ROLE failed or said no
+    struct One {
+        HostPort addr;
+        std::optional<sentinel::RoleInfo> role;
+        std::string error; // when role is empty
+    };
+    std::vector<One> replicas;
+};
+
 struct DeciderHooks {
     using RoleDone = std::function<void(const HostPort& candidate, const ConfirmResult&)>;
+    using ProbeDone = std::function<void(const ReplicaProbe&)>;
 
     std::function<TopologyTime()> now; // steady clock
     std::function<std::time_t()> wall; // wall clock, for the API view
@@ -92,6 +107,20 @@ struct DeciderHooks {
         publish;
     // Something shown in the API changed.
     std::function<void()> changed;
+
+    // ---- the read backend (clusters with a replica_backend only) ----
+    // Ask trusted Sentinel `id` SENTINEL REPLICAS <cluster>; the answer comes
+    // back through on_replicas.
+    std::function<void(const std::string& id, const std::string& cluster)> read_replicas;
+    // Ask `master` and each of `replicas` ROLE; `done` runs once with every
+    // answer. A new probe for the same cluster replaces the one in flight
+    // (whose `done` never runs).
+    std::function<void(const proto::ConfigCluster&, const HostPort& master,
+                       const std::vector<HostPort>& replicas, ProbeDone done)>
+        probe_replicas;
+    // Tell the parent the cluster's read backend; false if not queued. Sent
+    // after any Master of the same cluster announced before it.
+    std::function<bool(const proto::Replicas&)> announce_replicas;
 };
 
 class Decider {
@@ -122,7 +151,10 @@ class Decider {
     // What Sentinel `id` said or did.
     void on_master_info(const std::string& id, const sentinel::MasterInfo& m);
     void on_not_monitored(const std::string& id, const std::string& cluster);
-    void on_replicas(const std::string& cluster, const std::vector<sentinel::ReplicaInfo>& r);
+    // SENTINEL REPLICAS from Sentinel `id`; only a trusted one's list can
+    // put a replica in the read backend.
+    void on_replicas(const std::string& id, const std::string& cluster,
+                     const std::vector<sentinel::ReplicaInfo>& r);
     void on_discovered(const std::string& cluster, const std::vector<sentinel::SentinelInfo>& s);
     void on_event(const std::string& id, const sentinel::Event& e);
     void on_link_up(const std::string& id);
@@ -173,6 +205,10 @@ class Decider {
     void note_refusals(const std::string& cluster, const Verdict& v, const std::string& before);
     static EventReason refusal_reason(RefusalKind kind);
     void switch_sign(Work& w, const HostPort& to);
+    void reread_replicas(const std::string& cluster);
+    void probe_replicas(Work& w);
+    void on_probe(const std::string& cluster, const ReplicaProbe& p);
+    void set_read_backend(Work& w, std::vector<ReplicaSlot> slots, const char* why);
     void observe_propagation(Work& w, const proto::ApplyResult& r);
     int64_t wall(TopologyTime t) const;
     ApiCluster view_cluster(const Work& w) const;

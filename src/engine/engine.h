@@ -27,6 +27,7 @@ class SentinelLink;
 struct ApiConfig;
 struct ApiView;
 struct ConfirmResult;
+struct ReplicaProbe;
 
 // What the parent sent: the global settings, the seeds, the clusters.
 struct EngineConfig {
@@ -72,6 +73,14 @@ class Engine {
     void sentinel_name_resolved(SentinelName& n, const struct ResolveResult& r);
     void readdress_masters();
     bool announce(const proto::Master& m);
+    // The read backend: a ROLE round per cluster, and the Replicas sent
+    // after the Masters they follow.
+    struct ReplicaRound;
+    void probe_replicas(const proto::ConfigCluster& c, const HostPort& master,
+                        const std::vector<HostPort>& replicas,
+                        std::function<void(const ReplicaProbe&)> done);
+    void finish_replica_round(const std::string& cluster);
+    bool announce_replicas(const proto::Replicas& r);
     void confirm_progress();
     void flush_announcements();
     void mark_dirty();
@@ -114,6 +123,10 @@ class Engine {
     // at most kAnnounceHoldMax. With no other check in flight (a single
     // failover) a master is sent at once.
     std::vector<proto::Master> outbox_;
+    // The newest read backend per cluster not yet sent: sent with (after)
+    // the masters in outbox_, or at once when no master waits.
+    std::map<std::string, proto::Replicas> replica_outbox_;
+    std::map<std::string, std::unique_ptr<ReplicaRound>> replica_rounds_; // by cluster
     // ROLE checks: at most kMaxRoleChecks connections at once (10,000
     // clusters switching together must not open 10,000 connections in one
     // go); the others wait in order, the newest check per cluster only.

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <ctime>
 #include <set>
+#include <utility>
 
 #include "autoconfig.h"
 #include "common/channel.h"
@@ -36,6 +37,15 @@ constexpr Millis kAnnounceHoldMax{1000};
 constexpr size_t kMaxRoleChecks = 256;
 
 } // namespace
+
+// One ROLE round of the read backend: the master first, then each
+// candidate replica, each over its own connection, all at once.
+struct Engine::ReplicaRound {
+    std::vector<std::unique_ptr<Confirmer>> asks;
+    ReplicaProbe result;
+    size_t left = 0;
+    std::function<void(const ReplicaProbe&)> done;
+};
 
 struct Engine::RoleCheck {
     RoleCheck(event_base* base, std::function<void()> retry_due)
@@ -89,6 +99,7 @@ Engine::Engine(bool foreground) : foreground_(foreground), base_(event_base_new(
 Engine::~Engine() {
     // Links, confirmers and transfers hold events on base_: free them before it.
     consul_.reset();
+    replica_rounds_.clear();
     roles_.clear();
     sentinel_names_.clear();
     readdress_timer_.reset();
@@ -242,6 +253,15 @@ void Engine::start_decider() {
             consul_->publish(consul_service(c, master, epoch, config_.global.consul_instance));
     };
     h.changed = [this] { mark_dirty(); };
+    h.read_replicas = [this](const std::string& id, const std::string& cluster) {
+        if (auto it = links_.find(id); it != links_.end())
+            it->second->read_replicas(cluster);
+    };
+    h.probe_replicas = [this](const proto::ConfigCluster& c, const HostPort& master,
+                              const std::vector<HostPort>& replicas, DeciderHooks::ProbeDone done) {
+        probe_replicas(c, master, replicas, std::move(done));
+    };
+    h.announce_replicas = [this](const proto::Replicas& r) { return announce_replicas(r); };
     decider_ = std::make_unique<Decider>(ds, config_.clusters, std::move(h));
     for (auto& c : config_.clusters) {
         std::string name = c.name;
@@ -301,8 +321,8 @@ void Engine::open_link(const std::string& id, const HostPort& addr, bool trusted
     SentinelCallbacks cb;
     cb.master = [d, id](const sentinel::MasterInfo& m) { d->on_master_info(id, m); };
     cb.not_monitored = [d, id](const std::string& c) { d->on_not_monitored(id, c); };
-    cb.replicas = [d](const std::string& c, const std::vector<sentinel::ReplicaInfo>& r) {
-        d->on_replicas(c, r);
+    cb.replicas = [d, id](const std::string& c, const std::vector<sentinel::ReplicaInfo>& r) {
+        d->on_replicas(id, c, r);
     };
     cb.sentinels = [d](const std::string& c, const std::vector<sentinel::SentinelInfo>& s) {
         d->on_discovered(c, s);
@@ -482,6 +502,62 @@ void Engine::start_queued_role_checks() {
     }
 }
 
+// A new round replaces the cluster's round in flight: destroying its
+// Confirmers cancels them, so its `done` never runs.
+void Engine::probe_replicas(const proto::ConfigCluster& c, const HostPort& master,
+                            const std::vector<HostPort>& replicas,
+                            std::function<void(const ReplicaProbe&)> done) {
+    auto round = std::make_unique<ReplicaRound>();
+    ReplicaRound* rr = round.get();
+    rr->result.master = master;
+    rr->done = std::move(done);
+    for (const auto& r : replicas)
+        rr->result.replicas.push_back({r, std::nullopt, ""});
+    rr->left = 1 + replicas.size();
+    std::string name = c.name;
+    replica_rounds_[name] = std::move(round);
+    auto timeout = Millis(config_.global.confirm_timeout_ms);
+    for (size_t i = 0; i <= replicas.size(); i++) {
+        rr->asks.push_back(std::make_unique<Confirmer>(base_.get()));
+        const HostPort& target = i == 0 ? master : replicas[i - 1];
+        rr->asks.back()->confirm(target, c.password, timeout,
+                                 [this, rr, name, i](const HostPort&, const ConfirmResult& r) {
+                                     if (i == 0) {
+                                         if (r.info && r.info->role == "master")
+                                             rr->result.master_offset = r.info->offset;
+                                     } else {
+                                         auto& one = rr->result.replicas[i - 1];
+                                         if (r.role == ConfirmResult::Role::error)
+                                             one.error = r.detail;
+                                         else if (r.info)
+                                             one.role = r.info;
+                                         else
+                                             one.error = "ROLE " + r.detail + " without details";
+                                     }
+                                     if (--rr->left == 0)
+                                         finish_replica_round(
+                                             name); // destroys rr: touch nothing after
+                                 });
+    }
+}
+
+void Engine::finish_replica_round(const std::string& cluster) {
+    auto it = replica_rounds_.find(cluster);
+    if (it == replica_rounds_.end())
+        return;
+    std::unique_ptr<ReplicaRound> round = std::move(it->second);
+    replica_rounds_.erase(it);
+    round->done(round->result); // may start the next round
+}
+
+bool Engine::announce_replicas(const proto::Replicas& r) {
+    replica_outbox_[r.cluster] = r;
+    // Masters wait for their burst: the read backend rides after them.
+    if (outbox_.empty())
+        flush_announcements();
+    return true;
+}
+
 bool Engine::announce(const proto::Master& m) {
     outbox_.push_back(m);
     if (!hold_timer_->pending())
@@ -505,11 +581,19 @@ void Engine::flush_announcements() {
     stall_timer_->cancel();
     std::vector<proto::Master> out = std::move(outbox_);
     outbox_.clear();
+    auto reps = std::exchange(replica_outbox_, {});
     for (size_t i = 0; i < out.size(); i++)
-        out[i].more = i + 1 < out.size(); // one burst: the parent applies it as one batch
+        out[i].more = i + 1 < out.size() || !reps.empty(); // one burst: one batch
     for (auto& m : out)
         if (!channel_->send(m))
             log::error("cluster %s: cannot tell the parent", m.cluster.c_str());
+    // The read backends after the masters they belong to, in the same burst.
+    size_t left = reps.size();
+    for (auto& [name, r] : reps) {
+        r.more = --left > 0;
+        if (!channel_->send(r))
+            log::error("cluster %s: cannot tell the parent its read backend", name.c_str());
+    }
 }
 
 // The parent may tell of a cluster this engine does not monitor (one it

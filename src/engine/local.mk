@@ -14,6 +14,7 @@ src_engine_libengine_a_SOURCES = \
 	%reldir%/engine.cc %reldir%/engine.h %reldir%/engine_work.cc \
 	%reldir%/events.cc %reldir%/events.h \
 	%reldir%/privsep.cc %reldir%/privsep.h \
+	%reldir%/replicas.cc %reldir%/replicas.h \
 	%reldir%/redis_async.cc %reldir%/redis_async.h \
 	%reldir%/resolver.cc %reldir%/resolver.h \
 	%reldir%/sandbox.cc %reldir%/sandbox.h \

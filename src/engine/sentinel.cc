@@ -183,6 +183,7 @@ void SentinelLink::drop_connections() {
     reread_timer_.cancel();
     sent_.clear();
     reading_.clear(); // their replies will never come
+    replicas_reading_.clear();
     masters_in_flight_ = 0;
     riders_.clear(); // the full re-read on reconnection answers them
     cmd_ready_ = sub_ready_ = false;
@@ -355,16 +356,8 @@ std::unordered_set<std::string> SentinelLink::on_masters(redisReply* r) {
 }
 
 void SentinelLink::read_cluster_details(const std::string& name) {
-    send({"SENTINEL", "REPLICAS", name}, [this, name](redisReply* r) {
-        auto reps = sentinel::parse_replicas(r);
-        if (!reps) {
-            bad("SENTINEL REPLICAS " + name, reps.error);
-            return;
-        }
-        got_reply();
-        if (cb_.replicas)
-            cb_.replicas(name, *reps.value);
-    });
+    send({"SENTINEL", "REPLICAS", name},
+         [this, name](redisReply* r) { on_replicas_reply(name, r); });
     send({"SENTINEL", "SENTINELS", name}, [this, name](redisReply* r) {
         auto sens = sentinel::parse_sentinels(r);
         if (!sens) {
@@ -375,6 +368,42 @@ void SentinelLink::read_cluster_details(const std::string& name) {
         if (cb_.sentinels)
             cb_.sentinels(name, *sens.value);
     });
+}
+
+void SentinelLink::on_replicas_reply(const std::string& name, redisReply* r) {
+    auto reps = sentinel::parse_replicas(r);
+    if (!reps) {
+        bad("SENTINEL REPLICAS " + name, reps.error);
+        return;
+    }
+    got_reply();
+    if (cb_.replicas)
+        cb_.replicas(name, *reps.value);
+}
+
+void SentinelLink::read_replicas(const std::string& name) {
+    if (stats_.state != LinkState::up || !monitored(name))
+        return;
+    if (auto it = replicas_reading_.find(name); it != replicas_reading_.end()) {
+        it->second = true;
+        return;
+    }
+    send_replicas_read(name);
+}
+
+void SentinelLink::send_replicas_read(const std::string& name) {
+    bool ok = send({"SENTINEL", "REPLICAS", name}, [this, name](redisReply* r) {
+        auto it = replicas_reading_.find(name);
+        bool again = it != replicas_reading_.end() && it->second;
+        if (it != replicas_reading_.end())
+            replicas_reading_.erase(it);
+        if (again)
+            send_replicas_read(name);
+        if (stats_.state == LinkState::up)
+            on_replicas_reply(name, r);
+    });
+    if (ok)
+        replicas_reading_.emplace(name, false);
 }
 
 void SentinelLink::read_master(const std::string& name, ReadFreshness freshness) {

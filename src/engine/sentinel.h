@@ -100,6 +100,9 @@ class SentinelLink {
     void reread(); // full re-read now (if up)
     // One SENTINEL MASTER <name> (if up); at most one per cluster outstanding.
     void read_master(const std::string& name, ReadFreshness freshness = ReadFreshness::after_now);
+    // One SENTINEL REPLICAS <name> (if up and monitored); while one is
+    // outstanding, a call makes exactly one more after its reply.
+    void read_replicas(const std::string& name);
     void set_clusters(std::vector<std::string> clusters);
 
     const HostPort& addr() const { return addr_; }
@@ -126,6 +129,8 @@ class SentinelLink {
     std::unordered_set<std::string> on_masters(redisReply* r);
     void on_master(const std::string& name, redisReply* r);
     void read_cluster_details(const std::string& name);
+    void send_replicas_read(const std::string& name);
+    void on_replicas_reply(const std::string& name, redisReply* r);
     void bad(const std::string& what, const std::string& reason);
     void got_reply();
     bool monitored(const std::string& name) const;
@@ -146,6 +151,8 @@ class SentinelLink {
     bool cmd_ready_ = false, sub_ready_ = false;
     // Clusters with a SENTINEL MASTER outstanding; true: read again on reply.
     std::unordered_map<std::string, bool> reading_;
+    // Clusters with a read_replicas outstanding; true: read again on reply.
+    std::unordered_map<std::string, bool> replicas_reading_;
     unsigned masters_in_flight_ = 0; // SENTINEL MASTERS outstanding
     // Corroborations answered by the next SENTINEL MASTERS reply, or by a
     // read of their own when that reply does not report them.

@@ -189,6 +189,14 @@ std::optional<ReplicaInfo> replica_from(const redisReply* r, std::string* err) {
     if (!link)
         return std::nullopt;
     ri.master_link_status = *link;
+    if (auto it = f->find(std::string_view("slave-repl-offset")); it != f->end()) {
+        auto v = parse_u64(it->second);
+        if (!v) {
+            *err = "field 'slave-repl-offset': not a decimal number";
+            return std::nullopt;
+        }
+        ri.repl_offset = *v;
+    }
     return ri;
 }
 
@@ -372,6 +380,66 @@ Parsed<std::string> parse_role(const redisReply* r) {
     return Parsed<std::string>::ok(std::string(first->str, first->len));
 }
 
+namespace {
+
+// A ROLE element that is a decimal number: an integer reply, or a string
+// of digits (the replica's master port is a string in Redis 7.0).
+std::optional<uint64_t> role_number(const redisReply* r) {
+    if (!r)
+        return std::nullopt;
+    if (r->type == REDIS_REPLY_INTEGER)
+        return r->integer < 0 ? std::nullopt : std::optional<uint64_t>(r->integer);
+    if (is_text(r) && r->len <= 20)
+        return parse_u64(std::string_view(r->str, r->len));
+    return std::nullopt;
+}
+
+} // namespace
+
+Parsed<RoleInfo> parse_role_info(const redisReply* r) {
+    using P = Parsed<RoleInfo>;
+    auto role = parse_role(r);
+    if (!role)
+        return P::failure(role.error);
+    RoleInfo ri;
+    ri.role = *role.value;
+    if (ri.role == "master") {
+        if (r->elements < 2)
+            return P::failure("ROLE master: no offset");
+        auto off = role_number(r->element[1]);
+        if (!off)
+            return P::failure("ROLE master: offset not a number");
+        ri.offset = *off;
+        return P::ok(std::move(ri));
+    }
+    if (ri.role != "slave")
+        return P::ok(std::move(ri));
+    if (r->elements != 5)
+        return P::failure("ROLE slave: expected 5 elements, got " + std::to_string(r->elements));
+    const redisReply* host = r->element[1];
+    if (!is_text(host) || host->len > max_string ||
+        !valid_host(std::string_view(host->str, host->len)))
+        return P::failure("ROLE slave: invalid master host");
+    ri.master.host.assign(host->str, host->len);
+    auto port = role_number(r->element[2]);
+    if (!port || *port == 0 || *port > 65535)
+        return P::failure("ROLE slave: bad master port");
+    ri.master.port = static_cast<uint16_t>(*port);
+    const redisReply* state = r->element[3];
+    if (!is_text(state) || state->len == 0 || state->len > 32)
+        return P::failure("ROLE slave: bad state");
+    ri.state.assign(state->str, state->len);
+    auto off = role_number(r->element[4]);
+    if (!off)
+        return P::failure("ROLE slave: offset not a number");
+    ri.offset = *off;
+    return P::ok(std::move(ri));
+}
+
+bool ReplicaInfo::has_flag(std::string_view f) const {
+    return std::find(flags.begin(), flags.end(), f) != flags.end();
+}
+
 const std::vector<std::string>& event_channels() {
     static const std::vector<std::string> channels = {
         "+switch-master",
@@ -384,6 +452,7 @@ const std::vector<std::string>& event_channels() {
         "+config-update-from",
         "+failover-state-reconf-slaves",
         "+reset-master",
+        "+slave", // a replica attached: the read backend re-reads SENTINEL REPLICAS
     };
     return channels;
 }

@@ -50,6 +50,10 @@ struct ReplicaInfo {
     HostPort addr;
     std::vector<std::string> flags;
     std::string master_link_status;
+    // "slave-repl-offset", when the Sentinel reports it (Redis 2.8+ does).
+    std::optional<uint64_t> repl_offset;
+
+    bool has_flag(std::string_view f) const;
 };
 
 struct SentinelInfo {
@@ -66,6 +70,18 @@ Parsed<std::vector<ReplicaInfo>> parse_replicas(const redisReply* r);
 Parsed<std::vector<SentinelInfo>> parse_sentinels(const redisReply* r);
 // Reply to ROLE: the first element, e.g. "master", "slave", "sentinel".
 Parsed<std::string> parse_role(const redisReply* r);
+
+// Reply to ROLE, with what the read backend needs (redis.io ROLE):
+//   master:  ["master", offset, [[ip, port, offset], ...]]
+//   replica: ["slave", master_ip, master_port, state, offset]
+// Other roles ("sentinel") carry only the role.
+struct RoleInfo {
+    std::string role;
+    uint64_t offset = 0; // master: its replication offset; replica: what it processed
+    HostPort master;     // replica: the master it follows (host as it was configured)
+    std::string state;   // replica: "connect", "connecting", "sync", "connected", ...
+};
+Parsed<RoleInfo> parse_role_info(const redisReply* r);
 
 // Splits "s_down,o_down" into its flags (empty parts dropped).
 std::vector<std::string> split_flags(std::string_view s);

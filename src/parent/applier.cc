@@ -26,6 +26,18 @@ std::optional<std::string> current_output(const std::string& path) {
     return text;
 }
 
+// For an Applier whose owner keeps no read backends.
+const ReplicaMap& no_replicas() {
+    static const ReplicaMap none;
+    return none;
+}
+
+const std::vector<proto::ReplicaAt>& replicas_of(const ReplicaMap& m, const std::string& name) {
+    static const std::vector<proto::ReplicaAt> none;
+    auto it = m.find(name);
+    return it == m.end() ? none : it->second;
+}
+
 } // namespace
 
 const char* apply_path_name(ApplyPath p) {
@@ -43,8 +55,13 @@ const char* apply_path_name(ApplyPath p) {
 }
 
 Applier::Applier(event_base* base, ApplierSettings settings, const MasterMap& in_effect, Done done)
-    : base_(base), s_(std::move(settings)), in_effect_(in_effect), done_(std::move(done)),
-      runner_(base), runtime_(base, s_.runtime_socket), kick_(base, [this] { start(); }) {}
+    : Applier(base, std::move(settings), in_effect, no_replicas(), std::move(done)) {}
+
+Applier::Applier(event_base* base, ApplierSettings settings, const MasterMap& in_effect,
+                 const ReplicaMap& in_effect_replicas, Done done)
+    : base_(base), s_(std::move(settings)), in_effect_(in_effect),
+      in_effect_replicas_(in_effect_replicas), done_(std::move(done)), runner_(base),
+      runtime_(base, s_.runtime_socket), kick_(base, [this] { start(); }) {}
 
 void Applier::submit(std::vector<HaproxyCluster> desired) {
     pending_ = std::move(desired);
@@ -78,8 +95,14 @@ std::optional<std::string> Applier::rendering(const std::vector<HaproxyCluster>&
 // between the file on disk and the desired rendering.
 bool Applier::compute_switches(const std::string& current) {
     to_switch_.clear();
+    replicas_to_switch_.clear();
     std::vector<HaproxyCluster> before = desired_;
     for (auto& c : before) {
+        // The read backend in effect; a change of it alone is a runtime change.
+        const auto& had = replicas_of(in_effect_replicas_, c.name);
+        if (had != c.replicas)
+            replicas_to_switch_.push_back(&desired_[static_cast<size_t>(&c - before.data())]);
+        c.replicas = had;
         auto it = in_effect_.find(c.name);
         if (it == in_effect_.end()) {
             if (c.master)
@@ -112,6 +135,7 @@ void Applier::start() {
     pending_.reset();
     result_ = ApplyOutcome{};
     result_.in_effect = in_effect_;
+    result_.in_effect_replicas = in_effect_replicas_;
     temp_.reset();
 
     t_ = Clock::now();
@@ -130,15 +154,18 @@ void Applier::start() {
         if (had != c.master.has_value() ||
             (had && (it->second.master != *c.master || it->second.address() != c.address())))
             result_.switched.push_back(c.name);
+        if (replicas_of(in_effect_replicas_, c.name) != c.replicas)
+            result_.replicas_changed.push_back(c.name);
     }
+    bool runtime_work = !to_switch_.empty() || !result_.replicas_changed.empty();
 
-    if (current && *current == bytes_ && to_switch_.empty() && !reload_owed_) {
+    if (current && *current == bytes_ && !runtime_work && !reload_owed_) {
         result_.path = ApplyPath::unchanged;
         return succeed();
     }
-    if (only_masters && !reload_owed_ && !s_.runtime_socket.empty() && !to_switch_.empty())
+    if (only_masters && !reload_owed_ && !s_.runtime_socket.empty() && runtime_work)
         return try_runtime();
-    if (only_masters && !reload_owed_ && to_switch_.empty()) {
+    if (only_masters && !reload_owed_ && !runtime_work) {
         result_.path = ApplyPath::file_only; // e.g. only an epoch changed
         return write_and_check(false);
     }
@@ -160,6 +187,18 @@ void Applier::try_runtime() {
         // resolve a name there.
         for (auto& cmd :
              switch_commands(c->backend, c->server, HostPort{c->address(), c->master->port}))
+            cmds.push_back(std::move(cmd));
+    }
+    for (auto* c : replicas_to_switch_) {
+        if (c->replica_backend.empty()) {
+            // The read backend was removed from the configuration with
+            // nothing else changing: only a reload makes the file agree.
+            result_.path = ApplyPath::reload;
+            result_.runtime_fallback = true;
+            return write_and_check(true);
+        }
+        for (auto& cmd : replica_commands(c->replica_backend,
+                                          replicas_of(in_effect_replicas_, c->name), c->replicas))
             cmds.push_back(std::move(cmd));
     }
     t_ = Clock::now();
@@ -236,9 +275,13 @@ void Applier::reload() {
 
 void Applier::succeed() {
     result_.in_effect.clear();
-    for (const auto& c : desired_)
+    result_.in_effect_replicas.clear();
+    for (const auto& c : desired_) {
         if (c.master)
             result_.in_effect[c.name] = MasterAt{*c.master, c.epoch, c.addr};
+        if (!c.replicas.empty())
+            result_.in_effect_replicas[c.name] = c.replicas;
+    }
     result_.ok = true;
     finish();
 }
@@ -250,15 +293,22 @@ void Applier::fail_apply(proto::ApplyError reason, std::string why, std::string 
     result_.command_output = std::move(output);
     // A runtime switch that went through is real even if the file step
     // failed: report it, so the next apply does not switch again.
-    if (result_.path == ApplyPath::runtime)
+    if (result_.path == ApplyPath::runtime) {
         for (auto* c : to_switch_)
             result_.in_effect[c->name] = MasterAt{*c->master, c->epoch, c->addr};
+        for (auto* c : replicas_to_switch_)
+            if (c->replicas.empty())
+                result_.in_effect_replicas.erase(c->name);
+            else
+                result_.in_effect_replicas[c->name] = c->replicas;
+    }
     finish();
 }
 
 void Applier::finish() {
     running_ = false;
     to_switch_.clear();
+    replicas_to_switch_.clear();
     // The apply's copies (a file's worth each at 10,000 clusters) are not
     // kept between applies: only the shape and the skeletons are.
     desired_ = {};

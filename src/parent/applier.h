@@ -56,6 +56,9 @@ struct ApplyOutcome {
     // after a failure, what was in effect plus any runtime switch that went
     // through before a later step failed.
     MasterMap in_effect;
+    // The read backends likewise (clusters with a replica_backend).
+    ReplicaMap in_effect_replicas;
+    std::vector<std::string> replicas_changed; // clusters whose read backend changed
 };
 
 class Applier {
@@ -65,6 +68,9 @@ class Applier {
     // tell what changed; it must outlive the Applier.
     Applier(event_base* base, ApplierSettings settings, const MasterMap& in_effect, Done done);
     Applier(event_base*, ApplierSettings, const MasterMap&&, Done) = delete; // would dangle
+    // With the read backends in effect too (same lifetime rule).
+    Applier(event_base* base, ApplierSettings settings, const MasterMap& in_effect,
+            const ReplicaMap& in_effect_replicas, Done done);
     Applier(const Applier&) = delete;
     Applier& operator=(const Applier&) = delete;
 
@@ -89,6 +95,7 @@ class Applier {
     event_base* base_;
     ApplierSettings s_;
     const MasterMap& in_effect_;
+    const ReplicaMap& in_effect_replicas_;
     Done done_;
     CommandRunner runner_;
     RuntimeClient runtime_;
@@ -109,6 +116,9 @@ class Applier {
     std::optional<std::string> skeleton_; // of bytes_; nullopt: cannot skip the check
     std::optional<PendingFile> temp_;
     std::vector<const HaproxyCluster*> to_switch_;
+    // Clusters whose read backend changes, switched over the runtime socket
+    // with the masters when the rest of the file is unchanged.
+    std::vector<const HaproxyCluster*> replicas_to_switch_;
     ApplyOutcome result_;
     std::chrono::steady_clock::time_point t_;
 };

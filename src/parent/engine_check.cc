@@ -1,5 +1,7 @@
 #include "parent/engine_check.h"
 
+#include <set>
+
 #include "common/address.h"
 #include "config/config.h"
 
@@ -54,6 +56,55 @@ EngineCheck check_master(const proto::Master& m, const EngineMessageContext& ctx
     return {};
 }
 
+const ClusterConfig* cluster_config(const std::string& name, const Config& config) {
+    for (auto& c : config.clusters)
+        if (c.name == name)
+            return &c;
+    return nullptr;
+}
+
+// The read backend of a configured cluster that has one: at most
+// max_replicas replicas, each in its own slot below max_replicas, each at
+// an IP literal (its own host, or the addr its ROLE check used), none
+// twice, none the cluster's current master.
+EngineCheck check_replicas(const proto::Replicas& r, const EngineMessageContext& ctx) {
+    if (!ctx.ready)
+        return violation("replicas: before ready");
+    const ClusterConfig* cl =
+        configured(r.cluster, ctx) ? cluster_config(r.cluster, *ctx.config) : nullptr;
+    if (!cl)
+        return violation("replicas: cluster " + r.cluster + " is not configured");
+    std::string where = "replicas: cluster " + r.cluster + ": ";
+    if (cl->replica_backend.empty())
+        return violation(where + "no replica_backend is configured");
+    if (r.replicas.size() > cl->max_replicas)
+        return violation(where + std::to_string(r.replicas.size()) + " replicas, max_replicas is " +
+                         std::to_string(cl->max_replicas));
+    const MasterAt* master = nullptr;
+    if (ctx.desired)
+        if (auto it = ctx.desired->find(r.cluster); it != ctx.desired->end())
+            master = &it->second;
+    if (!r.replicas.empty() && !master)
+        return violation(where + "replicas before a confirmed master");
+    std::set<uint16_t> slots;
+    std::set<HostPort> seen;
+    for (const auto& x : r.replicas) {
+        HostPort ip{x.addr.empty() ? x.replica.host : x.addr, x.replica.port};
+        std::string who = format_host_port(x.replica);
+        if (!valid_host(x.replica.host) || x.replica.port == 0 ||
+            (!is_ipv4_literal(ip.host) && !is_ipv6_literal(ip.host)))
+            return violation(where + "replica " + who + " has no valid IP address");
+        if (x.slot >= cl->max_replicas || !slots.insert(x.slot).second)
+            return violation(where + "replica " + who + ": slot " + std::to_string(x.slot) +
+                             " out of range or used twice");
+        if (!seen.insert(ip).second)
+            return violation(where + "replica " + who + " listed twice");
+        if (x.replica == master->master || ip == master->master)
+            return violation(where + "replica " + who + " is the current master");
+    }
+    return {};
+}
+
 } // namespace
 
 std::string check_epoch(const std::string& cluster, uint64_t epoch, const uint64_t* floor,
@@ -75,6 +126,8 @@ EngineCheck check_engine_message(const proto::Message& m, const EngineMessageCon
         return check_ready(*r, ctx);
     if (auto* mm = std::get_if<proto::Master>(&m))
         return check_master(*mm, ctx);
+    if (auto* rr = std::get_if<proto::Replicas>(&m))
+        return check_replicas(*rr, ctx);
     return violation(std::string("unexpected message ") + proto::type_name(proto::message_type(m)) +
                      " from the engine");
 }

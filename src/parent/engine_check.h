@@ -48,6 +48,9 @@ struct EngineMessageContext {
     // of N messages must not cost N x N); without it config->clusters is
     // scanned.
     const std::unordered_set<std::string>* configured = nullptr;
+    // What the engine confirmed, by cluster: a replica in a Replicas
+    // message is never the current master.
+    const MasterMap* desired = nullptr;
 };
 
 struct EngineCheck {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <kainjow/mustache.hpp>
+#include <map>
 
 namespace rh {
 
@@ -73,8 +74,41 @@ MasterValues master_placeholders(const HaproxyCluster& c, size_t i) {
                 n + addr_family(c) + "\x02"};
 }
 
+// The read backend's values: `replicas` (the filled slots, by slot),
+// `has_replicas`, `replica_backend`, and `replica_slots` (every slot, filled
+// or not, so a template can keep one server line per slot).
+void replica_data(mu::data& d, const HaproxyCluster& c) {
+    std::vector<const proto::ReplicaAt*> by_slot(c.max_replicas, nullptr);
+    for (const auto& r : c.replicas)
+        if (r.slot < by_slot.size())
+            by_slot[r.slot] = &r;
+    auto one = [](uint16_t slot, const proto::ReplicaAt* r) {
+        mu::data x;
+        x.set("slot", std::to_string(slot + 1));
+        x.set("server", replica_server(slot));
+        x.set("has_replica", mu::data(r != nullptr));
+        x.set("host", r ? r->replica.host : "");
+        x.set("port", r ? std::to_string(r->replica.port) : "");
+        x.set("addr", r ? (r->addr.empty() ? r->replica.host : r->addr) : "");
+        return x;
+    };
+    mu::data filled{mu::data::type::list};
+    mu::data slots{mu::data::type::list};
+    for (uint16_t i = 0; i < by_slot.size(); i++) {
+        if (by_slot[i])
+            filled.push_back(one(i, by_slot[i]));
+        slots.push_back(one(i, by_slot[i]));
+    }
+    d.set("replica_backend", c.replica_backend);
+    d.set("has_replica_backend", mu::data(!c.replica_backend.empty()));
+    d.set("has_replicas", mu::data(!c.replicas.empty()));
+    d.set("replicas", filled);
+    d.set("replica_slots", slots);
+}
+
 mu::data cluster_data(const HaproxyCluster& c, const MasterValues& v) {
     mu::data d;
+    replica_data(d, c);
     d.set("name", c.name);
     d.set("external_port", std::to_string(c.external_port));
     d.set("master_host", v.host);
@@ -146,10 +180,47 @@ bool same_shape(const std::vector<HaproxyCluster>& a, const std::vector<HaproxyC
         if (x.name != y.name || x.external_port != y.external_port || x.backend != y.backend ||
             x.server != y.server || x.master.has_value() != y.master.has_value() ||
             std::string_view(family(x)) != family(y) ||
-            std::string_view(addr_family(x)) != addr_family(y))
+            std::string_view(addr_family(x)) != addr_family(y) ||
+            x.replica_backend != y.replica_backend || x.max_replicas != y.max_replicas ||
+            x.replicas != y.replicas)
             return false;
     }
     return true;
+}
+
+std::string replica_server(uint16_t slot) {
+    return "replica" + std::to_string(slot + 1);
+}
+
+std::vector<std::string> replica_commands(const std::string& backend,
+                                          const std::vector<proto::ReplicaAt>& from,
+                                          const std::vector<proto::ReplicaAt>& to) {
+    std::map<uint16_t, const proto::ReplicaAt*> before, after;
+    for (const auto& r : from)
+        before[r.slot] = &r;
+    for (const auto& r : to)
+        after[r.slot] = &r;
+    std::vector<std::string> cmds;
+    for (const auto& [slot, r] : before)
+        if (!after.count(slot)) {
+            std::string bs = backend + "/" + replica_server(slot);
+            cmds.push_back("set server " + bs + " state maint");
+            cmds.push_back("shutdown sessions server " + bs);
+        }
+    for (const auto& [slot, r] : after) {
+        auto it = before.find(slot);
+        if (it != before.end() && *it->second == *r)
+            continue;
+        // As runtime.h's switch_commands: no client stays on what was there.
+        std::string bs = backend + "/" + replica_server(slot);
+        const std::string& ip = r->addr.empty() ? r->replica.host : r->addr;
+        cmds.push_back("set server " + bs + " state maint");
+        cmds.push_back("shutdown sessions server " + bs);
+        cmds.push_back("set server " + bs + " addr " + ip + " port " +
+                       std::to_string(r->replica.port));
+        cmds.push_back("set server " + bs + " state ready");
+    }
+    return cmds;
 }
 
 std::optional<std::string> fill_skeleton(const std::string& skeleton,

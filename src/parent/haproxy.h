@@ -3,11 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/address.h"
+#include "common/proto.h"
 
 namespace rh {
 
@@ -21,9 +23,29 @@ struct HaproxyCluster {
     // empty: master->host, an IP literal itself.
     std::string addr{};
     const std::string& address() const { return addr.empty() ? master->host : addr; }
+    // The read backend ([cluster] replica_backend; empty: none): its slots
+    // are servers replica1 .. replica<max_replicas>; replicas holds the
+    // filled ones (slot 0-based, as in proto::ReplicaAt).
+    std::string replica_backend{};
+    uint16_t max_replicas = proto::kDefaultReplicaSlots;
+    std::vector<proto::ReplicaAt> replicas{};
 
     bool operator==(const HaproxyCluster&) const = default;
 };
+
+// The read backends in effect or desired, by cluster.
+using ReplicaMap = std::map<std::string, std::vector<proto::ReplicaAt>>;
+
+// The HAProxy server name of read-backend slot `slot` (0-based): "replica<slot+1>".
+std::string replica_server(uint16_t slot);
+
+// The runtime-socket commands that turn the read backend `from` into `to`
+// (both of one cluster): a slot that empties goes to maint with its
+// sessions shut down; a slot that gets another replica is switched like a
+// master (maint, shutdown sessions, addr, ready). Unchanged slots: nothing.
+std::vector<std::string> replica_commands(const std::string& backend,
+                                          const std::vector<proto::ReplicaAt>& from,
+                                          const std::vector<proto::ReplicaAt>& to);
 
 // Parses the template; on failure says why in *err (when given).
 bool check_template(const std::string& text, std::string* err);
@@ -48,7 +70,10 @@ std::optional<std::string> render_skeleton(const std::string& text,
 
 // Whether two topologies have the same shape: the same clusters in the same
 // order, with the same names, ports, backends and servers, each with or
-// without a master, and each master's address of the same family. Equal
+// without a master, and each master's address of the same family, and the
+// same read backends with the very same replicas (replica values are not
+// placeholders: a change of replicas changes the skeleton, so the check
+// runs for it). Equal
 // shapes give equal skeletons for one template: the skeleton is rendered
 // once per shape, not once per apply.
 bool same_shape(const std::vector<HaproxyCluster>& a, const std::vector<HaproxyCluster>& b);

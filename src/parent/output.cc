@@ -101,12 +101,32 @@ void Output::start_grace_period() {
 }
 
 void Output::confirmed(const proto::Master& m) {
+    // Replicas are checked against one master: a new master empties the
+    // read backend until the engine sends the one checked against it, so
+    // the new master (a replica until now) never stays in it.
+    if (auto it = desired_.find(m.cluster); it != desired_.end() && it->second.master != m.master)
+        desired_replicas_.erase(m.cluster);
     desired_[m.cluster] = MasterAt{m.master, m.epoch, m.addr};
     batch_[m.cluster] = MasterAt{m.master, m.epoch, m.addr};
     batch_messages_++;
     // The rest of the burst is on its way: one apply for all of it. An
     // engine that never ends its burst delays applies by kBurstHoldMax.
     if (m.more) {
+        if (!burst_timer_.pending())
+            burst_timer_.arm(kBurstHoldMax);
+        return;
+    }
+    burst_timer_.cancel();
+    schedule_apply();
+}
+
+void Output::replicas(const proto::Replicas& r) {
+    if (r.replicas.empty())
+        desired_replicas_.erase(r.cluster);
+    else
+        desired_replicas_[r.cluster] = r.replicas;
+    // Part of a burst: applied with the rest of it, as masters are.
+    if (r.more) {
         if (!burst_timer_.pending())
             burst_timer_.arm(kBurstHoldMax);
         return;
@@ -178,6 +198,8 @@ void Output::retire_removed(const Config& fresh) {
         // new configuration does not know the name.
         forgot = applied_.erase(old.name) > 0 || forgot;
         desired_.erase(old.name);
+        desired_replicas_.erase(old.name);
+        applied_replicas_.erase(old.name);
         batch_.erase(old.name);
         if (config_.consul)
             removed_[old.name] = old;
@@ -221,7 +243,7 @@ void Output::make_applier(std::string template_text) {
     st.reload_timeout = config_.reload_timeout;
     st.runtime_socket = config_.runtime_socket;
     st.runtime_timeout = config_.runtime_timeout;
-    applier_ = std::make_unique<Applier>(base_, std::move(st), applied_,
+    applier_ = std::make_unique<Applier>(base_, std::move(st), applied_, applied_replicas_,
                                          [this](const ApplyOutcome& r) { on_applied(r); });
 }
 
@@ -289,6 +311,15 @@ std::vector<HaproxyCluster> Output::haproxy_clusters() const {
             h.epoch = m->epoch;
             h.addr = m->addr;
         }
+        h.replica_backend = c.replica_backend;
+        h.max_replicas = c.max_replicas;
+        // Only with a confirmed master: the read backend was checked
+        // against it. A removed replica_backend drops the replicas.
+        if (auto r = desired_replicas_.find(c.name);
+            !c.replica_backend.empty() && r != desired_replicas_.end() && desired_.count(c.name))
+            for (const auto& x : r->second)
+                if (x.slot < c.max_replicas)
+                    h.replicas.push_back(x);
         want.push_back(std::move(h));
     }
     return want;
@@ -300,6 +331,14 @@ void Output::on_applied(const ApplyOutcome& r) {
         schedule_apply();
     int64_t now = wall_now();
     log_outcome(r);
+    for (const auto& name : r.replicas_changed) {
+        auto it = r.in_effect_replicas.find(name);
+        if (r.ok)
+            log::info("cluster %s: read backend applied by %s: %zu replicas", name.c_str(),
+                      apply_path_name(r.path),
+                      it == r.in_effect_replicas.end() ? size_t{0} : it->second.size());
+    }
+    applied_replicas_ = r.in_effect_replicas;
     take_in_effect(r.in_effect, now, wire_path(r.path));
     if (!r.ok) {
         last_error_ = "haproxy: " + r.error;

@@ -53,6 +53,8 @@ class Output {
     void start_grace_period();
     // A Master message the parent accepted.
     void confirmed(const proto::Master& m);
+    // A Replicas message the parent accepted: the cluster's read backend.
+    void replicas(const proto::Replicas& r);
     // A Master message the parent refused (engine_check.h): logged, at most
     // one line per second however many arrive.
     void refused(const std::string& why);
@@ -68,6 +70,10 @@ class Output {
     void reconfigure(std::string template_text);
 
     const MasterMap& applied() const { return applied_; }
+    // What the engine confirmed (engine_check.h: a replica is never the
+    // current master).
+    const MasterMap& desired() const { return desired_; }
+    const ReplicaMap& applied_replicas() const { return applied_replicas_; }
     // The configured cluster names (engine_check.h looks them up).
     const std::unordered_set<std::string>& configured() const { return configured_; }
     const std::map<std::string, ClusterConfig>& removed() const { return removed_; }
@@ -112,6 +118,11 @@ class Output {
     std::unique_ptr<Applier> applier_;
     MasterMap desired_;
     MasterMap applied_;
+    // The read backends: as the engine last sent them (emptied when the
+    // cluster's master changes), and as in effect in HAProxy. Not in the
+    // state file: a new engine sends them again within a re-read.
+    ReplicaMap desired_replicas_;
+    ReplicaMap applied_replicas_;
     std::map<std::string, ClusterConfig> removed_;
     std::unordered_set<std::string> configured_; // names in config_.clusters
     std::string last_error_;                     // of the last failed apply, until one succeeds

@@ -199,8 +199,9 @@ void Parent::on_engine_message(proto::Message&& m) {
         log::debug("engine %d is stopping: message ignored", static_cast<int>(engine_.pid()));
         return;
     }
-    EngineCheck c = check_engine_message(m, {&config_, generation_, engine_ready_,
-                                             &output_.applied(), &floors_, &output_.configured()});
+    EngineCheck c =
+        check_engine_message(m, {&config_, generation_, engine_ready_, &output_.applied(), &floors_,
+                                 &output_.configured(), &output_.desired()});
     if (c.kind == EngineCheck::Kind::violation)
         return engine_.kill("protocol violation: " + c.why);
     if (c.kind == EngineCheck::Kind::refuse)
@@ -211,6 +212,10 @@ void Parent::on_engine_message(proto::Message&& m) {
         update_status();
         output_.replay();
         return send_process_stats();
+    }
+    if (auto* rr = std::get_if<proto::Replicas>(&m)) {
+        output_.replicas(*rr);
+        return trim_timer_.arm(kTrimAfterQuiet);
     }
     auto& mm = std::get<proto::Master>(m);
     floors_[mm.cluster] = mm.epoch;

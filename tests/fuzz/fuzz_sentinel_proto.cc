@@ -1,8 +1,10 @@
-// fuzz-sources: src/engine/sentinel_proto.cc src/engine/redis_async.cc src/common/address.cc src/common/log.cc
-// libFuzzer target: bytes -> hiredis redisReader -> every sentinel_proto parser.
-// Build: clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -I<builddir>/src
-//   tests/fuzz/fuzz_sentinel_proto.cc src/engine/sentinel_proto.cc src/engine/redis_async.cc
-//   src/common/address.cc src/common/log.cc -lhiredis -levent -o fuzz_sentinel_proto
+// fuzz-sources: src/engine/sentinel_proto.cc src/engine/replicas.cc src/engine/redis_async.cc
+// src/common/address.cc src/common/log.cc libFuzzer target: bytes -> hiredis redisReader -> every
+// sentinel_proto parser (the read backend's ROLE details too). Build: clang++ -std=c++20 -g -O1
+// -fsanitize=fuzzer,address,undefined -Isrc -I<builddir>/src
+//   tests/fuzz/fuzz_sentinel_proto.cc src/engine/sentinel_proto.cc src/engine/replicas.cc
+//   src/engine/redis_async.cc src/common/address.cc src/common/log.cc -lhiredis -levent -o
+//   fuzz_sentinel_proto
 // The first byte picks how the input is split between a channel name and an
 // event payload, so parse_event sees arbitrary text too.
 #include <hiredis/hiredis.h>
@@ -12,6 +14,7 @@
 #include <string_view>
 
 #include "engine/redis_async.h"
+#include "engine/replicas.h"
 #include "engine/sentinel_proto.h"
 
 using namespace rh::sentinel;
@@ -19,9 +22,14 @@ using namespace rh::sentinel;
 static void parse_all(const redisReply* r) {
     (void)parse_master(r);
     (void)parse_masters(r);
-    (void)parse_replicas(r);
+    if (auto reps = parse_replicas(r)) {
+        // What the read backend makes of a hostile list: candidates, slots.
+        auto c = rh::replica_candidates({{"s", *reps.value}}, {"127.0.0.1", 6379});
+        (void)rh::assign_slots({}, c, rh::kDefaultMaxReplicas);
+    }
     (void)parse_sentinels(r);
     (void)parse_role(r);
+    (void)parse_role_info(r);
     auto p = parse_push(r);
     if (p && p.value->has_value())
         (void)parse_event((*p.value)->channel, (*p.value)->payload);

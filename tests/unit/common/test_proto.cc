@@ -104,6 +104,46 @@ static void roundtrips_every_type(void**) {
     check_roundtrip(Ready{42});
     check_roundtrip(Master{"testing", {"127.0.0.1", 7001}, 99, false, "127.0.0.1"});
     check_roundtrip(Master{"testing", {"127.0.0.1", 7001}, 99, true, "127.0.0.1"});
+    check_roundtrip(Replicas{"testing", {}, false});
+    check_roundtrip(Replicas{"testing",
+                             {{{"127.0.0.1", 7002}, "", 0},
+                              {{"::1", 7003}, "", 63},
+                              {{"redis-b.example", 7004}, "10.0.0.4", 5}},
+                             true});
+    ConfigCluster rb = sample_cluster();
+    rb.replica_backend = "redis_testing_read";
+    rb.max_replicas = 64;
+    rb.lag_limited = true;
+    rb.max_replica_lag = 1 << 20;
+    check_roundtrip(rb);
+}
+
+// The read backend's list: at most 64 replicas, slots distinct and below
+// 64, addr empty or an IP literal, hosts valid.
+static void rejects_bad_replicas(void**) {
+    std::string err;
+    Replicas r{"testing", {{{"127.0.0.1", 7002}, "", 64}}};
+    assert_false(roundtrip_bytes(frame_of(r), &err).has_value());
+    assert_non_null(strstr(err.c_str(), "replicas: bad or repeated slot"));
+    r.replicas = {{{"127.0.0.1", 7002}, "", 1}, {{"127.0.0.1", 7003}, "", 1}};
+    assert_false(roundtrip_bytes(frame_of(r), &err).has_value());
+    assert_non_null(strstr(err.c_str(), "bad or repeated slot"));
+    r.replicas = {{{"127.0.0.1", 7002}, "host.example", 1}};
+    assert_false(roundtrip_bytes(frame_of(r), &err).has_value());
+    assert_non_null(strstr(err.c_str(), "not an IP literal"));
+    r.replicas = {{{"127.0.0.1\nbackend x", 7002}, "", 1}};
+    assert_false(roundtrip_bytes(frame_of(r), &err).has_value());
+    r.replicas = {{{"127.0.0.1", 0}, "", 1}};
+    assert_false(roundtrip_bytes(frame_of(r), &err).has_value());
+    // 65 replicas cannot even be encoded.
+    r.replicas.assign(65, ReplicaAt{{"127.0.0.1", 7002}, "", 0});
+    assert_false(encode(r, 1, &err).has_value());
+    ConfigCluster c = sample_cluster();
+    c.max_replicas = 0;
+    assert_false(roundtrip_bytes(frame_of(c), &err).has_value());
+    assert_non_null(strstr(err.c_str(), "max_replicas"));
+    c.max_replicas = 65;
+    assert_false(roundtrip_bytes(frame_of(c), &err).has_value());
 }
 
 static void header_carries_type_length_and_seq(void**) {
@@ -349,6 +389,7 @@ static void reader_getters_are_bounds_checked(void**) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(roundtrips_every_type),
+        cmocka_unit_test(rejects_bad_replicas),
         cmocka_unit_test(header_carries_type_length_and_seq),
         cmocka_unit_test(incomplete_frames_wait_for_more),
         cmocka_unit_test(rejects_bad_version),

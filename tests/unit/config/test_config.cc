@@ -382,6 +382,28 @@ static void bad_values(void**) {
     expect_one_error(s + "backoff_max = s\n", 3, "backoff_max: invalid duration");
 }
 
+// [cluster] replica_backend, max_replicas (default 8, 1..64), max_replica_lag.
+static void read_backend_keys(void**) {
+    std::string m = std::string(minimal) + "[cluster a]\nexternal_port = 1\n";
+    auto r = parse(m);
+    assert_clean(r);
+    assert_true(r.config.clusters[0].replica_backend.empty());
+    assert_int_equal(r.config.clusters[0].max_replicas, 8);
+    assert_false(r.config.clusters[0].max_replica_lag.has_value());
+    r = parse(m + "replica_backend = a_read\nmax_replicas = 64\nmax_replica_lag = 1048576\n");
+    assert_clean(r);
+    assert_string_equal(r.config.clusters[0].replica_backend.c_str(), "a_read");
+    assert_int_equal(r.config.clusters[0].max_replicas, 64);
+    assert_int_equal(*r.config.clusters[0].max_replica_lag, 1048576);
+    assert_clean(parse(m + "max_replica_lag = 0\n"));
+    expect_one_error(m + "max_replicas = 0\n", 5, "max_replicas: must be a number from 1 to 64");
+    expect_one_error(m + "max_replicas = 65\n", 5, "max_replicas: must be a number from 1 to 64");
+    expect_one_error(m + "max_replica_lag = 1k\n", 5, "max_replica_lag: must be a number");
+    expect_one_error(m + "replica_backend = a b\n", 5, "replica_backend: invalid HAProxy name");
+    expect_one_error(m + "replica_backend = redis_a\n", 3,
+                     "replica_backend must differ from haproxy_backend");
+}
+
 static void min_agreement_limits(void**) {
     std::string s = "[sentinels]\naddress = 127.0.0.1:1\naddress = 127.0.0.1:2\n";
     expect_one_error(s + "min_agreement = 0\n", 4, "min_agreement: must be a number from 1");
@@ -704,6 +726,7 @@ static void consul_token_in_clear_is_flagged(void**) {
 
 int main() {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(read_backend_keys),
         cmocka_unit_test(minimal_config_gets_defaults),
         cmocka_unit_test(full_config_round_trip),
         cmocka_unit_test(cluster_node_defaults_without_consul),

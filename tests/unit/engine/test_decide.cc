@@ -47,6 +47,15 @@ struct World {
     std::vector<std::pair<std::string, HostPort>> published;
     std::vector<uint64_t> published_epochs; // the epoch of each publication
     int changed = 0;
+    // The read backend's requests and what it told the parent.
+    struct Probe {
+        HostPort master;
+        std::vector<HostPort> replicas;
+        DeciderHooks::ProbeDone done;
+    };
+    std::vector<Probe> probes;
+    std::vector<std::string> replica_reads; // Sentinel ids asked SENTINEL REPLICAS
+    std::vector<proto::Replicas> read_backends;
 
     DeciderHooks hooks() {
         DeciderHooks h;
@@ -74,6 +83,17 @@ struct World {
             published_epochs.push_back(epoch);
         };
         h.changed = [this] { changed++; };
+        h.read_replicas = [this](const std::string& id, const std::string&) {
+            replica_reads.push_back(id);
+        };
+        h.probe_replicas = [this](const proto::ConfigCluster&, const HostPort& master,
+                                  const std::vector<HostPort>& reps, DeciderHooks::ProbeDone done) {
+            probes.push_back({master, reps, std::move(done)});
+        };
+        h.announce_replicas = [this](const proto::Replicas& r) {
+            read_backends.push_back(r);
+            return true;
+        };
         return h;
     }
 
@@ -92,7 +112,7 @@ struct World {
 };
 
 std::unique_ptr<Decider> make(World& w, unsigned min_agreement = 2, bool trust_discovered = false,
-                              size_t max_discovered = 16) {
+                              size_t max_discovered = 16, uint64_t max_lag = 0) {
     DeciderSettings s;
     s.policy.min_agreement = min_agreement;
     s.trust_discovered = trust_discovered;
@@ -101,6 +121,12 @@ std::unique_ptr<Decider> make(World& w, unsigned min_agreement = 2, bool trust_d
     proto::ConfigCluster c;
     c.name = C;
     c.external_port = 6380;
+    if (max_lag) {
+        c.replica_backend = "read";
+        c.max_replicas = 2;
+        c.lag_limited = true;
+        c.max_replica_lag = max_lag;
+    }
     auto d = std::make_unique<Decider>(s, std::vector<proto::ConfigCluster>{c}, w.hooks());
     for (auto& addr : {S1, S2, S3})
         d->add_sentinel(addr, true);
@@ -345,6 +371,100 @@ static void two_sentinels_and_role_master_announce_once(void**) {
     assert_int_equal(c.switches, 2);
     assert_int_equal(c.confirmed_at, w.wall);
     assert_int_equal(c.corroborated_by.size(), 3);
+}
+
+namespace {
+
+sentinel::ReplicaInfo replica_at(const HostPort& hp, std::vector<std::string> flags = {"slave"}) {
+    return sentinel::ReplicaInfo{hp, std::move(flags), "ok", std::nullopt};
+}
+
+ReplicaProbe::One answer_of(const HostPort& hp, const HostPort& master, uint64_t offset,
+                            std::string role = "slave") {
+    return {hp, sentinel::RoleInfo{std::move(role), offset, master, "connected"}, ""};
+}
+
+} // namespace
+
+// The read backend: only trusted Sentinels' lists count, each candidate is
+// asked ROLE against the announced master, lag over the limit leaves, and
+// a new master empties it until a round against that master.
+static void read_backend_follows_trusted_sentinels_and_role(void**) {
+    World w;
+    auto d = make(w, 2, false, 16, 100);
+    establish(*d, w, A, 1);
+    // Announcing a master with no replica reported yet: an empty backend.
+    assert_int_equal(w.read_backends.size(), 1);
+    assert_true(w.read_backends[0].replicas.empty());
+    w.read_backends.clear();
+    const HostPort R1{"10.0.0.11", 6379}, R2{"10.0.0.12", 6379};
+    d->on_discovered(C, {sentinel::SentinelInfo{D1, "r1", {}}});
+    // An untrusted Sentinel never adds a replica.
+    d->on_replicas(D1id, C, {replica_at(R1), replica_at(R2)});
+    assert_true(w.probes.empty());
+    assert_true(only_cluster(d->view_clusters()).replicas.empty());
+    // A trusted one does; one it says is down is not even asked.
+    d->on_replicas(S1id, C, {replica_at(R1), replica_at(R2, {"slave", "s_down"})});
+    assert_int_equal(w.probes.size(), 1);
+    assert_true(w.probes[0].master == A);
+    assert_int_equal(w.probes[0].replicas.size(), 1);
+    assert_true(w.probes[0].replicas[0] == R1);
+    // More news while the round is out: one more round after it.
+    d->on_replicas(S2id, C, {replica_at(R1), replica_at(R2)});
+    assert_int_equal(w.probes.size(), 1);
+    w.probes[0].done(ReplicaProbe{A, 1000, {answer_of(R1, A, 950)}});
+    assert_int_equal(w.read_backends.size(), 1);
+    assert_int_equal(w.read_backends[0].replicas.size(), 1);
+    assert_true(w.read_backends[0].replicas[0].replica == R1);
+    assert_int_equal(w.read_backends[0].replicas[0].slot, 0);
+    assert_int_equal(w.probes.size(), 2); // the round owed; S1 still says R2 is down
+    assert_int_equal(w.probes[1].replicas.size(), 1);
+    // The same answer tells the parent nothing new; lag over 100 bytes,
+    // a replica of another master, or a promoted one: out.
+    w.probes[1].done(ReplicaProbe{A, 1000, {answer_of(R1, A, 990)}});
+    assert_int_equal(w.read_backends.size(), 1);
+    d->on_replicas(S1id, C, {replica_at(R1), replica_at(R2)});
+    assert_int_equal(w.probes.size(), 3);
+    w.probes[2].done(ReplicaProbe{A, 1000, {answer_of(R1, A, 899), answer_of(R2, A, 1000)}});
+    assert_int_equal(w.read_backends.size(), 2);
+    assert_int_equal(w.read_backends[1].replicas.size(), 1);
+    assert_true(w.read_backends[1].replicas[0].replica == R2);
+    assert_int_equal(w.read_backends[1].replicas[0].slot, 0); // the lowest free slot
+    d->on_replicas(S1id, C, {replica_at(R1), replica_at(R2)});
+    w.probes.back().done(
+        ReplicaProbe{A, 1000, {answer_of(R1, B, 1000), answer_of(R2, A, 0, "master")}});
+    assert_int_equal(w.read_backends.size(), 3);
+    assert_true(w.read_backends[2].replicas.empty());
+    // The master's offset unknown with a lag limit: not shown.
+    d->on_replicas(S1id, C, {replica_at(R1)});
+    w.probes.back().done(ReplicaProbe{A, std::nullopt, {answer_of(R1, A, 1000)}});
+    assert_int_equal(w.read_backends.size(), 3);
+
+    // A replica event re-reads the trusted Sentinels' lists only.
+    sentinel::InstanceEvent ev{"+sdown", "slave", "10.0.0.11:6379", R1, C, A, ""};
+    w.replica_reads.clear();
+    d->on_event(D1id, ev);
+    assert_int_equal(w.replica_reads.size(), 3);
+    for (const auto& id : w.replica_reads)
+        assert_true(id != D1id);
+
+    // R2 is promoted: every round is against the new master B, and B is
+    // never a candidate though the Sentinels still list it.
+    size_t rounds = w.probes.size();
+    corroborate(*d, w, R2, 2);
+    w.answer(ConfirmResult::Role::master);
+    assert_true(w.announced.back() == (proto::Master{C, R2, 2}));
+    assert_true(w.probes.size() > rounds);
+    assert_true(w.probes.back().master == R2);
+    for (const auto& hp : w.probes.back().replicas)
+        assert_true(hp != R2);
+    w.probes.back().done(ReplicaProbe{R2, 5, {answer_of(R1, R2, 5)}});
+    assert_true(w.read_backends.back().replicas.size() == 1);
+    assert_true(w.read_backends.back().replicas[0].replica == R1);
+    ApiCluster c = only_cluster(d->view_clusters());
+    assert_string_equal(c.read_backend.c_str(), "read");
+    assert_int_equal(c.read_servers.size(), 1);
+    assert_true(c.read_servers[0].addr == R1);
 }
 
 static void role_slave_is_never_announced(void**) {
@@ -723,6 +843,7 @@ static void events_record_seed_wait_and_max_discovered(void**) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(read_backend_follows_trusted_sentinels_and_role),
         cmocka_unit_test(configured_sentinels_are_opened_once),
         cmocka_unit_test(one_sentinel_never_moves_the_master),
         cmocka_unit_test(two_sentinels_and_role_master_announce_once),

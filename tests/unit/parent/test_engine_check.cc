@@ -146,8 +146,52 @@ static void epoch_rules_without_reference(void**) {
     assert_false(check_epoch("beta", 4, &floor, &top, 1000).empty());
 }
 
+// The read backend: only for a cluster with a replica_backend, after a
+// confirmed master, within max_replicas, IP literals, never the master.
+static void replicas_checked_against_state(void**) {
+    Config cfg = two_clusters();
+    cfg.clusters[0].replica_backend = "alpha_read";
+    cfg.clusters[0].max_replicas = 2;
+    MasterMap desired = {{"alpha", MasterAt{{"10.0.0.1", 6379}, 4}}};
+    auto run = [&](const proto::Replicas& r, const MasterMap* d) {
+        EngineCheck c = check_engine_message(r, {&cfg, 3, true, nullptr, nullptr, nullptr, d});
+        return c.kind == EngineCheck::Kind::violation ? c.why : "";
+    };
+    using R = proto::ReplicaAt;
+    assert_string_equal(
+        run({"alpha", {R{{"10.0.0.2", 6379}, "", 0}, R{{"10.0.0.3", 6379}, "", 1}}}, &desired)
+            .c_str(),
+        "");
+    assert_string_equal(run({"alpha", {}}, nullptr).c_str(), ""); // empty: always fine
+    // A host name with the IP its ROLE check used is fine; without, not.
+    assert_string_equal(run({"alpha", {R{{"r.example", 6379}, "10.0.0.5", 0}}}, &desired).c_str(),
+                        "");
+    assert_true(
+        contains(run({"alpha", {R{{"r.example", 6379}, "", 0}}}, &desired), "no valid IP address"));
+    assert_true(contains(run({"beta", {}}, &desired), "no replica_backend"));
+    assert_true(contains(run({"gamma", {}}, &desired), "not configured"));
+    assert_true(contains(run({"alpha", {R{{"10.0.0.2", 6379}, "", 0}}}, nullptr),
+                         "before a confirmed master"));
+    assert_true(contains(run({"alpha", {R{{"10.0.0.2", 6379}, "", 2}}}, &desired), "out of range"));
+    assert_true(contains(run({"alpha",
+                              {R{{"10.0.0.2", 6379}, "", 0}, R{{"10.0.0.3", 6379}, "", 1},
+                               R{{"10.0.0.4", 6379}, "", 1}}},
+                             &desired),
+                         "max_replicas is 2"));
+    assert_true(contains(
+        run({"alpha", {R{{"10.0.0.2", 6379}, "", 0}, R{{"10.0.0.2", 6379}, "", 1}}}, &desired),
+        "listed twice"));
+    assert_true(contains(run({"alpha", {R{{"10.0.0.1", 6379}, "", 0}}}, &desired),
+                         "is the current master"));
+    assert_true(contains(run({"alpha", {R{{"m.example", 6379}, "10.0.0.1", 0}}}, &desired),
+                         "is the current master"));
+    EngineCheck before = check_engine_message(proto::Replicas{"alpha", {}}, {&cfg, 3, false});
+    assert_true(contains(before.why, "before ready"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(replicas_checked_against_state),
         cmocka_unit_test(accepts_ready_then_masters),
         cmocka_unit_test(rejects_ready_twice_or_for_another_generation),
         cmocka_unit_test(rejects_master_before_ready),

@@ -266,8 +266,79 @@ static void atomic_write_in_private_dir(void**) {
     rmdir(dir);
 }
 
+// The read backend in the template: `replicas` (filled slots), every slot
+// in `replica_slots`, and the slots' server names.
+static void read_backend_data(void**) {
+    const std::string t =
+        "{{#clusters}}{{#has_replica_backend}}{{replica_backend}} "
+        "{{#has_replicas}}has {{/has_replicas}}"
+        "[{{#replicas}}{{server}}={{host}}:{{port}}/{{addr}}/{{slot}} {{/replicas}}]"
+        "{{#replica_slots}}{{server}}{{^has_replica}}-{{/has_replica}}{{#has_replica}}+{{/"
+        "has_replica}} {{/replica_slots}}{{/has_replica_backend}}\n{{/clusters}}";
+    HaproxyCluster c{"a", 7001, HostPort{"10.0.0.1", 6379}, 1, "ab", "as"};
+    c.replica_backend = "ar";
+    c.max_replicas = 3;
+    c.replicas = {{{"10.0.0.3", 6381}, "", 2}, {{"r.example", 6380}, "10.0.0.2", 0}};
+    std::string err;
+    auto out = render(t, {c}, &err);
+    assert_true(out.has_value());
+    assert_string_equal(out->c_str(), "ar has [replica1=r.example:6380/10.0.0.2/1 "
+                                      "replica3=10.0.0.3:6381/10.0.0.3/3 ]"
+                                      "replica1+ replica2- replica3+ \n");
+    c.replicas.clear();
+    out = render(t, {c}, &err);
+    assert_string_equal(out->c_str(), "ar []replica1- replica2- replica3- \n");
+    c.replica_backend.clear();
+    out = render(t, {c}, &err);
+    assert_string_equal(out->c_str(), ""); // a line of standalone section tags
+}
+
+// A replica change changes the shape (so the check runs for it); the
+// filled skeleton is still the rendering.
+static void replicas_are_part_of_the_shape(void**) {
+    HaproxyCluster a{"a", 7001, HostPort{"10.0.0.1", 6379}, 1, "ab", "as"};
+    a.replica_backend = "ar";
+    HaproxyCluster b = a;
+    b.replicas = {{{"10.0.0.2", 6380}, "", 0}};
+    assert_false(same_shape({a}, {b}));
+    HaproxyCluster c = b;
+    c.master = HostPort{"10.0.0.9", 6379};
+    assert_true(same_shape({b}, {c}));
+    const std::string t = "{{#clusters}}{{master_host}} {{#replicas}}{{addr}}:{{port}} "
+                          "{{/replicas}}\n{{/clusters}}";
+    auto sk = render_skeleton(t, {b});
+    assert_true(sk.has_value());
+    auto filled = fill_skeleton(*sk, {c});
+    assert_true(filled.has_value());
+    assert_string_equal(filled->c_str(), render(t, {c}, nullptr)->c_str());
+}
+
+static void replica_runtime_commands(void**) {
+    using R = proto::ReplicaAt;
+    std::vector<R> from = {R{{"10.0.0.2", 6380}, "", 0}, R{{"10.0.0.3", 6381}, "", 1}};
+    std::vector<R> to = {R{{"10.0.0.2", 6380}, "", 0}, R{{"r.example", 6382}, "10.0.0.4", 2}};
+    auto cmds = replica_commands("rb", from, to);
+    std::vector<std::string> want = {
+        "set server rb/replica2 state maint",
+        "shutdown sessions server rb/replica2",
+        "set server rb/replica3 state maint",
+        "shutdown sessions server rb/replica3",
+        "set server rb/replica3 addr 10.0.0.4 port 6382",
+        "set server rb/replica3 state ready",
+    };
+    assert_int_equal(cmds.size(), want.size());
+    for (size_t i = 0; i < want.size(); i++)
+        assert_string_equal(cmds[i].c_str(), want[i].c_str());
+    assert_true(replica_commands("rb", from, from).empty());
+    assert_int_equal(replica_commands("rb", {}, from).size(), 8);
+    assert_int_equal(replica_commands("rb", from, {}).size(), 4);
+}
+
 int main() {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(read_backend_data),
+        cmocka_unit_test(replicas_are_part_of_the_shape),
+        cmocka_unit_test(replica_runtime_commands),
         cmocka_unit_test(renders_sorted_by_name),
         cmocka_unit_test(values_are_verbatim),
         cmocka_unit_test(rerender_is_byte_identical),
