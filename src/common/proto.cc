@@ -27,6 +27,12 @@ const char* type_name(Type t) {
         return "ready";
     case Type::Master:
         return "master";
+    case Type::Fence:
+        return "fence";
+    case Type::Unfence:
+        return "unfence";
+    case Type::FenceState:
+        return "fence-state";
     }
     return "unknown";
 }
@@ -44,6 +50,9 @@ bool known_type(uint16_t t) {
     case Type::ProcessStats:
     case Type::Ready:
     case Type::Master:
+    case Type::Fence:
+    case Type::Unfence:
+    case Type::FenceState:
         return true;
     }
     return false;
@@ -83,6 +92,15 @@ template <> constexpr Type type_of<Ready>() {
 }
 template <> constexpr Type type_of<Master>() {
     return Type::Master;
+}
+template <> constexpr Type type_of<Fence>() {
+    return Type::Fence;
+}
+template <> constexpr Type type_of<Unfence>() {
+    return Type::Unfence;
+}
+template <> constexpr Type type_of<FenceState>() {
+    return Type::FenceState;
 }
 
 // ---- one description per message ------------------------------------------
@@ -369,7 +387,7 @@ template <typename IO, Is<ConfigCluster> M> bool fields(IO& io, M& m) {
            io.str(m.consul_node, "consul_node", kMaxText, printable_text, ctl) &&
            io.str(m.consul_datacenter, "consul_datacenter", kMaxText, printable_text, ctl) &&
            io.str_list(m.consul_tags, "consul_tags", kMaxText, printable_text, ctl) &&
-           io.boolean(m.removed, "removed");
+           io.boolean(m.removed, "removed") && io.boolean(m.fence, "fence");
 }
 
 template <typename IO, Is<ConfigEnd> M> bool fields(IO& io, M& m) {
@@ -415,6 +433,29 @@ template <typename IO, Is<Master> M> bool fields(IO& io, M& m) {
     return io.str(m.cluster, "cluster", kMaxName, cluster_name, "invalid cluster name") &&
            io.host_port(m.master, "master") && io.u64(m.epoch, "epoch") &&
            io.boolean(m.more, "more");
+}
+
+bool fence_lift(uint64_t v) {
+    return v < kFenceLiftCount;
+}
+
+template <typename IO, Is<Fence> M> bool fields(IO& io, M& m) {
+    return io.str(m.cluster, "cluster", kMaxName, cluster_name, "invalid cluster name") &&
+           io.host_port(m.master, "master") && io.u64(m.epoch, "epoch") &&
+           io.u32(m.failover_timeout_ms, "failover_timeout");
+}
+
+template <typename IO, Is<Unfence> M> bool fields(IO& io, M& m) {
+    return io.str(m.cluster, "cluster", kMaxName, cluster_name, "invalid cluster name") &&
+           io.host_port(m.master, "master") && io.u64(m.epoch, "epoch");
+}
+
+template <typename IO, Is<FenceState> M> bool fields(IO& io, M& m) {
+    return io.str(m.cluster, "cluster", kMaxName, cluster_name, "invalid cluster name") &&
+           io.boolean(m.fenced, "fenced") && io.opt_host_port(m.master, "master") &&
+           io.u64(m.epoch, "epoch") && io.u64(m.since, "since", unix_time) &&
+           io.u64(m.deadline, "deadline", unix_time) && io.u64(m.fences, "fences") &&
+           io.u8(m.lifted_by, "lifted_by", fence_lift) && io.str(m.error, "error", kMaxText);
 }
 
 template <typename T>
@@ -609,6 +650,15 @@ std::optional<Message> decode(const Header& hdr, std::span<const uint8_t> payloa
             break;
         case Type::Master:
             m = decode_as<Master>(payload, &why);
+            break;
+        case Type::Fence:
+            m = decode_as<Fence>(payload, &why);
+            break;
+        case Type::Unfence:
+            m = decode_as<Unfence>(payload, &why);
+            break;
+        case Type::FenceState:
+            m = decode_as<FenceState>(payload, &why);
             break;
         default:
             why = "unknown message type";

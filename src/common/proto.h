@@ -33,7 +33,8 @@
 namespace rh::proto {
 
 // 2: ApplyResult gained path and reason; ProcessStats. 3: Master.more.
-inline constexpr uint16_t kVersion = 3;
+// 4: Fence, Unfence, FenceState; ConfigCluster.fence.
+inline constexpr uint16_t kVersion = 4;
 inline constexpr size_t kHeaderSize = 12;
 inline constexpr size_t kMaxPayload = 64 * 1024;
 
@@ -54,9 +55,12 @@ enum class Type : uint16_t {
     ApplyResult = 5,    // what the parent did with a cluster's master
     Shutdown = 6,
     ProcessStats = 7, // the parent's samples of both processes, for /metrics
+    FenceState = 8,   // whether a cluster's master is fenced, and why (issue 15)
     // engine -> parent
-    Ready = 32,  // configuration received and privileges dropped
-    Master = 33, // a cluster's confirmed master
+    Ready = 32,   // configuration received and privileges dropped
+    Master = 33,  // a cluster's confirmed master
+    Fence = 35,   // the trusted Sentinels agree the applied master is o_down
+    Unfence = 36, // ... and now agree it is not
 };
 
 const char* type_name(Type t);
@@ -134,6 +138,8 @@ struct ConfigCluster {
     // A cluster removed from the configuration by a reload: the engine only
     // withdraws it from Consul, and neither monitors nor reports it.
     bool removed = false;
+    // [cluster NAME] fence: the engine reports o_down of the applied master.
+    bool fence = false;
 
     bool operator==(const ConfigCluster&) const = default;
 };
@@ -209,8 +215,47 @@ struct Master {
     bool operator==(const Master&) const = default;
 };
 
+// The trusted Sentinels (min_agreement of them) report the cluster's
+// applied master (master at epoch) objectively down: the parent fences it
+// (maint, shutdown sessions). failover_timeout_ms: Sentinel's
+// failover-timeout for the cluster as the engine read it (0: unknown), the
+// default of fence_timeout.
+struct Fence {
+    std::string cluster;
+    HostPort master;
+    uint64_t epoch = 0;
+    uint32_t failover_timeout_ms = 0;
+    bool operator==(const Fence&) const = default;
+};
+
+// The trusted Sentinels agree master at epoch is no longer objectively down.
+struct Unfence {
+    std::string cluster;
+    HostPort master;
+    uint64_t epoch = 0;
+    bool operator==(const Unfence&) const = default;
+};
+
+// What the parent did about fencing a cluster (it owns the fence and its
+// timer): sent when it changes, and replayed to a new engine.
+enum class FenceLift : uint8_t { None = 0, Unfence = 1, Switch = 2, Timeout = 3, Error = 4 };
+inline constexpr uint8_t kFenceLiftCount = 5;
+
+struct FenceState {
+    std::string cluster;
+    bool fenced = false;
+    std::optional<HostPort> master; // the fenced (or last fenced) master
+    uint64_t epoch = 0;
+    int64_t since = 0;                     // unix seconds of the last change
+    int64_t deadline = 0;                  // unix seconds the fence_timeout ends (fenced only)
+    uint64_t fences = 0;                   // fences applied since the parent started
+    FenceLift lifted_by = FenceLift::None; // why the last fence ended
+    std::string error;                     // the runtime socket's failure, if any
+    bool operator==(const FenceState&) const = default;
+};
+
 using Message = std::variant<ConfigBegin, ConfigSentinel, ConfigCluster, ConfigEnd, ApplyResult,
-                             Shutdown, ProcessStats, Ready, Master>;
+                             Shutdown, ProcessStats, Ready, Master, Fence, Unfence, FenceState>;
 
 // The wire type of m; with type_name(), how logs name a message.
 Type message_type(const Message& m);

@@ -51,6 +51,13 @@ struct ClusterConfig {
     std::string consul_datacenter;        // default: [consul] datacenter (may be empty)
     // Line of each key as given (0 = defaulted), for later checks.
     int external_port_line = 0;
+    // Fencing (redishappy.conf(5) fence): a master the trusted Sentinels
+    // agree is objectively down is put in maint until the switch, -odown,
+    // or fence_timeout (0 = Sentinel's failover-timeout, as the engine reads
+    // it). Requires [haproxy] runtime_socket.
+    bool fence = false;
+    Millis fence_timeout{0};
+    int fence_line = 0;
 };
 
 struct Config {

@@ -65,6 +65,7 @@ proto::ConfigCluster cluster_message(const ClusterConfig& cl) {
     m.consul_node = cl.consul_node;
     m.consul_datacenter = cl.consul_datacenter;
     m.consul_tags = cl.consul_tags;
+    m.fence = cl.fence;
     return m;
 }
 

@@ -34,6 +34,7 @@
 #include "common/proto.h"
 #include "engine/api_json.h"
 #include "engine/events.h"
+#include "engine/fence.h"
 #include "engine/sentinel_proto.h"
 #include "engine/topology.h"
 
@@ -92,6 +93,9 @@ struct DeciderHooks {
         publish;
     // Something shown in the API changed.
     std::function<void()> changed;
+    // Tell the parent to fence or unfence (proto::Fence / proto::Unfence);
+    // false if the message could not be queued. Unset: fencing is off.
+    std::function<bool(const proto::Message&)> fence;
 };
 
 class Decider {
@@ -131,6 +135,8 @@ class Decider {
     // What the parent did. False (and nothing recorded) for a cluster that is
     // not configured: a protocol violation for the caller to handle.
     bool on_apply_result(const proto::ApplyResult& r);
+    // What the parent did about a fence. False for an unknown cluster.
+    bool on_fence_state(const proto::FenceState& st);
 
     void retry_due(const std::string& cluster); // the arm_retry delay is over
     void evaluate_all();
@@ -166,6 +172,8 @@ class Decider {
     static EventReason refusal_reason(RefusalKind kind);
     void switch_sign(Work& w, const HostPort& to);
     void observe_propagation(Work& w, const proto::ApplyResult& r);
+    void fence_report(Work& w, const std::string& id, const sentinel::MasterInfo& m);
+    void fence_check(Work& w);
     int64_t wall(TopologyTime t) const;
     ApiCluster view_cluster(const Work& w) const;
 
