@@ -244,16 +244,18 @@ void Decider::on_event(const std::string& id, const sentinel::Event& e) {
         return reread_trusted(sw->master);
     }
     auto& ie = std::get<sentinel::InstanceEvent>(e);
+    // +odown/-odown of a master name it in the event itself, with no "@" part.
+    if ((ie.channel == "+odown" || ie.channel == "-odown") && ie.kind == "master" && !ie.master) {
+        if (auto it = clusters_.find(ie.name); it != clusters_.end() && it->second->config.fence)
+            reread_trusted(ie.name);
+        return;
+    }
     if (!ie.master || !clusters_.count(*ie.master))
         return;
     if (ie.channel == "+sentinel" && ie.kind == "sentinel")
         add_sentinel(ie.addr, false, *ie.master);
     if (ie.channel == "+failover-end" || ie.channel == "+config-update-from" ||
         ie.channel == "-odown")
-        reread_trusted(*ie.master);
-    // A fenced cluster learns of o_down from the trusted Sentinels' replies
-    // (the flags of SENTINEL MASTER), never from the event itself.
-    if (ie.channel == "+odown" && clusters_.at(*ie.master)->config.fence)
         reread_trusted(*ie.master);
 }
 
@@ -326,7 +328,9 @@ void Decider::fence_report(Work& w, const std::string& id, const sentinel::Maste
 
 // Asks the parent to fence the applied master when min_agreement trusted
 // Sentinels report it o_down, and to lift the fence when as many report
-// it is not (fence.h). Each request is sent once per applied master; a new
+// it is not (fence.h). A fenced cluster learns of o_down from the trusted
+// Sentinels' replies (the flags of SENTINEL MASTER), re-read at once on a
+// +odown event, never from the event itself. Each request is sent once per applied master; a new
 // engine's first request about a master may be an Unfence of a fence its
 // predecessor asked for.
 void Decider::fence_check(Work& w) {
@@ -347,7 +351,8 @@ void Decider::fence_check(Work& w) {
         return;
     // Nothing to lift: only a master this engine asked to fence, or any
     // master the parent reports fenced, is worth an Unfence.
-    if (d.want == FenceWant::unfence && w.fence_asked != FenceWant::fence &&
+    bool asked_here = w.fence_asked == FenceWant::fence && w.fence_asked_for == applied;
+    if (d.want == FenceWant::unfence && !asked_here &&
         !(w.fence_state.fenced && w.fence_state.master == applied)) {
         w.fence_asked = FenceWant::unfence;
         w.fence_asked_for = applied;
