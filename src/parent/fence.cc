@@ -1,6 +1,7 @@
 // Fencing a master; see fence.h.
 #include "parent/fence.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "common/log.h"
