@@ -1,5 +1,5 @@
-// fuzz-sources: src/engine/api_json.cc src/engine/events.cc src/common/address.cc
-// src/common/validate.cc libFuzzer target: bytes -> the /api/events query parser and renderer, and
+// fuzz-sources: src/engine/api_json.cc src/engine/events.cc src/common/address.cc src/common/validate.cc
+// libFuzzer target: bytes -> the /api/events query parser and renderer, and
 // the event log. The query comes from any API client; the recorded strings
 // from Sentinels. Checks: the reply is 200 or 400, valid JSON; a 200 holds
 // at most n events; every recorded string is printable and bounded.
