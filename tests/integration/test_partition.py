@@ -56,6 +56,7 @@ import rhtest  # noqa: E402
 from rhtest import HAProxy, Resp, Server, poll_until, run_tests  # noqa: E402
 from rhdaemon import Daemon  # noqa: E402
 from test_engine import api, topology  # noqa: E402
+from test_metrics import promtool_clean  # noqa: E402
 
 NAME = "testing"
 SERVERS = ["127.0.0.11", "127.0.0.12", "127.0.0.13"]
@@ -432,6 +433,7 @@ def test_2_fence_keeps_writes_sent_after_it():
     for r in ("odown", "fenced", "lifted-switch"):
         assert r in reasons, (r, reasons)
     metrics = api(p.api_port, "/metrics")[1]
+    promtool_clean(metrics)
     assert 'redishappy_fenced{cluster="testing"} 0' in metrics
     assert 'redishappy_fences_total{cluster="testing"} %d' % (before + 1) in metrics
     # The default fence_timeout is Sentinel's failover-timeout, read by the engine.
