@@ -189,7 +189,12 @@ void Fencer::replay() {
             report_(c.st);
 }
 
+// A cluster's queued job is replaced by its newer one (the last state
+// wins), so the queue holds at most one job per cluster plus the running
+// one, however fast an engine alternates Fence and Unfence.
 void Fencer::run(Job job) {
+    for (auto it = queue_.begin() + (running_ ? 1 : 0); it != queue_.end();)
+        it = it->cluster == job.cluster ? queue_.erase(it) : it + 1;
     queue_.push_back(std::move(job));
     if (!running_ && !kick_.pending())
         kick_.arm(Millis(0));
