@@ -9,4 +9,5 @@ bench_events_size_SOURCES = %reldir%/events_size.cc
 bench_events_size_CXXFLAGS = $(AM_CXXFLAGS) $(JANSSON_CFLAGS)
 bench_events_size_LDADD = $(ENGINE_LIBS)
 EXTRA_DIST += %reldir%/README %reldir%/run-all %reldir%/failover.py %reldir%/scale.py \
-	%reldir%/api_bench %reldir%/soak.py %reldir%/daemonlog.py %reldir%/table.py
+	%reldir%/api_bench %reldir%/soak.py %reldir%/daemonlog.py %reldir%/table.py \
+	%reldir%/partition.py

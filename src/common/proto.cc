@@ -29,6 +29,12 @@ const char* type_name(Type t) {
         return "master";
     case Type::Replicas:
         return "replicas";
+    case Type::Fence:
+        return "fence";
+    case Type::Unfence:
+        return "unfence";
+    case Type::FenceState:
+        return "fence-state";
     }
     return "unknown";
 }
@@ -47,6 +53,9 @@ bool known_type(uint16_t t) {
     case Type::Ready:
     case Type::Master:
     case Type::Replicas:
+    case Type::Fence:
+    case Type::Unfence:
+    case Type::FenceState:
         return true;
     }
     return false;
@@ -89,6 +98,15 @@ template <> constexpr Type type_of<Master>() {
 }
 template <> constexpr Type type_of<Replicas>() {
     return Type::Replicas;
+}
+template <> constexpr Type type_of<Fence>() {
+    return Type::Fence;
+}
+template <> constexpr Type type_of<Unfence>() {
+    return Type::Unfence;
+}
+template <> constexpr Type type_of<FenceState>() {
+    return Type::FenceState;
 }
 
 // ---- one description per message ------------------------------------------
@@ -446,7 +464,8 @@ template <typename IO, Is<ConfigCluster> M> bool fields(IO& io, M& m) {
                   "not an IP literal") &&
            io.str(m.replica_backend, "replica_backend", kMaxName, printable_text, ctl) &&
            io.u16(m.max_replicas, "max_replicas", replica_slots, "out of range (1 to 64)") &&
-           io.boolean(m.lag_limited, "lag_limited") && io.u64(m.max_replica_lag, "max_replica_lag");
+           io.boolean(m.lag_limited, "lag_limited") && io.u64(m.max_replica_lag, "max_replica_lag") &&
+           io.boolean(m.fence, "fence");
 }
 
 template <typename IO, Is<ConfigEnd> M> bool fields(IO& io, M& m) {
@@ -498,6 +517,29 @@ template <typename IO, Is<Master> M> bool fields(IO& io, M& m) {
 template <typename IO, Is<Replicas> M> bool fields(IO& io, M& m) {
     return io.str(m.cluster, "cluster", kMaxName, cluster_name, "invalid cluster name") &&
            io.replica_list(m.replicas, "replicas") && io.boolean(m.more, "more");
+}
+
+bool fence_lift(uint64_t v) {
+    return v < kFenceLiftCount;
+}
+
+template <typename IO, Is<Fence> M> bool fields(IO& io, M& m) {
+    return io.str(m.cluster, "cluster", kMaxName, cluster_name, "invalid cluster name") &&
+           io.host_port(m.master, "master") && io.u64(m.epoch, "epoch") &&
+           io.u32(m.failover_timeout_ms, "failover_timeout");
+}
+
+template <typename IO, Is<Unfence> M> bool fields(IO& io, M& m) {
+    return io.str(m.cluster, "cluster", kMaxName, cluster_name, "invalid cluster name") &&
+           io.host_port(m.master, "master") && io.u64(m.epoch, "epoch");
+}
+
+template <typename IO, Is<FenceState> M> bool fields(IO& io, M& m) {
+    return io.str(m.cluster, "cluster", kMaxName, cluster_name, "invalid cluster name") &&
+           io.boolean(m.fenced, "fenced") && io.opt_host_port(m.master, "master") &&
+           io.u64(m.epoch, "epoch") && io.u64(m.since, "since", unix_time) &&
+           io.u64(m.deadline, "deadline", unix_time) && io.u64(m.fences, "fences") &&
+           io.u8(m.lifted_by, "lifted_by", fence_lift) && io.str(m.error, "error", kMaxText);
 }
 
 template <typename T>
@@ -695,6 +737,15 @@ std::optional<Message> decode(const Header& hdr, std::span<const uint8_t> payloa
             break;
         case Type::Replicas:
             m = decode_as<Replicas>(payload, &why);
+            break;
+        case Type::Fence:
+            m = decode_as<Fence>(payload, &why);
+            break;
+        case Type::Unfence:
+            m = decode_as<Unfence>(payload, &why);
+            break;
+        case Type::FenceState:
+            m = decode_as<FenceState>(payload, &why);
             break;
         default:
             why = "unknown message type";

@@ -34,7 +34,8 @@ namespace rh::proto {
 
 // 2: ApplyResult gained path and reason; ProcessStats. 3: Master.more.
 // 4: Master.addr; ConfigBegin's resolver and TLS settings; ConfigCluster's
-//    username, tls and read backend settings; Replicas.
+//    username, tls, read backend settings and fence; Replicas, Fence,
+//    Unfence, FenceState.
 inline constexpr uint16_t kVersion = 4;
 inline constexpr size_t kHeaderSize = 12;
 inline constexpr size_t kMaxPayload = 64 * 1024;
@@ -60,10 +61,13 @@ enum class Type : uint16_t {
     ApplyResult = 5,    // what the parent did with a cluster's master
     Shutdown = 6,
     ProcessStats = 7, // the parent's samples of both processes, for /metrics
+    FenceState = 8,   // whether a cluster's master is fenced, and why (issue 15)
     // engine -> parent
     Ready = 32,    // configuration received and privileges dropped
     Master = 33,   // a cluster's confirmed master
     Replicas = 34, // a cluster's healthy replicas (the read backend)
+    Fence = 35,    // the trusted Sentinels agree the applied master is o_down
+    Unfence = 36,  // ... and now agree it is not
 };
 
 const char* type_name(Type t);
@@ -168,6 +172,8 @@ struct ConfigCluster {
     uint16_t max_replicas = kDefaultReplicaSlots;
     bool lag_limited = false;
     uint64_t max_replica_lag = 0; // bytes of replication offset
+    // [cluster NAME] fence: the engine reports o_down of the applied master.
+    bool fence = false;
 
     bool operator==(const ConfigCluster&) const = default;
 };
@@ -264,8 +270,48 @@ struct Replicas {
     bool operator==(const Replicas&) const = default;
 };
 
+// The trusted Sentinels (min_agreement of them) report the cluster's
+// applied master (master at epoch) objectively down: the parent fences it
+// (maint, shutdown sessions). failover_timeout_ms: Sentinel's
+// failover-timeout for the cluster as the engine read it (0: unknown), the
+// default of fence_timeout.
+struct Fence {
+    std::string cluster;
+    HostPort master;
+    uint64_t epoch = 0;
+    uint32_t failover_timeout_ms = 0;
+    bool operator==(const Fence&) const = default;
+};
+
+// The trusted Sentinels agree master at epoch is no longer objectively down.
+struct Unfence {
+    std::string cluster;
+    HostPort master;
+    uint64_t epoch = 0;
+    bool operator==(const Unfence&) const = default;
+};
+
+// What the parent did about fencing a cluster (it owns the fence and its
+// timer): sent when it changes, and replayed to a new engine.
+enum class FenceLift : uint8_t { None = 0, Unfence = 1, Switch = 2, Timeout = 3, Error = 4 };
+inline constexpr uint8_t kFenceLiftCount = 5;
+
+struct FenceState {
+    std::string cluster;
+    bool fenced = false;
+    std::optional<HostPort> master; // the fenced (or last fenced) master
+    uint64_t epoch = 0;
+    int64_t since = 0;                     // unix seconds of the last change
+    int64_t deadline = 0;                  // unix seconds the fence_timeout ends (fenced only)
+    uint64_t fences = 0;                   // fences applied since the parent started
+    FenceLift lifted_by = FenceLift::None; // why the last fence ended
+    std::string error;                     // the runtime socket's failure, if any
+    bool operator==(const FenceState&) const = default;
+};
+
 using Message = std::variant<ConfigBegin, ConfigSentinel, ConfigCluster, ConfigEnd, ApplyResult,
-                             Shutdown, ProcessStats, Ready, Master, Replicas>;
+                             Shutdown, ProcessStats, Ready, Master, Replicas, Fence, Unfence,
+                             FenceState>;
 
 // The wire type of m; with type_name(), how logs name a message.
 Type message_type(const Message& m);

@@ -60,6 +60,13 @@ struct ClusterConfig {
     // TLS and ACL user for ROLE on this cluster's servers.
     std::string username; // optional: AUTH username password
     bool tls = false;     // default: [sentinels] tls
+    // Fencing (redishappy.conf(5) fence): a master the trusted Sentinels
+    // agree is objectively down is put in maint until the switch, -odown,
+    // or fence_timeout (0 = Sentinel's failover-timeout, as the engine reads
+    // it). Requires [haproxy] runtime_socket.
+    bool fence = false;
+    Millis fence_timeout{0};
+    int fence_line = 0;
 };
 
 // [tls]: how TLS connections (to Sentinels with [sentinels] tls, to a

@@ -83,6 +83,7 @@ proto::ConfigCluster cluster_message(const ClusterConfig& cl) {
     m.max_replicas = cl.max_replicas;
     m.lag_limited = cl.max_replica_lag.has_value();
     m.max_replica_lag = cl.max_replica_lag.value_or(0);
+    m.fence = cl.fence;
     return m;
 }
 

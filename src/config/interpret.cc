@@ -143,6 +143,7 @@ class Interpreter {
     void consul(const Section& s);
     void tls(const Section& s);
     void cluster(const Section& s, std::string name, ClusterGiven* given);
+    void check_fences();
     void finish_clusters(const std::vector<ClusterGiven>& given);
     void finish_tls();
 };
@@ -586,6 +587,12 @@ void Interpreter::cluster(const Section& s, std::string name, ClusterGiven* give
                    }
                    cl.max_replica_lag = v;
                }},
+              {"fence", false,
+               [&](const Entry& e) {
+                   boolean(e, &cl.fence);
+                   cl.fence_line = e.line;
+               }},
+              {"fence_timeout", false, [&](const Entry& e) { duration(e, &cl.fence_timeout); }},
           });
     bool has_port = std::any_of(s.entries.begin(), s.entries.end(),
                                 [](const Entry& e) { return e.key == "external_port"; });
@@ -628,8 +635,20 @@ void Interpreter::finish_clusters(const std::vector<ClusterGiven>& given) {
                       " already used by cluster " + it->second->name + " (line " +
                       std::to_string(it->second->external_port_line) + ")");
     }
+    check_fences();
     std::sort(c_.clusters.begin(), c_.clusters.end(),
               [](const ClusterConfig& a, const ClusterConfig& b) { return a.name < b.name; });
+}
+
+// A fence is a runtime change (maint, shutdown sessions, ready): without
+// the admin socket there is no way to apply it, and a fence that silently
+// does nothing would be worse than none.
+void Interpreter::check_fences() {
+    for (auto& cl : c_.clusters)
+        if (cl.fence && (!c_.haproxy || c_.runtime_socket.empty()))
+            error(cl.fence_line, "cluster " + cl.name +
+                                     ": fence = yes needs [haproxy] runtime_socket (the fence "
+                                     "is applied over HAProxy's admin socket)");
 }
 
 // Whether this is the first section called key; a repeat is reported.

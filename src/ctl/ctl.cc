@@ -241,6 +241,38 @@ std::string cluster_table(const json_t* t) {
     return render_table(rows);
 }
 
+// "FENCED 10.0.0.1:6379 (since ..., lifted at the latest ...)" or
+// "not fenced (last lifted by ...)"; "" for a cluster with fence = no.
+std::string fence_text(const json_t* c) {
+    const json_t* fo = json_object_get(c, "fence");
+    if (!json_is_object(fo))
+        return "";
+    auto some = [](const char* lead, const std::string& v) {
+        return v.empty() || v == "-" ? std::string() : lead + v;
+    };
+    bool fenced = false;
+    flag(fo, "fenced", &fenced);
+    std::string error = some(", error: ", field(fo, "error"));
+    if (fenced)
+        return "FENCED " + address(fo) + some(" since ", when(fo, "since")) +
+               some(", lifted by fence_timeout at ", when(fo, "deadline")) + error;
+    return "not fenced (" + field(fo, "fences") + " fences" +
+           some(", the last lifted by ", field(fo, "liftedBy")) + ")" + error;
+}
+
+// One line per fenced cluster, after the cluster table; "" when none is.
+std::string fenced_lines(const json_t* t) {
+    std::string out;
+    size_t i;
+    const json_t* c;
+    json_array_foreach(t, i, c) {
+        std::string f = fence_text(c);
+        if (f.rfind("FENCED", 0) == 0)
+            out += "cluster " + field(c, "name") + ": " + f + "\n";
+    }
+    return out;
+}
+
 // Sorted by address: the API's object order is not a promise.
 std::vector<std::pair<std::string, const json_t*>> sentinel_entries(const json_t* s) {
     std::vector<std::pair<std::string, const json_t*>> out;
@@ -367,8 +399,8 @@ Formatted format_status(std::string_view topology_json, std::string_view sentine
     for (const auto& [addr, e] : entries)
         rows.push_back({addr, sentinel_state(e), origin(e), yes_no(e, "trusted"), latency(e),
                         field(e, "lastError")});
-    f.text = summary(t.get(), entries) + "\n" + cluster_table(t.get()) + "\n" +
-             read_backend_lines(t.get()) + render_table(rows);
+    f.text = summary(t.get(), entries) + "\n" + cluster_table(t.get()) + fenced_lines(t.get()) +
+             "\n" + read_backend_lines(t.get()) + render_table(rows);
     return f;
 }
 
@@ -397,6 +429,8 @@ Formatted format_topology(std::string_view topology_json) {
         };
         if (std::string rb = read_backend(c); !rb.empty())
             rows.insert(rows.begin() + 6, {"  read backend", rb});
+        if (std::string fence = fence_text(c); !fence.empty())
+            rows.push_back({"  fence", fence});
         if (i > 0)
             f.text += "\n";
         f.text += field(c, "name") + "\n" + render_table(rows);
@@ -476,6 +510,13 @@ constexpr Words kWords[] = {
     {"applied", "reload", "in effect after an HAProxy reload"},
     {"applied", "none", "in effect (no switch needed, or no [haproxy])"},
     {"apply-error", "error", "the parent could not apply it"},
+    {"fence", "odown", "the trusted Sentinels agree the master is o_down: fence asked"},
+    {"fence", "odown-cleared", "the trusted Sentinels no longer report o_down: lift asked"},
+    {"fence", "fenced", "master in maint and its sessions shut down"},
+    {"fence", "lifted-unfence", "fence lifted: the Sentinels cleared o_down"},
+    {"fence", "lifted-switch", "fence lifted by the switch to a new master"},
+    {"fence", "lifted-timeout", "fence lifted after fence_timeout: no failover happened"},
+    {"fence", "fence-failed", "the parent could not apply the fence (runtime socket)"},
 };
 
 // "HH:MM:SS.mmm" of a time, for "since" columns.

@@ -152,6 +152,20 @@ json_t* cluster_obj(const ApiCluster& c) {
     json_object_set_new(co, "casConflicts",
                         json_integer(static_cast<json_int_t>(c.consul_conflicts)));
     json_object_set_new(o, "consul", co);
+    if (c.fence) {
+        json_t* fo = json_object();
+        json_object_set_new(fo, "fenced", json_boolean(c.fenced));
+        json_object_set_new(fo, "ip", c.fenced_master ? str(c.fenced_master->host) : json_null());
+        json_object_set_new(fo, "port",
+                            c.fenced_master ? json_integer(c.fenced_master->port) : json_null());
+        json_object_set_new(fo, "since", str(rfc3339_utc(c.fenced_since)));
+        json_object_set_new(fo, "deadline", str(rfc3339_utc(c.fence_deadline)));
+        json_object_set_new(fo, "fences", json_integer(static_cast<json_int_t>(c.fences)));
+        json_object_set_new(fo, "liftedBy", str(c.fence_lifted_by));
+        json_object_set_new(fo, "error", str(c.fence_error));
+        json_object_set_new(fo, "sentinels", str(c.fence_sentinels));
+        json_object_set_new(o, "fence", fo);
+    }
     return o;
 }
 
@@ -438,6 +452,16 @@ std::string render_metrics(const ApiView& v) {
            "1 when no trusted Sentinel re-read succeeded within the staleness window.");
     for (const auto& c : v.clusters)
         sample_u(out, "redishappy_cluster_stale", label("cluster", c.name), c.stale ? 1 : 0);
+    family(out, "redishappy_fenced", "gauge",
+           "1 while the cluster's master is fenced (fence = yes clusters only).");
+    for (const auto& c : v.clusters)
+        if (c.fence)
+            sample_u(out, "redishappy_fenced", label("cluster", c.name), c.fenced ? 1 : 0);
+    family(out, "redishappy_fences_total", "counter",
+           "Fences applied to the cluster's master since the parent started.");
+    for (const auto& c : v.clusters)
+        if (c.fence)
+            sample_u(out, "redishappy_fences_total", label("cluster", c.name), c.fences);
     family(out, "redishappy_failover_propagation_seconds", "histogram",
            "From the first sign of a switch to the new master applied, by path.");
     histogram(out, "redishappy_failover_propagation_seconds", label("path", "runtime"),

@@ -74,6 +74,17 @@ struct ApiCluster {
     std::string consul_detail;     // why superseded (the fence), else empty
     uint64_t consul_fenced = 0;    // writes withheld by the fence
     uint64_t consul_conflicts = 0; // check-and-set writes refused
+    // Fencing (redishappy.conf(5) fence): what the parent reports it did,
+    // and what the Sentinels say now.
+    bool fence = false; // fence = yes
+    bool fenced = false;
+    std::optional<HostPort> fenced_master; // the fenced (or last fenced) master
+    int64_t fenced_since = 0;              // unix seconds of the last fence change
+    int64_t fence_deadline = 0;            // when fence_timeout lifts it (fenced only)
+    uint64_t fences = 0;                   // fences applied since the parent started
+    std::string fence_lifted_by;           // "", "unfence", "switch", "timeout", "error"
+    std::string fence_error;
+    std::string fence_sentinels; // "fence", "unfence" or "unknown": the Sentinels' view
 };
 
 // A Prometheus histogram with fixed buckets: failover propagation, from

@@ -54,6 +54,15 @@ struct Decider::Work {
     bool probing = false;
     bool probe_again = false;
     std::string read_refusals; // the last round's refusals, logged when they change
+    // Fencing (fence.h): the Sentinels' o_down view, what was last asked
+    // of the parent (and about which master), and what it reports it did.
+    FenceRule fence;
+    FenceWant fence_asked = FenceWant::unknown;
+    HostPort fence_asked_for;
+    uint64_t fence_asked_epoch = 0;
+    FenceWant fence_now = FenceWant::unknown; // the last decision, for the API
+    uint32_t failover_timeout_ms = 0;         // Sentinel's, as a trusted one reported it
+    proto::FenceState fence_state;
 };
 
 namespace {
@@ -154,8 +163,10 @@ size_t Decider::discovered_count() const {
 }
 
 void Decider::forget_sentinel(const std::string& id) {
-    for (auto& [name, w] : clusters_)
+    for (auto& [name, w] : clusters_) {
         w->replica_reports.erase(id);
+        w->fence.forget(id);
+    }
     topology_.forget_sentinel(id);
     sentinels_.erase(id);
 }
@@ -170,6 +181,7 @@ void Decider::on_master_info(const std::string& id, const sentinel::MasterInfo& 
     if (s == sentinels_.end() || !clusters_.count(m.name))
         return;
     s->second.clusters.insert(m.name);
+    fence_report(*clusters_.at(m.name), id, m);
     // While a Sentinel runs a failover its view mixes old and new (the
     // leader shows the old address at the new epoch until +failover-end):
     // not a fact to act on. Its next report, after the failover, is.
@@ -353,6 +365,12 @@ void Decider::on_event(const std::string& id, const sentinel::Event& e) {
         return reread_trusted(sw->master);
     }
     auto& ie = std::get<sentinel::InstanceEvent>(e);
+    // +odown/-odown of a master name it in the event itself, with no "@" part.
+    if ((ie.channel == "+odown" || ie.channel == "-odown") && ie.kind == "master" && !ie.master) {
+        if (auto it = clusters_.find(ie.name); it != clusters_.end() && it->second->config.fence)
+            reread_trusted(ie.name);
+        return;
+    }
     if (!ie.master || !clusters_.count(*ie.master))
         return;
     if (ie.channel == "+sentinel" && ie.kind == "sentinel")
@@ -421,6 +439,109 @@ bool Decider::on_apply_result(const proto::ApplyResult& r) {
     it->second->applied = r;
     observe_propagation(*it->second, r);
     publish_if_applied(*it->second);
+    fence_check(*it->second);
+    hooks_.changed();
+    return true;
+}
+
+// A Sentinel's o_down view of the master it names, even mid-failover (the
+// leader's report still says whether the old master is down).
+void Decider::fence_report(Work& w, const std::string& id, const sentinel::MasterInfo& m) {
+    if (!w.config.fence)
+        return;
+    w.fence.report(id, m.addr, m.has_flag("o_down"));
+    if (topology_.is_trusted(id) && m.failover_timeout_ms > 0)
+        w.failover_timeout_ms =
+            static_cast<uint32_t>(std::min<uint64_t>(m.failover_timeout_ms, UINT32_MAX));
+}
+
+// Asks the parent to fence the applied master when min_agreement trusted
+// Sentinels report it o_down, and to lift the fence when as many report
+// it is not (fence.h). A fenced cluster learns of o_down from the trusted
+// Sentinels' replies (the flags of SENTINEL MASTER), re-read at once on a
+// +odown event, never from the event itself. Each request is sent once per applied master; a new
+// engine's first request about a master may be an Unfence of a fence its
+// predecessor asked for.
+void Decider::fence_check(Work& w) {
+    if (!w.config.fence || !hooks_.fence || w.applied.state != proto::ApplyState::Applied ||
+        !w.applied.master)
+        return;
+    const HostPort& applied = *w.applied.master;
+    FenceAsk d = w.fence.decide(
+        applied,
+        [this](const std::string& id) {
+            return topology_.is_trusted(id) && topology_.is_reachable(id);
+        },
+        topology_.policy().min_agreement);
+    if (d.want != FenceWant::unknown)
+        w.fence_now = d.want;
+    if (d.want == FenceWant::unknown || (w.fence_asked == d.want && w.fence_asked_for == applied &&
+                                         w.fence_asked_epoch == w.applied.epoch))
+        return;
+    // Nothing to lift: only a master this engine asked to fence, or any
+    // master the parent reports fenced, is worth an Unfence.
+    bool asked_here = w.fence_asked == FenceWant::fence && w.fence_asked_for == applied;
+    if (d.want == FenceWant::unfence && !asked_here &&
+        !(w.fence_state.fenced && w.fence_state.master == applied)) {
+        w.fence_asked = FenceWant::unfence;
+        w.fence_asked_for = applied;
+        w.fence_asked_epoch = w.applied.epoch;
+        return;
+    }
+    w.fence_asked = d.want;
+    w.fence_asked_for = applied;
+    w.fence_asked_epoch = w.applied.epoch;
+    std::string who;
+    for (auto& s : d.supporters)
+        who += (who.empty() ? "" : ", ") + s;
+    const std::string& name = w.config.name;
+    bool fence = d.want == FenceWant::fence;
+    if (fence)
+        log::warn("cluster %s: master %s is o_down for %s; asking the parent to fence it",
+                  name.c_str(), format_host_port(applied).c_str(), who.c_str());
+    else
+        log::notice("cluster %s: master %s is no longer o_down for %s; asking the parent to "
+                    "lift the fence",
+                    name.c_str(), format_host_port(applied).c_str(), who.c_str());
+    note(name, EventKind::fence, fence ? EventReason::odown : EventReason::odown_cleared,
+         {applied, w.applied.epoch, who, true,
+          fence ? "o_down corroborated; fence asked" : "o_down cleared; unfence asked"});
+    proto::Message m =
+        fence ? proto::Message(proto::Fence{name, applied, w.applied.epoch, w.failover_timeout_ms})
+              : proto::Message(proto::Unfence{name, applied, w.applied.epoch});
+    if (!hooks_.fence(m))
+        log::error("cluster %s: cannot tell the parent", name.c_str());
+}
+
+bool Decider::on_fence_state(const proto::FenceState& st) {
+    auto it = clusters_.find(st.cluster);
+    if (it == clusters_.end())
+        return false;
+    Work& w = *it->second;
+    bool first = w.fence_state.cluster.empty(); // the parent's replay to a new engine
+    w.fence_state = st;
+    if (first && !st.fenced) {
+        hooks_.changed();
+        return true;
+    }
+    EventReason why = EventReason::fenced;
+    const char* text = "the master is in maint and its sessions were shut down";
+    if (st.lifted_by == proto::FenceLift::Error) {
+        why = EventReason::fence_failed;
+        text = "the parent could not apply the fence";
+    } else if (!st.fenced && st.lifted_by == proto::FenceLift::Switch) {
+        why = EventReason::lifted_switch;
+        text = "lifted by the switch to a new master";
+    } else if (!st.fenced && st.lifted_by == proto::FenceLift::Timeout) {
+        why = EventReason::lifted_timeout;
+        text = "lifted after fence_timeout: no failover happened";
+    } else if (!st.fenced) {
+        why = EventReason::lifted_unfence;
+        text = "lifted: the Sentinels no longer report the master o_down";
+    }
+    note(st.cluster, EventKind::fence, why,
+         {st.master, st.epoch, "", false,
+          st.error.empty() ? std::string(text) : std::string(text) + ": " + st.error});
     hooks_.changed();
     return true;
 }
@@ -492,6 +613,7 @@ void Decider::evaluate(const std::string& cluster) {
         break;
     }
     announce(w);
+    fence_check(w);
     hooks_.changed();
 }
 
@@ -835,6 +957,19 @@ ApiCluster Decider::view_cluster(const Work& w) const {
     c.applied_at = w.applied.at;
     c.apply_errors = w.apply_errors;
     c.apply_errors_by = w.apply_errors_by;
+    c.fence = w.config.fence;
+    if (c.fence) {
+        const auto& f = w.fence_state;
+        c.fenced = f.fenced;
+        c.fenced_master = f.master;
+        c.fenced_since = f.since;
+        c.fence_deadline = f.fenced ? f.deadline : 0;
+        c.fences = f.fences;
+        static constexpr const char* kLift[] = {"", "unfence", "switch", "timeout", "error"};
+        c.fence_lifted_by = kLift[static_cast<size_t>(f.lifted_by) % proto::kFenceLiftCount];
+        c.fence_error = f.error;
+        c.fence_sentinels = fence_want_name(w.fence_now);
+    }
     return c;
 }
 

@@ -35,6 +35,7 @@
 #include "engine/api_json.h"
 #include "engine/events.h"
 #include "engine/replicas.h"
+#include "engine/fence.h"
 #include "engine/sentinel_proto.h"
 #include "engine/topology.h"
 
@@ -121,6 +122,9 @@ struct DeciderHooks {
     // Tell the parent the cluster's read backend; false if not queued. Sent
     // after any Master of the same cluster announced before it.
     std::function<bool(const proto::Replicas&)> announce_replicas;
+    // Tell the parent to fence or unfence (proto::Fence / proto::Unfence);
+    // false if the message could not be queued. Unset: fencing is off.
+    std::function<bool(const proto::Message&)> fence;
 };
 
 class Decider {
@@ -163,6 +167,8 @@ class Decider {
     // What the parent did. False (and nothing recorded) for a cluster that is
     // not configured: a protocol violation for the caller to handle.
     bool on_apply_result(const proto::ApplyResult& r);
+    // What the parent did about a fence. False for an unknown cluster.
+    bool on_fence_state(const proto::FenceState& st);
 
     void retry_due(const std::string& cluster); // the arm_retry delay is over
     // The current master's host name now resolves to addrs: when the
@@ -210,6 +216,8 @@ class Decider {
     void on_probe(const std::string& cluster, const ReplicaProbe& p);
     void set_read_backend(Work& w, std::vector<ReplicaSlot> slots, const char* why);
     void observe_propagation(Work& w, const proto::ApplyResult& r);
+    void fence_report(Work& w, const std::string& id, const sentinel::MasterInfo& m);
+    void fence_check(Work& w);
     int64_t wall(TopologyTime t) const;
     ApiCluster view_cluster(const Work& w) const;
 

@@ -101,6 +101,8 @@ void Engine::on_message(proto::Message&& m) {
     }
     if (auto* r = std::get_if<proto::ApplyResult>(&m))
         return on_apply_result(*r);
+    if (auto* f = std::get_if<proto::FenceState>(&m))
+        return on_fence_state(*f);
     if (auto* st = std::get_if<proto::ProcessStats>(&m)) {
         // The parent samples only an engine that said Ready; the codec
         // already capped every value.

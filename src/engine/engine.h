@@ -52,6 +52,7 @@ class Engine {
     SSL_CTX* tls_for(bool tls, bool trusted) const;
     void after_drop();
     void on_apply_result(const proto::ApplyResult& r);
+    void on_fence_state(const proto::FenceState& st);
     void on_process_stats(const proto::ProcessStats& st);
     void fail(const std::string& why);
 

@@ -262,6 +262,7 @@ void Engine::start_decider() {
         probe_replicas(c, master, replicas, std::move(done));
     };
     h.announce_replicas = [this](const proto::Replicas& r) { return announce_replicas(r); };
+    h.fence = [this](const proto::Message& m) { return channel_->send(m); };
     decider_ = std::make_unique<Decider>(ds, config_.clusters, std::move(h));
     for (auto& c : config_.clusters) {
         std::string name = c.name;
@@ -603,6 +604,12 @@ void Engine::on_apply_result(const proto::ApplyResult& r) {
     if (!decider_ || !decider_->on_apply_result(r))
         log::notice("apply result for cluster %s, which is not configured here; ignored",
                     r.cluster.c_str());
+}
+
+void Engine::on_fence_state(const proto::FenceState& st) {
+    if (!decider_ || !decider_->on_fence_state(st))
+        log::notice("fence state for cluster %s, which is not configured here; ignored",
+                    st.cluster.c_str());
 }
 
 void Engine::on_process_stats(const proto::ProcessStats& st) {

@@ -18,6 +18,8 @@ const char* event_kind_name(EventKind k) {
         return "applied";
     case EventKind::apply_error:
         return "apply-error";
+    case EventKind::fence:
+        return "fence";
     }
     return "unknown";
 }
@@ -72,6 +74,20 @@ const char* event_reason_name(EventReason r) {
         return "none";
     case EventReason::apply_failed:
         return "error";
+    case EventReason::odown:
+        return "odown";
+    case EventReason::odown_cleared:
+        return "odown-cleared";
+    case EventReason::fenced:
+        return "fenced";
+    case EventReason::lifted_unfence:
+        return "lifted-unfence";
+    case EventReason::lifted_switch:
+        return "lifted-switch";
+    case EventReason::lifted_timeout:
+        return "lifted-timeout";
+    case EventReason::fence_failed:
+        return "fence-failed";
     }
     return "unknown";
 }
@@ -109,7 +125,8 @@ bool EventLog::holds(std::string_view cluster, EventKind kind, EventReason reaso
 }
 
 bool EventLog::is_decision(EventKind k) {
-    return k == EventKind::confirmed || k == EventKind::applied || k == EventKind::apply_error;
+    return k == EventKind::confirmed || k == EventKind::applied || k == EventKind::apply_error ||
+           k == EventKind::fence;
 }
 
 bool EventLog::same_key(const Event& e, std::string_view cluster, EventKind kind,
@@ -118,7 +135,8 @@ bool EventLog::same_key(const Event& e, std::string_view cluster, EventKind kind
         return false;
     switch (kind) {
     case EventKind::confirmed:
-        return false; // every switch is its own event
+    case EventKind::fence:
+        return false; // every switch, and every fence and lift, is its own event
     case EventKind::applied:
     case EventKind::apply_error:
         // The same master retried: one entry, whose text is the newest

@@ -39,11 +39,12 @@ inline constexpr size_t kEventCapacity = kEventDecisions + kEventObservations;
 inline constexpr size_t kEventTextMax = 200; // bytes of any recorded string
 
 enum class EventKind : uint8_t {
-    candidate,  // a Sentinel newly reports a master other than the current one
-    refused,    // a report, group or candidate was not acted on (reason says why)
-    confirmed,  // a master became current (ROLE master, corroborated)
-    applied,    // the parent put the master in effect (reason: runtime, reload, none)
-    apply_error // the parent could not apply it
+    candidate,   // a Sentinel newly reports a master other than the current one
+    refused,     // a report, group or candidate was not acted on (reason says why)
+    confirmed,   // a master became current (ROLE master, corroborated)
+    applied,     // the parent put the master in effect (reason: runtime, reload, none)
+    apply_error, // the parent could not apply it
+    fence        // fencing of the master (issue 15): asked, applied or lifted
 };
 const char* event_kind_name(EventKind k);
 
@@ -80,6 +81,14 @@ enum class EventReason : uint8_t {
     no_path, // without either (no [haproxy], only the file, or a replay)
     // apply_error
     apply_failed,
+    // fence: what the engine asked, then what the parent did
+    odown,          // min_agreement trusted Sentinels report the applied master o_down
+    odown_cleared,  // ... and now report it not o_down
+    fenced,         // the parent put the master in maint and shut its sessions
+    lifted_unfence, // the parent lifted the fence: the Sentinels cleared o_down
+    lifted_switch,  // lifted by the switch to a new master
+    lifted_timeout, // lifted after fence_timeout (no failover happened)
+    fence_failed,   // the parent could not apply or lift it (runtime socket)
 };
 const char* event_reason_name(EventReason r);
 

@@ -150,6 +150,9 @@ std::optional<MasterInfo> master_from(const redisReply* r, std::string* err) {
         !field_u64(*f, "num-other-sentinels", &m.num_other_sentinels, err) ||
         !field_u64(*f, "quorum", &m.quorum, err))
         return std::nullopt;
+    // Optional: only fencing uses it, and a Sentinel without it still decides.
+    if (auto it = f->find("failover-timeout"); it != f->end())
+        m.failover_timeout_ms = parse_u64(it->second).value_or(0);
     return m;
 }
 

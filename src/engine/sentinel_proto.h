@@ -42,6 +42,8 @@ struct MasterInfo {
     uint64_t num_slaves = 0;
     uint64_t num_other_sentinels = 0;
     uint64_t quorum = 0;
+    // "failover-timeout" (ms), the default of fence_timeout; 0 when absent.
+    uint64_t failover_timeout_ms = 0;
 
     bool has_flag(std::string_view f) const;
 };

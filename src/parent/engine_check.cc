@@ -105,6 +105,45 @@ EngineCheck check_replicas(const proto::Replicas& r, const EngineMessageContext&
     return {};
 }
 
+// Fence and Unfence: only for a fence = yes cluster, and only about its
+// applied master at the applied epoch. An older epoch is a race with a
+// switch the engine has not heard of yet (refused); anything the engine
+// cannot have learnt from the parent is a violation.
+EngineCheck check_fence_request(const char* what, const std::string& cluster,
+                                const HostPort& master, uint64_t epoch,
+                                const EngineMessageContext& ctx) {
+    std::string w = what;
+    if (!ctx.ready)
+        return violation(w + ": before ready");
+    if (!configured(cluster, ctx))
+        return violation(w + ": cluster " + cluster + " is not configured");
+    const ClusterConfig* cc = nullptr;
+    for (auto& c : ctx.config->clusters)
+        if (c.name == cluster)
+            cc = &c;
+    if (!cc || !cc->fence)
+        return violation(w + ": cluster " + cluster + " has fence = no");
+    if (!valid_host(master.host) || master.port == 0)
+        return violation(w + ": invalid address for cluster " + cluster);
+    const MasterAt* applied = nullptr;
+    if (ctx.applied)
+        if (auto it = ctx.applied->find(cluster); it != ctx.applied->end())
+            applied = &it->second;
+    std::string where = w + ": cluster " + cluster + ": " + format_host_port(master) +
+                        " at epoch " + std::to_string(epoch);
+    if (!applied)
+        return {EngineCheck::Kind::refuse, where + ": no master applied"};
+    if (epoch < applied->epoch)
+        return {EngineCheck::Kind::refuse, where + ": stale, " + format_host_port(applied->master) +
+                                               " at epoch " + std::to_string(applied->epoch) +
+                                               " is applied"};
+    if (epoch > applied->epoch || master != applied->master)
+        return violation(where + " is not the applied master (" +
+                         format_host_port(applied->master) + " at epoch " +
+                         std::to_string(applied->epoch) + ")");
+    return {};
+}
+
 } // namespace
 
 std::string check_epoch(const std::string& cluster, uint64_t epoch, const uint64_t* floor,
@@ -128,6 +167,10 @@ EngineCheck check_engine_message(const proto::Message& m, const EngineMessageCon
         return check_master(*mm, ctx);
     if (auto* rr = std::get_if<proto::Replicas>(&m))
         return check_replicas(*rr, ctx);
+    if (auto* f = std::get_if<proto::Fence>(&m))
+        return check_fence_request("fence", f->cluster, f->master, f->epoch, ctx);
+    if (auto* u = std::get_if<proto::Unfence>(&m))
+        return check_fence_request("unfence", u->cluster, u->master, u->epoch, ctx);
     return violation(std::string("unexpected message ") + proto::type_name(proto::message_type(m)) +
                      " from the engine");
 }

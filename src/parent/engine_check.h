@@ -2,8 +2,10 @@
 // accepted its shape (OpenSSH's monitor, OpenNTPD's dispatch_imsg): the
 // engine may send only Ready (once, for the current configuration
 // generation) and Master (after Ready, for a configured cluster, with a
-// valid address, at an epoch the applied state allows). Pure, so each
-// rejection is unit-tested.
+// valid address, at an epoch the applied state allows), and Fence/Unfence
+// (after Ready, for a fence = yes cluster, about its applied master at the
+// applied epoch; an older epoch is refused as a race with a switch). Pure,
+// so each rejection is unit-tested.
 //
 // Two outcomes other than acceptance:
 //   violation  the engine broke the protocol (a message it may not send, a

@@ -6,6 +6,7 @@ src_parent_libparent_a_SOURCES = \
 	%reldir%/chroot.cc %reldir%/chroot.h \
 	%reldir%/command.cc %reldir%/command.h \
 	%reldir%/engine_check.cc %reldir%/engine_check.h \
+	%reldir%/fence.cc %reldir%/fence.h \
 	%reldir%/haproxy.cc %reldir%/haproxy.h \
 	%reldir%/notify.cc %reldir%/notify.h \
 	%reldir%/outfile.cc %reldir%/outfile.h \

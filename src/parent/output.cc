@@ -340,6 +340,8 @@ void Output::on_applied(const ApplyOutcome& r) {
     }
     applied_replicas_ = r.in_effect_replicas;
     take_in_effect(r.in_effect, now, wire_path(r.path));
+    if (r.path == ApplyPath::reload && hooks_.reloaded)
+        hooks_.reloaded();
     if (!r.ok) {
         last_error_ = "haproxy: " + r.error;
         report_errors(r.error, r.reason, now);

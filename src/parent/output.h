@@ -42,6 +42,8 @@ class Output {
         std::function<void(const char* why)> in_effect;
         // Counts, the grace period or the last error changed.
         std::function<void()> changed;
+        // An apply ran the reload command (HAProxy's runtime state is lost).
+        std::function<void()> reloaded = nullptr;
     };
 
     // config must outlive the Output; the parent swaps it only between

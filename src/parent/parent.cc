@@ -18,6 +18,7 @@
 #include "config/engine_settings.h"
 #include "parent/chroot.h"
 #include "parent/engine_check.h"
+#include "parent/fence.h"
 #include "parent/haproxy.h"
 #include "parent/notify.h"
 #include "parent/outfile.h"
@@ -113,6 +114,7 @@ class Parent {
     Timer stats_timer_; // samples both processes for the engine's /metrics
     ProcClock proc_clock_ = system_proc_clock();
     Output output_;
+    Fencer fencer_; // after output_: lifts fences when Output reports a switch
     Supervisor engine_;
     uint64_t generation_ = 1;
     bool engine_ready_ = false;
@@ -142,7 +144,9 @@ Parent::Parent(Options opts, Config config, std::string template_text)
                [this] {
                    update_status();
                    trim_timer_.arm(kTrimAfterQuiet);
-               }}),
+               },
+               [this] { fencer_.reloaded(); }}),
+      fencer_(base_.get(), config_, [this](const proto::FenceState& st) { send_checked(st); }),
       engine_(base_.get(), engine_args(opts_),
               {[this](Channel& ch) { on_engine_started(ch); },
                [this](proto::Message&& m) { on_engine_message(std::move(m)); },
@@ -211,12 +215,17 @@ void Parent::on_engine_message(proto::Message&& m) {
         log::info("engine %d ready", static_cast<int>(engine_.pid()));
         update_status();
         output_.replay();
+        fencer_.replay();
         return send_process_stats();
     }
     if (auto* rr = std::get_if<proto::Replicas>(&m)) {
         output_.replicas(*rr);
         return trim_timer_.arm(kTrimAfterQuiet);
     }
+    if (auto* f = std::get_if<proto::Fence>(&m))
+        return fencer_.fence(*f);
+    if (auto* u = std::get_if<proto::Unfence>(&m))
+        return fencer_.unfence(*u);
     auto& mm = std::get<proto::Master>(m);
     floors_[mm.cluster] = mm.epoch;
     output_.confirmed(mm);
@@ -225,6 +234,8 @@ void Parent::on_engine_message(proto::Message&& m) {
 
 void Parent::report(const proto::ApplyResult& r) {
     send_checked(r);
+    if (r.state == proto::ApplyState::Applied)
+        fencer_.applied(r.cluster, r.master);
 }
 
 // Both processes as /proc shows them, for the engine's /metrics (it cannot
@@ -309,6 +320,7 @@ void Parent::reload_config() {
     output_.retire_removed(fresh);
     config_ = std::move(fresh);
     output_.reconfigure(std::move(template_text));
+    fencer_.reconfigure();
     log::set_level(config_.log_level);
     generation_++;
     log::info("configuration reloaded; restarting the engine with it");

@@ -25,8 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Records from the input: each byte of `text` picks a kind and reason,
     // the rest of it is the detail's strings.
     for (size_t i = 0; i < text.size() && i < 600; i++) {
-        auto kind = static_cast<rh::EventKind>(static_cast<uint8_t>(text[i]) % 5);
-        auto reason = static_cast<rh::EventReason>((static_cast<uint8_t>(text[i]) >> 3) % 22);
+        auto kind = static_cast<rh::EventKind>(static_cast<uint8_t>(text[i]) % 6);
+        auto reason = static_cast<rh::EventReason>((static_cast<uint8_t>(text[i]) >> 2) % 30);
         std::string s(text.substr(i, 40));
         log.record(
             static_cast<int64_t>(i), i % 3 ? "main" : s, kind, reason,

@@ -104,6 +104,15 @@ static void roundtrips_every_type(void**) {
     check_roundtrip(Ready{42});
     check_roundtrip(Master{"testing", {"127.0.0.1", 7001}, 99, false, "127.0.0.1"});
     check_roundtrip(Master{"testing", {"127.0.0.1", 7001}, 99, true, "127.0.0.1"});
+    check_roundtrip(Fence{"testing", {"127.0.0.1", 7001}, 99, 180000});
+    check_roundtrip(Unfence{"testing", {"::1", 7001}, 99});
+    FenceState idle;
+    idle.cluster = "testing";
+    check_roundtrip(idle);
+    check_roundtrip(FenceState{"testing", true, HostPort{"10.0.0.1", 6379}, 4, 1700000000,
+                               1700000180, 3, FenceLift::None, ""});
+    check_roundtrip(FenceState{"testing", false, HostPort{"10.0.0.1", 6379}, 4, 1700000000, 0, 3,
+                               FenceLift::Error, "haproxy: No such server."});
     check_roundtrip(Replicas{"testing", {}, false});
     check_roundtrip(Replicas{"testing",
                              {{{"127.0.0.1", 7002}, "", 0},
@@ -144,6 +153,21 @@ static void rejects_bad_replicas(void**) {
     assert_non_null(strstr(err.c_str(), "max_replicas"));
     c.max_replicas = 65;
     assert_false(roundtrip_bytes(frame_of(c), &err).has_value());
+}
+
+// The engine's fence requests are checked like a Master: a valid cluster
+// name and address; the parent's FenceState has a closed set of lifts.
+static void fence_messages_are_checked(void**) {
+    std::string err;
+    auto bad = frame_of(Fence{"testing", {"127.0.0.1", 7001}, 1, 0});
+    bad[kHeaderSize + 2] = '/'; // "t/sting": not a cluster name
+    assert_false(roundtrip_bytes(bad, &err).has_value());
+    assert_non_null(strstr(err.c_str(), "fence: cluster"));
+    auto lift =
+        frame_of(FenceState{"testing", false, std::nullopt, 0, 0, 0, 0, FenceLift::Timeout, ""});
+    lift[lift.size() - 3] = kFenceLiftCount; // lifted_by, before the empty error
+    assert_false(roundtrip_bytes(lift, &err).has_value());
+    assert_non_null(strstr(err.c_str(), "lifted_by"));
 }
 
 static void header_carries_type_length_and_seq(void**) {
@@ -390,6 +414,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(roundtrips_every_type),
         cmocka_unit_test(rejects_bad_replicas),
+        cmocka_unit_test(fence_messages_are_checked),
         cmocka_unit_test(header_carries_type_length_and_seq),
         cmocka_unit_test(incomplete_frames_wait_for_more),
         cmocka_unit_test(rejects_bad_version),

@@ -459,6 +459,30 @@ static void haproxy_errors(void**) {
                      "reload_timeout: invalid duration");
 }
 
+// fence (issue 15): off by default; needs the runtime socket, which is how
+// the fence is applied, or it is an error on the fence line.
+static void fence_keys(void**) {
+    std::string m = minimal;
+    auto r = parse(m + "[cluster a]\nexternal_port = 7000\n");
+    assert_clean(r);
+    assert_false(r.config.clusters[0].fence);
+    assert_int_equal(r.config.clusters[0].fence_timeout.count(), 0);
+    std::string hap = "[haproxy]\ntemplate = /t\noutput = /o\nruntime_socket = /run/h.sock\n";
+    r = parse(m + hap + "[cluster a]\nexternal_port = 7000\nfence = yes\nfence_timeout = 90s\n");
+    assert_clean(r);
+    assert_true(r.config.clusters[0].fence);
+    assert_int_equal(r.config.clusters[0].fence_timeout.count(), 90000);
+    expect_one_error(m + "[cluster a]\nexternal_port = 7000\nfence = yes\n", 5,
+                     "fence = yes needs [haproxy] runtime_socket");
+    expect_one_error(m + "[haproxy]\ntemplate = /t\noutput = /o\n[cluster a]\n"
+                         "external_port = 7000\nfence = yes\n",
+                     8, "fence = yes needs [haproxy] runtime_socket");
+    expect_one_error(m + hap + "[cluster a]\nexternal_port = 7000\nfence = maybe\n", 9,
+                     "fence: invalid boolean");
+    expect_one_error(m + hap + "[cluster a]\nexternal_port = 7000\nfence_timeout = 0s\n", 9,
+                     "fence_timeout: duration must be greater than zero");
+}
+
 static void consul_errors(void**) {
     std::string m = minimal;
     expect_one_error(m + "[consul]\nmode = agent\n", 3, "[consul]: missing required key 'address'");
@@ -749,6 +773,7 @@ int main() {
         cmocka_unit_test(cluster_errors),
         cmocka_unit_test(external_port_conflict_names_both),
         cmocka_unit_test(haproxy_errors),
+        cmocka_unit_test(fence_keys),
         cmocka_unit_test(consul_errors),
         cmocka_unit_test(consul_instance_and_refresh_defaults),
         cmocka_unit_test(empty_optional_value_means_unset),

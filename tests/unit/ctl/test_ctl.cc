@@ -125,6 +125,31 @@ void stale_cluster_says_so(void**) {
                         "10.0.0.6:6380,[2001:db8::7]:6380", "-"});
 }
 
+// A fenced cluster: a line after the cluster table, and a fence row in
+// its topology block; a cluster with fence = no has neither.
+void fenced_cluster_says_so(void**) {
+    ApiView v = sample();
+    auto& a = v.clusters[0];
+    a.fence = true;
+    a.fenced = true;
+    a.fenced_master = HostPort{"10.0.0.5", 6380};
+    a.fenced_since = 1795000000;
+    a.fence_deadline = 1795000180;
+    a.fences = 1;
+    auto f = ctl::format_status(render_topology(v), render_sentinels(v));
+    assert_true(f.error.empty());
+    assert_contains(f.text, "cluster alpha: FENCED 10.0.0.5:6380 since " + rfc3339_utc(1795000000) +
+                                ", lifted by fence_timeout at " + rfc3339_utc(1795000180) + "\n");
+    assert_false(contains(f.text, "cluster beta:"));
+    a.fenced = false;
+    a.fence_lifted_by = "switch";
+    auto t = ctl::format_topology(render_topology(v));
+    assert_contains(t.text,
+                    "  fence            not fenced (1 fences, the last lifted by switch)\n");
+    f = ctl::format_status(render_topology(v), render_sentinels(v));
+    assert_false(contains(f.text, "FENCED"));
+}
+
 void topology_blocks(void**) {
     ApiView v = sample();
     auto f = ctl::format_topology(render_topology(v));
@@ -352,6 +377,7 @@ static void events_broken_replies(void**) {
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(status_table),
+        cmocka_unit_test(fenced_cluster_says_so),
         cmocka_unit_test(stale_cluster_says_so),
         cmocka_unit_test(topology_blocks),
         cmocka_unit_test(sentinels_table),

@@ -841,9 +841,110 @@ static void events_record_seed_wait_and_max_discovered(void**) {
     assert_string_equal(e->detail.sentinel.c_str(), D2id.c_str());
 }
 
+// Fencing through the Decider: o_down of the applied master, corroborated
+// by min_agreement trusted Sentinels, asks the parent once; an untrusted
+// Sentinel or a lone one does not; -odown asks to lift it; a switch does
+// not ask anything (the parent lifts the fence when it applies it).
+static void fence_asked_once_on_corroborated_odown(void**) {
+    World w;
+    std::vector<proto::Message> asked;
+    DeciderSettings s;
+    s.policy.min_agreement = 2;
+    proto::ConfigCluster c;
+    c.name = C;
+    c.external_port = 6380;
+    c.fence = true;
+    DeciderHooks h = w.hooks();
+    h.fence = [&](const proto::Message& m) {
+        asked.push_back(m);
+        return true;
+    };
+    Decider d(s, {c}, std::move(h));
+    for (auto& addr : {S1, S2, S3})
+        d.add_sentinel(addr, true);
+    d.add_sentinel(D1, false);
+    establish(d, w, A, 1);
+    auto odown = [&](const std::string& id, const HostPort& addr, uint64_t epoch, bool down) {
+        sentinel::MasterInfo m;
+        m.name = C;
+        m.addr = addr;
+        m.config_epoch = epoch;
+        m.failover_timeout_ms = 60000;
+        m.flags = down ? std::vector<std::string>{"master", "s_down", "o_down"}
+                       : std::vector<std::string>{"master"};
+        d.on_master_info(id, m);
+    };
+    odown(D1id, A, 1, true);
+    odown(S1id, A, 1, true);
+    assert_true(asked.empty()); // one trusted Sentinel, one untrusted
+    odown(S2id, A, 1, true);
+    assert_int_equal(asked.size(), 1);
+    assert_true(asked[0] == proto::Message(proto::Fence{C, A, 1, 60000}));
+    odown(S3id, A, 1, true); // already asked
+    assert_int_equal(asked.size(), 1);
+    // The parent reports the fence: the API shows it.
+    proto::FenceState st;
+    st.cluster = C;
+    st.fenced = true;
+    st.master = A;
+    st.epoch = 1;
+    st.fences = 1;
+    assert_true(d.on_fence_state(st));
+    ApiCluster v = only_cluster(d.view_clusters());
+    assert_true(v.fence && v.fenced && v.fences == 1 && v.fence_sentinels == "fence");
+    // -odown from two: lift asked.
+    odown(S1id, A, 1, false);
+    odown(S2id, A, 1, false);
+    assert_int_equal(asked.size(), 2);
+    assert_true(asked[1] == proto::Message(proto::Unfence{C, A, 1}));
+    // Down again, then the switch: nothing is asked about the new master.
+    odown(S1id, A, 1, true);
+    odown(S2id, A, 1, true);
+    assert_int_equal(asked.size(), 3);
+    corroborate(d, w, B, 2);
+    w.answer(ConfirmResult::Role::master);
+    applied(d, B, 2);
+    odown(S3id, B, 2, false);
+    assert_int_equal(asked.size(), 3);
+    // The parent's fence events are recorded.
+    assert_false(find_event(d, EventKind::fence, EventReason::odown) == nullptr);
+    assert_false(find_event(d, EventKind::fence, EventReason::fenced) == nullptr);
+}
+
+// A cluster with fence = no never asks, however down its master is.
+static void no_fence_without_the_key(void**) {
+    World w;
+    int asked = 0;
+    DeciderHooks h = w.hooks();
+    h.fence = [&](const proto::Message&) {
+        asked++;
+        return true;
+    };
+    DeciderSettings s;
+    proto::ConfigCluster c;
+    c.name = C;
+    c.external_port = 6380;
+    Decider d(s, {c}, std::move(h));
+    for (auto& addr : {S1, S2, S3})
+        d.add_sentinel(addr, true);
+    establish(d, w, A, 1);
+    for (auto& id : {S1id, S2id, S3id}) {
+        sentinel::MasterInfo m;
+        m.name = C;
+        m.addr = A;
+        m.config_epoch = 1;
+        m.flags = {"master", "o_down"};
+        d.on_master_info(id, m);
+    }
+    assert_int_equal(asked, 0);
+    assert_false(only_cluster(d.view_clusters()).fence);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(read_backend_follows_trusted_sentinels_and_role),
+        cmocka_unit_test(fence_asked_once_on_corroborated_odown),
+        cmocka_unit_test(no_fence_without_the_key),
         cmocka_unit_test(configured_sentinels_are_opened_once),
         cmocka_unit_test(one_sentinel_never_moves_the_master),
         cmocka_unit_test(two_sentinels_and_role_master_announce_once),

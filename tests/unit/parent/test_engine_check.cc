@@ -189,6 +189,47 @@ static void replicas_checked_against_state(void**) {
     assert_true(contains(before.why, "before ready"));
 }
 
+// Fence and Unfence: alpha has fence = yes, beta not; alpha's applied
+// master is 10.0.0.1:6379 at epoch 100.
+EngineCheck fence_check(const proto::Message& m, bool ready = true) {
+    static Config cfg = [] {
+        Config c = two_clusters();
+        c.clusters[0].fence = true;
+        return c;
+    }();
+    static MasterMap applied = {{"alpha", MasterAt{{"10.0.0.1", 6379}, 100}},
+                                {"beta", MasterAt{{"10.0.0.9", 6379}, 7}}};
+    return check_engine_message(m, {&cfg, 3, ready, &applied});
+}
+
+static void fence_only_for_the_applied_master_of_a_fenced_cluster(void**) {
+    using K = EngineCheck::Kind;
+    assert_true(fence_check(proto::Fence{"alpha", {"10.0.0.1", 6379}, 100, 5000}).kind ==
+                K::accept);
+    assert_true(fence_check(proto::Unfence{"alpha", {"10.0.0.1", 6379}, 100}).kind == K::accept);
+    auto early = fence_check(proto::Fence{"alpha", {"10.0.0.1", 6379}, 100, 0}, false);
+    assert_true(early.kind == K::violation && contains(early.why, "before ready"));
+    auto off = fence_check(proto::Fence{"beta", {"10.0.0.9", 6379}, 7, 0});
+    assert_true(off.kind == K::violation && contains(off.why, "fence = no"));
+    auto unknown = fence_check(proto::Unfence{"gamma", {"10.0.0.1", 6379}, 100});
+    assert_true(unknown.kind == K::violation && contains(unknown.why, "not configured"));
+    auto other = fence_check(proto::Fence{"alpha", {"10.0.0.2", 6379}, 100, 0});
+    assert_true(other.kind == K::violation && contains(other.why, "not the applied master"));
+    auto ahead = fence_check(proto::Fence{"alpha", {"10.0.0.1", 6379}, 101, 0});
+    assert_true(ahead.kind == K::violation && contains(ahead.why, "not the applied master"));
+    auto port = fence_check(proto::Unfence{"alpha", {"10.0.0.1", 6380}, 100});
+    assert_true(port.kind == K::violation);
+}
+
+// The engine may not have heard of a switch the parent just applied.
+static void fence_of_an_older_epoch_is_a_refused_race(void**) {
+    auto stale = fence_check(proto::Fence{"alpha", {"10.0.0.7", 6379}, 99, 0});
+    assert_true(stale.kind == EngineCheck::Kind::refuse);
+    assert_true(contains(stale.why, "stale"));
+    auto unfence = fence_check(proto::Unfence{"alpha", {"10.0.0.7", 6379}, 3});
+    assert_true(unfence.kind == EngineCheck::Kind::refuse);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(replicas_checked_against_state),
@@ -201,6 +242,8 @@ int main(void) {
         cmocka_unit_test(rejects_parent_only_types),
         cmocka_unit_test(epoch_rules_against_the_applied_epoch),
         cmocka_unit_test(epoch_rules_without_reference),
+        cmocka_unit_test(fence_only_for_the_applied_master_of_a_fenced_cluster),
+        cmocka_unit_test(fence_of_an_older_epoch_is_a_refused_race),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
