@@ -453,7 +453,7 @@ static void read_backend_follows_trusted_sentinels_and_role(void**) {
     size_t rounds = w.probes.size();
     corroborate(*d, w, R2, 2);
     w.answer(ConfirmResult::Role::master);
-    assert_true(w.announced.back() == (proto::Master{C, R2, 2}));
+    assert_true(w.announced.back() == (proto::Master{C, R2, 2, false, R2.host}));
     assert_true(w.probes.size() > rounds);
     assert_true(w.probes.back().master == R2);
     for (const auto& hp : w.probes.back().replicas)
