@@ -40,6 +40,16 @@ class Sandbox:
         return subprocess.Popen(["/usr/bin/python3", SANDBOX] + list(args), env=self.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
+    def redis_cli(self, host, port, *args):
+        """A command to a server of a --tls sandbox, with its client
+        certificate; the reply as text ("" if it failed)."""
+        tls = os.path.join(self.dir, "tls")
+        p = subprocess.run(["redis-cli", "--tls", "--cacert", tls + "/ca.crt", "--cert",
+                            tls + "/client.crt", "--key", tls + "/client.key", "-h", host,
+                            "-p", str(port)] + list(args), capture_output=True, text=True,
+                           timeout=10)
+        return p.stdout if p.returncode == 0 else ""
+
     def status_row(self):
         """(master, confirmed and applied, replicas) from the status table."""
         out = self.run("status").stdout
@@ -234,20 +244,30 @@ def test_two_hosts_follow_one_failover():
 
 
 def test_pubsub_through_a_failover():
-    """pubsub kills the master during the run, then pauses the next one;
+    """With --tls (every Redis and Sentinel TLS-only, client certificates
+    required; the daemon, HAProxy's clients and the sandbox's own all speak
+    TLS), pubsub kills the master during the run, then pauses the next one;
     each time the subscriber, connected through HAProxy, must be re-attached
     to the new master at the end. The report's figures are printed, not
     judged (timing)."""
     if os.geteuid() != 0:
         skip("the sandbox test runs as root (privilege separation); not root here")
-    require_binaries("redis-server", "redis-sentinel", "haproxy")
+    require_binaries("redis-server", "redis-sentinel", "haproxy", "openssl", "redis-cli")
     sb = Sandbox()
     started = False
     try:
-        sb.run("start")
+        out = sb.run("start", "--tls").stdout
         started = True
+        assert "redis-cli --tls --cacert" in out, out
+        conf = open(os.path.join(sb.dir, "redis-0.conf")).read()
+        assert "port 0\n" in conf and "tls-port" in conf, conf
         first, applied = sb.status_master()
         assert applied, first
+        # The daemon's links to the three TLS Sentinels are up, and the
+        # sandbox's own TLS client gets through HAProxy to the master.
+        status = sb.run("status").stdout
+        assert "3 of 3 Sentinels up" in status, status
+        assert re.search(r"routes to redis-\d 127\.0\.0\.1:\d+ \(ROLE master\)", status), status
         out = sb.run("pubsub", "4", timeout=90).stdout
         assert "killed -9 the master" in out and first in out, out
         _check_pubsub_report(out)
@@ -256,7 +276,7 @@ def test_pubsub_through_a_failover():
         second, applied = sb.status_master()
         assert applied and second != first, second
         host, port = second.rsplit(":", 1)
-        poll_until(lambda: "state=online" in try_command(host, int(port), "INFO", "replication"),
+        poll_until(lambda: "state=online" in sb.redis_cli(host, port, "INFO", "replication"),
                    30, "the remaining replica to be in sync with %s" % second)
         out = sb.run("pubsub", "4", "--pause", timeout=90).stdout
         assert "paused (SIGSTOP) the master" in out and second in out, out
