@@ -369,6 +369,10 @@ bool RedisConn::admit_reply(int type, int elements) {
         meter_.refuse("unsolicited reply");
         return false;
     }
+    // A refused SUBSCRIBE (an ACL user without the channel) answers one
+    // error instead of its confirmations: dispatch fails the link with it.
+    if (type == REDIS_REPLY_ERROR)
+        return true;
     if (type != REDIS_REPLY_ARRAY || elements != 3) {
         meter_.refuse("malformed pub/sub message");
         return false;
@@ -427,7 +431,10 @@ void RedisConn::dispatch(redisReply* reply) {
         return;
     }
     if (replies_.empty()) {
-        fail("unsolicited reply");
+        if (reply->type == REDIS_REPLY_ERROR)
+            fail("error: " + std::string(reply->str, std::min<size_t>(reply->len, 200)));
+        else
+            fail("unsolicited reply");
         return;
     }
     ReplyFn fn = std::move(replies_.front());
@@ -484,8 +491,11 @@ std::string RedisConn::event_error(short what) {
         if (v != X509_V_OK)
             return std::string("TLS: certificate verify failed: ") +
                    X509_verify_cert_error_string(v);
-        unsigned long e = bufferevent_get_openssl_error(bev_.get());
-        if (e != 0) {
+        // Its queue mixes OpenSSL's packed error codes with bare
+        // SSL_get_error() values (SSL_ERROR_SYSCALL: see the socket's errno).
+        while (unsigned long e = bufferevent_get_openssl_error(bev_.get())) {
+            if (ERR_GET_LIB(e) == 0)
+                continue;
             const char* r = ERR_reason_error_string(e);
             return std::string("TLS: ") + (r ? r : "error " + std::to_string(e));
         }
