@@ -209,10 +209,10 @@ RedisConn::~RedisConn() {
 
 namespace {
 
-// TCP keepalive, tighter than the kernel's two hours: a subscribed
-// connection carries no replies of its own to time out, so a connection
-// silently cut by a firewall or a dead host is found by probes: after 5 s
-// of silence, every 2 s, 3 unanswered -> closed, about 11 s.
+// TCP keepalive, tighter than the kernel's two hours: a connection silently
+// cut by a firewall or a dead host while nothing is owed on it (an idle
+// subscribed connection between PINGs) is found by probes: after 5 s of
+// silence, every 2 s, 3 unanswered -> closed, about 11 s.
 // TCP_USER_TIMEOUT bounds unacknowledged writes the same way. Best effort:
 // a failure leaves the kernel's defaults.
 void keep_alive(int fd) {
