@@ -144,7 +144,8 @@ def setup():
     wrong = Server(r, "sentinel", "sentinel-wrong", "127.0.0.1", port,
                    "port 0\ntls-port %d\nbind 127.0.0.1\nprotected-mode no\ndir %s\n"
                    "tls-cert-file %s\ntls-key-file %s\ntls-ca-cert-file %s\n"
-                   "tls-auth-clients no\n" % (port, r.dir, crt, key, certs["ca"][0]))
+                   "tls-auth-clients no\nuser rhs on >rhspw %s\n" %
+                   (port, r.dir, crt, key, certs["ca"][0], SENTINEL_ACL))
     wrong.start()
     poll_until(lambda: wrong.alive() and _tls_connects(port), 10, "the wrong-name Sentinel")
     SETUP.update(group=g, certs=certs, wrong=wrong)
@@ -262,6 +263,23 @@ def test_wrong_name_refused_and_acl_user_follows_failover():
     new = g.wait_failover(NAME, old.addr)
     poll_until(lambda: reported(port) == new, 20, "API to follow the failover over TLS")
     g.restart_server(old)
+
+
+def test_server_name_is_verified_and_sent():
+    """server_name = other.example: the Sentinel whose certificate is for
+    that name is accepted; those for 127.0.0.1 are refused."""
+    s = setup()
+    wrong = "127.0.0.1:%d" % s["wrong"].port
+    _, port = start_daemon(good_sentinels() + [("127.0.0.1", s["wrong"].port)],
+                           tls="server_name = other.example\n")
+    poll_until(lambda: sentinel_states(port)[wrong]["stateName"] == "up", 10,
+               "the Sentinel named other.example to be up")
+    for host, p in good_sentinels():
+        key = "%s:%d" % (host, p)
+        err = poll_until(lambda: sentinel_states(port)[key]["lastError"], 10,
+                         "%s to be refused" % key)
+        assert "TLS: certificate verify failed: hostname mismatch" in err, err
+        assert sentinel_states(port)[key]["stateName"] != "up"
 
 
 def test_without_client_certificate():
