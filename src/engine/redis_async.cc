@@ -209,7 +209,7 @@ RedisConn::~RedisConn() {
 
 namespace {
 
-// TCP keepalive, tighter than the kernel's two hours: a connection silently
+// TCP_NODELAY, and TCP keepalive, tighter than the kernel's two hours: a connection silently
 // cut by a firewall or a dead host while nothing is owed on it (an idle
 // subscribed connection between PINGs) is found by probes: after 5 s of
 // silence, every 2 s, 3 unanswered -> closed, about 11 s.
@@ -223,6 +223,10 @@ void keep_alive(int fd) {
     (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
     (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
     (void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
+    // As hiredis did: a command or a TLS handshake flight written while
+    // the previous segment is unacknowledged must not wait for the peer's
+    // delayed ACK (Nagle).
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
 }
 
 bool is_ip_literal(const std::string& h) {
