@@ -300,7 +300,13 @@ void SentinelLink::send_ping() {
         return;
     // A silently dead event connection would otherwise be found only by TCP
     // keepalive (about 11 s); its PING is answered in order with the pushes.
-    if (sub_ && !sub_->pending() && !sub_->command({"PING"}, [this](redisReply*) { got_reply(); }))
+    auto on_sub_pong = [this](redisReply* r) {
+        if (r->type == REDIS_REPLY_ERROR)
+            bad("PING", std::string(r->str, r->len));
+        else
+            got_reply();
+    };
+    if (sub_ && !sub_->pending() && !sub_->command({"PING"}, on_sub_pong))
         mark_down("event connection: cannot send PING");
     if (stats_.state != LinkState::up)
         return;

@@ -674,6 +674,9 @@ static void tls_and_acl_keys(void**) {
     // Verifying needs trust anchors: the chroot hides the system's.
     expect_one_error("[tls]\nverify = yes\n" + std::string(minimal) + "tls = yes\n", 1,
                      "no ca_file");
+    expect_one_error(std::string(minimal) + "username = rhs\n", 3, "needs a password");
+    expect_one_error(std::string(minimal) + "[cluster a]\nexternal_port = 1\nusername = u\n", 5,
+                     "needs a password");
     auto nv = parse("[tls]\nverify = no\n" + std::string(minimal) + "tls = yes\n");
     assert_clean(nv);
 }
