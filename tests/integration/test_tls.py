@@ -256,6 +256,17 @@ def test_wrong_name_refused_and_acl_user_follows_failover():
     err = poll_until(refused, 10, "the wrong-name Sentinel to be down")
     assert "TLS: certificate verify failed: IP address mismatch" in err, err
     assert "certificate verify failed" in d.log()
+    status, conf = api(port, "/api/configuration")
+    assert status == 200, conf
+    settings = conf["Settings"]
+    assert settings["tls"]["ca_file"] == s["certs"]["ca"][0], settings
+    assert settings["tls"]["verify"] == "yes" and settings["sentinels"]["tls"] == "yes"
+    assert settings["sentinels"]["username"] == "***", settings  # a secret
+    assert settings["cluster " + NAME]["username"] == "***", settings
+    with open(s["certs"]["client"][1]) as f:
+        key_pem = f.read()
+    body = json.dumps(conf) + d.log()
+    assert key_pem.splitlines()[1] not in body  # the key's bytes appear nowhere
     for host, p in good_sentinels():
         assert sentinel_states(port)["%s:%d" % (host, p)]["stateName"] == "up"
 
