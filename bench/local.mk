@@ -8,6 +8,10 @@ check_PROGRAMS += bench/events_size
 bench_events_size_SOURCES = %reldir%/events_size.cc
 bench_events_size_CXXFLAGS = $(AM_CXXFLAGS) $(JANSSON_CFLAGS)
 bench_events_size_LDADD = $(ENGINE_LIBS)
+check_PROGRAMS += bench/role_timing
+bench_role_timing_SOURCES = %reldir%/role_timing.cc
+bench_role_timing_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS) $(HIREDIS_CFLAGS)
+bench_role_timing_LDADD = $(ENGINE_LIBS)
 EXTRA_DIST += %reldir%/README %reldir%/run-all %reldir%/failover.py %reldir%/scale.py \
 	%reldir%/api_bench %reldir%/soak.py %reldir%/daemonlog.py %reldir%/table.py \
-	%reldir%/partition.py
+	%reldir%/partition.py %reldir%/tls_cost.py

@@ -5,8 +5,8 @@
 #     src/engine/; src/common/ only itself; src/config/ only common/ and itself;
 #   - the topology rules and the protocol codec include only the standard
 #     library and src/common/;
-#   - the parent's library references no hiredis, evhttp, libcurl or libseccomp
-#     symbol.
+#   - the parent's library references no hiredis, evhttp, libcurl, libseccomp
+#     or OpenSSL (TLS is the engine's) symbol.
 # Run by "make check" (RH_SRCDIR, RH_BUILDDIR); prints each violation.
 set -u
 src=${RH_SRCDIR:-.}/src
@@ -41,9 +41,9 @@ done
 
 lib=$build/src/parent/libparent.a
 if [ -f "$lib" ]; then
-    hits=$(nm -u -C "$lib" | grep -E ' (redis|evhttp_|curl_|seccomp_)' | sort -u)
+    hits=$(nm -u -C "$lib" | grep -E ' (redis|evhttp_|curl_|seccomp_|SSL_|bufferevent_openssl)' | sort -u)
     if [ -n "$hits" ]; then
-        echo "FAIL: $lib needs hiredis, evhttp, libcurl or libseccomp symbols:"
+        echo "FAIL: $lib needs hiredis, evhttp, libcurl, libseccomp or OpenSSL symbols:"
         echo "$hits"
         bad=1
     fi

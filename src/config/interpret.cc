@@ -146,6 +146,8 @@ class Interpreter {
     void check_fences();
     void finish_clusters(const std::vector<ClusterGiven>& given);
     void finish_tls();
+    void user_needs_password(const Section& s, const std::string& where, const std::string& user,
+                             const std::string& password);
 };
 
 void Interpreter::apply(const Section& s, const std::string& where, const std::vector<Key>& keys) {
@@ -386,6 +388,7 @@ void Interpreter::sentinels(const Section& s) {
     bool has_address = std::any_of(s.entries.begin(), s.entries.end(),
                                    [](const Entry& e) { return e.key == "address"; });
     required(s, "[sentinels]", "address", has_address);
+    user_needs_password(s, "[sentinels]", c_.sentinel_username, c_.sentinel_password);
     if (min_line && !c_.trust_discovered &&
         static_cast<size_t>(c_.min_agreement) > c_.sentinels.size())
         error(min_line, "min_agreement " + std::to_string(c_.min_agreement) + " is more than the " +
@@ -511,6 +514,16 @@ void Interpreter::tls(const Section& s) {
                       "its key)");
 }
 
+// AUTH is sent only with a password: a username alone would be ignored.
+void Interpreter::user_needs_password(const Section& s, const std::string& where,
+                                      const std::string& user, const std::string& password) {
+    if (user.empty() || !password.empty())
+        return;
+    for (auto& e : s.entries)
+        if (e.key == "username")
+            error(e.line, "username in " + where + " needs a password (any, for a nopass user)");
+}
+
 // A TLS connection that verifies needs trust anchors, and the engine cannot
 // reach the system's after the chroot: ca_file is required then.
 void Interpreter::finish_tls() {
@@ -597,6 +610,7 @@ void Interpreter::cluster(const Section& s, std::string name, ClusterGiven* give
     bool has_port = std::any_of(s.entries.begin(), s.entries.end(),
                                 [](const Entry& e) { return e.key == "external_port"; });
     required(s, where, "external_port", has_port);
+    user_needs_password(s, where, cl.username, cl.password);
     if (cl.haproxy_backend.empty())
         cl.haproxy_backend = "redis_" + name;
     if (cl.haproxy_server.empty())

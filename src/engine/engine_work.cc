@@ -734,6 +734,21 @@ ApiConfig Engine::view_config() const {
         setting("consul", "instance", g.consul_instance);
         setting("consul", "refresh", std::to_string(g.consul_refresh_ms) + "ms");
     }
+    // TLS and ACL users: file paths are shown (their content never), user
+    // names as secrets.
+    auto user = [](const std::string& u) { return u.empty() ? std::string() : "***"; };
+    setting("sentinels", "tls", g.sentinel_tls ? "yes" : "no");
+    setting("sentinels", "username", user(g.sentinel_username));
+    setting("tls", "ca_file", g.tls_ca_file);
+    setting("tls", "cert_file", g.tls_cert_file);
+    setting("tls", "key_file", g.tls_key_file);
+    setting("tls", "verify", g.tls_verify ? "yes" : "no");
+    setting("tls", "server_name", g.tls_server_name);
+    for (auto& c : config_.clusters) {
+        std::string sec = "cluster " + c.name;
+        ac.settings.push_back({sec, "tls", c.tls ? "yes" : "no"});
+        ac.settings.push_back({sec, "username", user(c.username)});
+    }
     return ac;
 }
 

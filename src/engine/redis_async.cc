@@ -209,10 +209,10 @@ RedisConn::~RedisConn() {
 
 namespace {
 
-// TCP keepalive, tighter than the kernel's two hours: a subscribed
-// connection carries no replies of its own to time out, so a connection
-// silently cut by a firewall or a dead host is found by probes: after 5 s
-// of silence, every 2 s, 3 unanswered -> closed, about 11 s.
+// TCP_NODELAY, and TCP keepalive, tighter than the kernel's two hours: a connection silently
+// cut by a firewall or a dead host while nothing is owed on it (an idle
+// subscribed connection between PINGs) is found by probes: after 5 s of
+// silence, every 2 s, 3 unanswered -> closed, about 11 s.
 // TCP_USER_TIMEOUT bounds unacknowledged writes the same way. Best effort:
 // a failure leaves the kernel's defaults.
 void keep_alive(int fd) {
@@ -223,6 +223,10 @@ void keep_alive(int fd) {
     (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
     (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
     (void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
+    // As hiredis did: a command or a TLS handshake flight written while
+    // the previous segment is unacknowledged must not wait for the peer's
+    // delayed ACK (Nagle).
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
 }
 
 bool is_ip_literal(const std::string& h) {
@@ -369,6 +373,10 @@ bool RedisConn::admit_reply(int type, int elements) {
         meter_.refuse("unsolicited reply");
         return false;
     }
+    // A refused SUBSCRIBE (an ACL user without the channel) answers one
+    // error instead of its confirmations: dispatch fails the link with it.
+    if (type == REDIS_REPLY_ERROR)
+        return true;
     if (type != REDIS_REPLY_ARRAY || elements != 3) {
         meter_.refuse("malformed pub/sub message");
         return false;
@@ -427,7 +435,10 @@ void RedisConn::dispatch(redisReply* reply) {
         return;
     }
     if (replies_.empty()) {
-        fail("unsolicited reply");
+        if (reply->type == REDIS_REPLY_ERROR)
+            fail("error: " + std::string(reply->str, std::min<size_t>(reply->len, 200)));
+        else
+            fail("unsolicited reply");
         return;
     }
     ReplyFn fn = std::move(replies_.front());
@@ -484,8 +495,11 @@ std::string RedisConn::event_error(short what) {
         if (v != X509_V_OK)
             return std::string("TLS: certificate verify failed: ") +
                    X509_verify_cert_error_string(v);
-        unsigned long e = bufferevent_get_openssl_error(bev_.get());
-        if (e != 0) {
+        // Its queue mixes OpenSSL's packed error codes with bare
+        // SSL_get_error() values (SSL_ERROR_SYSCALL: see the socket's errno).
+        while (unsigned long e = bufferevent_get_openssl_error(bev_.get())) {
+            if (ERR_GET_LIB(e) == 0)
+                continue;
             const char* r = ERR_reason_error_string(e);
             return std::string("TLS: ") + (r ? r : "error " + std::to_string(e));
         }

@@ -85,12 +85,15 @@ void SentinelLink::connect_both() {
                              nullptr},
         opts);
     cmd_->set_reply_budget(ReplyBudget::for_clusters(settings_.clusters.size())); // MASTERS
+    // The event connection carries only PINGs of ours: RedisConn times them out.
+    RedisConnOptions sub_opts = opts;
+    sub_opts.reply_timeout = settings_.ping_timeout;
     sub_ = std::make_unique<RedisConn>(
         base_, addr_,
         RedisConn::Callbacks{[this] { on_sub_connected(); },
                              [fail](const std::string& e) { fail("event connection: " + e); },
                              [this](redisReply* r) { on_push(r); }},
-        opts);
+        sub_opts);
     sub_->set_reply_budget(ReplyBudget::for_events());
     connect_timer_.arm(settings_.connect_timeout);
     std::string err;
@@ -294,6 +297,18 @@ void SentinelLink::bad(const std::string& what, const std::string& reason) {
 }
 
 void SentinelLink::send_ping() {
+    if (stats_.state != LinkState::up)
+        return;
+    // A silently dead event connection would otherwise be found only by TCP
+    // keepalive (about 11 s); its PING is answered in order with the pushes.
+    auto on_sub_pong = [this](redisReply* r) {
+        if (r->type == REDIS_REPLY_ERROR)
+            bad("PING", std::string(r->str, r->len));
+        else
+            got_reply();
+    };
+    if (sub_ && !sub_->pending() && !sub_->command({"PING"}, on_sub_pong))
+        mark_down("event connection: cannot send PING");
     if (stats_.state != LinkState::up)
         return;
     auto t0 = Clock::now();

@@ -1,10 +1,13 @@
 // SentinelLink: the engine's connections to one Sentinel.
 //
-// Two hiredis connections per Sentinel: one for commands (AUTH, SENTINEL
-// MASTERS/MASTER/REPLICAS/SENTINELS, PING) and one in SUBSCRIBE mode for
-// events. hiredis 0.14 has no timeouts, so this class arms its own: connect
-// timeout, command timeout (no reply within ping_timeout marks the link
-// down), PING every ping_interval, a full re-read every reread_interval, and
+// Two connections (RedisConn, plain or TLS) per Sentinel: one for commands
+// (AUTH, SENTINEL MASTERS/MASTER/REPLICAS/SENTINELS, PING) and one in
+// SUBSCRIBE mode for events. This class arms its own timers: connect timeout
+// (both connections, AUTH and SUBSCRIBE included), command timeout (no reply
+// within ping_timeout marks the link down), PING every ping_interval on both
+// connections (Redis 7.0's Sentinel answers PING in subscribed RESP2 mode
+// with ["pong", ""]; the event connection's RedisConn times that reply out
+// itself), a full re-read every reread_interval, and
 // reconnection with capped exponential backoff plus jitter. Every (re)connect
 // is followed by a full re-read, since pub/sub loses what was published
 // while the link was away.

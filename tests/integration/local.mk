@@ -6,7 +6,8 @@ INTEGRATION_TESTS += %reldir%/test_harness.py %reldir%/test_daemon.py \
 	%reldir%/test_ctl.py %reldir%/test_notify.py %reldir%/test_install.sh \
 	%reldir%/test_sandbox.py %reldir%/test_secrets.py %reldir%/test_contain.py \
 	%reldir%/test_rename.py %reldir%/test_hostile.py %reldir%/test_metrics.py %reldir%/test_consul_fence.py \
-	%reldir%/test_dns.py %reldir%/test_replicas.py %reldir%/test_partition.py
+	%reldir%/test_dns.py %reldir%/test_replicas.py %reldir%/test_partition.py \
+	%reldir%/test_tls.py
 EXTRA_DIST += %reldir%/rhtest.py %reldir%/rhdaemon.py %reldir%/fake_consul.py \
 	%reldir%/test_harness.py %reldir%/test_daemon.py %reldir%/test_engine.py \
 	%reldir%/test_haproxy.py %reldir%/test_consul.py %reldir%/test_ctl.py \
@@ -14,7 +15,7 @@ EXTRA_DIST += %reldir%/rhtest.py %reldir%/rhdaemon.py %reldir%/fake_consul.py \
 	%reldir%/test_secrets.py %reldir%/test_contain.py %reldir%/test_rename.py \
 	%reldir%/test_hostile.py %reldir%/test_metrics.py %reldir%/test_consul_fence.py \
 	%reldir%/test_dns.py %reldir%/fakedns.py %reldir%/test_replicas.py \
-	%reldir%/test_partition.py
+	%reldir%/test_partition.py %reldir%/test_tls.py
 
 # C++ programs that drive one module against real processes.
 INTEGRATION_BINS = %reldir%/test_sentinel_link

@@ -91,9 +91,9 @@ def engine_sockets(engine_pid):
 
 
 def test_sentinel_connections_use_tcp_keepalive():
-    """The event connection is never PINGed (hiredis 0.14 cannot in subscribe
-    mode); TCP keepalive is what finds it dead when a firewall or a dead host
-    cuts it silently. Both connections to every Sentinel must have it."""
+    """Between PINGs nothing is owed on a connection; TCP keepalive is what
+    finds it dead when a firewall or a dead host cuts it silently. Both
+    connections to every Sentinel must have it."""
     if shutil.which("ss") is None:
         rhtest.skip("ss (iproute2) is not installed")
     g = RedisGroup(NAME)

@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "engine/confirm.h"
 #include "engine/sentinel.h"
+#include "engine/tls.h"
 
 using namespace rh;
 using namespace std::chrono_literals;
@@ -524,6 +525,53 @@ void test_injection(event_base* base) {
     kill_child(pid, SIGKILL);
 }
 
+// RedisConn's own timeouts, against a listener that completes TCP (the
+// kernel does) but never reads or writes: a command owed a reply fails the
+// connection after reply_timeout; a TLS handshake that never completes fails
+// it after connect_timeout.
+void test_timeouts(event_base* base) {
+    uint16_t port;
+    int lfd = listen_on(&port);
+    struct Outcome {
+        bool connected = false;
+        std::string failed;
+    };
+    auto callbacks = [](Outcome* o) {
+        return RedisConn::Callbacks{[o] { o->connected = true; },
+                                    [o](const std::string& e) { o->failed = e; }, nullptr};
+    };
+    Outcome plain;
+    RedisConnOptions plain_opts;
+    plain_opts.reply_timeout = 200ms;
+    RedisConn conn(base, HostPort{"127.0.0.1", port}, callbacks(&plain), plain_opts);
+    std::string err;
+    CHECK(conn.connect(&err), "connect: %s", err.c_str());
+    CHECK(run_until(
+              base, [&] { return plain.connected || !plain.failed.empty(); }, 5s),
+          "plain connect never completed");
+    bool replied = false;
+    CHECK(conn.command({"PING"}, [&](redisReply*) { replied = true; }), "cannot send PING");
+    CHECK(run_until(
+              base, [&] { return !plain.failed.empty(); }, 5s),
+          "no reply timeout");
+    CHECK(plain.failed == "no reply within 200 ms", "failed '%s'", plain.failed.c_str());
+    CHECK(!replied, "a reply callback ran");
+
+    SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+    Outcome tls;
+    RedisConnOptions tls_opts;
+    tls_opts.connect_timeout = 200ms;
+    tls_opts.tls = ctx.get();
+    RedisConn tconn(base, HostPort{"127.0.0.1", port}, callbacks(&tls), tls_opts);
+    CHECK(tconn.connect(&err), "connect: %s", err.c_str());
+    CHECK(run_until(
+              base, [&] { return !tls.failed.empty(); }, 5s),
+          "no connect timeout");
+    CHECK(!tls.connected, "TLS connected without a handshake");
+    CHECK(tls.failed == "connect timeout after 200 ms", "failed '%s'", tls.failed.c_str());
+    close(lfd);
+}
+
 // A password-protected Sentinel and master, reached over IPv6 (::1).
 void test_auth_ipv6(event_base* base) {
     uint16_t mport = free_port(), sport = free_port();
@@ -607,6 +655,7 @@ int main() {
     test_live(base.get());
     test_auth_ipv6(base.get());
     test_injection(base.get());
+    test_timeouts(base.get());
     // Pushes hiredis 0.14 would abort on, or mis-read.
     const std::string sub_ok = "*3\r\n$9\r\nsubscribe\r\n$6\r\n+sdown\r\n:1\r\n";
     test_hostile(base.get(), sub_ok + "*1\r\n$7\r\nmessage\r\n", 0, "malformed pub/sub message");

@@ -701,6 +701,80 @@ static void environment_checks(void**) {
     assert_int_equal(check_environment(r.config, false).size(), 0);
 }
 
+static void tls_and_acl_keys(void**) {
+    // Defaults: no TLS, no user, verification on.
+    auto r = parse(minimal);
+    assert_clean(r);
+    assert_false(r.config.sentinel_tls);
+    assert_true(r.config.tls.verify);
+    assert_true(r.config.sentinel_username.empty());
+
+    r = parse("[tls]\n"
+              "ca_file = /etc/redis/ca.crt\n"
+              "cert_file = /c.crt\n"
+              "key_file = /c.key\n"
+              "verify = no\n"
+              "server_name = redis.example\n"
+              "[sentinels]\naddress = 127.0.0.1:1\ntls = yes\nusername = rhs\npassword = p\n"
+              "[cluster a]\nexternal_port = 7000\n"
+              "[cluster b]\nexternal_port = 7001\ntls = no\nusername = rh\npassword = q\n");
+    assert_clean(r);
+    auto& c = r.config;
+    assert_string_equal(c.tls.ca_file.c_str(), "/etc/redis/ca.crt");
+    assert_int_equal(c.tls.ca_file_line, 2);
+    assert_string_equal(c.tls.cert_file.c_str(), "/c.crt");
+    assert_int_equal(c.tls.key_file_line, 4);
+    assert_false(c.tls.verify);
+    assert_string_equal(c.tls.server_name.c_str(), "redis.example");
+    assert_true(c.sentinel_tls);
+    assert_string_equal(c.sentinel_username.c_str(), "rhs");
+    assert_true(c.clusters[0].tls); // a: the [sentinels] value
+    assert_true(c.clusters[0].username.empty());
+    assert_false(c.clusters[1].tls); // b: its own
+    assert_string_equal(c.clusters[1].username.c_str(), "rh");
+
+    // A cluster may use TLS when the Sentinels do not.
+    r = parse(std::string("[tls]\nca_file = /ca\n") + minimal +
+              "[cluster a]\nexternal_port = 7000\ntls = yes\n");
+    assert_clean(r);
+    assert_true(r.config.clusters[0].tls);
+
+    expect_one_error(std::string(minimal) + "tls = maybe\n", 3, "tls");
+    expect_one_error("[tls]\nserver_name = bad_name!\n" + std::string(minimal), 2, "server_name");
+    expect_one_error("[tls]\nca_file = /ca\ncert_file = /c\n" + std::string(minimal), 1,
+                     "cert_file and key_file go together");
+    expect_one_error("[tls]\nbogus = 1\n" + std::string(minimal), 2, "unknown key 'bogus'");
+    // Verifying needs trust anchors: the chroot hides the system's.
+    expect_one_error("[tls]\nverify = yes\n" + std::string(minimal) + "tls = yes\n", 1,
+                     "no ca_file");
+    expect_one_error(std::string(minimal) + "username = rhs\n", 3, "needs a password");
+    expect_one_error(std::string(minimal) + "[cluster a]\nexternal_port = 1\nusername = u\n", 5,
+                     "needs a password");
+    auto nv = parse("[tls]\nverify = no\n" + std::string(minimal) + "tls = yes\n");
+    assert_clean(nv);
+}
+
+static void tls_files_checked(void**) {
+    TempDir d;
+    d.write("ca.crt", "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n");
+    d.write("der.key", std::string("\x30\x82\x01", 3));
+    auto text = "[tls]\nca_file = " + d.path + "/ca.crt\ncert_file = " + d.path +
+                "/missing.crt\nkey_file = " + d.path + "/der.key\n" + minimal +
+                "tls = yes\n[global]\nstate_file = " + d.path + "/s.json\n";
+    auto r = parse_config(text, "e.conf");
+    assert_clean(r);
+    auto errs = check_environment(r.config, false);
+    for (auto& e : errs)
+        fprintf(stderr, "  %s\n", format_error(e).c_str());
+    assert_int_equal(errs.size(), 2);
+    assert_int_equal(errs[0].line, 3);
+    assert_non_null(strstr(errs[0].message.c_str(), "cert_file"));
+    assert_int_equal(errs[1].line, 4);
+    assert_non_null(strstr(errs[1].message.c_str(), "not a PEM file"));
+    // The error never shows the key's bytes.
+    assert_null(strstr(errs[1].message.c_str(), "\x30\x82"));
+}
+
 static void chroot_must_be_safe(void**) {
     TempDir d;
     Config c;
@@ -790,6 +864,8 @@ int main() {
         cmocka_unit_test(consul_token_in_clear_is_flagged),
         cmocka_unit_test(chroot_must_be_safe),
         cmocka_unit_test(resolver_keys),
+        cmocka_unit_test(tls_and_acl_keys),
+        cmocka_unit_test(tls_files_checked),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -111,6 +111,33 @@ void commands_are_redacted_unless_shown(void**) {
     assert_string_equal(b.haproxy_reload_command.c_str(), "systemctl reload haproxy");
 }
 
+// TLS and ACL settings reach the engine through the codec: paths (the
+// engine reads the files before its drop), never file contents.
+void tls_and_users_are_sent(void**) {
+    Config c = two_sentinels();
+    c.sentinel_tls = true;
+    c.sentinel_username = "rhs";
+    c.tls.ca_file = "/etc/redis/ca.crt";
+    c.tls.cert_file = "/etc/redishappy/client.crt";
+    c.tls.key_file = "/etc/redishappy/client.key";
+    c.tls.verify = false;
+    c.tls.server_name = "redis.example";
+    c.clusters[0].tls = true;
+    c.clusters[0].username = "rh";
+    auto msgs = through_codec(engine_messages(c, 1, {}, {}));
+    auto& b = std::get<proto::ConfigBegin>(msgs[0]);
+    assert_true(b.sentinel_tls);
+    assert_string_equal(b.sentinel_username.c_str(), "rhs");
+    assert_string_equal(b.tls_ca_file.c_str(), "/etc/redis/ca.crt");
+    assert_string_equal(b.tls_cert_file.c_str(), "/etc/redishappy/client.crt");
+    assert_string_equal(b.tls_key_file.c_str(), "/etc/redishappy/client.key");
+    assert_false(b.tls_verify);
+    assert_string_equal(b.tls_server_name.c_str(), "redis.example");
+    auto& a = std::get<proto::ConfigCluster>(msgs[3]);
+    assert_true(a.tls);
+    assert_string_equal(a.username.c_str(), "rh");
+}
+
 } // namespace
 
 int main() {
@@ -118,6 +145,7 @@ int main() {
         cmocka_unit_test(min_agreement_defaults),
         cmocka_unit_test(transfer_in_order),
         cmocka_unit_test(commands_are_redacted_unless_shown),
+        cmocka_unit_test(tls_and_users_are_sent),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
