@@ -16,9 +16,10 @@ One set-up, three scenarios, in order:
   2. fence = yes (SIGHUP): no write sent after the fence was applied in
      HAProxy is acknowledged and lost (asserted); the fence is lifted by
      the switch; fence_timeout defaults to Sentinel's failover-timeout.
-  3. fence = yes, fence_timeout = 2s, no replica can be promoted
-     (replica-priority 0): the fence is lifted after fence_timeout, with
-     the master still o_down, and clients reach the master again.
+  3. fence = yes, fence_timeout = 5s, no replica can be promoted
+     (replica-priority 0): the fence is lifted when the cut heals (the
+     Sentinels clear o_down), and, when the cut lasts, after fence_timeout
+     with the master still o_down; clients then reach the master again.
 
 Needs root (skipped otherwise) and nft (a failure when missing: CI installs
 nftables)."""
@@ -440,42 +441,63 @@ def test_2_fence_keeps_writes_sent_after_it():
     assert "until the switch, -odown or %d ms" % FAILOVER_TIMEOUT_MS in p.d.log()
 
 
-def test_3_fence_timeout_lifts_a_fence_no_failover_follows():
+def odown_cleared(p):
+    for i in range(len(SENTINELS)):
+        m = p.sentinel(i, "SENTINEL", "MASTER", NAME)
+        if "o_down" in dict(zip(m[0::2], m[1::2]))["flags"]:
+            return False
+    return True
+
+
+def test_3_fence_lifted_by_odown_cleared_or_fence_timeout():
+    """No replica can be promoted (replica-priority 0), so no failover
+    follows: a fence is lifted when the Sentinels clear o_down (the cut
+    heals), or else after fence_timeout."""
     p = setup()
-    p.sighup("fence = yes\nfence_timeout = 2s")
+    p.sighup("fence = yes\nfence_timeout = 5s")
     poll_until(lambda: p.applied() and "fence" in p.cluster(), 20,
                "the engine of the new configuration to show the fence")
     master = p.applied()[0]
     p.wait_sentinels_ready(master)
     replicas = [h for h in SERVERS if h != master]
-    for h in replicas:  # no replica may be promoted: no failover can happen
+    for h in replicas:
         assert rhtest.try_command(h, REDIS_PORT, "CONFIG", "SET", "replica-priority", "0") == "OK"
     before = p.cluster()["fence"]["fences"]
-    cut(master)
     try:
-        poll_until(p.in_maint, 20, "the master in maint (fenced)")
-        poll_until(lambda: not p.in_maint(), 20, "fence_timeout to lift the fence")
-        f = p.cluster()["fence"]
-        poll_until(lambda: p.cluster()["fence"]["liftedBy"] == "timeout", 5,
-                   "the API to say the fence_timeout lifted it")
-        # Clients reach the isolated master again: availability over safety.
-        with Resp("127.0.0.1", p.fport, timeout=2) as c:
-            assert c.command("SET", "after-timeout", "1") == "OK"
-        p.d.wait_log("no failover happened")
+        # -odown: the cut heals before fence_timeout.
+        cut(master)
+        try:
+            poll_until(p.in_maint, 20, "the master in maint (fenced)")
+        finally:
+            heal()
+        poll_until(lambda: not p.in_maint(), 20, "-odown to lift the fence")
+        poll_until(lambda: p.cluster()["fence"]["liftedBy"] == "unfence", 5,
+                   "the API to say -odown lifted it")
+        poll_until(lambda: odown_cleared(p), 20, "the Sentinels to clear o_down")
+        # fence_timeout: the cut lasts.
+        cut(master)
+        try:
+            poll_until(p.in_maint, 20, "the master in maint (fenced) again")
+            poll_until(lambda: not p.in_maint(), 20, "fence_timeout to lift the fence")
+            poll_until(lambda: p.cluster()["fence"]["liftedBy"] == "timeout", 5,
+                       "the API to say the fence_timeout lifted it")
+            # Clients reach the isolated master again: availability over safety.
+            with Resp("127.0.0.1", p.fport, timeout=2) as c:
+                assert c.command("SET", "after-timeout", "1") == "OK"
+            p.d.wait_log("no failover happened")
+        finally:
+            heal()
     finally:
-        heal()
         for h in replicas:
             rhtest.try_command(h, REDIS_PORT, "CONFIG", "SET", "replica-priority", "100")
-    def odown_cleared():
-        for i in range(len(SENTINELS)):
-            m = p.sentinel(i, "SENTINEL", "MASTER", NAME)
-            if "o_down" in dict(zip(m[0::2], m[1::2]))["flags"]:
-                return False
-        return True
-    poll_until(odown_cleared, 20, "the Sentinels to clear o_down")
+    poll_until(lambda: odown_cleared(p), 20, "the Sentinels to clear o_down")
     f = p.cluster()["fence"]
-    assert f["fences"] == before + 1 and not f["fenced"], f
+    assert f["fences"] == before + 2 and not f["fenced"], f
     assert p.applied()[0] == master
+    reasons = [e["reason"] for e in api(p.api_port, "/api/events")[1]["events"]
+               if e["kind"] == "fence"]
+    for r in ("odown-cleared", "lifted-unfence", "lifted-timeout"):
+        assert r in reasons, (r, reasons)
 
 
 if __name__ == "__main__":
