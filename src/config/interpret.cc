@@ -381,7 +381,10 @@ void Interpreter::sentinels(const Section& s) {
     bool has_address = std::any_of(s.entries.begin(), s.entries.end(),
                                    [](const Entry& e) { return e.key == "address"; });
     required(s, "[sentinels]", "address", has_address);
-    if (min_line && !c_.trust_discovered &&
+    // A name stands for as many Sentinels as it resolves to: not counted.
+    bool named = std::any_of(c_.sentinels.begin(), c_.sentinels.end(),
+                             [](const HostPort& hp) { return !is_ip_literal(hp.host); });
+    if (min_line && !c_.trust_discovered && !named &&
         static_cast<size_t>(c_.min_agreement) > c_.sentinels.size())
         error(min_line, "min_agreement " + std::to_string(c_.min_agreement) + " is more than the " +
                             std::to_string(c_.sentinels.size()) +

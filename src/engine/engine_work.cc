@@ -139,7 +139,9 @@ void Engine::before_drop() {
 }
 
 void Engine::after_drop() {
-    if (config_.sentinels.size() < 2)
+    if (config_.sentinels.size() < 2 &&
+        std::all_of(config_.sentinels.begin(), config_.sentinels.end(),
+                    [](const HostPort& s) { return is_ip_literal(s.host); }))
         log::warn("only %zu configured Sentinel: a single Sentinel can move a master",
                   config_.sentinels.size());
     hold_timer_ = std::make_unique<Timer>(base_.get(), [this] { flush_announcements(); });

@@ -10,6 +10,7 @@ master is "localhost" (in every /etc/hosts), which Sentinel resolves itself;
 the daemon has no hosts table here (hosts_file empty) and asks fakedns,
 whose answer the test moves."""
 import os
+import signal
 import sys
 import time
 import urllib.request
@@ -57,7 +58,9 @@ def setup():
     mport = group.servers[NAMED][0].port
     for i, ip in enumerate(SENTINEL_IPS):
         conf = group._sentinel_conf(port, 1000, 5000)
-        conf = conf.replace("bind 127.0.0.1\n", "bind %s\n" % ip)
+        # Announce the address it listens on (it would announce the source
+        # address of its link to the master, 127.0.0.1, otherwise).
+        conf = conf.replace("bind 127.0.0.1\n", "bind %s\nsentinel announce-ip %s\n" % (ip, ip))
         conf = conf.replace("sentinel resolve-hostnames no", "sentinel resolve-hostnames yes")
         conf = conf.replace("sentinel announce-hostnames no", "sentinel announce-hostnames yes")
         conf = conf.replace("sentinel monitor %s 127.0.0.1 %d" % (NAMED, mport),
@@ -115,7 +118,7 @@ def test_1_three_sentinels_from_one_name():
     def three_up():
         got = api("/api/sentinels")
         up = {a for a, v in got["sentinels"].items()
-              if v.get("state") == "up" and v.get("configured") and v.get("trusted")}
+              if v.get("stateName") == "up" and v.get("configured") and v.get("trusted")}
         return up == want and got
     got = poll_until(three_up, 20, "three configured Sentinels from sentinels.test")
     name = got["names"]["sentinels.test:%d" % s["sport"]]
@@ -157,6 +160,7 @@ def test_4_stalled_dns_blocks_nothing_else():
     old = group.servers[IPC][0]
     poll_until(lambda: (cluster(IPC) or {}).get("port") == old.port, 20, "ipc's first master")
     s["dns"].delay = 5.0
+    asked_before = s["dns"].queries
     worst = 0.0
     try:
         group.kill_master(IPC)
@@ -175,6 +179,8 @@ def test_4_stalled_dns_blocks_nothing_else():
                 break
             time.sleep(0.05)  # pacing the probe, not a synchronisation
         assert followed, "the ipc failover was not followed while DNS stalled"
+        # The engine was asking (Sentinel name, master name) while stalled.
+        assert s["dns"].queries > asked_before, "no lookup during the stall"
         print("dns stalled 5 s: %d /api/ping, slowest %.1f ms" % (pings, worst * 1000))
     finally:
         s["dns"].delay = 0.0
@@ -208,7 +214,10 @@ def test_6_failover_of_the_named_master():
     s = setup()
     group = s["group"]
     new_port = group.servers[NAMED][1].port
-    group.kill_master(NAMED)
+    # Sentinel names it "localhost": kill the server by handle.
+    old = group.servers[NAMED][0]
+    old.proc.signal(signal.SIGKILL)
+    old.proc.popen.wait(timeout=10)
     c = poll_until(lambda: (lambda c: c if c and c.get("port") == new_port else None)(
         cluster(NAMED)), 30, "the named cluster's failover")
     assert c["addr"] == "127.0.0.1", c
