@@ -27,6 +27,8 @@ struct ConfirmResult {
     // The IP literal the check connected to (the candidate's host name
     // resolved); empty when it never got that far.
     std::string addr{};
+    // The candidate's host name did not resolve: why ("" otherwise).
+    std::string resolve_error{};
 };
 const char* confirm_role_name(ConfirmResult::Role r);
 

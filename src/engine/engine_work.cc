@@ -333,8 +333,10 @@ void Engine::start_role_check(const proto::ConfigCluster& c, const HostPort& can
                          finished = std::move(finished)](const ResolveResult& res) mutable {
             rc.resolving = 0;
             if (!res.ok()) {
-                ConfirmResult r{
-                    ConfirmResult::Role::error, "resolve " + candidate.host + ": " + res.error, {}};
+                ConfirmResult r{ConfirmResult::Role::error,
+                                "resolve " + candidate.host + ": " + res.error,
+                                {},
+                                res.error};
                 return finished(candidate, r);
             }
             rc.confirmer.confirm(
@@ -415,6 +417,7 @@ void Engine::readdress_masters() {
             continue;
         std::string name = c.name;
         resolver_->resolve(st->master.host, [this, name](const ResolveResult& r) {
+            decider_->resolved(name, r.error);
             if (r.ok())
                 decider_->readdress(name, r.addrs);
         });

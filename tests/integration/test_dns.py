@@ -210,6 +210,20 @@ def test_5_master_name_moves():
                "the named master back at 127.0.0.1")
 
 
+def test_5b_unresolvable_master_name_is_shown():
+    s = setup()
+    s["dns"].fail["localhost"] = "nxdomain"
+    try:
+        c = poll_until(lambda: (lambda c: c if c and c.get("resolveError") else None)(
+            cluster(NAMED)), 15, "the named master's lookup failure in the API")
+        # The master stays where it was confirmed: nothing is guessed.
+        assert c["ip"] == "localhost" and c["addr"] == "127.0.0.1", c
+    finally:
+        del s["dns"].fail["localhost"]
+    poll_until(lambda: (cluster(NAMED) or {}).get("resolveError", "x") is None, 15,
+               "the lookup failure to clear")
+
+
 def test_6_failover_of_the_named_master():
     s = setup()
     group = s["group"]
