@@ -379,31 +379,31 @@ void Engine::sentinel_name_resolved(SentinelName& n, const ResolveResult& r) {
     n.error.clear();
     n.failures = 0;
     n.resolved_at = static_cast<int64_t>(time(nullptr));
-    std::set<std::string> now;
-    for (auto& a : r.addrs) {
-        HostPort hp{a, n.name.port};
+    std::set<std::string> kept; // configured otherwise: a literal, or another name
+    for (auto& s : config_.sentinels)
+        kept.insert(format_host_port(s));
+    for (auto& other : sentinel_names_)
+        if (other.get() != &n)
+            kept.insert(other->ids.begin(), other->ids.end());
+    SentinelNameChange ch = expand_sentinel_name(n.ids, r.addrs, n.name.port, kept);
+    for (auto& hp : ch.added) {
         std::string id = format_host_port(hp);
-        now.insert(id);
-        if (!n.ids.count(id))
-            log::info("sentinel %s: %s is one of its addresses", label.c_str(), id.c_str());
-        decider_->add_sentinel(hp, true); // nothing for one already known
+        log::info("sentinel %s: %s is one of its addresses", label.c_str(), id.c_str());
+        // Known already as a discovered (untrusted) Sentinel: the
+        // configuration now names it, so it is followed again as such.
+        if (const Decider::Sentinel* known = decider_->sentinel(id); known && !known->configured) {
+            decider_->forget_sentinel(id);
+            links_.erase(id);
+        }
+        decider_->add_sentinel(hp, true); // nothing for one configured already
     }
-    for (auto& id : n.ids) {
-        if (now.count(id))
-            continue;
-        // Still configured otherwise (a literal, or another name's answer)?
-        bool kept = std::any_of(config_.sentinels.begin(), config_.sentinels.end(),
-                                [&](const HostPort& s) { return format_host_port(s) == id; });
-        for (auto& other : sentinel_names_)
-            kept = kept || (other.get() != &n && other->ids.count(id));
-        if (kept)
-            continue;
+    for (auto& id : ch.removed) {
         log::notice("sentinel %s: %s is no longer one of its addresses; forgotten", label.c_str(),
                     id.c_str());
         decider_->forget_sentinel(id);
         links_.erase(id);
     }
-    n.ids = std::move(now);
+    n.ids = std::move(ch.ids);
     n.timer.arm(Millis(g.resolve_interval_ms));
     mark_dirty();
 }
