@@ -593,6 +593,10 @@ ApiConfig Engine::view_config() const {
     setting("sentinels", "max_discovered", std::to_string(g.max_discovered));
     setting("sentinels", "ping_interval", std::to_string(g.ping_interval_ms) + "ms");
     setting("sentinels", "reread_interval", std::to_string(g.reread_interval_ms) + "ms");
+    setting("sentinels", "resolve_interval", std::to_string(g.resolve_interval_ms) + "ms");
+    setting("sentinels", "resolve_timeout", std::to_string(g.resolve_timeout_ms) + "ms");
+    setting("global", "resolv_conf", g.resolv_conf);
+    setting("global", "hosts_file", g.hosts_file);
     setting("haproxy", "check_command", g.haproxy_check_command);
     setting("haproxy", "runtime_socket", g.haproxy_runtime_socket);
     if (g.consul) {
