@@ -1,10 +1,10 @@
 // Unit tests for configuration parsing (src/config/config.cc).
 #include "config/config.h"
 
-#include <algorithm>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
