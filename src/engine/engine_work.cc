@@ -56,6 +56,7 @@ struct Engine::SentinelName {
     Timer timer;
     Resolver::Id pending = 0;
     std::set<std::string> ids; // the Sentinels its last answer gave
+    std::string adding;        // the id being added (open_link runs inside)
     std::string error;         // the last lookup's failure, "" after a success
     int64_t resolved_at = 0;   // unix seconds of the last answer; 0: never
     unsigned failures = 0;
@@ -262,6 +263,9 @@ void Engine::open_link(const std::string& id, const HostPort& addr, bool trusted
     st.connect_timeout = Millis(g.connect_timeout_ms);
     st.reread_interval = Millis(g.reread_interval_ms);
     st.backoff_max = Millis(g.backoff_max_ms);
+    for (auto& n : sentinel_names_)
+        if (n->ids.count(id) || n->adding == id)
+            st.server_name = n->name.host;
 
     Decider* d = decider_.get();
     SentinelCallbacks cb;
@@ -395,7 +399,9 @@ void Engine::sentinel_name_resolved(SentinelName& n, const ResolveResult& r) {
             decider_->forget_sentinel(id);
             links_.erase(id);
         }
+        n.adding = id;
         decider_->add_sentinel(hp, true); // nothing for one configured already
+        n.adding.clear();
     }
     for (auto& id : ch.removed) {
         log::notice("sentinel %s: %s is no longer one of its addresses; forgotten", label.c_str(),
