@@ -6,9 +6,11 @@ another cluster fails over, a master whose name moves to another address,
 and a failover of the named cluster. One set-up for the whole file.
 
 The Redis processes resolve names with the system's resolver: the named
-master is "localhost" (in every /etc/hosts), which Sentinel resolves itself;
-the daemon has no hosts table here (hosts_file empty) and asks fakedns,
-whose answer the test moves."""
+cluster's master and replica announce themselves as "localhost" (in every
+/etc/hosts; replica-announce-ip), which Sentinel resolves itself, so no
+private mount namespace is needed; the daemon has no hosts table here
+(hosts_file empty) and asks fakedns, whose answer the test moves. The
+Sentinels listen on 127.0.0.11-13 with one port, as pods behind one name."""
 import os
 import signal
 import sys
@@ -48,10 +50,12 @@ def setup():
     rhtest.run().on_close(dns.close)
     group = RedisGroup(name=[NAMED, IPC], replicas=1, sentinels=0, start=False)
     # The named master and its replica also listen on ::1: Sentinel may
-    # resolve "localhost" to either.
+    # resolve "localhost" to either. Both announce themselves by that name,
+    # so a failover goes from one name to another.
     for s in group.servers[NAMED]:
         for p in (s.conf_path, s.orig_conf_path):
             text = open(p).read().replace("bind 127.0.0.1\n", "bind 127.0.0.1 -::1\n")
+            text += "replica-announce-ip localhost\n"
             open(p, "w").write(text)
     group.start()
     port = rhtest.free_port()
@@ -234,6 +238,8 @@ def test_6_failover_of_the_named_master():
     old.proc.popen.wait(timeout=10)
     c = poll_until(lambda: (lambda c: c if c and c.get("port") == new_port else None)(
         cluster(NAMED)), 30, "the named cluster's failover")
+    # From one name to another: announced by name, reached at its address.
+    assert c["ip"] == "localhost", c
     assert c["addr"] == "127.0.0.1", c
     assert c["confirmed"], c
 
