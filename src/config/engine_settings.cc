@@ -1,5 +1,7 @@
 #include "config/engine_settings.h"
 
+#include <algorithm>
+
 namespace rh {
 
 namespace {
@@ -92,7 +94,11 @@ proto::ConfigCluster cluster_message(const ClusterConfig& cl) {
 unsigned effective_min_agreement(const Config& c) {
     if (c.min_agreement > 0)
         return static_cast<unsigned>(c.min_agreement);
-    return c.sentinels.size() >= 2 ? 2 : 1;
+    // An address given by host name may stand for any number of Sentinels
+    // (a headless service): counted as the two the default asks for.
+    bool named = std::any_of(c.sentinels.begin(), c.sentinels.end(),
+                             [](const HostPort& s) { return !is_ip_literal(s.host); });
+    return c.sentinels.size() >= 2 || named ? 2 : 1;
 }
 
 std::vector<proto::Message> engine_messages(const Config& c, uint64_t generation,

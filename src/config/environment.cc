@@ -101,6 +101,12 @@ std::vector<ConfigError> check_environment(const Config& c, bool as_root) {
     if (c.consul && !c.consul_ca_file.empty() && access(c.consul_ca_file.c_str(), R_OK) != 0)
         err(c.ca_file_line, "ca_file " + c.consul_ca_file + ": " + errno_text());
     check_tls_files(c.tls, err);
+    // The engine reads these before its chroot; a missing default
+    // /etc/resolv.conf or /etc/hosts is allowed (the engine says so).
+    if (c.resolv_conf_set && access(c.resolv_conf.c_str(), R_OK) != 0)
+        err(c.resolv_conf_line, "resolv_conf " + c.resolv_conf + ": " + errno_text());
+    if (c.hosts_file_line && !c.hosts_file.empty() && access(c.hosts_file.c_str(), R_OK) != 0)
+        err(c.hosts_file_line, "hosts_file " + c.hosts_file + ": " + errno_text());
     if (!c.state_file.empty()) {
         auto dir = dir_of(c.state_file);
         struct stat st {};

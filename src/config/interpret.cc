@@ -389,7 +389,10 @@ void Interpreter::sentinels(const Section& s) {
                                    [](const Entry& e) { return e.key == "address"; });
     required(s, "[sentinels]", "address", has_address);
     user_needs_password(s, "[sentinels]", c_.sentinel_username, c_.sentinel_password);
-    if (min_line && !c_.trust_discovered &&
+    // A name stands for as many Sentinels as it resolves to: not counted.
+    bool named = std::any_of(c_.sentinels.begin(), c_.sentinels.end(),
+                             [](const HostPort& hp) { return !is_ip_literal(hp.host); });
+    if (min_line && !c_.trust_discovered && !named &&
         static_cast<size_t>(c_.min_agreement) > c_.sentinels.size())
         error(min_line, "min_agreement " + std::to_string(c_.min_agreement) + " is more than the " +
                             std::to_string(c_.sentinels.size()) +

@@ -148,7 +148,21 @@ std::string applied(const json_t* c) {
 }
 
 // The error an operator should look at first: HAProxy's, then Consul's.
+// The master as announced, and the IP it was reached at when that differs
+// (a master announced by host name): "redis-0.svc:6379 (10.1.0.7)".
+std::string master_cell(const json_t* c) {
+    std::string at = address(c);
+    const json_t* addr = json_object_get(c, "addr");
+    if (at == "-" || !json_is_string(addr) || json_string_length(addr) == 0 ||
+        field(c, "ip") == field(c, "addr"))
+        return at;
+    return at + " (" + field(c, "addr") + ")";
+}
+
 std::string cluster_error(const json_t* c) {
+    std::string r = field(c, "resolveError");
+    if (r != "-" && !r.empty())
+        return "resolve: " + r;
     std::string e = field(json_object_get(c, "applied"), "error");
     if (e == "-")
         e = field(json_object_get(c, "consul"), "error");
@@ -235,8 +249,9 @@ std::string cluster_table(const json_t* t) {
     size_t i;
     const json_t* c;
     json_array_foreach(t, i, c) {
-        rows.push_back({field(c, "name"), field(c, "externalPort"), address(c), field(c, "epoch"),
-                        confirmed(c), applied(c), join(replicas(c), ","), cluster_error(c)});
+        rows.push_back({field(c, "name"), field(c, "externalPort"), master_cell(c),
+                        field(c, "epoch"), confirmed(c), applied(c), join(replicas(c), ","),
+                        cluster_error(c)});
     }
     return render_table(rows);
 }

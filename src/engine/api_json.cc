@@ -121,6 +121,8 @@ json_t* cluster_obj(const ApiCluster& c) {
     json_object_set_new(o, "port", c.master ? json_integer(c.master->port) : json_null());
     json_object_set_new(o, "addr",
                         c.master && !c.master_addr.empty() ? str(c.master_addr) : json_null());
+    json_object_set_new(o, "resolveError",
+                        c.resolve_error.empty() ? json_null() : str(c.resolve_error));
     json_object_set_new(o, "epoch", json_integer(static_cast<json_int_t>(c.epoch)));
     json_object_set_new(o, "confirmed", json_boolean(c.confirmed));
     json_object_set_new(o, "confirmedAt", str(rfc3339_utc(c.confirmed_at)));

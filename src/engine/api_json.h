@@ -44,7 +44,8 @@ struct ApiCluster {
     std::string name;
     uint16_t external_port = 0;
     std::optional<HostPort> master;
-    std::string master_addr; // the IP literal master's host led to ("" unknown)
+    std::string master_addr;   // the IP literal master's host led to ("" unknown)
+    std::string resolve_error; // the last lookup of a master's name failed: why
     uint64_t epoch = 0;
     bool confirmed = false;
     int64_t confirmed_at = 0;

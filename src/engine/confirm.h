@@ -31,6 +31,8 @@ struct ConfirmResult {
     // The ROLE answer's details (offset; a replica's master and state), when
     // it had them: the read backend's checks use them.
     std::optional<sentinel::RoleInfo> info{};
+    // The candidate's host name did not resolve: why ("" otherwise).
+    std::string resolve_error{};
 };
 const char* confirm_role_name(ConfirmResult::Role r);
 

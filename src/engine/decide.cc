@@ -26,6 +26,7 @@ struct Decider::Work {
     // resolved), and the one last sent to the parent.
     std::string addr;
     std::string announced_addr;
+    std::string resolve_error;         // the last lookup of a master's name failed: why
     std::optional<HostPort> published; // last master given to Consul
     uint64_t published_epoch = 0;
     std::string last_reasons; // to log each refusal once, not on every re-read
@@ -661,6 +662,8 @@ void Decider::on_role(const std::string& name, uint64_t epoch, const HostPort& c
     if (w.confirming)
         confirming_count_--;
     w.confirming.reset();
+    if (!is_ip_literal(c.host))
+        w.resolve_error = r.resolve_error;
     if (r.role != ConfirmResult::Role::master)
         return role_refused(w, c, epoch, r);
     if (readdressed(w, c, epoch, r))
@@ -729,6 +732,14 @@ void Decider::readdress(const std::string& cluster, const std::vector<std::strin
     log::info("cluster %s: %s now resolves to %s, not %s", cluster.c_str(),
               format_host_port(st->master).c_str(), addrs.front().c_str(), w.addr.c_str());
     start_confirm(w, st->master, st->epoch);
+}
+
+void Decider::resolved(const std::string& cluster, const std::string& error) {
+    auto it = clusters_.find(cluster);
+    if (it == clusters_.end() || it->second->resolve_error == error)
+        return;
+    it->second->resolve_error = error;
+    hooks_.changed();
 }
 
 const std::string* Decider::master_addr(const std::string& cluster) const {
@@ -921,6 +932,7 @@ ApiCluster Decider::view_cluster(const Work& w) const {
     ApiCluster c;
     c.name = w.config.name;
     c.external_port = w.config.external_port;
+    c.resolve_error = w.resolve_error;
     if (const ClusterState* st = topology_.state(c.name); st && st->has_master) {
         c.master = st->master;
         c.master_addr = w.addr;

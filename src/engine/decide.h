@@ -176,6 +176,9 @@ class Decider {
     // (where the name leads now) and announce the new address if it is
     // master there. Nothing for a master named by an IP literal.
     void readdress(const std::string& cluster, const std::vector<std::string>& addrs);
+    // The last lookup of the master's host name failed with `error`, or
+    // ("") succeeded: shown per cluster in the API until the next lookup.
+    void resolved(const std::string& cluster, const std::string& error);
     // The IP literal the current master was confirmed at ("" if none).
     const std::string* master_addr(const std::string& cluster) const;
     void evaluate_all();

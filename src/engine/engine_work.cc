@@ -66,6 +66,7 @@ struct Engine::SentinelName {
     Timer timer;
     Resolver::Id pending = 0;
     std::set<std::string> ids; // the Sentinels its last answer gave
+    std::string adding;        // the id being added (open_link runs inside)
     std::string error;         // the last lookup's failure, "" after a success
     int64_t resolved_at = 0;   // unix seconds of the last answer; 0: never
     unsigned failures = 0;
@@ -179,7 +180,9 @@ void Engine::before_drop() {
 }
 
 void Engine::after_drop() {
-    if (config_.sentinels.size() < 2)
+    if (config_.sentinels.size() < 2 &&
+        std::all_of(config_.sentinels.begin(), config_.sentinels.end(),
+                    [](const HostPort& s) { return is_ip_literal(s.host); }))
         log::warn("only %zu configured Sentinel: a single Sentinel can move a master",
                   config_.sentinels.size());
     hold_timer_ = std::make_unique<Timer>(base_.get(), [this] { flush_announcements(); });
@@ -307,9 +310,6 @@ void Engine::open_link(const std::string& id, const HostPort& addr, bool trusted
     }
     st.tls = tls_for(g.sentinel_tls, trusted);
     st.server_name = g.tls_server_name;
-    for (auto& n : sentinel_names_)
-        if (st.server_name.empty() && n->ids.count(id))
-            st.server_name = n->name.host; // configured by name: verify that name
     for (auto& c : config_.clusters)
         st.clusters.push_back(c.name);
     st.ping_interval = Millis(g.ping_interval_ms);
@@ -317,6 +317,11 @@ void Engine::open_link(const std::string& id, const HostPort& addr, bool trusted
     st.connect_timeout = Millis(g.connect_timeout_ms);
     st.reread_interval = Millis(g.reread_interval_ms);
     st.backoff_max = Millis(g.backoff_max_ms);
+    // A Sentinel configured by name: TLS verifies that name, unless
+    // [tls] server_name says otherwise.
+    for (auto& n : sentinel_names_)
+        if (g.tls_server_name.empty() && (n->ids.count(id) || n->adding == id))
+            st.server_name = n->name.host;
 
     Decider* d = decider_.get();
     SentinelCallbacks cb;
@@ -397,8 +402,10 @@ void Engine::start_role_check(const proto::ConfigCluster& c, const HostPort& can
                          finished = std::move(finished)](const ResolveResult& res) mutable {
             rc.resolving = 0;
             if (!res.ok()) {
-                ConfirmResult r{
-                    ConfirmResult::Role::error, "resolve " + candidate.host + ": " + res.error, {}};
+                ConfirmResult r{ConfirmResult::Role::error,
+                                "resolve " + candidate.host + ": " + res.error,
+                                {},
+                                res.error};
                 return finished(candidate, r);
             }
             rc.confirmer.confirm(
@@ -441,34 +448,33 @@ void Engine::sentinel_name_resolved(SentinelName& n, const ResolveResult& r) {
     n.error.clear();
     n.failures = 0;
     n.resolved_at = static_cast<int64_t>(time(nullptr));
-    // n.ids is current before the links open: open_link() asks it which
-    // name a Sentinel was configured by (TLS verifies that name).
-    std::set<std::string> before = std::move(n.ids);
-    n.ids.clear();
-    for (auto& a : r.addrs)
-        n.ids.insert(format_host_port(HostPort{a, n.name.port}));
-    for (auto& a : r.addrs) {
-        HostPort hp{a, n.name.port};
+    std::set<std::string> kept; // configured otherwise: a literal, or another name
+    for (auto& s : config_.sentinels)
+        kept.insert(format_host_port(s));
+    for (auto& other : sentinel_names_)
+        if (other.get() != &n)
+            kept.insert(other->ids.begin(), other->ids.end());
+    SentinelNameChange ch = expand_sentinel_name(n.ids, r.addrs, n.name.port, kept);
+    for (auto& hp : ch.added) {
         std::string id = format_host_port(hp);
-        if (!before.count(id))
-            log::info("sentinel %s: %s is one of its addresses", label.c_str(), id.c_str());
-        decider_->add_sentinel(hp, true); // nothing for one already known
+        log::info("sentinel %s: %s is one of its addresses", label.c_str(), id.c_str());
+        // Known already as a discovered (untrusted) Sentinel: the
+        // configuration now names it, so it is followed again as such.
+        if (const Decider::Sentinel* known = decider_->sentinel(id); known && !known->configured) {
+            decider_->forget_sentinel(id);
+            links_.erase(id);
+        }
+        n.adding = id;
+        decider_->add_sentinel(hp, true); // nothing for one configured already
+        n.adding.clear();
     }
-    for (auto& id : before) {
-        if (n.ids.count(id))
-            continue;
-        // Still configured otherwise (a literal, or another name's answer)?
-        bool kept = std::any_of(config_.sentinels.begin(), config_.sentinels.end(),
-                                [&](const HostPort& s) { return format_host_port(s) == id; });
-        for (auto& other : sentinel_names_)
-            kept = kept || (other.get() != &n && other->ids.count(id));
-        if (kept)
-            continue;
+    for (auto& id : ch.removed) {
         log::notice("sentinel %s: %s is no longer one of its addresses; forgotten", label.c_str(),
                     id.c_str());
         decider_->forget_sentinel(id);
         links_.erase(id);
     }
+    n.ids = std::move(ch.ids);
     n.timer.arm(Millis(g.resolve_interval_ms));
     mark_dirty();
 }
@@ -482,6 +488,7 @@ void Engine::readdress_masters() {
             continue;
         std::string name = c.name;
         resolver_->resolve(st->master.host, [this, name](const ResolveResult& r) {
+            decider_->resolved(name, r.error);
             if (r.ok())
                 decider_->readdress(name, r.addrs);
         });
@@ -727,6 +734,10 @@ ApiConfig Engine::view_config() const {
     setting("sentinels", "max_discovered", std::to_string(g.max_discovered));
     setting("sentinels", "ping_interval", std::to_string(g.ping_interval_ms) + "ms");
     setting("sentinels", "reread_interval", std::to_string(g.reread_interval_ms) + "ms");
+    setting("sentinels", "resolve_interval", std::to_string(g.resolve_interval_ms) + "ms");
+    setting("sentinels", "resolve_timeout", std::to_string(g.resolve_timeout_ms) + "ms");
+    setting("global", "resolv_conf", g.resolv_conf);
+    setting("global", "hosts_file", g.hosts_file);
     setting("haproxy", "check_command", g.haproxy_check_command);
     setting("haproxy", "runtime_socket", g.haproxy_runtime_socket);
     if (g.consul) {

@@ -45,6 +45,22 @@ std::vector<std::string> order_addresses(std::vector<std::string> addrs, size_t 
     return addrs;
 }
 
+SentinelNameChange expand_sentinel_name(const std::set<std::string>& before,
+                                        const std::vector<std::string>& addrs, uint16_t port,
+                                        const std::set<std::string>& kept) {
+    SentinelNameChange c;
+    for (const auto& a : addrs) {
+        HostPort hp{a, port};
+        std::string id = format_host_port(hp);
+        if (c.ids.insert(id).second && !before.count(id))
+            c.added.push_back(hp);
+    }
+    for (const auto& id : before)
+        if (!c.ids.count(id) && !kept.count(id))
+            c.removed.push_back(id);
+    return c;
+}
+
 Resolver::Resolver(event_base* base, ResolverSettings settings)
     : base_(base), settings_(std::move(settings)), deliver_timer_(base, [this] { deliver(); }) {}
 

@@ -21,9 +21,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "common/address.h"
 #include "common/evutil.h"
 
 struct evdns_base;
@@ -100,6 +102,20 @@ class Resolver {
     std::vector<Ready>* delivering_ = nullptr; // the batch deliver() is running
     Timer deliver_timer_;
 };
+
+// What one answer for a Sentinel address given by name changes: `ids` are
+// the Sentinels ("ip:port", port as configured) the answer names, `added`
+// those not named by the previous answer (`before`), `removed` those the
+// previous answer named and this one does not, unless `kept` (configured
+// otherwise: as a literal, or by another name) still holds them. Pure.
+struct SentinelNameChange {
+    std::set<std::string> ids;
+    std::vector<HostPort> added;
+    std::vector<std::string> removed;
+};
+SentinelNameChange expand_sentinel_name(const std::set<std::string>& before,
+                                        const std::vector<std::string>& addrs, uint16_t port,
+                                        const std::set<std::string>& kept);
 
 // Sorts and de-duplicates a lookup's addresses as ResolveResult::addrs
 // says (IPv4 first, then IPv6, each in text order), keeping at most `max`.

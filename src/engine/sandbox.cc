@@ -13,6 +13,9 @@
 // new power: mmap/munmap/mremap for large replies, the *_pwait and ppoll
 // forms other architectures use, time, getrandom (OpenSSL), rt_sigreturn
 // (a signal handler returning), sendmmsg (A and AAAA queries together).
+// The engine's own resolver (resolver.h, evdns) added nothing: its UDP
+// sockets are opened before the drop and used with sendto/recvfrom; the
+// resolver-file reads above remain for libcurl (Consul) only.
 #include "engine/sandbox.h"
 
 #include <fcntl.h>

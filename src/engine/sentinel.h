@@ -48,6 +48,10 @@ struct SentinelSettings {
     std::chrono::milliseconds reread_interval{5000};
     std::chrono::milliseconds backoff_base{100};
     std::chrono::milliseconds backoff_max{10000};
+    // The host name the link's IP address was resolved from (a Sentinel
+    // address configured by name), for TLS's server name; empty for an
+    // address configured or discovered as an IP literal.
+    std::string server_name;
 };
 
 struct SentinelCallbacks {

@@ -123,10 +123,10 @@ def test_engine_dying_of_sigsys_is_reported_and_replaced():
 
 
 def test_sandboxed_engine_resolves_names_in_its_chroot():
-    """Sentinels given as host names: hiredis resolves them with a blocking
-    getaddrinfo inside the sandbox, reading the resolver files the parent
-    copied into the chroot. The engine follows the master and is never
-    killed."""
+    """Sentinels given as host names: the engine's resolver (evdns, with
+    /etc/hosts and resolv.conf read before the chroot) resolves them inside
+    the sandbox with no resolver file in the chroot. The engine follows the
+    master and is never killed."""
     if os.geteuid() != 0:
         skip("needs root")
     real = FakeRedis("master")
@@ -138,7 +138,7 @@ def test_sandboxed_engine_resolves_names_in_its_chroot():
         poll_until(lambda: reported(port) == tuple(real.addr), 15, "the master through names")
         chroot = [line.split("=", 1)[1].strip() for line in open(conf)
                   if line.startswith("chroot")][0]
-        assert os.path.exists(os.path.join(chroot, "etc", "hosts")), "no hosts file copied"
+        assert not os.path.exists(os.path.join(chroot, "etc", "hosts")), "hosts file copied"
         assert d.wait_engine() == engine
         assert "forbids" not in d.log() and "Bad system call" not in d.log(), d.log()
 

@@ -146,7 +146,9 @@ struct StandIn {
 
 rh::proto::Master master(const std::string& cluster, uint16_t port, uint64_t epoch,
                          const std::string& host = "127.0.0.1") {
-    return rh::proto::Master{cluster, rh::HostPort{host, port}, epoch, false, host};
+    // A master named by a host name was reached at some IP literal.
+    std::string addr = rh::is_ip_literal(host) ? host : "127.0.0.1";
+    return rh::proto::Master{cluster, rh::HostPort{host, port}, epoch, false, addr};
 }
 
 // A valid host name of 251 characters: each apply result the parent owes

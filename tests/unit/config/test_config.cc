@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -75,6 +76,25 @@ static void resolver_keys(void**) {
     assert_string_equal(r.config.sentinels[0].host.c_str(), "sentinels.redis.svc.example");
     assert_int_equal(r.config.resolve_interval.count(), 10000);
     assert_int_equal(r.config.resolve_timeout.count(), 1500);
+
+    // check_environment (redishappyd -n): a configured file must be readable.
+    auto missing = parse("[global]\nresolv_conf = /nonexistent/r.conf\n"
+                         "hosts_file = /nonexistent/hosts\n" +
+                         std::string(minimal));
+    assert_clean(missing);
+    // (The default state_file directory may be missing here too: only the
+    // resolver's errors are looked at.)
+    auto about = [](const std::vector<ConfigError>& errs, const char* what, int line) {
+        return std::count_if(errs.begin(), errs.end(), [&](const ConfigError& e) {
+            return e.line == line && e.message.find(what) != std::string::npos;
+        });
+    };
+    auto errs = check_environment(missing.config, false);
+    assert_int_equal(about(errs, "resolv_conf /nonexistent/r.conf", 2), 1);
+    assert_int_equal(about(errs, "hosts_file /nonexistent/hosts", 3), 1);
+    // Unset: the defaults may be missing.
+    auto none = check_environment(d.config, false);
+    assert_int_equal(about(none, "resolv_conf", 0) + about(none, "hosts_file", 0), 0);
 
     expect_one_error(std::string(minimal) + "resolve_interval = 0s\n", 3, "greater than zero");
     expect_one_error(std::string(minimal) + "resolve_timeout = soon\n", 3, "invalid duration");

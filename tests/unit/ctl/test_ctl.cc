@@ -218,6 +218,22 @@ void original_redishappy_replies(void**) {
     assert_row(f.text, {"10.0.0.1:26379", "up", "-", "-", "-", "-"});
 }
 
+// A master announced by host name shows the IP it was reached at, and a
+// name that does not resolve shows why.
+void named_master_shows_its_address(void**) {
+    const char* topo = R"([{"name":"a","externalPort":6379,"ip":"redis-0.svc","port":6380,
+        "addr":"10.1.0.7"},{"name":"b","externalPort":6381,"ip":"10.0.0.5","port":6380,
+        "addr":"10.0.0.5","resolveError":null},{"name":"c","externalPort":6382,"ip":"r.svc",
+        "port":1,"addr":"10.0.0.9","resolveError":"NXDOMAIN"}])";
+    const char* sent = R"({"sentinels":{}})";
+    auto f = ctl::format_status(topo, sent);
+    assert_true(f.error.empty());
+    assert_row(f.text, {"a", "6379", "redis-0.svc:6380 (10.1.0.7)", "-", "-", "-", "-", "-"});
+    assert_row(f.text, {"b", "6381", "10.0.0.5:6380", "-", "-", "-", "-", "-"});
+    assert_row(f.text,
+               {"c", "6382", "r.svc:1 (10.0.0.9)", "-", "-", "-", "-", "resolve: NXDOMAIN"});
+}
+
 void broken_replies_are_errors(void**) {
     std::string sent = render_sentinels(sample());
     std::string topo = render_topology(sample());
@@ -383,6 +399,7 @@ int main() {
         cmocka_unit_test(sentinels_table),
         cmocka_unit_test(health),
         cmocka_unit_test(original_redishappy_replies),
+        cmocka_unit_test(named_master_shows_its_address),
         cmocka_unit_test(broken_replies_are_errors),
         cmocka_unit_test(mistyped_fields),
         cmocka_unit_test(control_characters_escaped),

@@ -940,6 +940,52 @@ static void no_fence_without_the_key(void**) {
     assert_false(only_cluster(d.view_clusters()).fence);
 }
 
+// A master announced by host name: the parent hears the name and the IP
+// the ROLE check reached; when the name leads elsewhere, the master is
+// checked there and announced again with the new address, like a failover;
+// a lookup that still contains the address changes nothing; a failed
+// lookup is shown per cluster and leaves the master where it is.
+static void master_named_by_host_name_is_readdressed(void**) {
+    World w;
+    auto d = make(w);
+    const HostPort N{"redis-0.redis.ns.svc", 6379};
+    corroborate(*d, w, N, 3);
+    RoleCheck first = w.roles.back();
+    first.done(N, ConfirmResult{ConfirmResult::Role::master, "master", "10.1.0.7"});
+    assert_int_equal(w.announced.size(), 1);
+    assert_true(w.announced.back() == (proto::Master{C, N, 3, false, "10.1.0.7"}));
+    assert_string_equal(d->master_addr(C)->c_str(), "10.1.0.7");
+
+    size_t checks = w.roles.size();
+    d->readdress(C, {"10.1.0.9", "10.1.0.7"}); // still among the answers
+    assert_int_equal(w.roles.size(), checks);
+    d->readdress(C, {"10.1.0.9"});
+    assert_int_equal(w.roles.size(), checks + 1);
+    assert_true(w.roles.back().candidate == N);
+    // Not a master at the new address: nothing announced, old one kept.
+    w.roles.back().done(N, ConfirmResult{ConfirmResult::Role::not_master, "slave", "10.1.0.9"});
+    assert_int_equal(w.announced.size(), 1);
+    assert_string_equal(d->master_addr(C)->c_str(), "10.1.0.7");
+    d->readdress(C, {"10.1.0.9"});
+    w.roles.back().done(N, ConfirmResult{ConfirmResult::Role::master, "master", "10.1.0.9"});
+    assert_int_equal(w.announced.size(), 2);
+    assert_true(w.announced.back() == (proto::Master{C, N, 3, false, "10.1.0.9"}));
+    assert_non_null(find_event(*d, EventKind::confirmed, EventReason::readdressed));
+
+    d->resolved(C, "NXDOMAIN");
+    assert_string_equal(d->view_clusters()[0].resolve_error.c_str(), "NXDOMAIN");
+    assert_string_equal(d->view_clusters()[0].master_addr.c_str(), "10.1.0.9");
+    d->resolved(C, "");
+    assert_string_equal(d->view_clusters()[0].resolve_error.c_str(), "");
+    // A master named by an IP literal is never looked up again.
+    World w2;
+    auto d2 = make(w2);
+    establish(*d2, w2, HostPort{"10.0.0.5", 6379}, 1);
+    size_t before = w2.roles.size();
+    d2->readdress(C, {"10.0.0.6"});
+    assert_int_equal(w2.roles.size(), before);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(read_backend_follows_trusted_sentinels_and_role),
@@ -966,6 +1012,7 @@ int main(void) {
         cmocka_unit_test(propagation_ignores_old_signs_and_path_none),
         cmocka_unit_test(stale_and_last_reread),
         cmocka_unit_test(apply_errors_by_reason),
+        cmocka_unit_test(master_named_by_host_name_is_readdressed),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

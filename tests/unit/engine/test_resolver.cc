@@ -63,6 +63,35 @@ static void orders_ipv4_first_and_dedups(void**) {
     assert_int_equal(order_addresses({"10.0.0.3", "10.0.0.2", "10.0.0.1"}, 2).size(), 2);
 }
 
+// A headless-service name: every address is a Sentinel on the configured
+// port; a new answer adds and forgets the difference, never one that is
+// configured otherwise.
+static void a_name_expands_into_sentinels(void**) {
+    auto first = expand_sentinel_name({}, {"10.0.0.1", "10.0.0.2", "fd00::3"}, 26379, {});
+    assert_int_equal(first.ids.size(), 3);
+    assert_int_equal(first.added.size(), 3);
+    assert_true(first.added[2] == (HostPort{"fd00::3", 26379}));
+    assert_true(first.ids.count("[fd00::3]:26379") == 1);
+    assert_true(first.removed.empty());
+
+    auto same = expand_sentinel_name(first.ids, {"10.0.0.2", "fd00::3", "10.0.0.1"}, 26379, {});
+    assert_true(same.added.empty() && same.removed.empty());
+    assert_true(same.ids == first.ids);
+
+    // A pod replaced: .2 gone, .4 new; .1 also configured as a literal.
+    auto moved =
+        expand_sentinel_name(first.ids, {"10.0.0.4", "fd00::3"}, 26379, {"10.0.0.1:26379"});
+    assert_int_equal(moved.added.size(), 1);
+    assert_true(moved.added[0] == (HostPort{"10.0.0.4", 26379}));
+    assert_int_equal(moved.removed.size(), 1);
+    assert_string_equal(moved.removed[0].c_str(), "10.0.0.2:26379");
+    assert_int_equal(moved.ids.size(), 2);
+
+    auto empty = expand_sentinel_name(moved.ids, {}, 26379, {});
+    assert_int_equal(empty.removed.size(), 2);
+    assert_true(empty.ids.empty());
+}
+
 static void literals_and_hosts_answer_from_the_loop(void**) {
     Files f;
     EventBasePtr base(event_base_new());
@@ -158,6 +187,7 @@ static void load_refuses_a_missing_configured_file(void**) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(orders_ipv4_first_and_dedups),
+        cmocka_unit_test(a_name_expands_into_sentinels),
         cmocka_unit_test(literals_and_hosts_answer_from_the_loop),
         cmocka_unit_test(cancel_means_no_callback),
         cmocka_unit_test(a_silent_name_server_times_out),

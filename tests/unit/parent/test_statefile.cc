@@ -29,6 +29,31 @@ static void round_trip(void**) {
     assert_true(empty && empty->empty());
 }
 
+static void expect_drop(const char* text, const char* needle);
+
+// A master named by a host name keeps the IP it was reached at ("addr");
+// files without addr (older versions) still load; a bad addr drops the
+// entry alone.
+static void resolved_address_round_trip(void**) {
+    MasterMap st;
+    st["n"] = {HostPort{"redis-0.redis.ns.svc", 6379}, 4, "10.1.0.7"};
+    st["i"] = {HostPort{"10.0.0.1", 6379}, 2};
+    std::string text = format_state(st);
+    assert_non_null(strstr(text.c_str(), "\"addr\": \"10.1.0.7\""));
+    std::string err;
+    auto back = parse_state(text, &err);
+    assert_true(back.has_value());
+    assert_true(*back == st);
+    assert_string_equal(back->at("i").address().c_str(), "10.0.0.1");
+    assert_string_equal(back->at("n").address().c_str(), "10.1.0.7");
+    expect_drop("{\"version\":1,\"clusters\":{\"n\":{\"host\":\"h\",\"port\":1,\"epoch\":1,"
+                "\"addr\":\"other.name\"}}}",
+                "addr");
+    expect_drop("{\"version\":1,\"clusters\":{\"n\":{\"host\":\"h\",\"port\":1,\"epoch\":1,"
+                "\"addr\":7}}}",
+                "addr");
+}
+
 static void expect_reject(const char* text, const char* needle) {
     std::string err;
     assert_false(parse_state(text, &err).has_value());
@@ -145,7 +170,7 @@ int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trip),        cmocka_unit_test(rejects_bad_files),
         cmocka_unit_test(drops_bad_entries), cmocka_unit_test(epochs_are_unsigned_64_bit),
-        cmocka_unit_test(load_and_save),
+        cmocka_unit_test(load_and_save),     cmocka_unit_test(resolved_address_round_trip),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
