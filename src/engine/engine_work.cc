@@ -377,9 +377,8 @@ void Engine::start_role_check(const proto::ConfigCluster& c, const HostPort& can
     rc.confirmer.set_transport(
         c.username,
         RedisConnOptions{.tls = tls_for(c.tls, true),
-                         .server_name = !sni.empty() || is_ip_literal(candidate.host)
-                                            ? sni
-                                            : candidate.host});
+                         .server_name =
+                             !sni.empty() || is_ip_literal(candidate.host) ? sni : candidate.host});
     if (rc.resolving) {
         resolver_->cancel(rc.resolving);
         rc.resolving = 0;
@@ -404,6 +403,7 @@ void Engine::start_role_check(const proto::ConfigCluster& c, const HostPort& can
             if (!res.ok()) {
                 ConfirmResult r{ConfirmResult::Role::error,
                                 "resolve " + candidate.host + ": " + res.error,
+                                {},
                                 {},
                                 res.error};
                 return finished(candidate, r);

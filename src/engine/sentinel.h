@@ -37,10 +37,13 @@
 namespace rh {
 
 struct SentinelSettings {
-    std::string password;    // empty: no AUTH
-    std::string username;    // with password: AUTH username password (ACL)
-    SSL_CTX* tls = nullptr;  // TLS when set (not owned)
-    std::string server_name; // to verify; empty: the Sentinel's host
+    std::string password;   // empty: no AUTH
+    std::string username;   // with password: AUTH username password (ACL)
+    SSL_CTX* tls = nullptr; // TLS when set (not owned)
+    // The name TLS verifies: [tls] server_name, else the host name the
+    // link's address was resolved from (a Sentinel configured by name);
+    // empty: the address itself, an IP literal.
+    std::string server_name;
     std::vector<std::string> clusters;
     std::chrono::milliseconds ping_interval{1000};
     std::chrono::milliseconds ping_timeout{3000};
@@ -48,10 +51,6 @@ struct SentinelSettings {
     std::chrono::milliseconds reread_interval{5000};
     std::chrono::milliseconds backoff_base{100};
     std::chrono::milliseconds backoff_max{10000};
-    // The host name the link's IP address was resolved from (a Sentinel
-    // address configured by name), for TLS's server name; empty for an
-    // address configured or discovered as an IP literal.
-    std::string server_name;
 };
 
 struct SentinelCallbacks {
