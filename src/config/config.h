@@ -53,6 +53,8 @@ struct ClusterConfig {
     // The read backend: the HAProxy backend whose servers replica1 ..
     // replica<max_replicas> hold the healthy replicas ("": none).
     std::string replica_backend;
+    uint16_t replica_port = 0; // for the template only; 0: none
+    int replica_port_line = 0;
     uint16_t max_replicas = 8;               // 1 to 64
     std::optional<uint64_t> max_replica_lag; // bytes; unset: no lag rule
     // Line of each key as given (0 = defaulted), for later checks.

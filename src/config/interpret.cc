@@ -581,6 +581,16 @@ void Interpreter::cluster(const Section& s, std::string name, ClusterGiven* give
                    str(e, &cl.consul_datacenter);
                }},
               {"replica_backend", false, [&](const Entry& e) { ident(e, &cl.replica_backend); }},
+              {"replica_port", false,
+               [&](const Entry& e) {
+                   auto p = parse_port(e.value);
+                   if (!p) {
+                       error(e.line, "replica_port: invalid port '" + e.value + "' (1-65535)");
+                       return;
+                   }
+                   cl.replica_port = *p;
+                   cl.replica_port_line = e.line;
+               }},
               {"max_replicas", false,
                [&](const Entry& e) {
                    // proto::kMaxReplicaSlots: the most one Replicas message carries.
@@ -653,6 +663,16 @@ void Interpreter::finish_clusters(const std::vector<ClusterGiven>& given) {
                       std::to_string(it->second->external_port_line) + ")");
     }
     check_fences();
+    // A read port is one more port HAProxy binds: unique among all of them.
+    for (auto& cl : c_.clusters) {
+        if (cl.replica_port == 0)
+            continue;
+        auto [it, fresh] = ports.emplace(cl.replica_port, &cl);
+        if (!fresh)
+            error(cl.replica_port_line, "cluster " + cl.name + ": replica_port " +
+                                            std::to_string(cl.replica_port) +
+                                            " already used by cluster " + it->second->name);
+    }
     std::sort(c_.clusters.begin(), c_.clusters.end(),
               [](const ClusterConfig& a, const ClusterConfig& b) { return a.name < b.name; });
 }

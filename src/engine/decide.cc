@@ -394,10 +394,9 @@ void Decider::on_link_up(const std::string& id) {
 void Decider::on_link_down(const std::string& id, const std::string& err) {
     log::warn("sentinel %s: down: %s", id.c_str(), err.c_str());
     topology_.sentinel_down(id);
-    // A Sentinel we cannot hear vouches for no replica any more.
-    for (auto& [name, w] : clusters_)
-        if (w->replica_reports.erase(id))
-            probe_replicas(*w);
+    // Its last list of replicas stands, as the last master does (every
+    // replica is still asked ROLE against the master in each round): an
+    // outage of the Sentinels does not empty the read backend.
     evaluate_all();
 }
 

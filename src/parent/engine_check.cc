@@ -77,6 +77,9 @@ EngineCheck check_replicas(const proto::Replicas& r, const EngineMessageContext&
     std::string where = "replicas: cluster " + r.cluster + ": ";
     if (cl->replica_backend.empty())
         return violation(where + "no replica_backend is configured");
+    if (ctx.master_refused && ctx.master_refused->count(r.cluster))
+        return {EngineCheck::Kind::refuse,
+                where + "follows a master that was refused; ignored until one is accepted"};
     if (r.replicas.size() > cl->max_replicas)
         return violation(where + std::to_string(r.replicas.size()) + " replicas, max_replicas is " +
                          std::to_string(cl->max_replicas));

@@ -53,6 +53,10 @@ struct EngineMessageContext {
     // What the engine confirmed, by cluster: a replica in a Replicas
     // message is never the current master.
     const MasterMap* desired = nullptr;
+    // Clusters whose last Master from this engine was refused (an epoch
+    // rule): their Replicas are refused too, not a violation, since they
+    // follow the master the engine believes in.
+    const std::unordered_set<std::string>* master_refused = nullptr;
 };
 
 struct EngineCheck {

@@ -100,6 +100,7 @@ void replica_data(mu::data& d, const HaproxyCluster& c) {
         slots.push_back(one(i, by_slot[i]));
     }
     d.set("replica_backend", c.replica_backend);
+    d.set("replica_port", c.replica_port ? std::to_string(c.replica_port) : "");
     d.set("has_replica_backend", mu::data(!c.replica_backend.empty()));
     d.set("has_replicas", mu::data(!c.replicas.empty()));
     d.set("replicas", filled);
@@ -181,8 +182,8 @@ bool same_shape(const std::vector<HaproxyCluster>& a, const std::vector<HaproxyC
             x.server != y.server || x.master.has_value() != y.master.has_value() ||
             std::string_view(family(x)) != family(y) ||
             std::string_view(addr_family(x)) != addr_family(y) ||
-            x.replica_backend != y.replica_backend || x.max_replicas != y.max_replicas ||
-            x.replicas != y.replicas)
+            x.replica_backend != y.replica_backend || x.replica_port != y.replica_port ||
+            x.max_replicas != y.max_replicas || x.replicas != y.replicas)
             return false;
     }
     return true;

@@ -27,6 +27,7 @@ struct HaproxyCluster {
     // are servers replica1 .. replica<max_replicas>; replicas holds the
     // filled ones (slot 0-based, as in proto::ReplicaAt).
     std::string replica_backend{};
+    uint16_t replica_port = 0; // [cluster] replica_port, for the template; 0: none
     uint16_t max_replicas = proto::kDefaultReplicaSlots;
     std::vector<proto::ReplicaAt> replicas{};
 

@@ -312,6 +312,7 @@ std::vector<HaproxyCluster> Output::haproxy_clusters() const {
             h.addr = m->addr;
         }
         h.replica_backend = c.replica_backend;
+        h.replica_port = c.replica_port;
         h.max_replicas = c.max_replicas;
         // Only with a confirmed master: the read backend was checked
         // against it. A removed replica_backend drops the replicas.

@@ -9,6 +9,7 @@
 
 #include <map>
 #include <memory>
+#include <unordered_set>
 
 #include "common/evutil.h"
 #include "common/file.h"
@@ -122,6 +123,10 @@ class Parent {
     // The epoch each cluster last got from this engine: it may not go below
     // while this engine (so this set of Sentinel links) runs.
     std::map<std::string, uint64_t> floors_;
+    // Clusters whose last Master from this engine was refused: the engine's
+    // read backend follows a master the parent does not, so it is ignored
+    // (engine_check.h), not taken for a lie.
+    std::unordered_set<std::string> master_refused_;
     bool stopping_ = false;
     bool ready_sent_ = false; // READY=1 sent to systemd
     std::string last_status_; // last STATUS= sent
@@ -185,6 +190,7 @@ void Parent::on_engine_started(Channel& ch) {
     engine_retiring_ = false;
     engine_ready_ = false;
     floors_.clear();
+    master_refused_.clear();
     // Before the engine can chroot: it receives its configuration below.
     // The engine's own resolver reads its files before the chroot; only
     // libcurl (Consul) still resolves inside it, with the C library.
@@ -205,11 +211,14 @@ void Parent::on_engine_message(proto::Message&& m) {
     }
     EngineCheck c =
         check_engine_message(m, {&config_, generation_, engine_ready_, &output_.applied(), &floors_,
-                                 &output_.configured(), &output_.desired()});
+                                 &output_.configured(), &output_.desired(), &master_refused_});
     if (c.kind == EngineCheck::Kind::violation)
         return engine_.kill("protocol violation: " + c.why);
-    if (c.kind == EngineCheck::Kind::refuse)
+    if (c.kind == EngineCheck::Kind::refuse) {
+        if (auto* mm = std::get_if<proto::Master>(&m))
+            master_refused_.insert(mm->cluster);
         return output_.refused(c.why);
+    }
     if (std::holds_alternative<proto::Ready>(m)) {
         engine_ready_ = true;
         log::info("engine %d ready", static_cast<int>(engine_.pid()));
@@ -228,6 +237,7 @@ void Parent::on_engine_message(proto::Message&& m) {
         return fencer_.unfence(*u);
     auto& mm = std::get<proto::Master>(m);
     floors_[mm.cluster] = mm.epoch;
+    master_refused_.erase(mm.cluster);
     output_.confirmed(mm);
     trim_timer_.arm(kTrimAfterQuiet);
 }

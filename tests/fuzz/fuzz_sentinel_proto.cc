@@ -1,10 +1,10 @@
-// fuzz-sources: src/engine/sentinel_proto.cc src/engine/replicas.cc src/engine/redis_async.cc
-// src/common/address.cc src/common/log.cc libFuzzer target: bytes -> hiredis redisReader -> every
-// sentinel_proto parser (the read backend's ROLE details too). Build: clang++ -std=c++20 -g -O1
-// -fsanitize=fuzzer,address,undefined -Isrc -I<builddir>/src
+// fuzz-sources: src/engine/sentinel_proto.cc src/engine/replicas.cc src/engine/redis_async.cc src/common/address.cc src/common/log.cc
+// libFuzzer target: bytes -> hiredis redisReader -> every sentinel_proto parser,
+// and the read backend's rules (replicas.cc) on what parses as SENTINEL REPLICAS.
+// Build: clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -I<builddir>/src
 //   tests/fuzz/fuzz_sentinel_proto.cc src/engine/sentinel_proto.cc src/engine/replicas.cc
-//   src/engine/redis_async.cc src/common/address.cc src/common/log.cc -lhiredis -levent -o
-//   fuzz_sentinel_proto
+//   src/engine/redis_async.cc src/common/address.cc src/common/log.cc -lhiredis -levent
+//   -o fuzz_sentinel_proto
 // The first byte picks how the input is split between a channel name and an
 // event payload, so parse_event sees arbitrary text too.
 #include <hiredis/hiredis.h>

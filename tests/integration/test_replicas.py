@@ -52,7 +52,7 @@ listen {{{{haproxy_backend}}}}
 {{{{/has_master}}}}
 {{{{#has_replica_backend}}}}
 listen {{{{replica_backend}}}}
-    bind 127.0.0.1:{read_port}
+    bind 127.0.0.1:{{{{replica_port}}}}
     balance roundrobin
 {{{{#replica_slots}}}}
 {{{{#has_replica}}}}
@@ -81,7 +81,7 @@ class Instance:
         self.cfg = r.path("haproxy-%s.cfg" % tag)
         tmpl = r.path("haproxy-%s.mustache" % tag)
         with open(tmpl, "w") as f:
-            f.write(TEMPLATE.format(sock=self.sock, read_port=self.read_port))
+            f.write(TEMPLATE.format(sock=self.sock))
         master = g.sentinel_master(NAME)
         with open(self.cfg, "w") as f:
             f.write(rhtest.render_haproxy_cfg([(NAME, self.fport, master[0], master[1])],
@@ -98,6 +98,7 @@ class Instance:
         conf += ["ping_interval = 200ms", "reread_interval = 1s", "",
                  "[cluster %s]" % NAME, "external_port = %d" % self.fport,
                  "replica_backend = %s" % READ_BACKEND, "max_replicas = 4",
+                 "replica_port = %d" % self.read_port,
                  "max_replica_lag = %d" % MAX_LAG, "",
                  "[haproxy]", "template = %s" % tmpl, "output = %s" % self.cfg,
                  "check_command = haproxy -c -q -f %s",
@@ -279,8 +280,12 @@ def test_read_backend_follows_replicas():
     poll_until(lambda: all(new[1] not in i.runtime_servers() and new[1] not in i.file_servers()
                            for i in insts), 15, "the promoted replica out of the read backend")
     wait_read_backend(insts, g, {other.port}, "replica %d promoted" % new[1], timeout=30)
-    for inst in insts:
-        inst.d.wait_log("read backend")
+    # Each daemon took its own path for replica changes: the runtime socket
+    # (no reload) for one, a reload for the other.
+    runtime_log, reload_log = insts[0].d.log(), insts[1].d.log()
+    assert "read backend applied by runtime" in runtime_log
+    assert "read backend applied by reload" in reload_log
+    assert "read backend applied by runtime" not in reload_log
     print("  whole file: %.1f s" % (time.monotonic() - t_all), flush=True)
 
 

@@ -422,6 +422,11 @@ static void read_backend_keys(void**) {
     expect_one_error(m + "replica_backend = a b\n", 5, "replica_backend: invalid HAProxy name");
     expect_one_error(m + "replica_backend = redis_a\n", 3,
                      "replica_backend must differ from haproxy_backend");
+    r = parse(m + "replica_port = 2\n");
+    assert_clean(r);
+    assert_int_equal(r.config.clusters[0].replica_port, 2);
+    expect_one_error(m + "replica_port = 1\n", 5, "replica_port 1 already used by cluster a");
+    expect_one_error(m + "replica_port = 0\n", 5, "replica_port: invalid port");
 }
 
 static void min_agreement_limits(void**) {

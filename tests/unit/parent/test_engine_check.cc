@@ -185,6 +185,14 @@ static void replicas_checked_against_state(void**) {
                          "is the current master"));
     assert_true(contains(run({"alpha", {R{{"m.example", 6379}, "10.0.0.1", 0}}}, &desired),
                          "is the current master"));
+    // After a refused Master the engine follows another master: refused,
+    // not a violation (its replicas may include the parent's master).
+    std::unordered_set<std::string> refused = {"alpha"};
+    EngineCheck diverged =
+        check_engine_message(proto::Replicas{"alpha", {R{{"10.0.0.1", 6379}, "", 0}}},
+                             {&cfg, 3, true, nullptr, nullptr, nullptr, &desired, &refused});
+    assert_true(diverged.kind == EngineCheck::Kind::refuse);
+    assert_true(contains(diverged.why, "refused"));
     EngineCheck before = check_engine_message(proto::Replicas{"alpha", {}}, {&cfg, 3, false});
     assert_true(contains(before.why, "before ready"));
 }
