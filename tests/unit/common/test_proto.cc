@@ -236,7 +236,7 @@ static void rejects_truncated_payload(void**) {
     // Claim 13 bytes less: addr (2 + 9 bytes) and the "more" flag are
     // gone, the epoch cut short.
     f[7] = static_cast<uint8_t>(f[7] - 13);
-    f.resize(f.size() - 13);
+    f.erase(f.end() - 13, f.end());
     std::string err;
     assert_false(roundtrip_bytes(f, &err).has_value());
     assert_non_null(strstr(err.c_str(), "truncated"));
