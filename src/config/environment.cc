@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/address.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/validate.h"
@@ -152,6 +153,52 @@ template <typename Err> void check_tls_files(const TlsConfig& t, Err&& err) {
     }
 }
 
+// Whether a resolv.conf names a name server the engine's resolver (evdns)
+// takes: "nameserver IP", "IP:port" or "[IPv6]:port", an IPv6 literal with
+// a %scope (let through). evdns skips any other line; a file without one such line made
+// the engine warn and ask 127.0.0.1 instead, a typo silently changing
+// whom the daemon trusts for names.
+bool has_usable_nameserver(const std::string& text) {
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        std::string_view line(text.data() + pos,
+                              (nl == std::string::npos ? text.size() : nl) - pos);
+        pos = nl == std::string::npos ? text.size() : nl + 1;
+        auto word = [&line] {
+            size_t b = line.find_first_not_of(" \t\r");
+            if (b == std::string_view::npos)
+                return std::string_view();
+            size_t e = line.find_first_of(" \t\r", b);
+            std::string_view w = line.substr(b, e == std::string_view::npos ? line.npos : e - b);
+            line.remove_prefix(e == std::string_view::npos ? line.size() : e);
+            return w;
+        };
+        if (word() != "nameserver")
+            continue;
+        std::string_view a = word();
+        if (a.starts_with('[')) {
+            size_t close = a.find(']');
+            if (close == std::string_view::npos)
+                continue;
+            std::string_view rest = a.substr(close + 1);
+            if (!rest.empty() && (!rest.starts_with(':') || !parse_port(rest.substr(1))))
+                continue;
+            a = a.substr(1, close - 1);
+        } else if (a.find(':') == a.rfind(':') && a.find(':') != std::string_view::npos) {
+            if (!parse_port(a.substr(a.find(':') + 1)))
+                continue; // IPv4:port
+            a = a.substr(0, a.find(':'));
+        }
+        if (auto pct = a.find('%');
+            pct != std::string_view::npos && is_ipv6_literal(a.substr(0, pct)))
+            return true;
+        if (is_ip_literal(a))
+            return true;
+    }
+    return false;
+}
+
 } // namespace
 
 bool consul_token_in_clear(const Config& c) {
@@ -193,8 +240,16 @@ std::vector<ConfigError> check_environment(const Config& c, bool as_root) {
     check_tls_files(c.tls, err);
     // The engine reads these before its chroot; a missing default
     // /etc/resolv.conf or /etc/hosts is allowed (the engine says so).
-    if (c.resolv_conf_set && access(c.resolv_conf.c_str(), R_OK) != 0)
-        err(c.resolv_conf_line, "resolv_conf " + c.resolv_conf + ": " + errno_text());
+    if (c.resolv_conf_set) {
+        std::string text, why;
+        // evdns refuses a file over 65,535 bytes.
+        if (!read_file_capped(c.resolv_conf, 65535, &text, &why))
+            err(c.resolv_conf_line, "resolv_conf " + c.resolv_conf + ": " + why);
+        else if (!has_usable_nameserver(text))
+            err(c.resolv_conf_line, "resolv_conf " + c.resolv_conf +
+                                        ": no 'nameserver IP' line (an IP literal, with an "
+                                        "optional port)");
+    }
     if (c.hosts_file_line && !c.hosts_file.empty() && access(c.hosts_file.c_str(), R_OK) != 0)
         err(c.hosts_file_line, "hosts_file " + c.hosts_file + ": " + errno_text());
     if (!c.state_file.empty()) {

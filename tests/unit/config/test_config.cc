@@ -795,6 +795,33 @@ static void tls_files_checked(void**) {
     assert_null(strstr(errs[1].message.c_str(), "\x30\x82"));
 }
 
+// A configured resolv_conf must name a name server evdns takes: without one
+// the engine asked 127.0.0.1 instead, with only a warning.
+static void resolv_conf_needs_a_nameserver(void**) {
+    TempDir dir;
+    auto about = [](const std::vector<ConfigError>& errs, const char* what, int line) {
+        return std::count_if(errs.begin(), errs.end(), [&](const ConfigError& e) {
+            return e.line == line && e.message.find(what) != std::string::npos;
+        });
+    };
+    auto rc_errors = [&](const std::string& text) {
+        auto conf = parse("[global]\nresolv_conf = " + dir.write("r.conf", text) +
+                          "\nhosts_file =\n" + std::string(minimal));
+        assert_clean(conf);
+        return about(check_environment(conf.config, false), "no 'nameserver IP' line", 2);
+    };
+    assert_int_equal(rc_errors("nameserver 10.0.0.1\n"), 0);
+    assert_int_equal(rc_errors("# c\nsearch x\n  nameserver\t127.0.0.1:5353  # local\n"), 0);
+    assert_int_equal(rc_errors("nameserver [::1]:53\n"), 0);
+    assert_int_equal(rc_errors("nameserver ::1\n"), 0);
+    assert_int_equal(rc_errors("nameserver fe80::1%eth0\n"), 0);
+    assert_int_equal(rc_errors("nameserver dns.example\n"), 1);
+    assert_int_equal(rc_errors("nameserver 10.0.0.1:99999\n"), 1);
+    assert_int_equal(rc_errors("nameservr 10.0.0.1\n"), 1);
+    assert_int_equal(rc_errors(std::string("\x7f\x45\x4c\x46\0\0garbage", 13)), 1);
+    assert_int_equal(rc_errors(""), 1);
+}
+
 // What each [tls] file holds is checked by the parent too, so that -n and a
 // SIGHUP refuse what the engine could not load (it would exit at every
 // restart): broken PEM, a key where a certificate belongs and the reverse,
@@ -939,6 +966,7 @@ int main() {
         cmocka_unit_test(tls_and_acl_keys),
         cmocka_unit_test(tls_files_checked),
         cmocka_unit_test(tls_file_contents_checked),
+        cmocka_unit_test(resolv_conf_needs_a_nameserver),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
