@@ -330,6 +330,28 @@ def test_acl_user_without_a_permission_and_wrong_password():
     assert d.proc.poll() is None
 
 
+def test_read_backend_probes_use_tls_and_the_acl_user():
+    """The read backend's ROLE probes of the master and its replicas go over
+    TLS with the cluster's ACL user, as the candidate's ROLE check does.
+    Before, they were sent in plain text to the TLS-only nodes (and AUTH as
+    the default user): every replica failed and the backend stayed empty."""
+    s = setup()
+    g = s["group"]
+    _, port = start_daemon(good_sentinels(), cluster="username = rh\npassword = rhpw\n"
+                           "replica_backend = reads\nmax_replicas = 4\n")
+    replicas = sorted(x.port for x in g.servers[NAME] if x.port != g.sentinel_master(NAME)[1])
+
+    def backend():
+        status, body = api(port, "/api/topology")
+        assert status == 200, (status, body)
+        for c in body:
+            if c["name"] == NAME:
+                rb = c.get("readBackend") or {}
+                return sorted(x["port"] for x in rb.get("servers", [])) == replicas and rb
+        return None
+    poll_until(backend, 15, "the read backend to hold the replicas %r" % replicas)
+
+
 def test_verify_no_does_not_blame_the_certificate():
     """verify = no: a server whose certificate would not verify (another
     name) and that closes each connection after the handshake is down for
