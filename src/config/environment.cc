@@ -4,9 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
+#include <vector>
 
+#include "common/address.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/validate.h"
@@ -38,8 +42,81 @@ bool is_loopback(const std::string& host) {
     return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
-// [tls] files: readable, and PEM (the engine parses them; a DER file or a
-// wrong path would otherwise fail only there). Their content is never
+// The labels of a PEM file's blocks ("CERTIFICATE", "PRIVATE KEY", ...), or
+// why it is not PEM: every BEGIN has its END, a body is base64 (after any
+// "Name: value" header lines), and an encrypted block is labelled
+// "ENCRYPTED ..." (as ENCRYPTED PRIVATE KEY and a Proc-Type header say).
+// Structure only: whether a key matches its certificate takes OpenSSL,
+// which the parent does not link (the engine finds that out).
+bool pem_blocks(const std::string& text, std::vector<std::string>* labels, std::string* why) {
+    std::string label, body;
+    bool inside = false, headers = false, encrypted = false;
+    size_t pos = 0, lineno = 0;
+    auto is_b64 = [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '+' || c == '/' || c == '=';
+    };
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        std::string_view line(text.data() + pos,
+                              (nl == std::string::npos ? text.size() : nl) - pos);
+        pos = nl == std::string::npos ? text.size() : nl + 1;
+        lineno++;
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+            line.remove_suffix(1);
+        bool dashes = line.starts_with("-----") && line.size() > 10 && line.ends_with("-----");
+        if (!inside) {
+            if (dashes && line.starts_with("-----BEGIN ")) {
+                label = std::string(line.substr(11, line.size() - 16));
+                body.clear();
+                inside = headers = true;
+                encrypted = false;
+            }
+            continue; // text between blocks is allowed (openssl x509 -text)
+        }
+        std::string where = " (line " + std::to_string(lineno) + ")";
+        if (dashes) {
+            if (line != "-----END " + label + "-----") {
+                *why = "BEGIN " + label + " ends with " +
+                       std::string(line.substr(5, line.size() - 10)) + where;
+                return false;
+            }
+            if (body.empty() || body.size() % 4 != 0) {
+                *why = label + ": its base64 is cut short" + where;
+                return false;
+            }
+            labels->push_back(encrypted ? "ENCRYPTED " + label : label);
+            inside = false;
+            continue;
+        }
+        if (headers && line.find(':') != std::string_view::npos) {
+            if (line.starts_with("Proc-Type:") && line.find("ENCRYPTED") != std::string_view::npos)
+                encrypted = true;
+            continue;
+        }
+        headers = false;
+        for (char c : line)
+            if (!is_b64(c)) {
+                *why = label + ": not base64" + where;
+                return false;
+            }
+        body += line;
+    }
+    if (inside) {
+        *why = "BEGIN " + label + " without its END";
+        return false;
+    }
+    if (labels->empty()) {
+        *why = "not a PEM file";
+        return false;
+    }
+    return true;
+}
+
+// [tls] files: readable, and PEM holding what each key needs (the engine
+// parses them; a DER file, a wrong path, a key where a certificate belongs
+// or an encrypted key would otherwise fail only there -- after a SIGHUP, in
+// an engine that then exits at every restart). Their content is never
 // logged: a key's first bytes are secret too.
 template <typename Err> void check_tls_files(const TlsConfig& t, Err&& err) {
     struct File {
@@ -57,9 +134,69 @@ template <typename Err> void check_tls_files(const TlsConfig& t, Err&& err) {
             err(f.line, std::string(f.key) + " " + f.path + ": " + why);
             continue;
         }
-        if (text.find("-----BEGIN ") == std::string::npos)
-            err(f.line, std::string(f.key) + " " + f.path + ": not a PEM file");
+        std::vector<std::string> labels;
+        if (!pem_blocks(text, &labels, &why)) {
+            err(f.line, std::string(f.key) + " " + f.path + ": " + why);
+            continue;
+        }
+        auto has = [&](auto pred) { return std::any_of(labels.begin(), labels.end(), pred); };
+        bool key = f.key == std::string_view("key_file");
+        if (!key && !has([](const std::string& l) { return l.ends_with("CERTIFICATE"); }))
+            err(f.line, std::string(f.key) + " " + f.path + ": holds no CERTIFICATE");
+        if (key && has([](const std::string& l) {
+                return l.starts_with("ENCRYPTED ") && l.ends_with("PRIVATE KEY");
+            }))
+            err(f.line, std::string(f.key) + " " + f.path +
+                            ": encrypted; a passphrase cannot be given (use an unencrypted key)");
+        else if (key && !has([](const std::string& l) { return l.ends_with("PRIVATE KEY"); }))
+            err(f.line, std::string(f.key) + " " + f.path + ": holds no PRIVATE KEY");
     }
+}
+
+// Whether a resolv.conf names a name server the engine's resolver (evdns)
+// takes: "nameserver IP", "IP:port" or "[IPv6]:port", an IPv6 literal with
+// a %scope (let through). evdns skips any other line; a file without one such line made
+// the engine warn and ask 127.0.0.1 instead, a typo silently changing
+// whom the daemon trusts for names.
+bool has_usable_nameserver(const std::string& text) {
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        std::string_view line(text.data() + pos,
+                              (nl == std::string::npos ? text.size() : nl) - pos);
+        pos = nl == std::string::npos ? text.size() : nl + 1;
+        auto word = [&line] {
+            size_t b = line.find_first_not_of(" \t\r");
+            if (b == std::string_view::npos)
+                return std::string_view();
+            size_t e = line.find_first_of(" \t\r", b);
+            std::string_view w = line.substr(b, e == std::string_view::npos ? line.npos : e - b);
+            line.remove_prefix(e == std::string_view::npos ? line.size() : e);
+            return w;
+        };
+        if (word() != "nameserver")
+            continue;
+        std::string_view a = word();
+        if (a.starts_with('[')) {
+            size_t close = a.find(']');
+            if (close == std::string_view::npos)
+                continue;
+            std::string_view rest = a.substr(close + 1);
+            if (!rest.empty() && (!rest.starts_with(':') || !parse_port(rest.substr(1))))
+                continue;
+            a = a.substr(1, close - 1);
+        } else if (a.find(':') == a.rfind(':') && a.find(':') != std::string_view::npos) {
+            if (!parse_port(a.substr(a.find(':') + 1)))
+                continue; // IPv4:port
+            a = a.substr(0, a.find(':'));
+        }
+        if (auto pct = a.find('%');
+            pct != std::string_view::npos && is_ipv6_literal(a.substr(0, pct)))
+            return true;
+        if (is_ip_literal(a))
+            return true;
+    }
+    return false;
 }
 
 } // namespace
@@ -103,8 +240,16 @@ std::vector<ConfigError> check_environment(const Config& c, bool as_root) {
     check_tls_files(c.tls, err);
     // The engine reads these before its chroot; a missing default
     // /etc/resolv.conf or /etc/hosts is allowed (the engine says so).
-    if (c.resolv_conf_set && access(c.resolv_conf.c_str(), R_OK) != 0)
-        err(c.resolv_conf_line, "resolv_conf " + c.resolv_conf + ": " + errno_text());
+    if (c.resolv_conf_set) {
+        std::string text, why;
+        // evdns refuses a file over 65,535 bytes.
+        if (!read_file_capped(c.resolv_conf, 65535, &text, &why))
+            err(c.resolv_conf_line, "resolv_conf " + c.resolv_conf + ": " + why);
+        else if (!has_usable_nameserver(text))
+            err(c.resolv_conf_line, "resolv_conf " + c.resolv_conf +
+                                        ": no 'nameserver IP' line (an IP literal, with an "
+                                        "optional port)");
+    }
     if (c.hosts_file_line && !c.hosts_file.empty() && access(c.hosts_file.c_str(), R_OK) != 0)
         err(c.hosts_file_line, "hosts_file " + c.hosts_file + ": " + errno_text());
     if (!c.state_file.empty()) {

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <memory>
 
+#include "common/log.h"
 #include "common/validate.h"
 
 namespace rh {
@@ -20,8 +21,16 @@ struct JsonDecref {
 };
 using JsonPtr = std::unique_ptr<json_t, JsonDecref>;
 
+// Text from the network (a Sentinel's error, an announced name) may be
+// anything; jansson refuses a string that is not UTF-8 (null: the key
+// would silently vanish from the object). Such text is shown escaped, as
+// the log shows it.
 json_t* str(std::string_view s) {
-    return json_stringn(s.data(), s.size());
+    if (json_t* j = json_stringn(s.data(), s.size()))
+        return j;
+    std::string escaped;
+    log::escape(s, &escaped);
+    return json_stringn(escaped.data(), escaped.size());
 }
 
 json_t* str_array(const std::vector<std::string>& v) {

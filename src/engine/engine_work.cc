@@ -528,6 +528,15 @@ void Engine::probe_replicas(const proto::ConfigCluster& c, const HostPort& maste
     for (size_t i = 0; i <= replicas.size(); i++) {
         rr->asks.push_back(std::make_unique<Confirmer>(base_.get()));
         const HostPort& target = i == 0 ? master : replicas[i - 1];
+        // As the ROLE check of a candidate: the cluster's TLS and ACL user
+        // (without them a TLS-only node was asked in plain text, and a
+        // user's password was sent as the default user's).
+        const std::string& sni = config_.global.tls_server_name;
+        rr->asks.back()->set_transport(
+            c.username,
+            RedisConnOptions{.tls = tls_for(c.tls, true),
+                             .server_name =
+                                 !sni.empty() || is_ip_literal(target.host) ? sni : target.host});
         rr->asks.back()->confirm(target, c.password, timeout,
                                  [this, rr, name, i](const HostPort&, const ConfirmResult& r) {
                                      if (i == 0) {

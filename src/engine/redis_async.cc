@@ -491,8 +491,10 @@ void RedisConn::read_replies() {
 // operator must fix), then OpenSSL's own error, then the socket's.
 std::string RedisConn::event_error(short what) {
     if (ssl_) {
+        // Only when verifying: with verify = no, OpenSSL still records why
+        // the chain would fail, but that is not why the link failed.
         long v = SSL_get_verify_result(ssl_);
-        if (v != X509_V_OK)
+        if (v != X509_V_OK && (SSL_get_verify_mode(ssl_) & SSL_VERIFY_PEER))
             return std::string("TLS: certificate verify failed: ") +
                    X509_verify_cert_error_string(v);
         // Its queue mixes OpenSSL's packed error codes with bare

@@ -14,6 +14,18 @@ using std::chrono::duration_cast;
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 
+namespace {
+
+// A server's error text, as far as we keep it: a Sentinel's error may be as
+// large as the reply budget (megabytes) and is kept as lastError, shown by
+// the API and logged; 200 bytes say which error it was (as RedisConn keeps
+// of an error nobody asked for).
+std::string error_text(const redisReply* r) {
+    return std::string(r->str, std::min<size_t>(r->len, 200));
+}
+
+} // namespace
+
 const char* link_state_name(LinkState s) {
     switch (s) {
     case LinkState::connecting:
@@ -109,7 +121,7 @@ void SentinelLink::on_cmd_connected() {
     }
     send(auth_command(), [this](redisReply* r) {
         if (r->type == REDIS_REPLY_ERROR) {
-            mark_down("AUTH failed: " + std::string(r->str, r->len));
+            mark_down("AUTH failed: " + error_text(r));
             return;
         }
         cmd_ready_ = true;
@@ -133,7 +145,7 @@ void SentinelLink::on_sub_connected() {
             return;
         }
         if (r->type == REDIS_REPLY_ERROR) {
-            mark_down("event connection: AUTH failed: " + std::string(r->str, r->len));
+            mark_down("event connection: AUTH failed: " + error_text(r));
             return;
         }
         subscribe();
@@ -303,7 +315,7 @@ void SentinelLink::send_ping() {
     // keepalive (about 11 s); its PING is answered in order with the pushes.
     auto on_sub_pong = [this](redisReply* r) {
         if (r->type == REDIS_REPLY_ERROR)
-            bad("PING", std::string(r->str, r->len));
+            bad("PING", error_text(r));
         else
             got_reply();
     };
@@ -314,7 +326,7 @@ void SentinelLink::send_ping() {
     auto t0 = Clock::now();
     send({"PING"}, [this, t0](redisReply* r) {
         if (r->type == REDIS_REPLY_ERROR) {
-            bad("PING", std::string(r->str, r->len));
+            bad("PING", error_text(r));
         } else {
             got_reply();
             stats_.ping_latency = duration_cast<microseconds>(Clock::now() - t0);

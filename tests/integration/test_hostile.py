@@ -581,5 +581,31 @@ def test_sentinel_error_cannot_forge_log_lines():
     print("logged as: %s" % holding[0])
 
 
+def test_sentinel_auth_error_is_kept_short():
+    """A configured Sentinel answers AUTH with a 60 KB error (within even
+    the event connection's budget) whose text is not UTF-8. /api/sentinels
+    shows lastError escaped (jansson refuses the raw bytes, and the key
+    used to vanish) and only its first 200 bytes (all of it was kept and
+    served; on the command connection it could be megabytes)."""
+    def liar(args):
+        if args[0].upper() == "AUTH":
+            return Raw(b"-WRONGPASS \xff" + b"A" * 60000 + b"\r\n")
+        return None
+    fake = FakeServer(liar)
+    port = rhtest.free_port()
+    start(daemon_config([fake.addr], port, extra_sentinels="password = pw\n"), port)
+    key = "%s:%d" % fake.addr
+
+    def last_error():
+        with urllib.request.urlopen("http://127.0.0.1:%d/api/sentinels" % port,
+                                    timeout=2) as r:
+            st = json.loads(r.read())["sentinels"].get(key) or {}
+        return st.get("lastError")
+    err = poll_until(lambda: (last_error() or "").find("AUTH failed") >= 0 and last_error(),
+                     10, "lastError to show the AUTH error")
+    assert "AUTH failed: WRONGPASS \\xffAAA" in err, err[:80]
+    assert len(err) < 300, len(err)
+
+
 if __name__ == "__main__":
     run_tests(globals())

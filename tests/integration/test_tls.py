@@ -10,6 +10,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 
@@ -327,6 +328,67 @@ def test_acl_user_without_a_permission_and_wrong_password():
     err = poll_until(down_with, 10, "the link to fail with a wrong user")
     assert "AUTH failed" in err and "WRONGPASS" in err, err
     assert d.proc.poll() is None
+
+
+def test_read_backend_probes_use_tls_and_the_acl_user():
+    """The read backend's ROLE probes of the master and its replicas go over
+    TLS with the cluster's ACL user, as the candidate's ROLE check does.
+    Before, they were sent in plain text to the TLS-only nodes (and AUTH as
+    the default user): every replica failed and the backend stayed empty."""
+    s = setup()
+    g = s["group"]
+    _, port = start_daemon(good_sentinels(), cluster="username = rh\npassword = rhpw\n"
+                           "replica_backend = reads\nmax_replicas = 4\n")
+    replicas = sorted(x.port for x in g.servers[NAME] if x.port != g.sentinel_master(NAME)[1])
+
+    def backend():
+        status, body = api(port, "/api/topology")
+        assert status == 200, (status, body)
+        for c in body:
+            if c["name"] == NAME:
+                rb = c.get("readBackend") or {}
+                return sorted(x["port"] for x in rb.get("servers", [])) == replicas and rb
+        return None
+    poll_until(backend, 15, "the read backend to hold the replicas %r" % replicas)
+
+
+def test_verify_no_does_not_blame_the_certificate():
+    """verify = no: a server whose certificate would not verify (another
+    name) and that closes each connection after the handshake is down for
+    the close, never for a 'certificate verify failed' that was not checked."""
+    s = setup()
+    r = rhtest.run()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(*s["certs"]["wrong"])
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    handshakes = []
+
+    def serve():
+        while True:
+            try:
+                c, _ = listener.accept()
+            except OSError:
+                return  # closed by the test
+            try:
+                with ctx.wrap_socket(c, server_side=True) as t:
+                    handshakes.append(1)
+                    t.settimeout(1)
+                    t.recv(100)
+            except (OSError, ssl.SSLError):
+                pass
+    threading.Thread(target=serve, daemon=True).start()
+    r.on_close(listener.close)
+    port = listener.getsockname()[1]
+    _, api_port = start_daemon([("127.0.0.1", port)], tls="verify = no\n")
+    key = "127.0.0.1:%d" % port
+
+    def down_with():
+        st = sentinel_states(api_port)[key]
+        return handshakes and st["stateName"] != "up" and st["lastError"]
+    err = poll_until(down_with, 10, "the link to fail after a completed handshake")
+    assert "certificate verify failed" not in err, err
 
 
 if __name__ == "__main__":

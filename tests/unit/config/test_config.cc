@@ -781,7 +781,7 @@ static void tls_and_acl_keys(void**) {
 
 static void tls_files_checked(void**) {
     TempDir d;
-    d.write("ca.crt", "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n");
+    d.write("ca.crt", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
     d.write("der.key", std::string("\x30\x82\x01", 3));
     auto text = "[tls]\nca_file = " + d.path + "/ca.crt\ncert_file = " + d.path +
                 "/missing.crt\nkey_file = " + d.path + "/der.key\n" + minimal +
@@ -798,6 +798,85 @@ static void tls_files_checked(void**) {
     assert_non_null(strstr(errs[1].message.c_str(), "not a PEM file"));
     // The error never shows the key's bytes.
     assert_null(strstr(errs[1].message.c_str(), "\x30\x82"));
+}
+
+// A configured resolv_conf must name a name server evdns takes: without one
+// the engine asked 127.0.0.1 instead, with only a warning.
+static void resolv_conf_needs_a_nameserver(void**) {
+    TempDir dir;
+    auto about = [](const std::vector<ConfigError>& errs, const char* what, int line) {
+        return std::count_if(errs.begin(), errs.end(), [&](const ConfigError& e) {
+            return e.line == line && e.message.find(what) != std::string::npos;
+        });
+    };
+    auto rc_errors = [&](const std::string& text) {
+        auto conf = parse("[global]\nresolv_conf = " + dir.write("r.conf", text) +
+                          "\nhosts_file =\n" + std::string(minimal));
+        assert_clean(conf);
+        return about(check_environment(conf.config, false), "no 'nameserver IP' line", 2);
+    };
+    assert_int_equal(rc_errors("nameserver 10.0.0.1\n"), 0);
+    assert_int_equal(rc_errors("# c\nsearch x\n  nameserver\t127.0.0.1:5353  # local\n"), 0);
+    assert_int_equal(rc_errors("nameserver [::1]:53\n"), 0);
+    assert_int_equal(rc_errors("nameserver ::1\n"), 0);
+    assert_int_equal(rc_errors("nameserver fe80::1%eth0\n"), 0);
+    assert_int_equal(rc_errors("nameserver dns.example\n"), 1);
+    assert_int_equal(rc_errors("nameserver 10.0.0.1:99999\n"), 1);
+    assert_int_equal(rc_errors("nameservr 10.0.0.1\n"), 1);
+    assert_int_equal(rc_errors(std::string("\x7f\x45\x4c\x46\0\0garbage", 13)), 1);
+    assert_int_equal(rc_errors(""), 1);
+}
+
+// What each [tls] file holds is checked by the parent too, so that -n and a
+// SIGHUP refuse what the engine could not load (it would exit at every
+// restart): broken PEM, a key where a certificate belongs and the reverse,
+// and an encrypted key (OpenSSL would ask for its passphrase on a terminal).
+static void tls_file_contents_checked(void**) {
+    TempDir d;
+    const std::string cert = "-----BEGIN CERTIFICATE-----\nMIIBAA==\n-----END CERTIFICATE-----\n";
+    const std::string key = "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n";
+    auto errors_for = [&](const std::string& ca, const std::string& crt, const std::string& k) {
+        auto text = "[tls]\nca_file = " + d.write("ca.pem", ca) +
+                    "\ncert_file = " + d.write("c.pem", crt) +
+                    "\nkey_file = " + d.write("k.pem", k) + "\n" + minimal +
+                    "tls = yes\n[global]\nstate_file = " + d.path + "/s.json\n";
+        auto r = parse_config(text, "e.conf");
+        assert_clean(r);
+        auto errs = check_environment(r.config, false);
+        for (auto& e : errs)
+            fprintf(stderr, "  %s\n", format_error(e).c_str());
+        return errs;
+    };
+    auto one = [&](const std::vector<ConfigError>& errs, int line, const char* what) {
+        assert_int_equal(errs.size(), 1);
+        assert_int_equal(errs[0].line, line);
+        assert_non_null(strstr(errs[0].message.c_str(), what));
+    };
+    // Good: text around blocks, CRLF, a bundle, a certificate and key in one file.
+    assert_int_equal(errors_for("subject=x\r\n" + cert + cert, cert + key, key).size(), 0);
+    assert_int_equal(errors_for(cert, cert + key, cert + key).size(), 0);
+    one(errors_for("-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n", cert, key),
+        2, "ca_file");
+    one(errors_for(cert, "-----BEGIN CERTIFICATE-----\nMII*\n-----END CERTIFICATE-----\n", key), 3,
+        "not base64");
+    one(errors_for(cert, "-----BEGIN CERTIFICATE-----\nMIIB\n", key), 3, "without its END");
+    one(errors_for(cert, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END PRIVATE KEY-----\n", key), 3,
+        "ends with END PRIVATE KEY");
+    one(errors_for(key, cert, key), 2, "holds no CERTIFICATE");
+    one(errors_for(cert, cert, cert), 4, "holds no PRIVATE KEY");
+    one(errors_for(cert, cert,
+                   "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n"
+                   "-----END ENCRYPTED PRIVATE KEY-----\n"),
+        4, "encrypted");
+    one(errors_for(cert, cert,
+                   "-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n"
+                   "DEK-Info: AES-256-CBC,B60D\n\nMIIB\n-----END EC PRIVATE KEY-----\n"),
+        4, "encrypted");
+    // Never the key's bytes in the message.
+    auto errs =
+        errors_for(cert, cert, "-----BEGIN PRIVATE KEY-----\nSECRET*\n-----END PRIVATE KEY-----\n");
+    one(errs, 4, "not base64");
+    assert_null(strstr(errs[0].message.c_str(), "SECRET"));
 }
 
 static void chroot_must_be_safe(void**) {
@@ -891,6 +970,8 @@ int main() {
         cmocka_unit_test(resolver_keys),
         cmocka_unit_test(tls_and_acl_keys),
         cmocka_unit_test(tls_files_checked),
+        cmocka_unit_test(tls_file_contents_checked),
+        cmocka_unit_test(resolv_conf_needs_a_nameserver),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -158,6 +158,19 @@ static void sentinels_use_original_field_names(void**) {
     assert_string_equal(sget(d, "lastUpdated"), "0001-01-01T00:00:00Z");
 }
 
+// A Sentinel's error text that is not UTF-8 (a byte 0xff, or a sequence cut
+// by the 200-byte cap) is shown escaped: jansson refuses it, and lastError
+// used to vanish from the object.
+static void sentinel_error_not_utf8_is_escaped(void**) {
+    ApiView v = sample_view();
+    v.sentinels[1].last_error = "AUTH failed: WRONGPASS bad \xff\xfe byte \xc3";
+    auto j = parse(render_sentinels(v));
+    json_t* d = json_object_get(json_object_get(j.get(), "sentinels"), "[::1]:26380");
+    assert_non_null(d);
+    assert_non_null(json_object_get(d, "lastError"));
+    assert_string_equal(sget(d, "lastError"), "AUTH failed: WRONGPASS bad \\xff\\xfe byte \\xc3");
+}
+
 static void topology_fields(void**) {
     auto j = parse(render_topology(sample_view()));
     assert_true(json_is_array(j.get()));
@@ -543,6 +556,7 @@ static void events_bad_queries_are_400(void**) {
 
 int main() {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sentinel_error_not_utf8_is_escaped),
         cmocka_unit_test(events_fields_newest_last),
         cmocka_unit_test(events_without_master_have_null),
         cmocka_unit_test(events_query_n_and_cluster),
