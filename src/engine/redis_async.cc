@@ -279,6 +279,12 @@ bool RedisConn::open_socket(std::string* err) {
 }
 
 bool RedisConn::connect(std::string* err) {
+    // Never a name: libevent would resolve it with a blocking getaddrinfo()
+    // on the engine's loop. Callers resolve first (Resolver).
+    if (!is_ip_literal(addr_.host)) {
+        *err = "not an IP address: " + addr_.host + " (names are resolved before connecting)";
+        return false;
+    }
     reader_.reset(redisReaderCreateWithFunctions(capped_reply_functions()));
     if (!reader_) {
         *err = "out of memory";
@@ -297,28 +303,20 @@ bool RedisConn::connect(std::string* err) {
     }
     bufferevent_setcb(bev_.get(), &RedisConn::on_read, nullptr, &RedisConn::on_bev_event, this);
     bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
-    int rc;
-    if (is_ip_literal(addr_.host)) {
-        sockaddr_storage ss{};
-        int len = sizeof ss;
-        std::string spec = is_ipv6_literal(addr_.host) ? "[" + addr_.host + "]" : addr_.host;
-        spec += ":" + std::to_string(addr_.port);
-        if (evutil_parse_sockaddr_port(spec.c_str(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
-            *err = "bad address " + spec;
-            return false;
-        }
-        rc = bufferevent_socket_connect(bev_.get(), reinterpret_cast<sockaddr*>(&ss), len);
-    } else {
-        // A name: resolved by libevent without a DNS base, i.e. getaddrinfo
-        // (blocking, as hiredis did). Callers should resolve first.
-        sync_ = true;
-        rc = bufferevent_socket_connect_hostname(bev_.get(), nullptr, AF_UNSPEC, addr_.host.c_str(),
-                                                 addr_.port);
-        sync_ = false;
-        if (!sync_err_.empty()) {
-            *err = sync_err_;
-            return false;
-        }
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    std::string spec = is_ipv6_literal(addr_.host) ? "[" + addr_.host + "]" : addr_.host;
+    spec += ":" + std::to_string(addr_.port);
+    if (evutil_parse_sockaddr_port(spec.c_str(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+        *err = "bad address " + spec;
+        return false;
+    }
+    sync_ = true;
+    int rc = bufferevent_socket_connect(bev_.get(), reinterpret_cast<sockaddr*>(&ss), len);
+    sync_ = false;
+    if (!sync_err_.empty()) {
+        *err = sync_err_;
+        return false;
     }
     if (rc != 0) {
         *err = evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());

@@ -110,7 +110,9 @@ class RedisConn {
     RedisConn(const RedisConn&) = delete;
     RedisConn& operator=(const RedisConn&) = delete;
 
-    // Starts a non-blocking connect. False (with err) if it failed at once.
+    // Starts a non-blocking connect. False (with err) if it failed at once,
+    // or if the address is a host name: nothing here resolves names (a
+    // blocking getaddrinfo would stop the loop); resolve first.
     bool connect(std::string* err);
     // Queues a command; fn gets the reply. False if the connection is dead.
     bool command(const std::vector<std::string>& argv, ReplyFn fn);

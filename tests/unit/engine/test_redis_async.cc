@@ -208,6 +208,21 @@ static void event_budget_admits_messages_and_nothing_more(void**) {
     assert_int_equal(nested.feed("*1\r\n*1\r\n:1\r\n"), REDIS_ERR);
 }
 
+// A host name is refused before any socket exists: resolving it here
+// would be a blocking getaddrinfo() on the engine's loop.
+static void a_host_name_is_never_connected_to(void**) {
+    rh::EventBasePtr base(event_base_new());
+    bool called = false;
+    rh::RedisConn::Callbacks cb;
+    cb.failed = [&](const std::string&) { called = true; };
+    rh::RedisConn conn(base.get(), rh::HostPort{"localhost", 6379}, cb);
+    std::string err;
+    assert_false(conn.connect(&err));
+    assert_non_null(strstr(err.c_str(), "not an IP address: localhost"));
+    event_base_loop(base.get(), EVLOOP_NONBLOCK);
+    assert_false(called);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(huge_bulk_header_is_refused_at_once),
@@ -219,6 +234,7 @@ int main(void) {
         cmocka_unit_test(budget_is_per_reply),
         cmocka_unit_test(sentinel_masters_of_ten_thousand_fit_their_budget),
         cmocka_unit_test(event_budget_admits_messages_and_nothing_more),
+        cmocka_unit_test(a_host_name_is_never_connected_to),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
