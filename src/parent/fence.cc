@@ -158,9 +158,28 @@ void Fencer::on_timeout(const std::string& cluster) {
     lift(c, proto::FenceLift::Timeout);
 }
 
+// The reloaded HAProxy has the servers the configuration names now: a
+// fence goes to the master's server by its current name, and a lift still
+// owed to a server that was renamed or removed is dropped (that server is
+// gone; its successor starts as the file says).
 void Fencer::reloaded() {
+    for (auto it = retry_.begin(); it != retry_.end();) {
+        const ClusterConfig* cc = config_of(it->first);
+        if (cc &&
+            it->second.commands == unfence_commands(cc->haproxy_backend, cc->haproxy_server)) {
+            ++it;
+            continue;
+        }
+        log::notice("cluster %s: haproxy reloaded without the server of an owed lift; dropped",
+                    it->first.c_str());
+        it = retry_.erase(it);
+    }
     for (auto& [name, c] : clusters_)
         if (c.st.fenced) {
+            if (const ClusterConfig* cc = config_of(name)) {
+                c.backend = cc->haproxy_backend;
+                c.server = cc->haproxy_server;
+            }
             log::notice("cluster %s: haproxy reloaded; applying the fence of %s again",
                         name.c_str(), format_host_port(*c.st.master).c_str());
             run({name, fence_commands(c.backend, c.server), true});

@@ -238,6 +238,34 @@ static void failed_lift_is_retried(void**) {
         n = admin.lines.size();
         settle(base);
         assert_int_equal(admin.lines.size(), n);
+
+        // SIGHUP renamed the server: a lift owed to the old name is dropped
+        // by the reload (that server is gone), and a fence goes to the new name.
+        f.fence(proto::Fence{"alpha", A, 7, 0});
+        assert_true(run_until(base, [&] { return admin.lines.size() == n + 1; }));
+        admin.fail = true;
+        f.unfence(proto::Unfence{"alpha", A, 7});
+        assert_true(run_until(base, [&] { return admin.lines.size() == n + 2; }));
+        assert_true(run_until(base, [&] { return !reports.back().error.empty(); }));
+        admin.fail = false;
+        cfg.clusters[0].haproxy_server = "primary";
+        f.reloaded();
+        auto quiet_until = std::chrono::steady_clock::now() + kFenceRetryFirst * 3;
+        while (std::chrono::steady_clock::now() < quiet_until)
+            settle(base);
+        assert_int_equal(admin.lines.size(), n + 2);
+        f.fence(proto::Fence{"alpha", A, 8, 0});
+        assert_true(run_until(base, [&] { return admin.lines.size() == n + 3; }));
+        cfg.clusters[0].haproxy_server = "primary2";
+        f.reloaded();
+        assert_true(run_until(base, [&] { return admin.lines.size() == n + 4; }));
+        assert_string_equal(admin.lines.back().c_str(),
+                            "set server redis_alpha/primary2 state maint; shutdown sessions "
+                            "server redis_alpha/primary2");
+        f.unfence(proto::Unfence{"alpha", A, 8});
+        assert_true(run_until(base, [&] { return admin.lines.size() == n + 5; }));
+        assert_string_equal(admin.lines.back().c_str(),
+                            "set server redis_alpha/primary2 state ready");
     }
     event_base_free(base);
 }
