@@ -479,10 +479,15 @@ void Decider::fence_check(Work& w) {
                                          w.fence_asked_epoch == w.applied.epoch))
         return;
     // Nothing to lift: only a master this engine asked to fence, or any
-    // master the parent reports fenced, is worth an Unfence.
+    // master the parent reports fenced, is worth an Unfence; and so is one
+    // whose fence ran out (fence_timeout), since the parent fences that
+    // master again only once it heard o_down clear (a predecessor engine
+    // may have asked for that fence and died before o_down cleared).
     bool asked_here = w.fence_asked == FenceWant::fence && w.fence_asked_for == applied;
-    if (d.want == FenceWant::unfence && !asked_here &&
-        !(w.fence_state.fenced && w.fence_state.master == applied)) {
+    bool parent_owes =
+        w.fence_state.master == applied &&
+        (w.fence_state.fenced || w.fence_state.lifted_by == proto::FenceLift::Timeout);
+    if (d.want == FenceWant::unfence && !asked_here && !parent_owes) {
         w.fence_asked = FenceWant::unfence;
         w.fence_asked_for = applied;
         w.fence_asked_epoch = w.applied.epoch;
@@ -520,6 +525,13 @@ bool Decider::on_fence_state(const proto::FenceState& st) {
     Work& w = *it->second;
     bool first = w.fence_state.cluster.empty(); // the parent's replay to a new engine
     w.fence_state = st;
+    // The Sentinels may have cleared o_down before this report came (a new
+    // engine hears of the parent's fences after its first decisions): an
+    // Unfence held back because nothing seemed fenced is owed now.
+    if (w.fence_asked == FenceWant::unfence && w.applied.master && st.master == w.applied.master &&
+        (st.fenced || st.lifted_by == proto::FenceLift::Timeout))
+        w.fence_asked = FenceWant::unknown;
+    fence_check(w);
     if (first && !st.fenced) {
         hooks_.changed();
         return true;
