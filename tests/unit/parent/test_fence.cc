@@ -266,6 +266,7 @@ static void failed_lift_is_retried(void**) {
         assert_true(run_until(base, [&] { return admin.lines.size() == n + 5; }));
         assert_string_equal(admin.lines.back().c_str(),
                             "set server redis_alpha/primary2 state ready");
+        settle(base); // the fake's last connection is closed and freed
     }
     event_base_free(base);
 }
