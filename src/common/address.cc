@@ -137,6 +137,27 @@ std::string client_key(std::string_view ip) {
     return buf;
 }
 
+std::string canonical_ip(std::string_view ip) {
+    if (ip.size() > 45)
+        return std::string(ip);
+    std::string copy(ip);
+    in6_addr a6{};
+    in_addr a4{};
+    if (inet_pton(AF_INET6, copy.c_str(), &a6) == 1) {
+        if (!IN6_IS_ADDR_V4MAPPED(&a6)) {
+            char buf[INET6_ADDRSTRLEN];
+            inet_ntop(AF_INET6, &a6, buf, sizeof buf);
+            return buf;
+        }
+        std::memcpy(&a4, a6.s6_addr + 12, 4);
+    } else if (inet_pton(AF_INET, copy.c_str(), &a4) != 1) {
+        return copy;
+    }
+    char buf[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &a4, buf, sizeof buf);
+    return buf;
+}
+
 std::string format_host_port(const HostPort& hp) {
     if (hp.host.find(':') != std::string::npos)
         return "[" + hp.host + "]:" + std::to_string(hp.port);

@@ -47,4 +47,10 @@ std::string format_host_port(const HostPort& hp);
 // Anything that is not an IP literal is returned unchanged.
 std::string client_key(std::string_view ip);
 
+// One spelling per address, to compare IP literals: an IPv4-mapped IPv6
+// address is its IPv4 address, any other IPv6 address is written the way
+// inet_ntop writes it ("0:0::1" and "::1" are one). Anything that is not an
+// IP literal is returned unchanged.
+std::string canonical_ip(std::string_view ip);
+
 } // namespace rh

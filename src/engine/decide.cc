@@ -270,7 +270,16 @@ void Decider::probe_replicas(Work& w) {
         w.probe_again = true;
         return;
     }
-    auto cands = replica_candidates(w.replica_reports, *w.announced);
+    // Only the lists of Sentinels reachable now: the last word of one that
+    // went away (a replica s_down when it last looked) would otherwise keep
+    // a recovered replica out for as long as that Sentinel stays away.
+    std::map<std::string, std::vector<sentinel::ReplicaInfo>> live;
+    for (const auto& [id, list] : w.replica_reports)
+        if (topology_.is_reachable(id))
+            live.emplace(id, list);
+    if (live.empty() && !w.replica_reports.empty())
+        return; // no Sentinel to go by now: the read backend stays as it is
+    auto cands = replica_candidates(live, *w.announced);
     // The members first, so a crowd of new candidates cannot push them out
     // of the round; at most twice the slots are asked.
     std::stable_partition(cands.begin(), cands.end(), [&](const HostPort& hp) {
@@ -479,10 +488,15 @@ void Decider::fence_check(Work& w) {
                                          w.fence_asked_epoch == w.applied.epoch))
         return;
     // Nothing to lift: only a master this engine asked to fence, or any
-    // master the parent reports fenced, is worth an Unfence.
+    // master the parent reports fenced, is worth an Unfence; and so is one
+    // whose fence ran out (fence_timeout), since the parent fences that
+    // master again only once it heard o_down clear (a predecessor engine
+    // may have asked for that fence and died before o_down cleared).
     bool asked_here = w.fence_asked == FenceWant::fence && w.fence_asked_for == applied;
-    if (d.want == FenceWant::unfence && !asked_here &&
-        !(w.fence_state.fenced && w.fence_state.master == applied)) {
+    bool parent_owes =
+        w.fence_state.master == applied &&
+        (w.fence_state.fenced || w.fence_state.lifted_by == proto::FenceLift::Timeout);
+    if (d.want == FenceWant::unfence && !asked_here && !parent_owes) {
         w.fence_asked = FenceWant::unfence;
         w.fence_asked_for = applied;
         w.fence_asked_epoch = w.applied.epoch;
@@ -520,6 +534,13 @@ bool Decider::on_fence_state(const proto::FenceState& st) {
     Work& w = *it->second;
     bool first = w.fence_state.cluster.empty(); // the parent's replay to a new engine
     w.fence_state = st;
+    // The Sentinels may have cleared o_down before this report came (a new
+    // engine hears of the parent's fences after its first decisions): an
+    // Unfence held back because nothing seemed fenced is owed now.
+    if (w.fence_asked == FenceWant::unfence && w.applied.master && st.master == w.applied.master &&
+        (st.fenced || st.lifted_by == proto::FenceLift::Timeout))
+        w.fence_asked = FenceWant::unknown;
+    fence_check(w);
     if (first && !st.fenced) {
         hooks_.changed();
         return true;

@@ -91,8 +91,17 @@ EngineCheck check_replicas(const proto::Replicas& r, const EngineMessageContext&
         return violation(where + "replicas before a confirmed master");
     std::set<uint16_t> slots;
     std::set<HostPort> seen;
+    // The master by every name it has: its announced host and the address
+    // its ROLE check reached, each in one spelling, so "0:0::1" or
+    // "::ffff:10.0.0.1" cannot slip the master into the read backend.
+    std::set<HostPort> masters;
+    if (master) {
+        masters.insert(master->master);
+        masters.insert({canonical_ip(master->master.host), master->master.port});
+        masters.insert({canonical_ip(master->address()), master->master.port});
+    }
     for (const auto& x : r.replicas) {
-        HostPort ip{x.addr.empty() ? x.replica.host : x.addr, x.replica.port};
+        HostPort ip{canonical_ip(x.addr.empty() ? x.replica.host : x.addr), x.replica.port};
         std::string who = format_host_port(x.replica);
         if (!valid_host(x.replica.host) || x.replica.port == 0 ||
             (!is_ipv4_literal(ip.host) && !is_ipv6_literal(ip.host)))
@@ -102,7 +111,7 @@ EngineCheck check_replicas(const proto::Replicas& r, const EngineMessageContext&
                              " out of range or used twice");
         if (!seen.insert(ip).second)
             return violation(where + "replica " + who + " listed twice");
-        if (x.replica == master->master || ip == master->master)
+        if (masters.count(x.replica) || masters.count(ip))
             return violation(where + "replica " + who + " is the current master");
     }
     return {};

@@ -54,7 +54,8 @@ const char* fence_lift_name(proto::FenceLift l) {
 
 Fencer::Fencer(event_base* base, const Config& config,
                std::function<void(const proto::FenceState&)> report)
-    : base_(base), config_(config), report_(std::move(report)), kick_(base, [this] { next(); }) {}
+    : base_(base), config_(config), report_(std::move(report)), kick_(base, [this] { next(); }),
+      retry_timer_(base, [this] { retry_now(); }) {}
 
 const ClusterConfig* Fencer::config_of(const std::string& cluster) const {
     for (auto& c : config_.clusters)
@@ -157,9 +158,28 @@ void Fencer::on_timeout(const std::string& cluster) {
     lift(c, proto::FenceLift::Timeout);
 }
 
+// The reloaded HAProxy has the servers the configuration names now: a
+// fence goes to the master's server by its current name, and a lift still
+// owed to a server that was renamed or removed is dropped (that server is
+// gone; its successor starts as the file says).
 void Fencer::reloaded() {
+    for (auto it = retry_.begin(); it != retry_.end();) {
+        const ClusterConfig* cc = config_of(it->first);
+        if (cc &&
+            it->second.commands == unfence_commands(cc->haproxy_backend, cc->haproxy_server)) {
+            ++it;
+            continue;
+        }
+        log::notice("cluster %s: haproxy reloaded without the server of an owed lift; dropped",
+                    it->first.c_str());
+        it = retry_.erase(it);
+    }
     for (auto& [name, c] : clusters_)
         if (c.st.fenced) {
+            if (const ClusterConfig* cc = config_of(name)) {
+                c.backend = cc->haproxy_backend;
+                c.server = cc->haproxy_server;
+            }
             log::notice("cluster %s: haproxy reloaded; applying the fence of %s again",
                         name.c_str(), format_host_port(*c.st.master).c_str());
             run({name, fence_commands(c.backend, c.server), true});
@@ -193,6 +213,7 @@ void Fencer::replay() {
 // wins), so the queue holds at most one job per cluster plus the running
 // one, however fast an engine alternates Fence and Unfence.
 void Fencer::run(Job job) {
+    retry_.erase(job.cluster);
     for (auto it = queue_.begin() + (running_ ? 1 : 0); it != queue_.end();)
         it = it->cluster == job.cluster ? queue_.erase(it) : it + 1;
     queue_.push_back(std::move(job));
@@ -217,30 +238,62 @@ void Fencer::next() {
         queue_.pop_front();
         running_ = false;
         kick_.arm(Millis(0)); // runtime_ is replaced from the loop, not from here
-        auto it = clusters_.find(job.cluster);
-        if (r.ok) {
-            if (it != clusters_.end() && !it->second.st.error.empty()) {
-                it->second.st.error.clear();
-                report_(it->second.st);
-            }
-            return;
-        }
-        log::error("cluster %s: %s: %s", job.cluster.c_str(),
-                   job.fencing ? "cannot fence the master" : "cannot lift the fence",
-                   r.error.c_str());
-        if (it == clusters_.end())
-            return;
-        Cluster& c = it->second;
-        c.st.error = r.error.substr(0, proto::kMaxText);
-        if (job.fencing && c.st.fenced) {
-            // Not in maint (or not sure): do not claim a fence.
-            c.timer.reset();
-            c.st.fenced = false;
-            c.st.lifted_by = proto::FenceLift::Error;
-            c.st.deadline = 0;
-        }
-        report_(c.st);
+        done(std::move(job), r);
     });
+}
+
+void Fencer::done(Job job, const RuntimeResult& r) {
+    auto it = clusters_.find(job.cluster);
+    if (r.ok) {
+        retry_delay_ = kFenceRetryFirst;
+        if (it != clusters_.end() && !it->second.st.error.empty()) {
+            it->second.st.error.clear();
+            report_(it->second.st);
+        }
+        return;
+    }
+    log::error("cluster %s: %s: %s", job.cluster.c_str(),
+               job.fencing ? "cannot fence the master" : "cannot lift the fence", r.error.c_str());
+    // A newer fence or lift of this cluster is queued: it decides the state.
+    bool superseded = std::any_of(queue_.begin(), queue_.end(),
+                                  [&](const Job& q) { return q.cluster == job.cluster; });
+    if (!job.fencing) {
+        if (!superseded)
+            retry_later(std::move(job));
+    } else if (!superseded && it != clusters_.end()) {
+        // Maint may be set even though the exchange failed: lift it.
+        retry_later({job.cluster, unfence_commands(it->second.backend, it->second.server), false});
+    }
+    if (it == clusters_.end())
+        return;
+    Cluster& c = it->second;
+    c.st.error = r.error.substr(0, proto::kMaxText);
+    if (job.fencing && c.st.fenced && !superseded) {
+        // Not in maint (or not sure): do not claim a fence.
+        c.timer.reset();
+        c.st.fenced = false;
+        c.st.lifted_by = proto::FenceLift::Error;
+        c.st.deadline = 0;
+    }
+    report_(c.st);
+}
+
+void Fencer::retry_later(Job job) {
+    log::warn("cluster %s: trying the lift again in %lld ms", job.cluster.c_str(),
+              static_cast<long long>(retry_delay_.count()));
+    std::string name = job.cluster;
+    retry_[name] = std::move(job);
+    if (!retry_timer_.pending()) {
+        retry_timer_.arm(retry_delay_);
+        retry_delay_ = std::min(retry_delay_ * 2, kFenceRetryCap);
+    }
+}
+
+void Fencer::retry_now() {
+    auto jobs = std::move(retry_);
+    retry_.clear();
+    for (auto& [name, job] : jobs)
+        run(std::move(job));
 }
 
 } // namespace rh

@@ -18,6 +18,11 @@
 // a crashing or hostile engine cannot turn a fence into an outage.
 // A reload of HAProxy while a master is fenced loses the runtime state: the
 // fence is applied again right after it.
+// A lift that fails (socket missing, timeout, an error reply) is tried again,
+// with a doubling delay, until it succeeds or a newer fence or lift of the
+// cluster replaces it: a master left in maint is an outage. A fence that
+// fails may have half happened (maint set, sessions not shut down): it is
+// followed by a lift, tried the same way.
 #pragma once
 
 #include <chrono>
@@ -44,6 +49,9 @@ inline constexpr std::chrono::milliseconds kFenceTimeoutDefault{180000};
 // engine cannot make a fence last longer than an hour.
 inline constexpr std::chrono::milliseconds kFenceTimeoutMin{1000};
 inline constexpr std::chrono::milliseconds kFenceTimeoutMax{3600000};
+// A failed lift is tried again after this, doubling up to the cap.
+inline constexpr std::chrono::milliseconds kFenceRetryFirst{500};
+inline constexpr std::chrono::milliseconds kFenceRetryCap{30000};
 
 // The fence_timeout in force: the configured one, else the engine's
 // failover-timeout (clamped), else the default. Pure.
@@ -98,6 +106,9 @@ class Fencer {
     void on_timeout(const std::string& cluster);
     void run(Job job);
     void next();
+    void done(Job job, const RuntimeResult& r);
+    void retry_later(Job job);
+    void retry_now();
 
     event_base* base_;
     const Config& config_;
@@ -107,6 +118,10 @@ class Fencer {
     std::deque<Job> queue_;
     bool running_ = false;
     Timer kick_; // starts the next job from the loop, never from a callback
+    // Lifts that failed, by cluster, waiting for retry_timer_.
+    std::map<std::string, Job> retry_;
+    Timer retry_timer_;
+    std::chrono::milliseconds retry_delay_ = kFenceRetryFirst;
 };
 
 } // namespace rh

@@ -90,11 +90,23 @@ static void groups_clients_by_machine(void**) {
     assert_string_equal(client_key("example").c_str(), "example");
 }
 
+// One spelling per IP address, so two spellings of one address compare
+// equal (the parent's check that the master is not in the read backend).
+static void canonical_ip_spelling(void**) {
+    assert_string_equal(canonical_ip("10.0.0.1").c_str(), "10.0.0.1");
+    assert_string_equal(canonical_ip("::ffff:10.0.0.1").c_str(), "10.0.0.1");
+    assert_string_equal(canonical_ip("::FFFF:a00:1").c_str(), "10.0.0.1");
+    assert_string_equal(canonical_ip("0:0:0:0:0:0:0:1").c_str(), "::1");
+    assert_string_equal(canonical_ip("FD00:0::1").c_str(), "fd00::1");
+    assert_string_equal(canonical_ip("r.example").c_str(), "r.example");
+    assert_string_equal(canonical_ip("").c_str(), "");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(accepts_ipv4_ipv6_and_names), cmocka_unit_test(rejects_injection_and_junk),
         cmocka_unit_test(parses_ports_strictly),       cmocka_unit_test(parses_host_port_forms),
-        cmocka_unit_test(groups_clients_by_machine),
+        cmocka_unit_test(groups_clients_by_machine),   cmocka_unit_test(canonical_ip_spelling),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -911,6 +911,117 @@ static void fence_asked_once_on_corroborated_odown(void**) {
     assert_false(find_event(d, EventKind::fence, EventReason::fenced) == nullptr);
 }
 
+// A Sentinel that went away does not keep a replica out with its last
+// list (the replica s_down when it last looked); with no Sentinel
+// reachable the read backend stays as it is.
+static void unreachable_sentinel_does_not_veto_a_replica(void**) {
+    World w;
+    auto d = make(w, 2, false, 16, 100);
+    establish(*d, w, A, 1);
+    const HostPort R1{"10.0.0.11", 6379};
+    d->on_replicas(S3id, C, {replica_at(R1, {"slave", "s_down"})});
+    d->on_replicas(S1id, C, {replica_at(R1)});
+    assert_true(w.probes.empty()); // S3 still says it is down
+    d->on_link_down(S3id, "connection refused");
+    d->on_replicas(S1id, C, {replica_at(R1)});
+    assert_int_equal(w.probes.size(), 1);
+    assert_int_equal(w.probes[0].replicas.size(), 1);
+    assert_true(w.probes[0].replicas[0] == R1);
+    w.probes[0].done(ReplicaProbe{A, 1000, {answer_of(R1, A, 1000)}});
+    size_t sent = w.read_backends.size();
+    assert_int_equal(w.read_backends.back().replicas.size(), 1);
+    for (auto& id : {S1id, S2id})
+        d->on_link_down(id, "connection refused");
+    d->on_replicas(S1id, C, {}); // its list, read just before its link went
+    assert_int_equal(w.probes.size(), 1);
+    assert_int_equal(w.read_backends.size(), sent);
+}
+
+// A new engine whose predecessor's fence ran out (fence_timeout) while the
+// master was o_down: when the Sentinels clear o_down it tells the parent,
+// which otherwise would never fence that master at that epoch again.
+static void unfence_after_a_fence_that_ran_out(void**) {
+    World w;
+    std::vector<proto::Message> asked;
+    DeciderSettings s;
+    s.policy.min_agreement = 2;
+    proto::ConfigCluster c;
+    c.name = C;
+    c.external_port = 6380;
+    c.fence = true;
+    DeciderHooks h = w.hooks();
+    h.fence = [&](const proto::Message& m) {
+        asked.push_back(m);
+        return true;
+    };
+    Decider d(s, {c}, std::move(h));
+    for (auto& addr : {S1, S2, S3})
+        d.add_sentinel(addr, true);
+    establish(d, w, A, 1);
+    proto::FenceState st; // the parent's replay
+    st.cluster = C;
+    st.fenced = false;
+    st.master = A;
+    st.epoch = 1;
+    st.fences = 1;
+    st.lifted_by = proto::FenceLift::Timeout;
+    d.on_fence_state(st);
+    auto up = [&](const std::string& id) {
+        sentinel::MasterInfo m;
+        m.name = C;
+        m.addr = A;
+        m.config_epoch = 1;
+        m.flags = {"master"};
+        d.on_master_info(id, m);
+    };
+    up(S1id);
+    up(S2id);
+    assert_int_equal(asked.size(), 1);
+    assert_true(asked[0] == proto::Message(proto::Unfence{C, A, 1}));
+    // A fence lifted by -odown owes nothing: a later engine does not ask.
+    World w2;
+    std::vector<proto::Message> asked2;
+    DeciderHooks h2 = w2.hooks();
+    h2.fence = [&](const proto::Message& m) {
+        asked2.push_back(m);
+        return true;
+    };
+    Decider d2(s, {c}, std::move(h2));
+    for (auto& addr : {S1, S2, S3})
+        d2.add_sentinel(addr, true);
+    establish(d2, w2, A, 1);
+    st.lifted_by = proto::FenceLift::Unfence;
+    d2.on_fence_state(st);
+    for (auto& id : {S1id, S2id}) {
+        sentinel::MasterInfo m;
+        m.name = C;
+        m.addr = A;
+        m.config_epoch = 1;
+        m.flags = {"master"};
+        d2.on_master_info(id, m);
+    }
+    assert_true(asked2.empty());
+    // A fence the parent still holds, replayed after this engine already
+    // saw o_down clear: the lift is asked at once, not after fence_timeout.
+    World w3;
+    std::vector<proto::Message> asked3;
+    DeciderHooks h3 = w3.hooks();
+    h3.fence = [&](const proto::Message& m) {
+        asked3.push_back(m);
+        return true;
+    };
+    Decider d3(s, {c}, std::move(h3));
+    for (auto& addr : {S1, S2, S3})
+        d3.add_sentinel(addr, true);
+    establish(d3, w3, A, 1);
+    assert_true(asked3.empty());
+    st.fenced = true;
+    st.lifted_by = proto::FenceLift::None;
+    d3.on_fence_state(st);
+    assert_int_equal(asked3.size(), 1);
+    assert_true(asked3[0] == proto::Message(proto::Unfence{C, A, 1}));
+}
+
 // A cluster with fence = no never asks, however down its master is.
 static void no_fence_without_the_key(void**) {
     World w;
@@ -990,6 +1101,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(read_backend_follows_trusted_sentinels_and_role),
         cmocka_unit_test(fence_asked_once_on_corroborated_odown),
+        cmocka_unit_test(unfence_after_a_fence_that_ran_out),
+        cmocka_unit_test(unreachable_sentinel_does_not_veto_a_replica),
         cmocka_unit_test(no_fence_without_the_key),
         cmocka_unit_test(configured_sentinels_are_opened_once),
         cmocka_unit_test(one_sentinel_never_moves_the_master),

@@ -185,6 +185,22 @@ static void replicas_checked_against_state(void**) {
                          "is the current master"));
     assert_true(contains(run({"alpha", {R{{"m.example", 6379}, "10.0.0.1", 0}}}, &desired),
                          "is the current master"));
+    // The master by another spelling of its address, or by the address its
+    // ROLE check reached when it was announced by host name.
+    assert_true(contains(run({"alpha", {R{{"::ffff:10.0.0.1", 6379}, "", 0}}}, &desired),
+                         "is the current master"));
+    assert_true(contains(run({"alpha", {R{{"r.example", 6379}, "::ffff:a00:1", 0}}}, &desired),
+                         "is the current master"));
+    MasterMap named = {{"alpha", MasterAt{{"m.example", 6379}, 4, "10.0.0.9"}}};
+    assert_true(
+        contains(run({"alpha", {R{{"10.0.0.9", 6379}, "", 0}}}, &named), "is the current master"));
+    MasterMap v6 = {{"alpha", MasterAt{{"fd00::1", 6379}, 4, "fd00::1"}}};
+    assert_true(contains(run({"alpha", {R{{"fd00:0:0:0:0:0:0:1", 6379}, "", 0}}}, &v6),
+                         "is the current master"));
+    assert_true(
+        contains(run({"alpha", {R{{"fd00::2", 6379}, "", 0}, R{{"FD00::2", 6379}, "", 1}}}, &v6),
+                 "listed twice"));
+    assert_string_equal(run({"alpha", {R{{"fd00::2", 6379}, "", 0}}}, &v6).c_str(), "");
     // After a refused Master the engine follows another master: refused,
     // not a violation (its replicas may include the parent's master).
     std::unordered_set<std::string> refused = {"alpha"};

@@ -56,6 +56,7 @@ struct FakeAdmin {
     std::string dir, path;
     evconnlistener* listener = nullptr;
     std::vector<std::string> lines;
+    bool fail = false; // answer every command with an error, as for a wrong server name
 
     explicit FakeAdmin(event_base* b) : base(b) {
         char tmpl[] = "/tmp/rh-fence-test.XXXXXX";
@@ -91,7 +92,7 @@ struct FakeAdmin {
         self->lines.push_back(cmds);
         std::string out;
         for (size_t at = 0; at != std::string::npos; at = cmds.find("; ", at + 1))
-            out += "\n";
+            out += self->fail ? "No such server.\n\n" : "\n";
         // Answer, then close once the answer is written.
         bufferevent_write(bev, out.data(), out.size());
         bufferevent_setcb(
@@ -185,12 +186,98 @@ static void fencer_against_an_admin_socket(void**) {
     event_base_free(base);
 }
 
+// A lift that fails must be tried again until HAProxy takes it: a master
+// left in maint is an outage. A fence that fails may have set maint before
+// its error, so it is followed by a lift too.
+static void failed_lift_is_retried(void**) {
+    event_base* base = event_base_new();
+    {
+        FakeAdmin admin(base);
+        Config cfg;
+        cfg.haproxy = true;
+        cfg.runtime_socket = admin.path;
+        ClusterConfig a;
+        a.name = "alpha";
+        a.haproxy_backend = "redis_alpha";
+        a.haproxy_server = "master";
+        a.fence = true;
+        a.fence_timeout = milliseconds(60000);
+        cfg.clusters = {a};
+        std::vector<proto::FenceState> reports;
+        Fencer f(base, cfg, [&](const proto::FenceState& st) { reports.push_back(st); });
+        const HostPort A{"10.0.0.1", 6379};
+        const std::string ready = "set server redis_alpha/master state ready";
+
+        f.fence(proto::Fence{"alpha", A, 5, 0});
+        assert_true(run_until(base, [&] { return admin.lines.size() == 1; }));
+        // The lift meets an error: the fence is reported lifted, the lift retried.
+        admin.fail = true;
+        f.unfence(proto::Unfence{"alpha", A, 5});
+        assert_true(run_until(base, [&] { return admin.lines.size() == 2; }));
+        assert_true(run_until(base, [&] { return !reports.back().error.empty(); }));
+        assert_false(reports.back().fenced);
+        admin.fail = false;
+        assert_true(run_until(base, [&] { return admin.lines.size() >= 3; }));
+        assert_string_equal(admin.lines.back().c_str(), ready.c_str());
+        assert_true(run_until(base, [&] { return reports.back().error.empty(); }));
+        settle(base);
+        size_t n = admin.lines.size();
+
+        // A fence that fails: not claimed, and followed by a lift.
+        admin.fail = true;
+        f.fence(proto::Fence{"alpha", A, 6, 0});
+        assert_true(run_until(base, [&] { return admin.lines.size() == n + 1; }));
+        assert_true(run_until(base, [&] { return !reports.back().error.empty(); }));
+        assert_false(reports.back().fenced);
+        assert_true(reports.back().lifted_by == proto::FenceLift::Error);
+        admin.fail = false;
+        assert_true(run_until(base, [&] { return admin.lines.size() >= n + 2; }));
+        assert_string_equal(admin.lines.back().c_str(), ready.c_str());
+        settle(base);
+        // Once a lift went through, nothing more is sent.
+        n = admin.lines.size();
+        settle(base);
+        assert_int_equal(admin.lines.size(), n);
+
+        // SIGHUP renamed the server: a lift owed to the old name is dropped
+        // by the reload (that server is gone), and a fence goes to the new name.
+        f.fence(proto::Fence{"alpha", A, 7, 0});
+        assert_true(run_until(base, [&] { return admin.lines.size() == n + 1; }));
+        admin.fail = true;
+        f.unfence(proto::Unfence{"alpha", A, 7});
+        assert_true(run_until(base, [&] { return admin.lines.size() == n + 2; }));
+        assert_true(run_until(base, [&] { return !reports.back().error.empty(); }));
+        admin.fail = false;
+        cfg.clusters[0].haproxy_server = "primary";
+        f.reloaded();
+        auto quiet_until = std::chrono::steady_clock::now() + kFenceRetryFirst * 3;
+        while (std::chrono::steady_clock::now() < quiet_until)
+            settle(base);
+        assert_int_equal(admin.lines.size(), n + 2);
+        f.fence(proto::Fence{"alpha", A, 8, 0});
+        assert_true(run_until(base, [&] { return admin.lines.size() == n + 3; }));
+        cfg.clusters[0].haproxy_server = "primary2";
+        f.reloaded();
+        assert_true(run_until(base, [&] { return admin.lines.size() == n + 4; }));
+        assert_string_equal(admin.lines.back().c_str(),
+                            "set server redis_alpha/primary2 state maint; shutdown sessions "
+                            "server redis_alpha/primary2");
+        f.unfence(proto::Unfence{"alpha", A, 8});
+        assert_true(run_until(base, [&] { return admin.lines.size() == n + 5; }));
+        assert_string_equal(admin.lines.back().c_str(),
+                            "set server redis_alpha/primary2 state ready");
+        settle(base); // the fake's last connection is closed and freed
+    }
+    event_base_free(base);
+}
+
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(configured_timeout_wins),
         cmocka_unit_test(default_is_sentinels_failover_timeout),
         cmocka_unit_test(commands),
         cmocka_unit_test(fencer_against_an_admin_socket),
+        cmocka_unit_test(failed_lift_is_retried),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
