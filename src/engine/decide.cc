@@ -270,16 +270,7 @@ void Decider::probe_replicas(Work& w) {
         w.probe_again = true;
         return;
     }
-    // Only the lists of Sentinels reachable now: the last word of one that
-    // went away (a replica s_down when it last looked) would otherwise keep
-    // a recovered replica out for as long as that Sentinel stays away.
-    std::map<std::string, std::vector<sentinel::ReplicaInfo>> live;
-    for (const auto& [id, list] : w.replica_reports)
-        if (topology_.is_reachable(id))
-            live.emplace(id, list);
-    if (live.empty() && !w.replica_reports.empty())
-        return; // no Sentinel to go by now: the read backend stays as it is
-    auto cands = replica_candidates(live, *w.announced);
+    auto cands = replica_candidates(w.replica_reports, *w.announced);
     // The members first, so a crowd of new candidates cannot push them out
     // of the round; at most twice the slots are asked.
     std::stable_partition(cands.begin(), cands.end(), [&](const HostPort& hp) {

@@ -911,32 +911,6 @@ static void fence_asked_once_on_corroborated_odown(void**) {
     assert_false(find_event(d, EventKind::fence, EventReason::fenced) == nullptr);
 }
 
-// A Sentinel that went away does not keep a replica out with its last
-// list (the replica s_down when it last looked); with no Sentinel
-// reachable the read backend stays as it is.
-static void unreachable_sentinel_does_not_veto_a_replica(void**) {
-    World w;
-    auto d = make(w, 2, false, 16, 100);
-    establish(*d, w, A, 1);
-    const HostPort R1{"10.0.0.11", 6379};
-    d->on_replicas(S3id, C, {replica_at(R1, {"slave", "s_down"})});
-    d->on_replicas(S1id, C, {replica_at(R1)});
-    assert_true(w.probes.empty()); // S3 still says it is down
-    d->on_link_down(S3id, "connection refused");
-    d->on_replicas(S1id, C, {replica_at(R1)});
-    assert_int_equal(w.probes.size(), 1);
-    assert_int_equal(w.probes[0].replicas.size(), 1);
-    assert_true(w.probes[0].replicas[0] == R1);
-    w.probes[0].done(ReplicaProbe{A, 1000, {answer_of(R1, A, 1000)}});
-    size_t sent = w.read_backends.size();
-    assert_int_equal(w.read_backends.back().replicas.size(), 1);
-    for (auto& id : {S1id, S2id})
-        d->on_link_down(id, "connection refused");
-    d->on_replicas(S1id, C, {}); // its list, read just before its link went
-    assert_int_equal(w.probes.size(), 1);
-    assert_int_equal(w.read_backends.size(), sent);
-}
-
 // A new engine whose predecessor's fence ran out (fence_timeout) while the
 // master was o_down: when the Sentinels clear o_down it tells the parent,
 // which otherwise would never fence that master at that epoch again.
@@ -1102,7 +1076,6 @@ int main(void) {
         cmocka_unit_test(read_backend_follows_trusted_sentinels_and_role),
         cmocka_unit_test(fence_asked_once_on_corroborated_odown),
         cmocka_unit_test(unfence_after_a_fence_that_ran_out),
-        cmocka_unit_test(unreachable_sentinel_does_not_veto_a_replica),
         cmocka_unit_test(no_fence_without_the_key),
         cmocka_unit_test(configured_sentinels_are_opened_once),
         cmocka_unit_test(one_sentinel_never_moves_the_master),
