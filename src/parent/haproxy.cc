@@ -5,6 +5,7 @@
 #include <charconv>
 #include <kainjow/mustache.hpp>
 #include <map>
+#include <unordered_set>
 
 namespace rh {
 
@@ -37,6 +38,56 @@ const char* addr_family(const HaproxyCluster& c) {
         return "";
     return is_ipv6_literal(c.address()) ? "v6" : "v4";
 }
+
+// The names a template can look up, so that only those are put into its
+// data: at 10,000 clusters the unused ones (a read backend's eight slots of
+// six values each, per cluster) were most of a render's time and memory.
+// A name is wanted if it is a run of name characters anywhere inside a
+// {{ }} tag (comments and closing tags included: building a value no tag
+// asks for costs time, never output). A tag holding '=' may change the
+// delimiters, after which tags are not found this way: then every name is
+// wanted.
+class WantedNames {
+  public:
+    explicit WantedNames(std::string_view text) {
+        for (size_t at = 0; (at = text.find("{{", at)) != std::string_view::npos;) {
+            size_t end = text.find("}}", at + 2);
+            std::string_view tag = text.substr(
+                at + 2, end == std::string_view::npos ? std::string_view::npos : end - at - 2);
+            if (tag.find('=') != std::string_view::npos) {
+                all_ = true;
+                return;
+            }
+            add_names(tag);
+            if (end == std::string_view::npos)
+                break;
+            at = end + 2;
+        }
+    }
+    bool operator()(const std::string& name) const { return all_ || names_.count(name) != 0; }
+
+  private:
+    static bool name_char(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_';
+    }
+    void add_names(std::string_view tag) {
+        for (size_t i = 0; i < tag.size();) {
+            if (!name_char(tag[i])) {
+                i++;
+                continue;
+            }
+            size_t j = i;
+            while (j < tag.size() && name_char(tag[j]))
+                j++;
+            names_.emplace(tag.substr(i, j - i));
+            i = j;
+        }
+    }
+
+    bool all_ = false;
+    std::unordered_set<std::string> names_;
+};
 
 mu::mustache make_template(const std::string& text) {
     mu::mustache t{text};
@@ -77,7 +128,18 @@ MasterValues master_placeholders(const HaproxyCluster& c, size_t i) {
 // The read backend's values: `replicas` (the filled slots, by slot),
 // `has_replicas`, `replica_backend`, and `replica_slots` (every slot, filled
 // or not, so a template can keep one server line per slot).
-void replica_data(mu::data& d, const HaproxyCluster& c) {
+void replica_data(mu::data& d, const HaproxyCluster& c, const WantedNames& want) {
+    auto set = [&](const std::string& name, auto&& value) {
+        if (want(name))
+            d.set(name, value);
+    };
+    set("replica_backend", c.replica_backend);
+    set("replica_port", c.replica_port ? std::to_string(c.replica_port) : "");
+    set("has_replica_backend", mu::data(!c.replica_backend.empty()));
+    set("has_replicas", mu::data(!c.replicas.empty()));
+    bool filled_wanted = want("replicas"), slots_wanted = want("replica_slots");
+    if (!filled_wanted && !slots_wanted)
+        return;
     std::vector<const proto::ReplicaAt*> by_slot(c.max_replicas, nullptr);
     for (const auto& r : c.replicas)
         if (r.slot < by_slot.size())
@@ -95,30 +157,33 @@ void replica_data(mu::data& d, const HaproxyCluster& c) {
     mu::data filled{mu::data::type::list};
     mu::data slots{mu::data::type::list};
     for (uint16_t i = 0; i < by_slot.size(); i++) {
-        if (by_slot[i])
+        if (by_slot[i] && filled_wanted)
             filled.push_back(one(i, by_slot[i]));
-        slots.push_back(one(i, by_slot[i]));
+        if (slots_wanted)
+            slots.push_back(one(i, by_slot[i]));
     }
-    d.set("replica_backend", c.replica_backend);
-    d.set("replica_port", c.replica_port ? std::to_string(c.replica_port) : "");
-    d.set("has_replica_backend", mu::data(!c.replica_backend.empty()));
-    d.set("has_replicas", mu::data(!c.replicas.empty()));
-    d.set("replicas", filled);
-    d.set("replica_slots", slots);
+    if (filled_wanted)
+        d["replicas"] = std::move(filled);
+    if (slots_wanted)
+        d["replica_slots"] = std::move(slots);
 }
 
-mu::data cluster_data(const HaproxyCluster& c, const MasterValues& v) {
+mu::data cluster_data(const HaproxyCluster& c, const MasterValues& v, const WantedNames& want) {
     mu::data d;
-    replica_data(d, c);
-    d.set("name", c.name);
-    d.set("external_port", std::to_string(c.external_port));
-    d.set("master_host", v.host);
-    d.set("master_port", v.port);
-    d.set("master_addr", v.addr);
-    d.set("has_master", mu::data(c.master.has_value()));
-    d.set("epoch", v.epoch);
-    d.set("haproxy_backend", c.backend);
-    d.set("haproxy_server", c.server);
+    auto set = [&](const std::string& name, auto&& value) {
+        if (want(name))
+            d.set(name, value);
+    };
+    replica_data(d, c, want);
+    set("name", c.name);
+    set("external_port", std::to_string(c.external_port));
+    set("master_host", v.host);
+    set("master_port", v.port);
+    set("master_addr", v.addr);
+    set("has_master", mu::data(c.master.has_value()));
+    set("epoch", v.epoch);
+    set("haproxy_backend", c.backend);
+    set("haproxy_server", c.server);
     return d;
 }
 
@@ -133,11 +198,12 @@ std::optional<std::string> render_with(const std::string& text,
         return std::nullopt;
     }
     sort_by_name(clusters);
+    WantedNames want(text);
     mu::data list{mu::data::type::list};
     for (size_t i = 0; i < clusters.size(); i++)
-        list.push_back(cluster_data(clusters[i], values(clusters[i], i)));
+        list.push_back(cluster_data(clusters[i], values(clusters[i], i), want));
     mu::data root;
-    root.set("clusters", list);
+    root["clusters"] = std::move(list);
     std::string out = t.render(root);
     if (!t.is_valid()) {
         set_err(err, "template: " + t.error_message());

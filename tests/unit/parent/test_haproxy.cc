@@ -79,6 +79,33 @@ static void values_are_verbatim(void**) {
     assert_string_equal(out->c_str(), "a<b>&\"'|a<b>&\"'|b&s<");
 }
 
+// Only the names a template's tags mention are put into its data; the
+// lookups that could miss by that rule must still find their values.
+static void data_holds_what_the_template_asks(void**) {
+    HaproxyCluster c{"a", 7001, HostPort{"10.0.0.1", 6379}, 4, "ab", "as"};
+    c.replica_backend = "ar";
+    c.max_replicas = 2;
+    c.replicas = {{{"10.0.0.3", 6381}, "", 1}};
+    // Changed delimiters: the tags after {{=...=}} are not {{ }} tags.
+    auto out = render("{{=<% %>=}}<%#clusters%><%name%> <%master_host%>:<%master_port%> e<%epoch%>"
+                      " <%replica_backend%><%/clusters%>",
+                      {c}, nullptr);
+    assert_true(out.has_value());
+    assert_string_equal(out->c_str(), "a 10.0.0.1:6379 e4 ar");
+    // A name missing in a replica slot is looked up in its cluster.
+    out = render("{{#clusters}}{{#replica_slots}}{{name}}/{{server}}/{{external_port}} "
+                 "{{/replica_slots}}{{/clusters}}",
+                 {c}, nullptr);
+    assert_true(out.has_value());
+    assert_string_equal(out->c_str(), "a/replica1/7001 a/replica2/7001 ");
+    // Dotted names and triple mustaches.
+    out = render("{{#clusters}}{{{haproxy_server}}} {{clusters.0}}{{& haproxy_backend }}"
+                 "{{/clusters}}",
+                 {c}, nullptr);
+    assert_true(out.has_value());
+    assert_string_equal(out->c_str(), "as ab");
+}
+
 static void rerender_is_byte_identical(void**) {
     auto a = render(kTmpl, sample(), nullptr);
     auto shuffled = sample();
@@ -341,6 +368,7 @@ int main() {
         cmocka_unit_test(replica_runtime_commands),
         cmocka_unit_test(renders_sorted_by_name),
         cmocka_unit_test(values_are_verbatim),
+        cmocka_unit_test(data_holds_what_the_template_asks),
         cmocka_unit_test(rerender_is_byte_identical),
         cmocka_unit_test(skeleton_changes_only_for_shape),
         cmocka_unit_test(master_addr_beside_master_host),
