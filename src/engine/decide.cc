@@ -16,7 +16,8 @@ namespace rh {
 using Millis = std::chrono::milliseconds;
 
 struct Decider::Work {
-    proto::ConfigCluster config;
+    explicit Work(const proto::ConfigCluster& c) : config(c) {}
+    const proto::ConfigCluster& config; // in configs_
     std::optional<HostPort> confirming;
     uint64_t confirming_epoch = 0;
     bool retry_pending = false;        // a failed confirmation waits for retry_due
@@ -96,14 +97,14 @@ std::string confirm_timing(const std::optional<TopologyTime>& event_at,
 
 } // namespace
 
-Decider::Decider(DeciderSettings settings, const std::vector<proto::ConfigCluster>& clusters,
+Decider::Decider(DeciderSettings settings, std::vector<proto::ConfigCluster> clusters,
                  DeciderHooks hooks)
-    : settings_(std::move(settings)), hooks_(std::move(hooks)), topology_(settings_.policy) {
+    : settings_(std::move(settings)), hooks_(std::move(hooks)), configs_(std::move(clusters)),
+      topology_(settings_.policy) {
     auto now = hooks_.now();
-    for (auto& c : clusters) {
+    for (auto& c : configs_) {
         topology_.add_cluster(c.name);
-        auto w = std::make_unique<Work>();
-        w->config = c;
+        auto w = std::make_unique<Work>(c);
         if (c.applied_master) {
             topology_.seed(c.name, *c.applied_master, c.applied_epoch, now);
             w->addr = c.applied_addr;

@@ -34,8 +34,8 @@
 #include "common/proto.h"
 #include "engine/api_json.h"
 #include "engine/events.h"
-#include "engine/replicas.h"
 #include "engine/fence.h"
+#include "engine/replicas.h"
 #include "engine/sentinel_proto.h"
 #include "engine/topology.h"
 
@@ -136,8 +136,11 @@ class Decider {
         std::set<std::string> clusters; // configured clusters it monitors
     };
 
-    // Seeds each cluster's last applied master (from the state file).
-    Decider(DeciderSettings settings, const std::vector<proto::ConfigCluster>& clusters,
+    // Seeds each cluster's last applied master (from the state file). The
+    // Decider keeps the clusters' configuration (configs()); there is one
+    // copy of it in the engine, not one per cluster's state and another
+    // beside it.
+    Decider(DeciderSettings settings, std::vector<proto::ConfigCluster> clusters,
             DeciderHooks hooks);
     ~Decider();
     Decider(const Decider&) = delete;
@@ -184,6 +187,8 @@ class Decider {
     void evaluate_all();
 
     size_t cluster_count() const { return clusters_.size(); }
+    // The configured clusters, in configuration order.
+    const std::vector<proto::ConfigCluster>& configs() const { return configs_; }
     // ROLE checks in flight, all clusters together.
     size_t confirming_count() const { return confirming_count_; }
     const Topology& topology() const { return topology_; }
@@ -226,6 +231,7 @@ class Decider {
 
     DeciderSettings settings_;
     DeciderHooks hooks_;
+    const std::vector<proto::ConfigCluster> configs_; // never resized: Work refers into it
     Topology topology_;
     std::map<std::string, Sentinel> sentinels_;
     std::map<std::string, std::unique_ptr<Work>> clusters_;

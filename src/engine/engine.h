@@ -55,6 +55,8 @@ class Engine {
     void on_fence_state(const proto::FenceState& st);
     void on_process_stats(const proto::ProcessStats& st);
     void fail(const std::string& why);
+    // The configured clusters: config_'s until the decider takes them.
+    const std::vector<proto::ConfigCluster>& clusters() const;
 
     // ---- the wiring (engine_work.cc): real links, ROLE checks, Consul and
     // the API around the decision glue (decide.h) ----
@@ -64,6 +66,8 @@ class Engine {
     void open_link(const std::string& id, const HostPort& addr, bool trusted);
     using RoleDone = std::function<void(const HostPort&, const ConfirmResult&)>;
     void check_role(const proto::ConfigCluster& c, const HostPort& candidate, RoleDone done);
+    RoleCheck& role_check_for(const std::string& cluster);
+    void sweep_role_checks();
     void start_role_check(const proto::ConfigCluster& c, const HostPort& candidate, RoleDone done);
     void start_queued_role_checks();
     void housekeeping();
@@ -107,7 +111,8 @@ class Engine {
     std::unique_ptr<Timer> readdress_timer_;
     std::unique_ptr<Decider> decider_;
     std::map<std::string, std::unique_ptr<SentinelLink>> links_; // by id, as decider_'s
-    std::map<std::string, std::unique_ptr<RoleCheck>> roles_;    // by cluster
+    std::map<std::string, std::unique_ptr<RoleCheck>> roles_;    // by cluster, while in use
+    std::unique_ptr<Timer> role_sweep_; // frees the idle ones once their callbacks returned
     std::unique_ptr<Api> api_;
     std::unique_ptr<CurlLibrary> curl_; // outlives consul_
     std::unique_ptr<Consul> consul_;
