@@ -18,6 +18,7 @@
 
 #include "common/address.h"
 #include "common/evutil.h"
+#include "common/heap.h"
 #include "common/log.h"
 
 namespace rh {
@@ -107,6 +108,7 @@ Api::Api(event_base* base, ApiLimits limits) : limits_(limits), http_(evhttp_new
     if (!adopt_ev_)
         log::fatalx("api: event_new failed");
     sweep_timer_ = std::make_unique<Timer>(base, [this] { sweep(); });
+    forget_timer_ = std::make_unique<Timer>(base, [this] { forget_unasked(); });
     resume_timer_ = std::make_unique<Timer>(base, [this] { resume_listeners(); });
     sweep_timer_->arm(sweep_interval(limits_.request_deadline));
 
@@ -179,7 +181,9 @@ ApiView Api::build_view() const {
 // What a query of /api/events needs, kept until the next change: queries
 // are answered without building the whole view again.
 const ApiView& Api::events_view() {
+    events_view_asked_ = true;
     if (!events_view_) {
+        keep_for_a_while();
         ApiView v = build_view();
         ApiView e;
         e.events = std::move(v.events);
@@ -197,8 +201,10 @@ const ApiView& Api::events_view() {
 // last asked for; nullptr for an unknown path.
 const Api::Reply* Api::reply_for(const std::string& path) {
     auto it = replies_.find(path);
-    if (it != replies_.end())
+    if (it != replies_.end()) {
+        it->second.asked = true;
         return &it->second;
+    }
     Reply r;
     if (path == "/api/ping") {
         r = {200, "text/plain; charset=utf-8", "Pong"};
@@ -219,7 +225,30 @@ const Api::Reply* Api::reply_for(const std::string& path) {
     } else {
         return nullptr;
     }
+    keep_for_a_while();
     return &replies_.emplace(path, std::move(r)).first->second;
+}
+
+void Api::keep_for_a_while() {
+    if (!forget_timer_->pending())
+        forget_timer_->arm(kKeepUnasked);
+}
+
+// What was not asked for since the last call is forgotten (and its memory
+// given back); what was is kept for another kKeepUnasked.
+void Api::forget_unasked() {
+    size_t before = kept_bodies();
+    std::erase_if(replies_, [](const auto& kv) { return !kv.second.asked; });
+    for (auto& [path, r] : replies_)
+        r.asked = false;
+    if (!events_view_asked_)
+        events_view_.reset();
+    events_view_asked_ = false;
+    size_t after = kept_bodies();
+    if (after)
+        keep_for_a_while();
+    if (after < before)
+        release_free_heap();
 }
 
 void Api::on_request(evhttp_request* req, void* arg) {

@@ -37,6 +37,9 @@
 
 namespace rh {
 
+// How long a rendered body is kept after the last request for it.
+inline constexpr std::chrono::seconds kKeepUnasked{1};
+
 struct ApiLimits {
     size_t max_body = 1024;                       // bytes; requests carry no body
     size_t max_headers = 8192;                    // bytes of all request headers
@@ -77,6 +80,8 @@ class Api {
     void set_process_stats(const proto::ProcessStats& st) { process_stats_ = st; }
 
     size_t connections() const { return conns_.size(); }
+    // Rendered bodies held (events' view included), for tests.
+    size_t kept_bodies() const { return replies_.size() + (events_view_ ? 1 : 0); }
     size_t max_connections() const { return limits_.max_connections; }
     // Connections closed at accept by a cap, and pauses of the listeners.
     uint64_t refused() const { return refused_; }
@@ -87,6 +92,7 @@ class Api {
         int status = 200;
         const char* content_type = "application/json";
         std::string body;
+        bool asked = true; // since the last forget_unasked()
     };
     struct HttpFree {
         void operator()(evhttp* h) const { evhttp_free(h); }
@@ -115,6 +121,8 @@ class Api {
     ApiView build_view() const;
     const ApiView& events_view();
     const Reply* reply_for(const std::string& path);
+    void keep_for_a_while();
+    void forget_unasked();
     static size_t unread_output(evhttp_request* req);
 
     ApiLimits limits_;
@@ -123,6 +131,11 @@ class Api {
     std::optional<ApiView> fixed_;                   // set_view's, when there is no source
     std::unordered_map<std::string, Reply> replies_; // rendered since the last change, by path
     std::optional<ApiView> events_view_; // events and cluster names: for /api/events?query
+    bool events_view_asked_ = false;
+    // Rendered bodies are kept for the requests that follow (a burst of
+    // clients, a dashboard) and forgotten after kKeepUnasked without one:
+    // at 10,000 clusters /api/topology and /metrics are about 5 MB each.
+    std::unique_ptr<Timer> forget_timer_;
     Reply not_found_, not_allowed_;
     std::vector<HostPort> bound_;
     std::vector<evconnlistener*> listeners_; // owned by http_

@@ -67,6 +67,8 @@ class Server {
         api_.reset();
     }
     uint16_t port(size_t i = 0) const { return api_->bound().at(i).port; }
+    // Api::kept_bodies() as the loop's thread last saw it.
+    size_t kept_bodies() const { return kept_; }
     const Api& api() const { return *api_; }
     // Api::invalidate on the loop's thread; returns once it has run.
     void invalidate() {
@@ -92,6 +94,7 @@ class Server {
     }
     static void on_tick(evutil_socket_t, short, void* arg) {
         auto* self = static_cast<Server*>(arg);
+        self->kept_ = self->api_->kept_bodies();
         if (self->invalidate_) {
             self->api_->invalidate();
             self->invalidate_ = false;
@@ -103,6 +106,7 @@ class Server {
     std::unique_ptr<Api> api_;
     EventPtr tick_;
     std::atomic<bool> stop_{false}, invalidate_{false};
+    std::atomic<size_t> kept_{0};
     std::thread thread_;
 };
 
@@ -275,6 +279,28 @@ static void bodies_are_rendered_when_asked_for(void**) {
     assert_int_equal(built.load(), 4);
     assert_true(has(get(s.port(), "/api/events?cluster=c3"), "HTTP/1.1 400"));
     assert_int_equal(built.load(), 4);
+}
+
+// A body nobody asks for is forgotten (kKeepUnasked after the last request
+// at the earliest) and rendered again for the next request.
+static void unasked_bodies_are_forgotten(void**) {
+    std::atomic<int> built{0};
+    Server s(test_limits(), [&built] {
+        built++;
+        return healthy_view();
+    });
+    assert_true(has(body_of(get(s.port(), "/api/topology")), "\"name\":\"main\""));
+    assert_true(has(get(s.port(), "/api/events?n=1"), "HTTP/1.1 200"));
+    assert_int_equal(built.load(), 2);
+    auto deadline = std::chrono::steady_clock::now() + kKeepUnasked * 5;
+    while (s.kept_bodies() == 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::yield();     // the loop's tick has not looked yet
+    assert_true(s.kept_bodies() >= 2); // the topology, the events' view (and body)
+    while (s.kept_bodies() != 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::yield();
+    assert_int_equal(s.kept_bodies(), 0);
+    assert_true(has(body_of(get(s.port(), "/api/topology")), "\"name\":\"main\""));
+    assert_int_equal(built.load(), 3);
 }
 
 static void events_with_and_without_query(void**) {
@@ -618,6 +644,7 @@ int main() {
         cmocka_unit_test(ping_answers_pong),
         cmocka_unit_test(serves_every_endpoint),
         cmocka_unit_test(bodies_are_rendered_when_asked_for),
+        cmocka_unit_test(unasked_bodies_are_forgotten),
         cmocka_unit_test(events_with_and_without_query),
         cmocka_unit_test(health_503_when_no_sentinel_up),
         cmocka_unit_test(unknown_path_is_404_json),
