@@ -71,10 +71,11 @@ void Applier::submit(std::vector<HaproxyCluster> desired) {
 
 // The skeleton of clusters' shape, rendered only when the shape differs
 // from the last one.
-const std::optional<std::string>&
-Applier::skeleton_of(const std::vector<HaproxyCluster>& clusters) {
+const Applier::Skeleton& Applier::skeleton_of(const std::vector<HaproxyCluster>& clusters) {
     if (!shape_ || !same_shape(*shape_, clusters)) {
-        shape_skeleton_ = render_skeleton(s_.template_text, clusters);
+        shape_skeleton_.reset();
+        if (auto sk = render_skeleton(s_.template_text, clusters))
+            shape_skeleton_ = std::make_shared<const std::string>(std::move(*sk));
         shape_ = clusters;
     }
     return shape_skeleton_;
@@ -227,7 +228,8 @@ void Applier::write_and_check(bool reload_after) {
     // Never install a file HAProxy would reject: one that differs from the
     // last accepted file only in validated masters cannot be rejected for a
     // new reason, so it is not checked again (check_always forces it).
-    if (!s_.check_always && skeleton_ && skeleton_ == checked_skeleton_) {
+    if (!s_.check_always && skeleton_ && checked_skeleton_ &&
+        (skeleton_ == checked_skeleton_ || *skeleton_ == *checked_skeleton_)) {
         result_.check_skipped = true;
         return commit_file(reload_after);
     }

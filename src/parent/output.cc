@@ -295,6 +295,7 @@ void Output::log_batch() {
 // confirms one, at the one in effect.
 std::vector<HaproxyCluster> Output::haproxy_clusters() const {
     std::vector<HaproxyCluster> want;
+    want.reserve(config_.clusters.size());
     for (auto& c : config_.clusters) {
         HaproxyCluster h;
         h.name = c.name;
