@@ -210,7 +210,7 @@ class PythonFakes:
         self.farm_b = RoleFarm(nports)
         r.on_close(self.farm_a.close)
         r.on_close(self.farm_b.close)
-        self.a_ports, self.b_ports = self.a_ports, self.b_ports
+        self.a_ports, self.b_ports = self.farm_a.ports, self.farm_b.ports
         self.sentinels = [ManySentinel(rhtest, n, self.a_ports, 5) for _ in range(2)]
         self.addrs = [s.fake.addr for s in self.sentinels]
 
