@@ -14,4 +14,8 @@ bench_role_timing_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS) $(HIREDIS_CFLAGS)
 bench_role_timing_LDADD = $(ENGINE_LIBS)
 EXTRA_DIST += %reldir%/README %reldir%/run-all %reldir%/failover.py %reldir%/scale.py \
 	%reldir%/api_bench %reldir%/soak.py %reldir%/daemonlog.py %reldir%/table.py \
-	%reldir%/partition.py %reldir%/tls_cost.py
+	%reldir%/partition.py %reldir%/tls_cost.py %reldir%/fake_farm_compare.py
+check_PROGRAMS += bench/fake_farm
+bench_fake_farm_SOURCES = %reldir%/fake_farm.cc
+bench_fake_farm_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CORE_CFLAGS)
+bench_fake_farm_LDADD = $(LIBEVENT_CORE_LIBS)

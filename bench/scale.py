@@ -1,10 +1,13 @@
 #!/usr/bin/python3
 """Growth: redishappyd against two scripted Sentinels announcing N clusters.
 
-Two FakeSentinels (rhtest) answer SENTINEL MASTERS/MASTER/REPLICAS/SENTINELS
-for N masters c0..cN-1 (min_agreement 2).  The masters are spread over a few
-ROLE-answering ports served by one selector-based thread (bench/ helper
-below; N real listeners would be too many).  For each N, measures:
+Two fake Sentinels answer SENTINEL MASTERS/MASTER/REPLICAS/SENTINELS for N
+masters c0..cN-1 (min_agreement 2).  The masters are spread over a few
+ROLE-answering ports (N real listeners would be too many).  By default the
+fakes are BUILDDIR/bench/fake_farm (C++, libevent; `make check` builds it):
+the Python ones below (ManySentinel over rhtest.FakeSentinel, RoleFarm;
+--python-fakes, or when fake_farm is not built) give the same answers but
+are slower than the daemon at 10,000 clusters.  For each N, measures:
   - start: daemon started -> all N known and confirmed (polling /api/topology)
   - storm: every master moves to a second set of ports at epoch+1 and each
     fake publishes N +switch-master -> all N reflected in /api/topology
@@ -17,6 +20,7 @@ write/check/reload ms) are summed.  --no-haproxy measures as before (API).
 Prints figures; never asserts timing.
 
 Usage: bench/scale.py BUILDDIR [--clusters 1,100,1000,10000] [--ports K] [--no-haproxy]
+                      [--python-fakes]
 """
 import argparse
 import json
@@ -27,6 +31,7 @@ import selectors
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -196,6 +201,84 @@ class ManySentinel:
         return None
 
 
+class PythonFakes:
+    """Two ManySentinels and two RoleFarms (A, then B after the switch)."""
+
+    def __init__(self, rhtest, r, n, nports):
+        self.n = n
+        self.farm_a = RoleFarm(nports)
+        self.farm_b = RoleFarm(nports)
+        r.on_close(self.farm_a.close)
+        r.on_close(self.farm_b.close)
+        self.a_ports, self.b_ports = self.farm_a.ports, self.farm_b.ports
+        self.sentinels = [ManySentinel(rhtest, n, self.a_ports, 5) for _ in range(2)]
+        self.addrs = [s.fake.addr for s in self.sentinels]
+
+    def handled(self):
+        return sum(f.handled for f in self.sentinels)
+
+    def switch(self):
+        """Farm A answers ROLE slave, the masters move to farm B at epoch 6,
+        each Sentinel in turn publishes N +switch-master; returns the
+        seconds publishing took."""
+        self.farm_a.set_role("slave")
+        for f in self.sentinels:
+            f.set(self.b_ports, 6)
+        t = time.monotonic()
+        k = len(self.a_ports)
+        for f in self.sentinels:
+            for i in range(self.n):
+                f.fake.publish("+switch-master", "c%d 127.0.0.1 %d 127.0.0.1 %d"
+                               % (i, self.a_ports[i % k], self.b_ports[i % k]))
+        return time.monotonic() - t
+
+
+class FastFakes:
+    """The same fakes served by bench/fake_farm, a child process driven
+    over its stdin/stdout, one line each way."""
+
+    def __init__(self, path, r, n, nports):
+        self.proc = subprocess.Popen([path, "-s", "2", "-n", str(n), "-k", str(nports),
+                                      "-e", "5"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        r.on_close(self.close)
+        words = self.proc.stdout.readline().split()
+        if not words or words[0] != "ready":
+            raise RuntimeError("fake_farm did not start: %r" % words)
+        ia, ib = words.index("a"), words.index("b")
+        self.addrs = [("127.0.0.1", int(p)) for p in words[2:ia]]
+        self.a_ports = [int(p) for p in words[ia + 1:ib]]
+        self.b_ports = [int(p) for p in words[ib + 1:]]
+
+    def _ask(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        reply = self.proc.stdout.readline()
+        if not reply:
+            raise RuntimeError("fake_farm exited")
+        return reply.strip()
+
+    def handled(self):
+        return int(self._ask("handled"))
+
+    def switch(self):
+        """As PythonFakes.switch; the seconds are fake_farm's own time to
+        build every message and queue it on the subscribers' buffers."""
+        return float(self._ask("switch").split()[1])
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()  # end of input: fake_farm exits
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.terminate()  # our own child, by its PID
+                self.proc.wait(timeout=5)
+
+
 def topology(api_port):
     url = "http://127.0.0.1:%d/api/topology" % api_port
     with urllib.request.urlopen(url, timeout=30) as r:
@@ -316,6 +399,7 @@ FILE_SERVER = re.compile(rb"^listen redis_c(\d+)\n\s+bind \S+\n\s+server master 
 
 
 def write_config(rhtest, n, sentinels, api_port, haproxy, check):
+    """sentinels: the fakes' (host, port) addresses."""
     r = rhtest.run()
     tag = "%d-%d" % (n, api_port)
     chroot = r.path("root-%s" % tag)
@@ -326,9 +410,9 @@ def write_config(rhtest, n, sentinels, api_port, haproxy, check):
     lines += ["state_file = %s/state-%s.json" % (r.dir, tag),
               "api_listen = 127.0.0.1:%d" % api_port, "log_level = notice",
               "", "[sentinels]"]
-    lines += ["address = %s:%d" % s.fake.addr for s in sentinels]
-    # Re-reads rarely: the storm must be carried by the events. The fakes
-    # are Python: on a loaded machine one SENTINEL MASTERS of 10,000
+    lines += ["address = %s:%d" % addr for addr in sentinels]
+    # Re-reads rarely: the storm must be carried by the events. With the
+    # Python fakes, on a loaded machine one SENTINEL MASTERS of 10,000
     # entries takes longer than the default 1 s timeouts.
     lines += ["min_agreement = 2", "ping_interval = 1s", "reread_interval = 60s",
               "ping_timeout = 10s", "confirm_timeout = 10s", ""]
@@ -493,16 +577,16 @@ def batches_between(text, wall0, wall1):
     return sum(1 for t, _ in parent_batches(text, wall0) if t <= sod(wall1) + 0.001)
 
 
-def one(rhtest, rhdaemon, n, nports, haproxy, check):
+def one(rhtest, rhdaemon, n, nports, haproxy, check, fake_farm):
     r = rhtest.run()
     mark = r.mark()
-    farm_a = RoleFarm(nports)
-    farm_b = RoleFarm(nports)
-    r.on_close(farm_a.close)
-    r.on_close(farm_b.close)
-    fakes = [ManySentinel(rhtest, n, farm_a.ports, 5) for _ in range(2)]
+    if fake_farm:
+        fakes = FastFakes(fake_farm, r, n, nports)
+    else:
+        fakes = PythonFakes(rhtest, r, n, nports)
+    a_ports, b_ports = fakes.a_ports, fakes.b_ports
     api_port = r.free_port()
-    conf, output = write_config(rhtest, n, fakes, api_port, haproxy, check)
+    conf, output = write_config(rhtest, n, fakes.addrs, api_port, haproxy, check)
     res = {"n": n}
     d = rhdaemon.Daemon(conf)
     sampler = None
@@ -514,46 +598,39 @@ def one(rhtest, rhdaemon, n, nports, haproxy, check):
             rhtest.poll_until(lambda: rhdaemon.engine_of(d.pid), 10, "the engine")
             engine = rhdaemon.engine_of(d.pid)
             sampler = MemSampler([d.pid, engine])
-            res["start_s"], res["start_mtime"] = wait_file(output, n, farm_a.ports, t0, 120)
+            res["start_s"], res["start_mtime"] = wait_file(output, n, a_ports, t0, 120)
             res["start_polls"], res["poll_s"] = 0, 0.0
             wall_end = time.time()
             # Confirmed, as the API says (one poll, after the figure).
-            res["start_api_ok"] = api_agrees(rhtest, api_port, n, farm_a.ports, 5)
+            res["start_api_ok"] = api_agrees(rhtest, api_port, n, a_ports, 5)
         else:
             rhtest.poll_until(lambda: topology(api_port) is not None, 30, "the API")
             res["start_s"], res["start_polls"], res["poll_s"] = wait_count(
-                api_port, n, farm_a.ports, 5, t0, 120)
+                api_port, n, a_ports, 5, t0, 120)
             engine = rhdaemon.engine_of(d.pid)
             wall_end = time.time()
         res["log_start"] = from_log(d, n, 5, wall0, 60)
         time.sleep(0.5)  # the apply's log line comes after the reload command
         res["mem_start"] = (mem_kb(d.pid), mem_kb(engine))
-        handled_before = sum(f.handled for f in fakes)
+        handled_before = fakes.handled()
 
-        # The storm: new masters on farm B at epoch 6, old ones now replicas.
-        farm_a.set_role("slave")
-        for f in fakes:
-            f.set(farm_b.ports, 6)
+        wall_cut = time.time()
+        text = d.log()
+        res["apply_start"] = applies(text, wall0, wall_cut)
+        res["batches_start"] = batches_between(text, wall0, wall_cut)
+        # The storm: new masters on farm B at epoch 6, old ones now replicas
+        # (timed from here: reading the log above is not part of it).
         t1 = time.monotonic()
         wall1 = time.time()
-        text = d.log()
-        res["apply_start"] = applies(text, wall0, wall1)
-        res["batches_start"] = batches_between(text, wall0, wall1)
-        for f in fakes:
-            for i in range(n):
-                old = farm_a.ports[i % nports]
-                new = farm_b.ports[i % nports]
-                f.fake.publish("+switch-master", "c%d 127.0.0.1 %d 127.0.0.1 %d"
-                               % (i, old, new))
-        res["publish_s"] = time.monotonic() - t1
+        res["publish_s"] = fakes.switch()
         if haproxy:
-            res["storm_s"], res["storm_mtime"] = wait_file(output, n, farm_b.ports, t1, 120)
+            res["storm_s"], res["storm_mtime"] = wait_file(output, n, b_ports, t1, 120)
             res["storm_polls"], res["storm_poll_s"] = 0, 0.0
             wall_end = time.time()
-            res["storm_api_ok"] = api_agrees(rhtest, api_port, n, farm_b.ports, 6)
+            res["storm_api_ok"] = api_agrees(rhtest, api_port, n, b_ports, 6)
         else:
             res["storm_s"], res["storm_polls"], res["storm_poll_s"] = wait_count(
-                api_port, n, farm_b.ports, 6, t1, 120)
+                api_port, n, b_ports, 6, t1, 120)
             wall_end = time.time()
         res["log_storm"] = from_log(d, n, 6, wall1, 60)
         # Everything the storm caused, up to a second after it settled.
@@ -561,7 +638,7 @@ def one(rhtest, rhdaemon, n, nports, haproxy, check):
         text = d.log()
         res["apply_storm"] = applies(text, wall1, time.time())
         res["batches_storm"] = batches_between(text, wall1, time.time())
-        res["rereads"] = sum(f.handled for f in fakes) - handled_before
+        res["rereads"] = fakes.handled() - handled_before
         res["mem_storm"] = (mem_kb(d.pid), mem_kb(engine))
         # Memory once the daemon has been quiet for a while: each process
         # gives freed heap pages back 1 s after its last burst of work.
@@ -572,10 +649,10 @@ def one(rhtest, rhdaemon, n, nports, haproxy, check):
         res["hwm"] = (hwm_kb(d.pid), hwm_kb(engine))
         # Idle cost over 5 s: CPU of both processes, Sentinel commands/s.
         c0 = cpu_s(d.pid) + cpu_s(engine)
-        h0 = sum(f.handled for f in fakes)
+        h0 = fakes.handled()
         time.sleep(5.0)
         res["idle_cpu"] = (cpu_s(d.pid) + cpu_s(engine) - c0) / 5.0
-        res["idle_cmds"] = (sum(f.handled for f in fakes) - h0) / 5.0
+        res["idle_cmds"] = (fakes.handled() - h0) / 5.0
         res["engine_alive"] = engine in rhdaemon.children_of(d.pid)
     except (TimeoutError, AssertionError) as e:
         res["error"] = str(e)
@@ -665,6 +742,8 @@ def main():
                     help="no check_command (haproxy -c of 10,000 listeners takes seconds)")
     ap.add_argument("--no-haproxy", action="store_true",
                     help="no [haproxy] section: time until /api/topology shows all N")
+    ap.add_argument("--python-fakes", action="store_true",
+                    help="serve the fakes from Python (rhtest) instead of bench/fake_farm")
     args = ap.parse_args()
     haproxy = not args.no_haproxy
     setup_paths(args.builddir)
@@ -677,12 +756,23 @@ def main():
     if not os.access(rhdaemon.DAEMON, os.X_OK):
         print("scale: %s not built" % rhdaemon.DAEMON, file=sys.stderr)
         return 1
+    fake_farm = os.path.join(os.path.abspath(args.builddir), "bench", "fake_farm")
+    if args.python_fakes:
+        fake_farm = None
+        print("scale: fakes served by Python (--python-fakes)", flush=True)
+    elif not os.access(fake_farm, os.X_OK):
+        print("scale: %s not built (make check builds it): fakes served by Python, "
+              "slower than the daemon at 10,000 clusters" % fake_farm, flush=True)
+        fake_farm = None
+    else:
+        print("scale: fakes served by %s" % fake_farm, flush=True)
     rows = []
     for n in [int(x) for x in args.clusters.split(",")]:
         runs = []
         for k in range(args.runs):
             print("== N = %d, run %d of %d" % (n, k + 1, args.runs), flush=True)
-            res = one(rhtest, rhdaemon, n, args.ports, haproxy, not args.no_check)
+            res = one(rhtest, rhdaemon, n, args.ports, haproxy, not args.no_check,
+                      fake_farm)
             report(res, haproxy)
             runs.append(res)
         rows.append((n, runs))
