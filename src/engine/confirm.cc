@@ -50,12 +50,14 @@ void Confirmer::confirm(HostPort candidate, std::string password, std::chrono::m
     password_ = std::move(password);
     timeout_ = timeout;
     cb_ = std::move(cb);
+    RedisConnOptions opts = opts_;
+    opts.keepalive = false; // one command, under timeout_
     conn_ = std::make_unique<RedisConn>(
         base_, candidate_,
         RedisConn::Callbacks{
             [this] { ask_role(); },
             [this](const std::string& e) { finish(ConfirmResult::Role::error, e); }, nullptr},
-        opts_);
+        std::move(opts));
     timeout_timer_.arm(timeout_);
     std::string err;
     if (!conn_->connect(&err))

@@ -131,7 +131,7 @@ bool EventLog::is_decision(EventKind k) {
 
 bool EventLog::same_key(const Event& e, std::string_view cluster, EventKind kind,
                         EventReason reason, const EventDetail& d) {
-    if (e.cluster != cluster || e.kind != kind || e.reason != reason)
+    if (e.kind != kind || e.reason != reason || e.cluster != cluster)
         return false;
     switch (kind) {
     case EventKind::confirmed:
@@ -163,7 +163,9 @@ void EventLog::record(int64_t now_ms, std::string_view cluster, EventKind kind, 
         detail.master->host = event_text(detail.master->host);
     auto& ring = is_decision(kind) ? decisions_ : observations_;
     size_t cap = is_decision(kind) ? kEventDecisions : kEventObservations;
-    auto it = std::find_if(ring.begin(), ring.end(), [&](const Event& x) {
+    // Switches and fences never fold (same_key): no search for them.
+    bool folds = kind != EventKind::confirmed && kind != EventKind::fence;
+    auto it = !folds ? ring.end() : std::find_if(ring.begin(), ring.end(), [&](const Event& x) {
         return same_key(x, e.cluster, kind, reason, detail);
     });
     if (it != ring.end()) {

@@ -209,24 +209,25 @@ RedisConn::~RedisConn() {
 
 namespace {
 
-// TCP_NODELAY, and TCP keepalive, tighter than the kernel's two hours: a connection silently
-// cut by a firewall or a dead host while nothing is owed on it (an idle
-// subscribed connection between PINGs) is found by probes: after 5 s of
-// silence, every 2 s, 3 unanswered -> closed, about 11 s.
-// TCP_USER_TIMEOUT bounds unacknowledged writes the same way. Best effort:
-// a failure leaves the kernel's defaults.
-void keep_alive(int fd) {
+// TCP_NODELAY, and (keepalive) TCP keepalive, tighter than the kernel's two hours: a connection
+// silently cut by a firewall or a dead host while nothing is owed on it (an idle subscribed
+// connection between PINGs) is found by probes: after 5 s of silence, every 2 s, 3 unanswered ->
+// closed, about 11 s. TCP_USER_TIMEOUT bounds unacknowledged writes the same way. Best effort: a
+// failure leaves the kernel's defaults.
+void tune_socket(int fd, bool keepalive) {
     int on = 1, idle = 5, interval = 2, count = 3;
     unsigned user_timeout_ms = 11000;
+    // As hiredis did: a command or a TLS handshake flight written while
+    // the previous segment is unacknowledged must not wait for the peer's
+    // delayed ACK (Nagle).
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    if (!keepalive)
+        return;
     (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
     (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
     (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
     (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
     (void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
-    // As hiredis did: a command or a TLS handshake flight written while
-    // the previous segment is unacknowledged must not wait for the peer's
-    // delayed ACK (Nagle).
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
 }
 
 bool is_ip_literal(const std::string& h) {
@@ -323,7 +324,7 @@ bool RedisConn::connect(std::string* err) {
         return false;
     }
     if (evutil_socket_t fd = bufferevent_getfd(bev_.get()); fd >= 0)
-        keep_alive(fd);
+        tune_socket(fd, opts_.keepalive);
     if (opts_.connect_timeout.count() > 0)
         connect_timer_.arm(opts_.connect_timeout);
     return true;

@@ -92,6 +92,10 @@ struct RedisConnOptions {
     // The name the certificate must carry (and, unless an IP literal, sent
     // as SNI); empty: the host of the address connected to.
     std::string server_name;
+    // TCP keepalive probes and TCP_USER_TIMEOUT, for a connection that
+    // stays open (a Sentinel link). A ROLE check's lasts one command under
+    // its own timeout: five system calls fewer per check.
+    bool keepalive = true;
 };
 
 class RedisConn {
