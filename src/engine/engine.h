@@ -68,6 +68,7 @@ class Engine {
     void check_role(const proto::ConfigCluster& c, const HostPort& candidate, RoleDone done);
     RoleCheck& role_check_for(const std::string& cluster);
     void sweep_role_checks();
+    void sweep_finished_role_checks();
     void start_role_check(const proto::ConfigCluster& c, const HostPort& candidate, RoleDone done);
     void start_queued_role_checks();
     void housekeeping();
@@ -112,7 +113,8 @@ class Engine {
     std::unique_ptr<Decider> decider_;
     std::map<std::string, std::unique_ptr<SentinelLink>> links_; // by id, as decider_'s
     std::map<std::string, std::unique_ptr<RoleCheck>> roles_;    // by cluster, while in use
-    std::unique_ptr<Timer> role_sweep_; // frees the idle ones once their callbacks returned
+    std::unique_ptr<Timer> role_sweep_;      // frees the idle ones once their callbacks returned
+    std::vector<std::string> role_finished_; // clusters whose check ended since the last sweep
     std::unique_ptr<Api> api_;
     std::unique_ptr<CurlLibrary> curl_; // outlives consul_
     std::unique_ptr<Consul> consul_;

@@ -275,7 +275,7 @@ void Engine::start_decider() {
     // The clusters' configuration moves into the decider: clusters() from here on.
     decider_ = std::make_unique<Decider>(ds, std::move(config_.clusters), std::move(h));
     config_.clusters.clear();
-    role_sweep_ = std::make_unique<Timer>(base_.get(), [this] { sweep_role_checks(); });
+    role_sweep_ = std::make_unique<Timer>(base_.get(), [this] { sweep_finished_role_checks(); });
 }
 
 const std::vector<proto::ConfigCluster>& Engine::clusters() const {
@@ -292,6 +292,16 @@ Engine::RoleCheck& Engine::role_check_for(const std::string& cluster) {
 
 void Engine::sweep_role_checks() {
     std::erase_if(roles_, [](const auto& kv) { return kv.second->idle(); });
+}
+
+// Only the checks that finished since the last sweep: with retries armed
+// for thousands of clusters, a whole sweep per loop iteration would not be.
+void Engine::sweep_finished_role_checks() {
+    auto names = std::move(role_finished_);
+    role_finished_.clear();
+    for (const auto& name : names)
+        if (auto it = roles_.find(name); it != roles_.end() && it->second->idle())
+            roles_.erase(it);
 }
 
 void Engine::start_consul() {
@@ -404,11 +414,13 @@ void Engine::start_role_check(const proto::ConfigCluster& c, const HostPort& can
         resolver_->cancel(rc.resolving);
         rc.resolving = 0;
     }
-    auto finished = [this, done = std::move(done)](const HostPort& h, const ConfirmResult& r) {
+    auto finished = [this, name = c.name, done = std::move(done)](const HostPort& h,
+                                                                  const ConfirmResult& r) {
         role_checks_running_--;
         done(h, r); // may announce, or check again
         confirm_progress();
         start_queued_role_checks();
+        role_finished_.push_back(name);
         if (!role_sweep_->pending())
             role_sweep_->arm(Millis(0));
     };
