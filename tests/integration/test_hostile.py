@@ -383,7 +383,11 @@ def test_api_flood_during_failover():
     t_gone = time.monotonic()
     poll_until(lambda: ping_once(port), 10, "/api/ping to answer once the attackers left")
     print("/api/ping answered %.2f s after the attackers left" % (time.monotonic() - t_gone))
-    poll_until(lambda: reported(port) == new, 10, "API to report the new master")
+    # The master the Sentinels name now: under ASan and this load they
+    # sometimes fail the new master over again (seen: epoch 2, three
+    # switches, all three Sentinels agreeing), and the API must follow that.
+    poll_until(lambda: reported(port) == g.sentinel_master(NAME), 10,
+               "API to report the Sentinels' master")
 
 
 # ---------------------------------------------------------------- reply bombs
