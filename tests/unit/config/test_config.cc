@@ -779,18 +779,25 @@ static void tls_and_acl_keys(void**) {
     assert_clean(nv);
 }
 
-static void tls_files_checked(void**) {
-    TempDir d;
-    d.write("ca.crt", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
-    d.write("der.key", std::string("\x30\x82\x01", 3));
-    auto text = "[tls]\nca_file = " + d.path + "/ca.crt\ncert_file = " + d.path +
-                "/missing.crt\nkey_file = " + d.path + "/der.key\n" + minimal +
-                "tls = yes\n[global]\nstate_file = " + d.path + "/s.json\n";
+// check_environment's errors for a [tls] section with these three files
+// (lines 2, 3 and 4) and TLS towards the Sentinels; printed, for a failure.
+static std::vector<ConfigError> tls_errors(const TempDir& d, const std::string& ca,
+                                           const std::string& cert, const std::string& key) {
+    auto text = "[tls]\nca_file = " + ca + "\ncert_file = " + cert + "\nkey_file = " + key + "\n" +
+                minimal + "tls = yes\n[global]\nstate_file = " + d.path + "/s.json\n";
     auto r = parse_config(text, "e.conf");
     assert_clean(r);
     auto errs = check_environment(r.config, false);
     for (auto& e : errs)
         fprintf(stderr, "  %s\n", format_error(e).c_str());
+    return errs;
+}
+
+static void tls_files_checked(void**) {
+    TempDir d;
+    auto errs = tls_errors(
+        d, d.write("ca.crt", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"),
+        d.path + "/missing.crt", d.write("der.key", std::string("\x30\x82\x01", 3)));
     assert_int_equal(errs.size(), 2);
     assert_int_equal(errs[0].line, 3);
     assert_non_null(strstr(errs[0].message.c_str(), "cert_file"));
@@ -836,16 +843,7 @@ static void tls_file_contents_checked(void**) {
     const std::string cert = "-----BEGIN CERTIFICATE-----\nMIIBAA==\n-----END CERTIFICATE-----\n";
     const std::string key = "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n";
     auto errors_for = [&](const std::string& ca, const std::string& crt, const std::string& k) {
-        auto text = "[tls]\nca_file = " + d.write("ca.pem", ca) +
-                    "\ncert_file = " + d.write("c.pem", crt) +
-                    "\nkey_file = " + d.write("k.pem", k) + "\n" + minimal +
-                    "tls = yes\n[global]\nstate_file = " + d.path + "/s.json\n";
-        auto r = parse_config(text, "e.conf");
-        assert_clean(r);
-        auto errs = check_environment(r.config, false);
-        for (auto& e : errs)
-            fprintf(stderr, "  %s\n", format_error(e).c_str());
-        return errs;
+        return tls_errors(d, d.write("ca.pem", ca), d.write("c.pem", crt), d.write("k.pem", k));
     };
     auto one = [&](const std::vector<ConfigError>& errs, int line, const char* what) {
         assert_int_equal(errs.size(), 1);
