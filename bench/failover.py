@@ -8,7 +8,13 @@ runtime-socket path and the reload path, each with min_agreement 1 and 2,
 and times HAProxy's own reload command alone for comparison.  Prints
 figures; never asserts timing.
 
+The client is bench/probe (make bench/probe), a separate process opening
+one connection through HAProxy every 200 us at most; --python-prober uses
+the thread this script had before, which spun a core and shared the GIL
+with the threads timing +switch-master.
+
 Usage: bench/failover.py BUILDDIR [--rounds N] [--min-agreement 1|2]
+           [--paths runtime,reload] [--probe-interval-us US] [--python-prober]
 """
 import argparse
 import os
@@ -146,9 +152,11 @@ class SwitchWatch:
 
 
 class Prober:
-    """Tight loop of new connections through HAProxy asking CONFIG GET port;
-    records the first one that reached a port in `want`:
-    (opened, answered, port)."""
+    """Tight loop of new connections through HAProxy asking CONFIG GET port,
+    in a thread of this process; records the first one that reached a port
+    in `want`: (opened, answered, port). Kept for --python-prober: it spins
+    a core and shares the GIL with SwitchWatch, which the measure pays for
+    (see ProcessProber)."""
 
     def __init__(self, port, want):
         self.port = port
@@ -182,9 +190,45 @@ class Prober:
             if r and r[2] in self.want:
                 self.hit = r
 
+    def wait(self, timeout):
+        self.thread.join(timeout=timeout)
+
     def stop(self):
         self.stopping = True
         self.thread.join(timeout=2)
+
+
+class ProcessProber:
+    """The same measure from bench/probe, a separate process that opens one
+    connection every `interval_us` at most: it neither spins a core nor
+    holds the GIL while the failover it times is under way. Its
+    CLOCK_MONOTONIC timestamps are time.monotonic()'s."""
+
+    def __init__(self, exe, port, want, interval_us, timeout):
+        self.hit = None
+        self.last_miss = None
+        self.attempts = 0
+        self.proc = subprocess.Popen(
+            [exe, str(port), str(interval_us), str(timeout)] + [str(p) for p in sorted(want)],
+            stdout=subprocess.PIPE, text=True)
+
+    def wait(self, timeout):
+        try:
+            out, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return
+        words = out.split()
+        if words and words[0] == "hit":
+            self.hit = (float(words[1]), float(words[2]), int(words[3]))
+            self.last_miss = float(words[4]) or None
+            self.attempts = int(words[5])
+        elif words and words[0] == "none":
+            self.attempts = int(words[1])
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()  # our own child, by its PID
+        self.proc.wait()
 
 
 def reload_script(hap):
@@ -198,6 +242,11 @@ def reload_script(hap):
 
 
 class Bench:
+    # How rounds are probed (main() sets these): bench/probe paced at
+    # probe_interval_us, or the in-process Prober when probe_exe is None.
+    probe_exe = None
+    probe_interval_us = 200
+
     def __init__(self, rhtest, rhdaemon, g, path, min_agreement):
         self.rhtest, self.rhdaemon, self.g = rhtest, rhdaemon, g
         r = rhtest.run()
@@ -288,10 +337,15 @@ class Bench:
         others = [s for s in g.servers[NAME] if s is not old]
         try:
             # Which replica wins is not known in advance: accept either.
-            prober = Prober(self.fport, {s.port for s in others})
+            want = {s.port for s in others}
+            if self.probe_exe:
+                prober = ProcessProber(self.probe_exe, self.fport, want, self.probe_interval_us,
+                                       STUCK_AFTER + 30)
+            else:
+                prober = Prober(self.fport, want)
             g.kill_master(NAME)
             new = g.wait_failover(NAME, master, timeout=30)
-            prober.thread.join(timeout=STUCK_AFTER)
+            prober.wait(STUCK_AFTER)
             prober.stop()
             self.rhtest.poll_until(lambda: watch.first is not None, 10, "a +switch-master")
             first = watch.first
@@ -365,6 +419,11 @@ def main():
     ap.add_argument("--min-agreement", type=int, choices=(1, 2), action="append",
                     help="run only this min_agreement (repeatable; default 1 and 2)")
     ap.add_argument("--paths", default="runtime,reload")
+    ap.add_argument("--probe-interval-us", type=int, default=200,
+                    help="bench/probe: one new connection per this many microseconds at most")
+    ap.add_argument("--python-prober", action="store_true",
+                    help="probe from a thread of this script, as before bench/probe (it spins "
+                    "a core during the failover it times)")
     args = ap.parse_args()
     setup_paths(args.builddir)
     # TERM/INT exit through SystemExit so rhtest's atexit teardown stops
@@ -375,6 +434,17 @@ def main():
     import rhdaemon
     if not have_programs("failover", rhdaemon.DAEMON):
         return 1
+    probe = os.path.join(os.path.abspath(args.builddir), "bench", "probe")
+    if not args.python_prober:
+        if not os.access(probe, os.X_OK):
+            print("failover: %s not built (make bench/probe), or give --python-prober" % probe,
+                  file=sys.stderr)
+            return 1
+        Bench.probe_exe = probe
+        Bench.probe_interval_us = args.probe_interval_us
+    print("probing with %s" % ("bench/probe, one connection per %d us at most"
+                               % args.probe_interval_us if Bench.probe_exe
+                               else "a Python thread (--python-prober)"), flush=True)
     agreements = args.min_agreement or [1, 2]
     paths = args.paths.split(",")
     t_start = time.monotonic()

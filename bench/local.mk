@@ -19,3 +19,5 @@ check_PROGRAMS += bench/fake_farm
 bench_fake_farm_SOURCES = %reldir%/fake_farm.cc
 bench_fake_farm_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CORE_CFLAGS)
 bench_fake_farm_LDADD = $(LIBEVENT_CORE_LIBS)
+check_PROGRAMS += bench/probe
+bench_probe_SOURCES = %reldir%/probe.cc
