@@ -168,28 +168,35 @@ void EventLog::record(int64_t now_ms, std::string_view cluster, EventKind kind, 
     auto it = !folds ? ring.end() : std::find_if(ring.begin(), ring.end(), [&](const Event& x) {
         return same_key(x, e.cluster, kind, reason, detail);
     });
-    if (it != ring.end()) {
-        e = std::move(*it);
-        ring.erase(it);
-        e.count++;
+    if (it != ring.end()) { // folded in place; its seq makes it the newest
+        it->count++;
+        it->last_ms = now_ms;
+        it->seq = ++seq_;
+        it->detail = std::move(detail);
         folded_++;
-    } else {
-        e.first_ms = now_ms;
-        e.kind = kind;
-        e.reason = reason;
+        return;
     }
-    e.last_ms = now_ms;
+    e.first_ms = e.last_ms = now_ms;
+    e.kind = kind;
+    e.reason = reason;
     e.seq = ++seq_;
     e.detail = std::move(detail);
     put(ring, cap, std::move(e));
 }
 
+// Rings in place: an entry never moves once stored (a fold updates it, a
+// new entry takes the oldest's slot when full); last() orders by seq. At
+// 10,000 clusters a storm records tens of thousands of events, and shifting
+// the whole ring for each (erase at the front) was the engine's top item.
 void EventLog::put(std::vector<Event>& ring, size_t cap, Event e) {
-    if (ring.size() >= cap) {
-        ring.erase(ring.begin());
-        evicted_++;
+    if (ring.size() < cap) {
+        ring.push_back(std::move(e));
+        return;
     }
-    ring.push_back(std::move(e));
+    auto oldest = std::min_element(ring.begin(), ring.end(),
+                                   [](const Event& a, const Event& b) { return a.seq < b.seq; });
+    *oldest = std::move(e);
+    evicted_++;
 }
 
 std::vector<Event> EventLog::last(size_t n, std::string_view cluster) const {

@@ -132,8 +132,8 @@ class EventLog {
                          EventReason reason, const EventDetail& d);
     void put(std::vector<Event>& ring, size_t cap, Event e);
 
-    std::vector<Event> decisions_;    // oldest first; capacity reserved once
-    std::vector<Event> observations_; // oldest first; capacity reserved once
+    std::vector<Event> decisions_;    // by slot, not age (seq orders them); reserved once
+    std::vector<Event> observations_; // by slot, not age (seq orders them); reserved once
     uint64_t seq_ = 0;
     uint64_t evicted_ = 0;
     uint64_t folded_ = 0;

@@ -65,6 +65,19 @@ static void capacity_is_fixed_and_oldest_evicted(void**) {
                    from("127.0.0.1:26379", true, A, i));
     assert_int_equal(log.size(), kEventCapacity);
     assert_int_equal(log.evicted(), 15);
+    // c5 is now the oldest refusal held. Refreshed by a fold, it outlives
+    // c6, the oldest after it, when the next new entry needs a slot.
+    log.record(2000, "c5", EventKind::refused, EventReason::min_agreement,
+               from("127.0.0.1:26379", true, A, 5));
+    log.record(2001, "new", EventKind::refused, EventReason::min_agreement,
+               from("127.0.0.1:26379", true, A, 1));
+    assert_int_equal(log.evicted(), 16);
+    assert_true(log.holds("c5", EventKind::refused, EventReason::min_agreement));
+    assert_false(log.holds("c6", EventKind::refused, EventReason::min_agreement));
+    assert_true(log.holds("c7", EventKind::refused, EventReason::min_agreement));
+    all = log.last();
+    assert_string_equal(all.back().cluster.c_str(), "new");
+    assert_string_equal(all[all.size() - 2].cluster.c_str(), "c5");
 }
 
 static void repeats_fold_into_one_entry(void**) {
