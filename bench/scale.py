@@ -20,7 +20,7 @@ write/check/reload ms) are summed.  --no-haproxy measures as before (API).
 Prints figures; never asserts timing.
 
 Usage: bench/scale.py BUILDDIR [--clusters 1,100,1000,10000] [--ports K] [--no-haproxy]
-                      [--python-fakes]
+                      [--python-fakes] [--hold PATH]
 """
 import argparse
 import json
@@ -577,7 +577,17 @@ def batches_between(text, wall0, wall1):
     return sum(1 for t, _ in parent_batches(text, wall0) if t <= sod(wall1) + 0.001)
 
 
-def one(rhtest, rhdaemon, n, nports, haproxy, check, fake_farm):
+def hold(path, pids):
+    """--hold: the measured daemon stays up, quiet, until `path` exists
+    (for gdb, heaptrack or /proc/PID/smaps while it runs)."""
+    print("  holding: parent %d, engine %d; touch %s to go on" % (pids[0], pids[1], path),
+          flush=True)
+    while not os.path.exists(path):
+        time.sleep(0.2)
+    os.unlink(path)
+
+
+def one(rhtest, rhdaemon, n, nports, haproxy, check, fake_farm, hold_path=None):
     r = rhtest.run()
     mark = r.mark()
     if fake_farm:
@@ -662,6 +672,8 @@ def one(rhtest, rhdaemon, n, nports, haproxy, check, fake_farm):
         res["idle_cpu"] = (cpu_s(d.pid) + cpu_s(engine) - c0) / 5.0
         res["idle_cmds"] = (fakes.handled() - h0) / 5.0
         res["engine_alive"] = engine in rhdaemon.children_of(d.pid)
+        if hold_path:
+            hold(hold_path, (d.pid, engine))
     except (TimeoutError, AssertionError) as e:
         res["error"] = str(e)
         engine = rhdaemon.engine_of(d.pid)
@@ -755,6 +767,9 @@ def main():
                     help="no [haproxy] section: time until /api/topology shows all N")
     ap.add_argument("--python-fakes", action="store_true",
                     help="serve the fakes from Python (rhtest) instead of bench/fake_farm")
+    ap.add_argument("--hold", metavar="PATH",
+                    help="after each run's figures, keep the daemon running (quiet) until "
+                    "PATH exists, printing its PIDs")
     args = ap.parse_args()
     haproxy = not args.no_haproxy
     setup_paths(args.builddir)
@@ -783,7 +798,7 @@ def main():
         for k in range(args.runs):
             print("== N = %d, run %d of %d" % (n, k + 1, args.runs), flush=True)
             res = one(rhtest, rhdaemon, n, args.ports, haproxy, not args.no_check,
-                      fake_farm)
+                      fake_farm, args.hold)
             report(res, haproxy)
             runs.append(res)
         rows.append((n, runs))
