@@ -52,6 +52,7 @@ void Confirmer::confirm(HostPort candidate, std::string password, std::chrono::m
     cb_ = std::move(cb);
     RedisConnOptions opts = opts_;
     opts.keepalive = false; // one command, under timeout_
+    opts.reset_on_close = true;
     conn_ = std::make_unique<RedisConn>(
         base_, candidate_,
         RedisConn::Callbacks{

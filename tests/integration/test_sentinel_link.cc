@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -412,6 +413,27 @@ void test_live(event_base* base) {
     CHECK(took < 1s, "timeout took %lld ms",
           static_cast<long long>(
               std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+    {
+        // A check's connection ends with a reset, not FIN: no TIME_WAIT
+        // socket left behind per check. Its end, as the server sees it:
+        int accepted = accept4(silent, nullptr, nullptr, SOCK_NONBLOCK);
+        CHECK(accepted >= 0, "the timed-out check never connected: %s", strerror(errno));
+        ssize_t n = -1;
+        int err = EAGAIN;
+        run_until(
+            base,
+            [&] {
+                char b[64]; // the check's ROLE first, then how it ended
+                while ((n = read(accepted, b, sizeof b)) > 0) {
+                }
+                err = n < 0 ? errno : 0;
+                return !(n < 0 && err == EAGAIN);
+            },
+            2s);
+        CHECK(n < 0 && err == ECONNRESET, "the check's connection ended with %s, not a reset",
+              n == 0 ? "FIN" : strerror(err));
+        close(accepted);
+    }
     close(silent);
     {
         // Destroying a Confirmer with a pending request: no callback afterwards.
