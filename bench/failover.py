@@ -50,31 +50,14 @@ def setup_paths(builddir):
     sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 
 
-# HAProxy template for the daemon.  `retries 0`: a connection to the dead
-# master fails at once instead of waiting HAProxy's 1 s turn-around timer, so
-# the probe loop keeps opening new connections.
-TEMPLATE = """global
-    stats socket {sock} level admin
-    maxconn 1000
+# HAProxy template for the daemon: the tests' (rhtest.haproxy_template) with
+# `retries 0`: a connection to the dead master fails at once instead of
+# waiting HAProxy's 1 s turn-around timer, so the probe keeps opening new
+# connections.
+def template(rhtest, sock):
+    return rhtest.haproxy_template(sock, maxconn=1000,
+                                   defaults=("retries 0", "timeout connect 200ms"))
 
-defaults
-    mode tcp
-    retries 0
-    timeout connect 200ms
-    timeout client 60s
-    timeout server 60s
-
-{{{{#clusters}}}}
-listen {{{{haproxy_backend}}}}
-    bind 127.0.0.1:{{{{external_port}}}}
-{{{{#has_master}}}}
-    server {{{{haproxy_server}}}} {{{{master_host}}}}:{{{{master_port}}}}
-{{{{/has_master}}}}
-{{{{^has_master}}}}
-    server {{{{haproxy_server}}}} 127.0.0.1:1 disabled
-{{{{/has_master}}}}
-{{{{/clusters}}}}
-"""
 
 NAME = "bench"
 # A round whose new master is not reached this long after all Sentinels
@@ -257,7 +240,7 @@ class Bench:
         self.cfg = r.path("haproxy-%s.cfg" % tag)
         tmpl = r.path("haproxy-%s.mustache" % tag)
         with open(tmpl, "w") as f:
-            f.write(TEMPLATE.format(sock=self.sock))
+            f.write(template(rhtest, self.sock))
         master = g.sentinel_master(NAME)
         with open(self.cfg, "w") as f:
             f.write(rhtest.render_haproxy_cfg([(NAME, self.fport, master[0], master[1])],

@@ -48,7 +48,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import daemonlog  # noqa: E402
-import failover  # noqa: E402  (TEMPLATE, reload_script, pct, proc_mem, setup_paths, have_programs)
+import failover  # noqa: E402  (template, reload_script, pct, proc_mem, setup_paths, have_programs)
 
 # A failover whose new master no writer of a daemon reaches this long after
 # every Sentinel agreed is STUCK for that daemon.
@@ -259,7 +259,7 @@ class Stack:
         self.cfg = r.path("haproxy-%s.cfg" % path)
         tmpl = r.path("haproxy-%s.mustache" % path)
         with open(tmpl, "w") as f:
-            f.write(failover.TEMPLATE.format(sock=self.sock))
+            f.write(failover.template(rhtest, self.sock))
         with open(self.cfg, "w") as f:
             f.write(rhtest.render_haproxy_cfg(
                 [(n, self.fports[n]) + g.sentinel_master(n) for n in names], self.sock))

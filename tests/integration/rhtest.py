@@ -649,6 +649,50 @@ class RedisGroup:
 # ---------------------------------------------------------------- HAProxy
 
 
+def haproxy_template(sock, server="master_host", maxconn=None, epoch_comment=False,
+                     read_backend=False, defaults=("timeout connect 1s",)):
+    """The mustache template the tests give the daemon: the admin socket at
+    `sock`, a tcp `listen` per cluster on 127.0.0.1:external_port whose one
+    server is `server` (master_host: as Sentinel announced it; master_addr:
+    the address ROLE used) or a disabled placeholder while there is no
+    master. epoch_comment: a comment line per cluster naming its epoch (a
+    change that only rewrites the file); read_backend: the cluster's read
+    backend of replica slots; defaults: the `defaults` lines before the
+    client and server timeouts."""
+    out = ["global", "    stats socket %s level admin" % sock]
+    if maxconn:
+        out.append("    maxconn %d" % maxconn)
+    out += ["", "defaults", "    mode tcp"]
+    out += ["    " + d for d in defaults]
+    out += ["    timeout client 60s", "    timeout server 60s", "", "{{#clusters}}"]
+    if epoch_comment:
+        out.append("# cluster {{name}} at epoch {{epoch}}")
+    out += ["listen {{haproxy_backend}}",
+            "    bind 127.0.0.1:{{external_port}}",
+            "{{#has_master}}",
+            "    server {{haproxy_server}} {{%s}}:{{master_port}}" % server,
+            "{{/has_master}}",
+            "{{^has_master}}",
+            "    server {{haproxy_server}} 127.0.0.1:1 disabled",
+            "{{/has_master}}"]
+    if read_backend:
+        out += ["{{#has_replica_backend}}",
+                "listen {{replica_backend}}",
+                "    bind 127.0.0.1:{{replica_port}}",
+                "    balance roundrobin",
+                "{{#replica_slots}}",
+                "{{#has_replica}}",
+                "    server {{server}} {{addr}}:{{port}}",
+                "{{/has_replica}}",
+                "{{^has_replica}}",
+                "    server {{server}} 127.0.0.1:1 disabled",
+                "{{/has_replica}}",
+                "{{/replica_slots}}",
+                "{{/has_replica_backend}}"]
+    out.append("{{/clusters}}")
+    return "\n".join(out) + "\n"
+
+
 def _hap_addr(host, port):
     return "ipv6@[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
 

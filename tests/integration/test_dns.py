@@ -16,47 +16,24 @@ import os
 import signal
 import sys
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rhtest
 from fakedns import FakeDns
 from rhtest import HAProxy, RedisGroup, Resp, Server, poll_until
 from rhdaemon import Daemon, run_tests
+from test_engine import api as engine_api
 from test_haproxy import reload_and_wait
 
 NAMED, IPC = "named", "ipc"
 SENTINEL_IPS = ["127.0.0.11", "127.0.0.12", "127.0.0.13"]
 S = {}  # the set-up, made once
 
-# HAProxy is pointed at the address the ROLE check used, never at a name.
-TEMPLATE = """global
-    stats socket {sock} level admin
-
-defaults
-    mode tcp
-    timeout connect 1s
-    timeout client 60s
-    timeout server 60s
-
-{{{{#clusters}}}}
-listen {{{{haproxy_backend}}}}
-    bind 127.0.0.1:{{{{external_port}}}}
-{{{{#has_master}}}}
-    server {{{{haproxy_server}}}} {{{{master_addr}}}}:{{{{master_port}}}}
-{{{{/has_master}}}}
-{{{{^has_master}}}}
-    server {{{{haproxy_server}}}} 127.0.0.1:1 disabled
-{{{{/has_master}}}}
-{{{{/clusters}}}}
-"""
-
-
 def api(path):
-    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (S["api"], path), timeout=2) as r:
-        import json
-        body = r.read().decode()
-        return json.loads(body) if body[:1] in "[{" else body
+    """GET path from the daemon's API (test_engine.api), which must say 200."""
+    status, body = engine_api(S["api"], path)
+    assert status == 200, "GET %s: %d %s" % (path, status, body)
+    return body
 
 
 def cluster(name):
@@ -113,7 +90,8 @@ def setup():
     sock, cfg = rhtest.run().path("haproxy-dns.sock"), rhtest.run().path("haproxy-dns.cfg")
     tmpl = rhtest.run().path("haproxy-dns.mustache")
     with open(tmpl, "w") as f:
-        f.write(TEMPLATE.format(sock=sock))
+        # HAProxy is pointed at the address the ROLE check used, never at a name.
+        f.write(rhtest.haproxy_template(sock, server="master_addr"))
     with open(cfg, "w") as f:
         f.write(rhtest.render_haproxy_cfg(
             [(n, ports[n], "127.0.0.1", group.servers[n][0].port) for n in (NAMED, IPC)], sock))

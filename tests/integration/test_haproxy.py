@@ -19,28 +19,11 @@ NAME = "testing"
 # The parent's one line per applied batch: "1 cluster confirmed: testing ...".
 CONFIRMED = re.compile(r"\d+ clusters? confirmed")
 
-TEMPLATE = """global
-    stats socket {sock} level admin
-    maxconn 1000
 
-defaults
-    mode tcp
-    timeout connect 1s
-    timeout client 60s
-    timeout server 60s
-
-{{{{#clusters}}}}
-# cluster {{{{name}}}} at epoch {{{{epoch}}}}
-listen {{{{haproxy_backend}}}}
-    bind 127.0.0.1:{{{{external_port}}}}
-{{{{#has_master}}}}
-    server {{{{haproxy_server}}}} {{{{master_host}}}}:{{{{master_port}}}}
-{{{{/has_master}}}}
-{{{{^has_master}}}}
-    server {{{{haproxy_server}}}} 127.0.0.1:1 disabled
-{{{{/has_master}}}}
-{{{{/clusters}}}}
-"""
+def template(sock):
+    """The tests' template, with each cluster's epoch in a comment: a new
+    epoch alone changes the file but not what HAProxy runs."""
+    return rhtest.haproxy_template(sock, maxconn=1000, epoch_comment=True)
 
 
 def reload_and_wait(hap):
@@ -69,7 +52,7 @@ class Setup:
         self.cfg = r.path("haproxy-%s.cfg" % tag)
         self.tmpl = r.path("haproxy-%s.mustache" % tag)
         with open(self.tmpl, "w") as f:
-            f.write(TEMPLATE.format(sock=self.sock))
+            f.write(template(self.sock))
         if group:
             # 2 s rather than 1 s: on a loaded machine a master that is slow
             # to answer for a second would set off a second failover.

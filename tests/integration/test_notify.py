@@ -22,8 +22,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rhtest
 from rhtest import HAProxy, RedisGroup, poll_until, run_tests
-from rhdaemon import DAEMON, Daemon, children_of
-from test_haproxy import TEMPLATE, reload_and_wait
+from rhdaemon import DAEMON, Daemon
+from test_haproxy import reload_and_wait, template
 
 NAME = "testing"
 
@@ -124,7 +124,7 @@ def test_ready_after_first_haproxy_apply_then_reload_and_stop():
     cfg = r.path("haproxy-%s.cfg" % tag)
     tmpl = r.path("haproxy-%s.mustache" % tag)
     with open(tmpl, "w") as f:
-        f.write(TEMPLATE.format(sock=sock))
+        f.write(template(sock))
     # HAProxy starts on a placeholder: the master appears in the file only
     # when redishappyd writes it.
     with open(cfg, "w") as f:

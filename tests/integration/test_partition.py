@@ -67,27 +67,6 @@ SENTINEL_PORT = 26379
 FAILOVER_TIMEOUT_MS = 10000
 NFT_TABLE = "rh_partition"
 
-TEMPLATE = """global
-    stats socket {sock} level admin
-    maxconn 1000
-
-defaults
-    mode tcp
-    timeout connect 1s
-    timeout client 60s
-    timeout server 60s
-
-{{{{#clusters}}}}
-listen {{{{haproxy_backend}}}}
-    bind 127.0.0.1:{{{{external_port}}}}
-{{{{#has_master}}}}
-    server {{{{haproxy_server}}}} {{{{master_host}}}}:{{{{master_port}}}}
-{{{{/has_master}}}}
-{{{{^has_master}}}}
-    server {{{{haproxy_server}}}} 127.0.0.1:1 disabled
-{{{{/has_master}}}}
-{{{{/clusters}}}}
-"""
 
 
 def nft(script):
@@ -235,7 +214,7 @@ class Partition:
         self.cfg = r.path("haproxy.cfg")
         tmpl = r.path("haproxy.mustache")
         with open(tmpl, "w") as f:
-            f.write(TEMPLATE.format(sock=self.sock))
+            f.write(rhtest.haproxy_template(self.sock, maxconn=1000))
         with open(self.cfg, "w") as f:
             f.write(rhtest.render_haproxy_cfg([(NAME, self.fport, SERVERS[0], REDIS_PORT)],
                                               self.sock))

@@ -31,40 +31,6 @@ NAME = "testing"
 READ_BACKEND = "redis_testing_read"
 MAX_LAG = 20000  # bytes
 
-TEMPLATE = """global
-    stats socket {sock} level admin
-    maxconn 200
-
-defaults
-    mode tcp
-    timeout connect 1s
-    timeout client 60s
-    timeout server 60s
-
-{{{{#clusters}}}}
-listen {{{{haproxy_backend}}}}
-    bind 127.0.0.1:{{{{external_port}}}}
-{{{{#has_master}}}}
-    server {{{{haproxy_server}}}} {{{{master_host}}}}:{{{{master_port}}}}
-{{{{/has_master}}}}
-{{{{^has_master}}}}
-    server {{{{haproxy_server}}}} 127.0.0.1:1 disabled
-{{{{/has_master}}}}
-{{{{#has_replica_backend}}}}
-listen {{{{replica_backend}}}}
-    bind 127.0.0.1:{{{{replica_port}}}}
-    balance roundrobin
-{{{{#replica_slots}}}}
-{{{{#has_replica}}}}
-    server {{{{server}}}} {{{{addr}}}}:{{{{port}}}}
-{{{{/has_replica}}}}
-{{{{^has_replica}}}}
-    server {{{{server}}}} 127.0.0.1:1 disabled
-{{{{/has_replica}}}}
-{{{{/replica_slots}}}}
-{{{{/has_replica_backend}}}}
-{{{{/clusters}}}}
-"""
 
 
 class Instance:
@@ -81,7 +47,7 @@ class Instance:
         self.cfg = r.path("haproxy-%s.cfg" % tag)
         tmpl = r.path("haproxy-%s.mustache" % tag)
         with open(tmpl, "w") as f:
-            f.write(TEMPLATE.format(sock=self.sock))
+            f.write(rhtest.haproxy_template(self.sock, maxconn=200, read_backend=True))
         master = g.sentinel_master(NAME)
         with open(self.cfg, "w") as f:
             f.write(rhtest.render_haproxy_cfg([(NAME, self.fport, master[0], master[1])],
