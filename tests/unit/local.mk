@@ -90,11 +90,13 @@ tests_unit_engine_test_decide_SOURCES = %reldir%/engine/test_decide.cc tests/cmo
 tests_unit_engine_test_decide_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS) $(HIREDIS_CFLAGS) $(LIBCURL_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_engine_test_decide_LDADD = $(ENGINE_LIBS) $(CMOCKA_LIBS)
 UNIT_TESTS += tests/unit/engine/test_sentinel_proto
-tests_unit_engine_test_sentinel_proto_SOURCES = %reldir%/engine/test_sentinel_proto.cc tests/cmocka.h
+tests_unit_engine_test_sentinel_proto_SOURCES = %reldir%/engine/test_sentinel_proto.cc \
+	%reldir%/engine/resp.h tests/cmocka.h
 tests_unit_engine_test_sentinel_proto_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS) $(HIREDIS_CFLAGS) $(LIBCURL_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_engine_test_sentinel_proto_LDADD = $(ENGINE_LIBS) $(CMOCKA_LIBS)
 UNIT_TESTS += tests/unit/engine/test_replicas
-tests_unit_engine_test_replicas_SOURCES = %reldir%/engine/test_replicas.cc tests/cmocka.h
+tests_unit_engine_test_replicas_SOURCES = %reldir%/engine/test_replicas.cc \
+	%reldir%/engine/resp.h tests/cmocka.h
 tests_unit_engine_test_replicas_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS) $(HIREDIS_CFLAGS) $(LIBCURL_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_engine_test_replicas_LDADD = $(ENGINE_LIBS) $(CMOCKA_LIBS)
 UNIT_TESTS += tests/unit/engine/test_redis_async

@@ -12,45 +12,24 @@
 #include "engine/sentinel_proto.h"
 
 #include "../../cmocka.h"
+#include "resp.h"
 
 using namespace rh;
 using namespace rh::sentinel;
+using namespace rh::test;
 
 namespace {
 
-struct ReplyFree {
-    void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using ReplyPtr = std::unique_ptr<redisReply, ReplyFree>;
-
-ReplyPtr decode(const std::string& resp) {
-    redisReader* rd = redisReaderCreate();
-    redisReaderFeed(rd, resp.data(), resp.size());
-    void* out = nullptr;
-    int rc = redisReaderGetReply(rd, &out);
-    redisReaderFree(rd);
-    assert_int_equal(rc, REDIS_OK);
-    assert_non_null(out);
-    return ReplyPtr(static_cast<redisReply*>(out));
-}
-
-std::string bulk(const std::string& s) {
-    return "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n";
-}
-
 std::string replica_resp(const std::string& ip, const std::string& port, const std::string& flags,
                          const std::string& link, const std::string& offset) {
-    std::vector<std::pair<std::string, std::string>> kv = {{"name", ip + ":" + port},
-                                                           {"ip", ip},
-                                                           {"port", port},
-                                                           {"flags", flags},
-                                                           {"master-link-status", link}};
+    KV kv = {{"name", ip + ":" + port},
+             {"ip", ip},
+             {"port", port},
+             {"flags", flags},
+             {"master-link-status", link}};
     if (!offset.empty())
         kv.push_back({"slave-repl-offset", offset});
-    std::string s = "*" + std::to_string(kv.size() * 2) + "\r\n";
-    for (auto& [k, v] : kv)
-        s += bulk(k) + bulk(v);
-    return s;
+    return kv_array(kv);
 }
 
 ReplicaInfo rep(const std::string& ip, uint16_t port, std::vector<std::string> flags = {"slave"},

@@ -10,40 +10,13 @@
 
 // cmocka last: its fail() macro clashes with std::ios::fail.
 #include "../../cmocka.h"
+#include "resp.h"
 
 using namespace rh;
 using namespace rh::sentinel;
+using namespace rh::test;
 
 namespace {
-
-struct ReplyFree {
-    void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using ReplyPtr = std::unique_ptr<redisReply, ReplyFree>;
-
-ReplyPtr decode(const std::string& resp) {
-    redisReader* rd = redisReaderCreate();
-    redisReaderFeed(rd, resp.data(), resp.size());
-    void* out = nullptr;
-    int rc = redisReaderGetReply(rd, &out);
-    redisReaderFree(rd);
-    assert_int_equal(rc, REDIS_OK);
-    assert_non_null(out);
-    return ReplyPtr(static_cast<redisReply*>(out));
-}
-
-std::string bulk(const std::string& s) {
-    return "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n";
-}
-
-using KV = std::vector<std::pair<std::string, std::string>>;
-
-std::string kv_array(const KV& kv) {
-    std::string s = "*" + std::to_string(kv.size() * 2) + "\r\n";
-    for (auto& [k, v] : kv)
-        s += bulk(k) + bulk(v);
-    return s;
-}
 
 KV master_kv() {
     return {{"name", "mymaster"}, {"ip", "127.0.0.1"},
