@@ -178,6 +178,15 @@ void Resolver::start(const std::string& name) {
         q.req = req;
 }
 
+// evdns reports every failure but NXDOMAIN as EAI_FAIL, whose text
+// ("non-recoverable failure in name resolution") misreads a timeout or a
+// SERVFAIL, which are usually passing.
+std::string Resolver::lookup_error(int err) {
+    if (err == EVUTIL_EAI_FAIL)
+        return "no usable answer from the name servers (timeout, SERVFAIL or refusal)";
+    return evutil_gai_strerror(err);
+}
+
 void Resolver::on_answer(int err, evutil_addrinfo* ai, void* arg) {
     auto* token = static_cast<Token*>(arg);
     Resolver* self = token->owner;
@@ -190,7 +199,7 @@ void Resolver::on_answer(int err, evutil_addrinfo* ai, void* arg) {
     }
     ResolveResult r;
     if (err != 0) {
-        r.error = evutil_gai_strerror(err);
+        r.error = lookup_error(err);
     } else {
         for (evutil_addrinfo* p = ai; p; p = p->ai_next) {
             char buf[INET6_ADDRSTRLEN] = {};

@@ -82,6 +82,7 @@ class Resolver {
         std::chrono::steady_clock::time_point until;
     };
     static void on_answer(int err, struct evutil_addrinfo* ai, void* arg);
+    static std::string lookup_error(int err);
     void start(const std::string& name);
     void complete(const std::string& name, ResolveResult r);
     void post(Id id, Callback cb, ResolveResult r);
