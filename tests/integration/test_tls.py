@@ -17,7 +17,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rhtest
 from rhtest import RedisGroup, Resp, RespError, Server, poll_until, run_tests
-from rhdaemon import Daemon
+from rhdaemon import Daemon, engine_of
 
 NAME = "testing"
 TIMERS = "ping_interval = 200ms\nping_timeout = 1s\nreread_interval = 1s\n"
@@ -310,6 +310,56 @@ def test_without_client_certificate():
     lines = poll_until(refused, 10, "the ROLE check to fail over TLS")
     assert "TLS" in lines[0] or "connection closed" in lines[0], lines[0]
     assert reported(port) is None
+
+
+def openssl_mapped(pid):
+    """The OpenSSL libraries (libssl, libcrypto, libevent_openssl) that
+    /proc/PID/maps shows in pid, by file name."""
+    names = set()
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            name = os.path.basename(line.split()[-1])
+            if name.startswith(("libssl.so", "libcrypto.so", "libevent_openssl")):
+                names.add(name)
+    return sorted(names)
+
+
+def test_openssl_is_mapped_only_by_an_engine_with_tls():
+    """OpenSSL is loaded at run time by the engine, and only when a link is
+    TLS: a daemon without TLS maps it in neither process, one with TLS in
+    its engine only. A binary linked with OpenSSL again fails both."""
+    s = setup()
+    r = rhtest.run()
+    api_port = r.free_port()
+    chroot = os.path.join(r.dir, "root-%d" % api_port)
+    os.makedirs(chroot, 0o755, exist_ok=True)
+    os.chmod(chroot, 0o755)
+    user = "user = nobody\nchroot = %s\n" % chroot if os.geteuid() == 0 else "chroot =\n"
+    # Plain links to the TLS-only Sentinels: they fail, but the engine has
+    # made its choice of libraries before it connects anywhere.
+    text = ("[global]\n%sstate_file = %s/state-%d.json\napi_listen = 127.0.0.1:%d\n"
+            "\n[sentinels]\n" % (user, r.dir, api_port, api_port))
+    for host, port in good_sentinels():
+        text += "address = %s:%d\n" % (host, port)
+    text += "\n[cluster %s]\nexternal_port = %d\n" % (NAME, r.free_port())
+    path = os.path.join(r.dir, "plain-%d.conf" % api_port)
+    with open(path, "w") as f:
+        f.write(text)
+    with Daemon(path) as d:
+        poll_until(lambda: api(api_port, "/api/ping")[1] == "Pong", 10, "API to answer")
+        engine = d.wait_engine()
+        assert openssl_mapped(d.pid) == [], openssl_mapped(d.pid)
+        assert openssl_mapped(engine) == [], openssl_mapped(engine)
+
+    d, port = start_daemon(good_sentinels())
+    poll_until(lambda: reported(port) == s["group"].sentinel_master(NAME), 15,
+               "API to report the master over TLS")
+    engine = d.wait_engine()
+    mapped = openssl_mapped(engine)
+    assert any(n.startswith("libssl.so") for n in mapped), mapped
+    assert any(n.startswith("libcrypto.so") for n in mapped), mapped
+    assert any(n.startswith("libevent_openssl") for n in mapped), mapped
+    assert openssl_mapped(d.pid) == [], openssl_mapped(d.pid)
 
 
 def test_acl_user_without_a_permission_and_wrong_password():
