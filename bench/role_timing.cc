@@ -67,7 +67,12 @@ int main(int argc, char** argv) {
     auto tls_port = static_cast<uint16_t>(std::atoi(argv[3]));
     int n = std::atoi(argv[7]);
     std::string err;
-    SslCtxPtr ctx = make_tls_context(TlsFiles{argv[4], argv[5], argv[6], true}, true, &err);
+    auto lib = TlsLibrary::load(&err);
+    if (!lib) {
+        std::fprintf(stderr, "role_timing: cannot load OpenSSL: %s\n", err.c_str());
+        return 1;
+    }
+    auto ctx = make_tls_context(lib->api(), TlsFiles{argv[4], argv[5], argv[6], true}, true, &err);
     if (!ctx) {
         std::fprintf(stderr, "role_timing: %s\n", err.c_str());
         return 1;

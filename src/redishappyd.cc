@@ -2,6 +2,7 @@
 // Redis Sentinel has confirmed. See redishappyd(8).
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +13,7 @@
 #include "config/config.h"
 #include "engine/curl_lib.h"
 #include "engine/engine.h"
+#include "engine/tls_lib.h"
 #include "parent/notify.h"
 #include "parent/parent.h"
 
@@ -36,6 +38,19 @@ int check_only(const rh::Options& opts) {
         std::string err;
         if (!rh::CurlLibrary::load(&err)) {
             fprintf(stderr, "%s: [consul] needs libcurl: %s (install libcurl4)\n",
+                    opts.config_path.c_str(), err.c_str());
+            return 1;
+        }
+    }
+    // OpenSSL likewise, only when some link is TLS.
+    bool tls = config.sentinel_tls || std::any_of(config.clusters.begin(), config.clusters.end(),
+                                                  [](const auto& c) { return c.tls; });
+    if (tls) {
+        std::string err;
+        if (!rh::TlsLibrary::load(&err)) {
+            fprintf(stderr,
+                    "%s: tls = yes needs OpenSSL: %s (install libssl3 and "
+                    "libevent-openssl-2.1-7)\n",
                     opts.config_path.c_str(), err.c_str());
             return 1;
         }

@@ -49,7 +49,7 @@ class Engine {
     void configure(EngineConfig cfg);
     void before_drop();
     void load_tls();
-    SSL_CTX* tls_for(bool tls, bool trusted) const;
+    const TlsContext* tls_for(bool tls, bool trusted) const;
     void after_drop();
     void on_apply_result(const proto::ApplyResult& r);
     void on_fence_state(const proto::FenceState& st);
@@ -104,9 +104,12 @@ class Engine {
     EngineConfig config_;
     int exit_status_ = 0;
 
+    // OpenSSL, loaded only when some link is TLS (tls_lib.h); it outlives
+    // the contexts it made.
+    std::unique_ptr<TlsLibrary> tls_lib_;
     // TLS client contexts (null: no TLS); the anonymous one has no client
     // certificate, for Sentinels we do not trust. They outlive every link.
-    SslCtxPtr tls_ctx_, tls_anon_ctx_;
+    std::unique_ptr<TlsContext> tls_ctx_, tls_anon_ctx_;
     std::unique_ptr<Resolver> resolver_; // configured before the drop
     std::vector<std::unique_ptr<SentinelName>> sentinel_names_;
     std::unique_ptr<Timer> readdress_timer_;

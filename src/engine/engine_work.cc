@@ -123,20 +123,24 @@ Engine::~Engine() {
     signals_.clear();
 }
 
-// The TLS contexts, from files read now, while they are visible (the parent
-// checked they are readable PEM; a key that does not match its certificate
-// is found here). Built only when some connection uses TLS.
+// OpenSSL and the TLS contexts, from libraries and files read now, while
+// they are visible (the parent checked the files are readable PEM; a key
+// that does not match its certificate is found here). Only when some
+// connection uses TLS: an engine without it never maps OpenSSL.
 void Engine::load_tls() {
     auto& g = config_.global;
     bool used = g.sentinel_tls || std::any_of(config_.clusters.begin(), config_.clusters.end(),
                                               [](const proto::ConfigCluster& c) { return c.tls; });
     if (!used)
         return;
-    TlsFiles files{g.tls_ca_file, g.tls_cert_file, g.tls_key_file, g.tls_verify};
     std::string err;
-    tls_ctx_ = make_tls_context(files, true, &err);
+    tls_lib_ = TlsLibrary::load(&err);
+    if (!tls_lib_)
+        log::fatalx("tls: cannot load OpenSSL: %s", err.c_str());
+    TlsFiles files{g.tls_ca_file, g.tls_cert_file, g.tls_key_file, g.tls_verify};
+    tls_ctx_ = make_tls_context(tls_lib_->api(), files, true, &err);
     if (tls_ctx_ && !files.cert_file.empty())
-        tls_anon_ctx_ = make_tls_context(files, false, &err);
+        tls_anon_ctx_ = make_tls_context(tls_lib_->api(), files, false, &err);
     if (!tls_ctx_ || (!files.cert_file.empty() && !tls_anon_ctx_))
         log::fatalx("tls: %s", err.c_str());
     log::info("tls: %s, verification %s%s", g.tls_ca_file.empty() ? "no ca_file" : "ca_file loaded",
@@ -145,7 +149,7 @@ void Engine::load_tls() {
 
 // The TLS context for a link: none without TLS; the one without a client
 // certificate for a Sentinel we do not trust.
-SSL_CTX* Engine::tls_for(bool tls, bool trusted) const {
+const TlsContext* Engine::tls_for(bool tls, bool trusted) const {
     if (!tls)
         return nullptr;
     return trusted || !tls_anon_ctx_ ? tls_ctx_.get() : tls_anon_ctx_.get();

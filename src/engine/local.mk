@@ -1,5 +1,6 @@
 # src/engine: unprivileged and chrooted; the only code that talks to the
-# network. libcurl is dlopen()ed (curl_lib.h): its headers, not its library.
+# network. libcurl (curl_lib.h), OpenSSL and bufferevent_openssl (tls_lib.h)
+# are dlopen()ed: their headers, not their libraries.
 noinst_LIBRARIES += src/engine/libengine.a
 src_engine_libengine_a_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS) $(HIREDIS_CFLAGS) \
 	$(JANSSON_CFLAGS) $(LIBCURL_CFLAGS) $(LIBSECCOMP_CFLAGS) $(OPENSSL_CFLAGS)
@@ -22,6 +23,7 @@ src_engine_libengine_a_SOURCES = \
 	%reldir%/sentinel.cc %reldir%/sentinel.h \
 	%reldir%/sentinel_proto.cc %reldir%/sentinel_proto.h \
 	%reldir%/tls.cc %reldir%/tls.h \
+	%reldir%/tls_lib.cc %reldir%/tls_lib.h \
 	%reldir%/topology.cc %reldir%/topology.h
 ENGINE_LIBS = src/engine/libengine.a src/common/libcommon.a \
-	$(LIBEVENT_LIBS) $(OPENSSL_LIBS) $(HIREDIS_LIBS) $(JANSSON_LIBS) $(LIBSECCOMP_LIBS)
+	$(LIBEVENT_LIBS) $(HIREDIS_LIBS) $(JANSSON_LIBS) $(LIBSECCOMP_LIBS)

@@ -8,8 +8,6 @@
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/err.h>
-#include <openssl/x509v3.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -203,7 +201,7 @@ RedisConn::RedisConn(event_base* base, HostPort addr, Callbacks cb, RedisConnOpt
 RedisConn::~RedisConn() {
     closed_ = true;
     if (ssl_ && !bev_)
-        SSL_free(ssl_); // never handed to a bufferevent
+        opts_.tls->api().SSL_free(ssl_); // never handed to a bufferevent
     // bev_ (with BEV_OPT_CLOSE_ON_FREE) closes the socket and frees the SSL.
 }
 
@@ -255,31 +253,34 @@ void append_command(evbuffer* out, const std::vector<std::string>& argv) {
 // names only (RFC 6066 forbids literals in SNI).
 bool RedisConn::open_socket(std::string* err) {
     const std::string& name = opts_.server_name.empty() ? addr_.host : opts_.server_name;
-    ssl_ = SSL_new(opts_.tls);
+    const TlsApi& tls = opts_.tls->api();
+    ssl_ = tls.SSL_new(opts_.tls->get());
     if (!ssl_) {
         *err = "TLS: SSL_new failed";
         return false;
     }
     bool ok = true;
     if (is_ip_literal(name)) {
-        ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), name.c_str()) == 1;
+        ok = tls.X509_VERIFY_PARAM_set1_ip_asc(tls.SSL_get0_param(ssl_), name.c_str()) == 1;
     } else {
-        ok = SSL_set1_host(ssl_, name.c_str()) == 1 &&
-             SSL_set_tlsext_host_name(ssl_, const_cast<char*>(name.c_str())) == 1;
+        // SSL_set_tlsext_host_name(ssl_, name), the macro spelled out.
+        ok = tls.SSL_set1_host(ssl_, name.c_str()) == 1 &&
+             tls.SSL_ctrl(ssl_, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                          const_cast<char*>(name.c_str())) == 1;
     }
     if (!ok) {
         *err = "TLS: cannot set the server name " + name;
         return false;
     }
-    bev_.reset(bufferevent_openssl_socket_new(base_, -1, ssl_, BUFFEREVENT_SSL_CONNECTING,
-                                              BEV_OPT_CLOSE_ON_FREE));
+    bev_.reset(tls.bufferevent_openssl_socket_new(base_, -1, ssl_, BUFFEREVENT_SSL_CONNECTING,
+                                                  BEV_OPT_CLOSE_ON_FREE));
     if (!bev_) {
         *err = "TLS: bufferevent_openssl_socket_new failed";
         return false;
     }
     // Redis closes connections without a TLS close_notify: that is an EOF,
     // not an attack on the stream (we never act on a truncated reply).
-    bufferevent_openssl_set_allow_dirty_shutdown(bev_.get(), 1);
+    tls.bufferevent_openssl_set_allow_dirty_shutdown(bev_.get(), 1);
     return true;
 }
 
@@ -494,18 +495,19 @@ void RedisConn::read_replies() {
 // operator must fix), then OpenSSL's own error, then the socket's.
 std::string RedisConn::event_error(short what) {
     if (ssl_) {
+        const TlsApi& tls = opts_.tls->api();
         // Only when verifying: with verify = no, OpenSSL still records why
         // the chain would fail, but that is not why the link failed.
-        long v = SSL_get_verify_result(ssl_);
-        if (v != X509_V_OK && (SSL_get_verify_mode(ssl_) & SSL_VERIFY_PEER))
+        long v = tls.SSL_get_verify_result(ssl_);
+        if (v != X509_V_OK && (tls.SSL_get_verify_mode(ssl_) & SSL_VERIFY_PEER))
             return std::string("TLS: certificate verify failed: ") +
-                   X509_verify_cert_error_string(v);
+                   tls.X509_verify_cert_error_string(v);
         // Its queue mixes OpenSSL's packed error codes with bare
         // SSL_get_error() values (SSL_ERROR_SYSCALL: see the socket's errno).
-        while (unsigned long e = bufferevent_get_openssl_error(bev_.get())) {
+        while (unsigned long e = tls.bufferevent_get_openssl_error(bev_.get())) {
             if (ERR_GET_LIB(e) == 0)
                 continue;
-            const char* r = ERR_reason_error_string(e);
+            const char* r = tls.ERR_reason_error_string(e);
             return std::string("TLS: ") + (r ? r : "error " + std::to_string(e));
         }
     }

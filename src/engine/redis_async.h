@@ -21,7 +21,6 @@
 #include <event2/bufferevent.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/read.h>
-#include <openssl/ssl.h>
 
 #include <chrono>
 #include <cstddef>
@@ -33,6 +32,7 @@
 
 #include "common/address.h"
 #include "common/evutil.h"
+#include "engine/tls.h"
 
 namespace rh {
 
@@ -88,7 +88,7 @@ struct RedisConnOptions {
     std::chrono::milliseconds reply_timeout{0};
     // TLS when set (not owned; outlives the connection). Verification mode
     // and trust anchors are the context's; the name is checked per link.
-    SSL_CTX* tls = nullptr;
+    const TlsContext* tls = nullptr;
     // The name the certificate must carry (and, unless an IP literal, sent
     // as SNI); empty: the host of the address connected to.
     std::string server_name;

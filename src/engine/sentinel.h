@@ -37,9 +37,9 @@
 namespace rh {
 
 struct SentinelSettings {
-    std::string password;   // empty: no AUTH
-    std::string username;   // with password: AUTH username password (ACL)
-    SSL_CTX* tls = nullptr; // TLS when set (not owned)
+    std::string password;            // empty: no AUTH
+    std::string username;            // with password: AUTH username password (ACL)
+    const TlsContext* tls = nullptr; // TLS when set (not owned)
     // The name TLS verifies: [tls] server_name, else the host name the
     // link's address was resolved from (a Sentinel configured by name);
     // empty: the address itself, an IP literal.

@@ -579,7 +579,16 @@ void test_timeouts(event_base* base) {
     CHECK(plain.failed == "no reply within 200 ms", "failed '%s'", plain.failed.c_str());
     CHECK(!replied, "a reply callback ran");
 
-    SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+    auto lib = TlsLibrary::load(&err);
+    CHECK(lib, "cannot load OpenSSL: %s", err.c_str());
+    if (!lib)
+        return;
+    TlsFiles no_verify;
+    no_verify.verify = false;
+    auto ctx = make_tls_context(lib->api(), no_verify, false, &err);
+    CHECK(ctx, "TLS context: %s", err.c_str());
+    if (!ctx)
+        return;
     Outcome tls;
     RedisConnOptions tls_opts;
     tls_opts.connect_timeout = 200ms;

@@ -17,7 +17,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rhtest
 from rhtest import RedisGroup, Resp, RespError, Server, poll_until, run_tests
-from rhdaemon import Daemon
+from rhdaemon import DAEMON, Daemon
 
 NAME = "testing"
 TIMERS = "ping_interval = 200ms\nping_timeout = 1s\nreread_interval = 1s\n"
@@ -310,6 +310,94 @@ def test_without_client_certificate():
     lines = poll_until(refused, 10, "the ROLE check to fail over TLS")
     assert "TLS" in lines[0] or "connection closed" in lines[0], lines[0]
     assert reported(port) is None
+
+
+def openssl_mapped(pid):
+    """The OpenSSL libraries (libssl, libcrypto, libevent_openssl) that
+    /proc/PID/maps shows in pid, by file name."""
+    names = set()
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            name = os.path.basename(line.split()[-1])
+            if name.startswith(("libssl.so", "libcrypto.so", "libevent_openssl")):
+                names.add(name)
+    return sorted(names)
+
+
+def test_openssl_is_mapped_only_by_an_engine_with_tls():
+    """OpenSSL is loaded at run time by the engine, and only when a link is
+    TLS: a daemon without TLS maps it in neither process, one with TLS in
+    its engine only. A binary linked with OpenSSL again fails both."""
+    s = setup()
+    r = rhtest.run()
+    api_port = r.free_port()
+    chroot = os.path.join(r.dir, "root-%d" % api_port)
+    os.makedirs(chroot, 0o755, exist_ok=True)
+    os.chmod(chroot, 0o755)
+    user = "user = nobody\nchroot = %s\n" % chroot if os.geteuid() == 0 else "chroot =\n"
+    # Plain links to the TLS-only Sentinels: they fail, but the engine has
+    # made its choice of libraries before it connects anywhere.
+    text = ("[global]\n%sstate_file = %s/state-%d.json\napi_listen = 127.0.0.1:%d\n"
+            "\n[sentinels]\n" % (user, r.dir, api_port, api_port))
+    for host, port in good_sentinels():
+        text += "address = %s:%d\n" % (host, port)
+    text += "\n[cluster %s]\nexternal_port = %d\n" % (NAME, r.free_port())
+    path = os.path.join(r.dir, "plain-%d.conf" % api_port)
+    with open(path, "w") as f:
+        f.write(text)
+    with Daemon(path) as d:
+        poll_until(lambda: api(api_port, "/api/ping")[1] == "Pong", 10, "API to answer")
+        engine = d.wait_engine()
+        assert openssl_mapped(d.pid) == [], openssl_mapped(d.pid)
+        assert openssl_mapped(engine) == [], openssl_mapped(engine)
+
+    d, port = start_daemon(good_sentinels())
+    poll_until(lambda: reported(port) == s["group"].sentinel_master(NAME), 15,
+               "API to report the master over TLS")
+    engine = d.wait_engine()
+    mapped = openssl_mapped(engine)
+    assert any(n.startswith("libssl.so") for n in mapped), mapped
+    assert any(n.startswith("libcrypto.so") for n in mapped), mapped
+    assert any(n.startswith("libevent_openssl") for n in mapped), mapped
+    assert openssl_mapped(d.pid) == [], openssl_mapped(d.pid)
+
+
+def test_check_fails_when_openssl_cannot_be_loaded():
+    """redishappyd -n with TLS configured loads OpenSSL as the engine will,
+    and fails naming the library and the packages when it cannot; without
+    TLS it does not need it. libssl is hidden by a bind mount of /dev/null
+    in a mount namespace of the command's own (root only)."""
+    if os.geteuid() != 0:
+        print("skipped: needs root for a mount namespace")
+        return
+    libssl = None
+    for line in subprocess.run(["ldconfig", "-p"], capture_output=True, text=True,
+                               check=True).stdout.splitlines():
+        if line.strip().startswith("libssl.so.3 ") and "=>" in line:
+            libssl = line.split("=>")[1].strip()
+            break
+    assert libssl, "libssl.so.3 not in ldconfig -p"
+    r = rhtest.run()
+    base = ("[global]\nuser = nobody\nchroot =\nstate_file = %s/s.json\n[sentinels]\n"
+            "address = 127.0.0.1:1\n" % r.dir)
+    tls = os.path.join(r.dir, "nossl-tls.conf")
+    with open(tls, "w") as f:
+        f.write(base + "tls = yes\n[tls]\nverify = no\n[cluster x]\nexternal_port = 7000\n")
+    plain = os.path.join(r.dir, "nossl-plain.conf")
+    with open(plain, "w") as f:
+        f.write(base + "[cluster x]\nexternal_port = 7000\n")
+
+    def check(path):
+        return subprocess.run(["unshare", "-m", "sh", "-c",
+                               'mount --bind /dev/null "$0" && exec "$1" -n -f "$2"',
+                               libssl, DAEMON, path], capture_output=True, text=True, timeout=30)
+    assert Daemon.check(tls).returncode == 0, Daemon.check(tls)
+    res = check(tls)
+    assert res.returncode == 1, res
+    assert "tls = yes needs OpenSSL: %s: " % libssl in res.stderr, res.stderr
+    assert "(install libssl3 and libevent-openssl-2.1-7)" in res.stderr, res.stderr
+    res = check(plain)
+    assert res.returncode == 0 and "configuration OK" in res.stdout, res
 
 
 def test_acl_user_without_a_permission_and_wrong_password():
