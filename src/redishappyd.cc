@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "engine/curl_lib.h"
 #include "engine/engine.h"
+#include "engine/tls.h"
 #include "engine/tls_lib.h"
 #include "parent/notify.h"
 #include "parent/parent.h"
@@ -47,11 +48,25 @@ int check_only(const rh::Options& opts) {
                                                   [](const auto& c) { return c.tls; });
     if (tls) {
         std::string err;
-        if (!rh::TlsLibrary::load(&err)) {
+        auto lib = rh::TlsLibrary::load(&err);
+        if (!lib) {
             fprintf(stderr,
                     "%s: tls = yes needs OpenSSL: %s (install libssl3 and "
                     "libevent-openssl-2.1-7)\n",
                     opts.config_path.c_str(), err.c_str());
+            return 1;
+        }
+        // The context the engine will build: what only OpenSSL can tell (a
+        // key that does not match its certificate, a CA file it cannot use)
+        // is found here, not in an engine restart loop.
+        const rh::TlsConfig& t = config.tls;
+        rh::TlsFiles files{t.ca_file, t.cert_file, t.key_file, t.verify};
+        if (!rh::make_tls_context(lib->api(), files, true, &err)) {
+            int line = err.rfind("key_file", 0) == 0    ? t.key_file_line
+                       : err.rfind("cert_file", 0) == 0 ? t.cert_file_line
+                       : err.rfind("ca_file", 0) == 0   ? t.ca_file_line
+                                                        : t.line;
+            fprintf(stderr, "%s:%d: [tls] %s\n", opts.config_path.c_str(), line, err.c_str());
             return 1;
         }
     }

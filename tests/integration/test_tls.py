@@ -240,6 +240,24 @@ def test_a_bad_tls_file_is_a_configuration_error():
         res.stderr
 
 
+def test_a_key_that_does_not_match_its_certificate_fails_the_check():
+    """Only OpenSSL can tell a key from another: redishappyd -n builds the
+    context the engine will, and names the key_file line."""
+    r = rhtest.run()
+    certs = setup()["certs"]
+    path = os.path.join(r.dir, "mismatch.conf")
+    with open(path, "w") as f:
+        f.write("[global]\nuser = nobody\nchroot =\nstate_file = %s/s.json\n[tls]\n"
+                "ca_file = %s\ncert_file = %s\nkey_file = %s\n[sentinels]\ntls = yes\n"
+                "address = 127.0.0.1:1\n[cluster x]\nexternal_port = 7000\n"
+                % (r.dir, certs["ca"][0], certs["client"][0], certs["server"][1]))
+    res = Daemon.check(path)
+    assert res.returncode == 1, res
+    # OpenSSL's words: "key values mismatch".
+    assert "mismatch.conf:8: [tls] key_file %s: " % certs["server"][1] in res.stderr, res.stderr
+    assert "mismatch" in res.stderr.split("key_file")[1], res.stderr
+
+
 def test_wrong_name_refused_and_acl_user_follows_failover():
     """Client certificate, verification on, ACL users with exactly the
     documented permissions: the daemon follows a failover over TLS, while the
