@@ -10,7 +10,7 @@ src_engine_libengine_a_SOURCES = \
 	%reldir%/confirm.cc %reldir%/confirm.h \
 	%reldir%/consul.cc %reldir%/consul.h \
 	%reldir%/consul_json.cc %reldir%/consul_json.h \
-	%reldir%/curl_lib.cc %reldir%/curl_lib.h \
+	%reldir%/curl_lib.cc %reldir%/curl_lib.h %reldir%/dynlib.h \
 	%reldir%/decide.cc %reldir%/decide.h \
 	%reldir%/engine.cc %reldir%/engine.h %reldir%/engine_work.cc \
 	%reldir%/events.cc %reldir%/events.h \

@@ -1,7 +1,7 @@
 // dlopen of OpenSSL and bufferevent_openssl for TLS links; see tls_lib.h.
 #include "engine/tls_lib.h"
 
-#include <dlfcn.h>
+#include "engine/dynlib.h"
 
 namespace rh {
 
@@ -14,43 +14,21 @@ constexpr const char* kSslSoname = "libssl.so.3";
 static_assert(EVENT__NUMERIC_VERSION >> 16 == 0x0201, "the soname below is libevent 2.1's");
 constexpr const char* kEventSoname = "libevent_openssl-2.1.so.7";
 
-void* open_lib(const char* soname, std::string* err) {
-    void* h = dlopen(soname, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-    if (!h) {
-        const char* why = dlerror();
-        *err = why ? why : std::string(soname) + ": dlopen failed";
-    }
-    return h;
-}
-
-// A handle from dlopen finds the symbols of the library and of the
-// libraries it depends on: libcrypto's through libssl's handle.
-template <typename Fn>
-bool bind(void* handle, const char* soname, const char* name, Fn* out, std::string* err) {
-    void* sym = dlsym(handle, name);
-    if (!sym) {
-        *err = std::string(soname) + ": no symbol " + name;
-        return false;
-    }
-    *out = reinterpret_cast<Fn>(sym);
-    return true;
-}
-
 } // namespace
 
 std::unique_ptr<TlsLibrary> TlsLibrary::load(std::string* err) {
     std::unique_ptr<TlsLibrary> lib(new TlsLibrary);
-    lib->ssl_ = open_lib(kSslSoname, err);
+    lib->ssl_ = dl_open(kSslSoname, err);
     if (!lib->ssl_)
         return nullptr;
-    lib->event_ = open_lib(kEventSoname, err);
+    lib->event_ = dl_open(kEventSoname, err);
     if (!lib->event_)
         return nullptr;
     TlsApi& a = lib->api_;
     void* s = lib->ssl_;
     void* e = lib->event_;
-    auto ssl = [&](const char* name, auto* out) { return bind(s, kSslSoname, name, out, err); };
-    auto ev = [&](const char* name, auto* out) { return bind(e, kEventSoname, name, out, err); };
+    auto ssl = [&](const char* name, auto* out) { return dl_bind(s, kSslSoname, name, out, err); };
+    auto ev = [&](const char* name, auto* out) { return dl_bind(e, kEventSoname, name, out, err); };
     bool ok =
         ssl("TLS_client_method", &a.TLS_client_method) && ssl("SSL_CTX_new", &a.SSL_CTX_new) &&
         ssl("SSL_CTX_free", &a.SSL_CTX_free) && ssl("SSL_CTX_ctrl", &a.SSL_CTX_ctrl) &&
