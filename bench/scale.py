@@ -363,9 +363,12 @@ def sod(wall):
 
 
 def from_log(d, n, epoch, wall0, parent_timeout):
-    """(engine seconds, parent seconds or None, parent count) from wall0 until
-    the last of the n confirmations at `epoch`, by the daemon's own log
-    timestamps; waits up to parent_timeout for the parent to have all n."""
+    """(engine seconds, parent seconds or None, parent count, engine lines)
+    from wall0 until the last of the n confirmations at `epoch`, by the
+    daemon's own log timestamps; waits up to parent_timeout for the parent
+    to have all n. The engine's figure is None when its log holds fewer than
+    n confirmation lines: its per-message line budget folds the rest into
+    "similar messages suppressed" at large N."""
     deadline = time.monotonic() + parent_timeout
     while True:
         text = d.log()
@@ -376,7 +379,7 @@ def from_log(d, n, epoch, wall0, parent_timeout):
     eng = log_confirms(text, "engine", epoch)
     e = (max(eng) - sod(wall0)) if len(eng) >= n else None
     p = (at - sod(wall0)) if at is not None else None
-    return e, p, count
+    return e, p, count, len(eng)
 
 
 # One backend per cluster: what an operator would render for N clusters.
@@ -692,6 +695,13 @@ def ms(sec):
     return "%.1f ms" % (sec * 1000) if sec is not None else "NOT REACHED"
 
 
+def engine_ms(log, n):
+    """The engine's figure from from_log(), or why there is none."""
+    if log[0] is not None:
+        return ms(log[0])
+    return "n/a (%d of %d lines in the log: the rest rate-limited)" % (log[3], n)
+
+
 def mem(pair):
     (pp, pr), (ep, er) = pair
     return ("PSS parent %d + engine %d = %d kB; RSS parent %d + engine %d = %d kB"
@@ -713,7 +723,7 @@ def report(res, haproxy):
                                                    res["start_api_ok"]) if haproxy
         else " (%d polls, %.1f ms per poll)" % (res["start_polls"], res["poll_s"] * 1000)))
     print("  by the daemon's log: engine confirmed all at %s, parent received all at %s"
-          " (parent has %d of %d)" % (ms(res["log_start"][0]), ms(res["log_start"][1]),
+          " (parent has %d of %d)" % (engine_ms(res["log_start"], n), ms(res["log_start"][1]),
                                      res["log_start"][2], n))
     for phase in ("start", "storm"):
         a = res["apply_" + phase]
@@ -732,7 +742,7 @@ def report(res, haproxy):
              else " (%d polls, %.1f ms per poll)" % (res["storm_polls"],
                                                      res["storm_poll_s"] * 1000)))
     print("  by the daemon's log: engine confirmed all at %s, parent received all at %s"
-          " (parent has %d of %d)" % (ms(res["log_storm"][0]), ms(res["log_storm"][1]),
+          " (parent has %d of %d)" % (engine_ms(res["log_storm"], n), ms(res["log_storm"][1]),
                                      res["log_storm"][2], n))
     print("  events handled/s: %.0f (%d clusters), %.0f (%d events from 2 sentinels); "
           "sentinel commands during storm: %d"
