@@ -72,11 +72,13 @@ void Applier::submit(std::vector<HaproxyCluster> desired) {
 // The skeleton of clusters' shape, rendered only when the shape differs
 // from the last one.
 const Applier::Skeleton& Applier::skeleton_of(const std::vector<HaproxyCluster>& clusters) {
-    if (!shape_ || !same_shape(*shape_, clusters)) {
+    std::string key = shape_key(clusters);
+    if (!shape_ || *shape_ != key) {
         shape_skeleton_.reset();
         if (auto sk = render_skeleton(s_.template_text, clusters))
             shape_skeleton_ = std::make_shared<const std::string>(std::move(*sk));
-        shape_ = clusters;
+        key.shrink_to_fit(); // kept until the shape changes
+        shape_ = std::move(key);
     }
     return shape_skeleton_;
 }
@@ -120,8 +122,9 @@ bool Applier::compute_switches(const std::string& current) {
     }
     // Same shape as desired_ (the usual case: masters moved within a
     // family): filled from the skeleton already made, no second render.
+    // (start() made shape_ desired_'s.)
     std::optional<std::string> base;
-    if (same_shape(before, desired_) && skeleton_)
+    if (skeleton_ && shape_ && shape_key(before) == *shape_)
         base = fill_skeleton(*skeleton_, before);
     if (!base)
         base = render(s_.template_text, before, nullptr);
@@ -142,7 +145,7 @@ void Applier::start() {
     t_ = Clock::now();
     std::string err;
     auto bytes = rendering(desired_, &err);
-    skeleton_ = skeleton_of(desired_);
+    skeleton_ = shape_skeleton_; // desired_'s: rendering() made its shape the last one
     result_.render_ms = ms_since(t_);
     if (!bytes)
         return fail_apply(proto::ApplyError::Render, s_.output + ": " + err);

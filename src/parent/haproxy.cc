@@ -239,20 +239,60 @@ std::optional<std::string> render_skeleton(const std::string& text,
     return render_with(text, std::move(clusters), master_placeholders, nullptr);
 }
 
-bool same_shape(const std::vector<HaproxyCluster>& a, const std::vector<HaproxyCluster>& b) {
-    if (a.size() != b.size())
-        return false;
-    for (size_t i = 0; i < a.size(); i++) {
-        const auto &x = a[i], &y = b[i];
-        if (x.name != y.name || x.external_port != y.external_port || x.backend != y.backend ||
-            x.server != y.server || x.master.has_value() != y.master.has_value() ||
-            std::string_view(family(x)) != family(y) ||
-            std::string_view(addr_family(x)) != addr_family(y) ||
-            x.replica_backend != y.replica_backend || x.replica_port != y.replica_port ||
-            x.max_replicas != y.max_replicas || x.replicas != y.replicas)
-            return false;
+namespace {
+
+// Appends n as a variable-length integer (7 bits a byte, low first): the
+// lengths and ports that make a key unambiguous cost a byte or two each.
+void put_number(std::string& key, uint64_t n) {
+    while (n >= 0x80) {
+        key.push_back(static_cast<char>(0x80 | (n & 0x7f)));
+        n >>= 7;
     }
-    return true;
+    key.push_back(static_cast<char>(n));
+}
+
+// Length first, so no text can be read as the start of the next field.
+void put_text(std::string& key, std::string_view s) {
+    put_number(key, s.size());
+    key.append(s);
+}
+
+// 0: no master, 1: a host name, 2: IPv4, 3: IPv6 (family()).
+uint64_t family_code(const HaproxyCluster& c) {
+    std::string_view f = family(c);
+    return !c.master ? 0 : f.empty() ? 1 : f == "v4" ? 2 : 3;
+}
+
+} // namespace
+
+// Every field same_shape() compares, each one unambiguously delimited, and
+// nothing else: equal keys if and only if the shapes are equal.
+std::string shape_key(const std::vector<HaproxyCluster>& clusters) {
+    std::string key;
+    put_number(key, clusters.size());
+    for (const auto& c : clusters) {
+        put_text(key, c.name);
+        put_number(key, c.external_port);
+        put_text(key, c.backend);
+        put_text(key, c.server);
+        put_number(key, family_code(c));
+        put_text(key, addr_family(c));
+        put_text(key, c.replica_backend);
+        put_number(key, c.replica_port);
+        put_number(key, c.max_replicas);
+        put_number(key, c.replicas.size());
+        for (const auto& r : c.replicas) {
+            put_text(key, r.replica.host);
+            put_number(key, r.replica.port);
+            put_text(key, r.addr);
+            put_number(key, r.slot);
+        }
+    }
+    return key;
+}
+
+bool same_shape(const std::vector<HaproxyCluster>& a, const std::vector<HaproxyCluster>& b) {
+    return a.size() == b.size() && shape_key(a) == shape_key(b);
 }
 
 std::string replica_server(uint16_t slot) {

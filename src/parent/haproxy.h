@@ -79,6 +79,11 @@ std::optional<std::string> render_skeleton(const std::string& text,
 // once per shape, not once per apply.
 bool same_shape(const std::vector<HaproxyCluster>& a, const std::vector<HaproxyCluster>& b);
 
+// The shape of a topology as a compact key (about 50 bytes a cluster, where
+// a copy of the topology costs about 250): same_shape(a, b) exactly when
+// shape_key(a) == shape_key(b). What the Applier keeps of the last shape.
+std::string shape_key(const std::vector<HaproxyCluster>& clusters);
+
 // The skeleton of clusters' shape with their values put back in place of
 // the placeholders: the same bytes render() gives, in time linear in the
 // file, without rendering the template (so a batch of N moved masters costs
