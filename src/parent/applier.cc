@@ -26,6 +26,11 @@ std::optional<std::string> current_output(const std::string& path) {
     return text;
 }
 
+// Frees x's buffer too, which neither clear() nor "x = {}" does.
+template <class T> void release(T& x) {
+    T().swap(x);
+}
+
 // For an Applier whose owner keeps no read backends.
 const ReplicaMap& no_replicas() {
     static const ReplicaMap none;
@@ -312,12 +317,14 @@ void Applier::fail_apply(proto::ApplyError reason, std::string why, std::string 
 
 void Applier::finish() {
     running_ = false;
-    to_switch_.clear();
-    replicas_to_switch_.clear();
     // The apply's copies (a file's worth each at 10,000 clusters) are not
-    // kept between applies: only the shape and the skeletons are.
-    desired_ = {};
-    bytes_ = {};
+    // kept between applies: only the shape and the skeletons are. Swapped
+    // with empty ones, since "x = {}" and clear() keep the capacity: they
+    // left the 2.6 MB desired_ and the 1.1 MB bytes_ buffers allocated.
+    release(to_switch_);
+    release(replicas_to_switch_);
+    release(desired_);
+    release(bytes_);
     skeleton_.reset();
     ApplyOutcome r = std::move(result_);
     if (done_)
