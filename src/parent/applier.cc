@@ -77,13 +77,12 @@ void Applier::submit(std::vector<HaproxyCluster> desired) {
 // The skeleton of clusters' shape, rendered only when the shape differs
 // from the last one.
 const Applier::Skeleton& Applier::skeleton_of(const std::vector<HaproxyCluster>& clusters) {
-    std::string key = shape_key(clusters);
-    if (!shape_ || *shape_ != key) {
+    if (!shape_ || !has_shape_key(clusters, *shape_)) {
         shape_skeleton_.reset();
         if (auto sk = render_skeleton(s_.template_text, clusters))
             shape_skeleton_ = std::make_shared<const std::string>(std::move(*sk));
-        key.shrink_to_fit(); // kept until the shape changes
-        shape_ = std::move(key);
+        shape_ = shape_key(clusters);
+        shape_->shrink_to_fit(); // kept until the shape changes
     }
     return shape_skeleton_;
 }
@@ -129,7 +128,7 @@ bool Applier::compute_switches(const std::string& current) {
     // family): filled from the skeleton already made, no second render.
     // (start() made shape_ desired_'s.)
     std::optional<std::string> base;
-    if (skeleton_ && shape_ && shape_key(before) == *shape_)
+    if (skeleton_ && shape_ && has_shape_key(before, *shape_))
         base = fill_skeleton(*skeleton_, before);
     if (!base)
         base = render(s_.template_text, before, nullptr);

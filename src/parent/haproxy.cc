@@ -241,20 +241,42 @@ std::optional<std::string> render_skeleton(const std::string& text,
 
 namespace {
 
-// Appends n as a variable-length integer (7 bits a byte, low first): the
-// lengths and ports that make a key unambiguous cost a byte or two each.
-void put_number(std::string& key, uint64_t n) {
+// Where a shape's encoding goes: appended to a key, or compared with one
+// as it is produced (no key built, nothing allocated, stops at the first
+// difference).
+struct KeyWriter {
+    std::string key;
+    bool ok() const { return true; }
+    void bytes(std::string_view s) { key.append(s); }
+};
+
+struct KeyMatcher {
+    std::string_view key;
+    bool same = true;
+    bool ok() const { return same; }
+    void bytes(std::string_view s) {
+        same = same && key.substr(0, s.size()) == s;
+        key.remove_prefix(std::min(s.size(), key.size()));
+    }
+};
+
+// n as a variable-length integer (7 bits a byte, low first): the lengths
+// and ports that make a key unambiguous cost a byte or two each.
+template <class Sink> void put_number(Sink& out, uint64_t n) {
+    char buf[10];
+    size_t len = 0;
     while (n >= 0x80) {
-        key.push_back(static_cast<char>(0x80 | (n & 0x7f)));
+        buf[len++] = static_cast<char>(0x80 | (n & 0x7f));
         n >>= 7;
     }
-    key.push_back(static_cast<char>(n));
+    buf[len++] = static_cast<char>(n);
+    out.bytes(std::string_view(buf, len));
 }
 
 // Length first, so no text can be read as the start of the next field.
-void put_text(std::string& key, std::string_view s) {
-    put_number(key, s.size());
-    key.append(s);
+template <class Sink> void put_text(Sink& out, std::string_view s) {
+    put_number(out, s.size());
+    out.bytes(s);
 }
 
 // 0: no master, 1: a host name, 2: IPv4, 3: IPv6 (family()).
@@ -263,36 +285,48 @@ uint64_t family_code(const HaproxyCluster& c) {
     return !c.master ? 0 : f.empty() ? 1 : f == "v4" ? 2 : 3;
 }
 
-} // namespace
-
 // Every field same_shape() compares, each one unambiguously delimited, and
-// nothing else: equal keys if and only if the shapes are equal.
-std::string shape_key(const std::vector<HaproxyCluster>& clusters) {
-    std::string key;
-    put_number(key, clusters.size());
+// nothing else: equal encodings if and only if the shapes are equal.
+template <class Sink> void encode_shape(Sink& out, const std::vector<HaproxyCluster>& clusters) {
+    put_number(out, clusters.size());
     for (const auto& c : clusters) {
-        put_text(key, c.name);
-        put_number(key, c.external_port);
-        put_text(key, c.backend);
-        put_text(key, c.server);
-        put_number(key, family_code(c));
-        put_text(key, addr_family(c));
-        put_text(key, c.replica_backend);
-        put_number(key, c.replica_port);
-        put_number(key, c.max_replicas);
-        put_number(key, c.replicas.size());
+        if (!out.ok())
+            return;
+        put_text(out, c.name);
+        put_number(out, c.external_port);
+        put_text(out, c.backend);
+        put_text(out, c.server);
+        put_number(out, family_code(c));
+        put_text(out, addr_family(c));
+        put_text(out, c.replica_backend);
+        put_number(out, c.replica_port);
+        put_number(out, c.max_replicas);
+        put_number(out, c.replicas.size());
         for (const auto& r : c.replicas) {
-            put_text(key, r.replica.host);
-            put_number(key, r.replica.port);
-            put_text(key, r.addr);
-            put_number(key, r.slot);
+            put_text(out, r.replica.host);
+            put_number(out, r.replica.port);
+            put_text(out, r.addr);
+            put_number(out, r.slot);
         }
     }
-    return key;
+}
+
+} // namespace
+
+std::string shape_key(const std::vector<HaproxyCluster>& clusters) {
+    KeyWriter w;
+    encode_shape(w, clusters);
+    return std::move(w.key);
+}
+
+bool has_shape_key(const std::vector<HaproxyCluster>& clusters, std::string_view key) {
+    KeyMatcher m{key};
+    encode_shape(m, clusters);
+    return m.same && m.key.empty();
 }
 
 bool same_shape(const std::vector<HaproxyCluster>& a, const std::vector<HaproxyCluster>& b) {
-    return a.size() == b.size() && shape_key(a) == shape_key(b);
+    return a.size() == b.size() && has_shape_key(b, shape_key(a));
 }
 
 std::string replica_server(uint16_t slot) {

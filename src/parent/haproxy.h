@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/address.h"
@@ -83,6 +84,9 @@ bool same_shape(const std::vector<HaproxyCluster>& a, const std::vector<HaproxyC
 // a copy of the topology costs about 250): same_shape(a, b) exactly when
 // shape_key(a) == shape_key(b). What the Applier keeps of the last shape.
 std::string shape_key(const std::vector<HaproxyCluster>& clusters);
+// Whether shape_key(clusters) == key, without building the key: a
+// comparison of a 10,000-cluster topology allocates nothing.
+bool has_shape_key(const std::vector<HaproxyCluster>& clusters, std::string_view key);
 
 // The skeleton of clusters' shape with their values put back in place of
 // the placeholders: the same bytes render() gives, in time linear in the

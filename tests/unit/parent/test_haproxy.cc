@@ -368,6 +368,14 @@ static void shape_key_is_the_shape(void**) {
     assert_false(shape_key(b) == shape_key(c));
     assert_false(shape_key(sample()) == shape_key(b));
     assert_true(shape_key({}) != shape_key(sample()));
+    // The comparison without a key built: the whole key, no more, no less.
+    auto key = shape_key(sample());
+    assert_true(has_shape_key(moved, key));
+    assert_false(has_shape_key(b, key));
+    assert_false(has_shape_key(sample(), key + "x"));
+    assert_false(has_shape_key(sample(), key.substr(0, key.size() - 1)));
+    assert_false(has_shape_key(sample(), ""));
+    assert_true(has_shape_key({}, shape_key({})));
 }
 
 static void replica_runtime_commands(void**) {
