@@ -762,6 +762,9 @@ void Interpreter::run(const std::vector<Section>& sections) {
         error(0, "missing section [sentinels]");
 
     std::vector<ClusterGiven> given(l.clusters.size());
+    // Exactly: grown by doubling, the list (about 400 bytes a cluster) kept
+    // room for up to as many again for as long as the configuration lives.
+    c_.clusters.reserve(c_.clusters.size() + l.clusters.size());
     for (size_t i = 0; i < l.clusters.size(); i++)
         cluster(*l.clusters[i].first, l.clusters[i].second, &given[i]);
     finish_clusters(given);

@@ -108,9 +108,10 @@ class Applier {
     // 0.7 MB at 10,000 clusters).
     // The skeleton of the last file the check_command accepted.
     Skeleton checked_skeleton_;
-    // The last shape rendered and its skeleton: while the shape stays, a
-    // rendering is its skeleton filled in (haproxy.h), not a mustache render.
-    std::optional<std::vector<HaproxyCluster>> shape_;
+    // The last shape rendered (its shape_key, not a copy of the topology)
+    // and its skeleton: while the shape stays, a rendering is its skeleton
+    // filled in (haproxy.h), not a mustache render.
+    std::optional<std::string> shape_;
     Skeleton shape_skeleton_;
     std::optional<std::vector<HaproxyCluster>> pending_;
     // The apply in progress.

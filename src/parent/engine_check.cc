@@ -22,19 +22,27 @@ EngineCheck check_ready(const proto::Ready& r, const EngineMessageContext& ctx) 
     return {};
 }
 
-bool configured(const std::string& cluster, const EngineMessageContext& ctx) {
+// The cluster's position in ctx.config->clusters, if it is configured.
+std::optional<size_t> position(const std::string& cluster, const EngineMessageContext& ctx) {
     if (ctx.configured)
-        return ctx.configured->count(cluster) != 0;
-    for (auto& c : ctx.config->clusters)
-        if (c.name == cluster)
-            return true;
-    return false;
+        return ctx.configured->position(cluster);
+    const auto& list = ctx.config->clusters;
+    for (size_t i = 0; i < list.size(); i++)
+        if (list[i].name == cluster)
+            return i;
+    return std::nullopt;
+}
+
+const ClusterConfig* cluster_config(const std::string& name, const EngineMessageContext& ctx) {
+    auto i = position(name, ctx);
+    return i ? &ctx.config->clusters[*i] : nullptr;
 }
 
 EngineCheck check_master(const proto::Master& m, const EngineMessageContext& ctx) {
     if (!ctx.ready)
         return violation("master: before ready");
-    if (!configured(m.cluster, ctx))
+    auto pos = position(m.cluster, ctx);
+    if (!pos)
         return violation("master: cluster " + m.cluster + " is not configured");
     if (!valid_host(m.master.host) || m.master.port == 0)
         return violation("master: invalid address for cluster " + m.cluster);
@@ -47,20 +55,12 @@ EngineCheck check_master(const proto::Master& m, const EngineMessageContext& ctx
         if (auto it = ctx.applied->find(m.cluster); it != ctx.applied->end())
             applied = &it->second;
     const uint64_t* floor = nullptr;
-    if (ctx.floors)
-        if (auto it = ctx.floors->find(m.cluster); it != ctx.floors->end())
-            floor = &it->second;
+    if (ctx.floors && ctx.floors->size() == ctx.config->clusters.size() && (*ctx.floors)[*pos])
+        floor = &(*ctx.floors)[*pos];
     std::string why = check_epoch(m.cluster, m.epoch, floor, applied, ctx.config->max_epoch_jump);
     if (!why.empty())
         return {EngineCheck::Kind::refuse, std::move(why)};
     return {};
-}
-
-const ClusterConfig* cluster_config(const std::string& name, const Config& config) {
-    for (auto& c : config.clusters)
-        if (c.name == name)
-            return &c;
-    return nullptr;
 }
 
 // The read backend of a configured cluster that has one: at most
@@ -70,8 +70,7 @@ const ClusterConfig* cluster_config(const std::string& name, const Config& confi
 EngineCheck check_replicas(const proto::Replicas& r, const EngineMessageContext& ctx) {
     if (!ctx.ready)
         return violation("replicas: before ready");
-    const ClusterConfig* cl =
-        configured(r.cluster, ctx) ? cluster_config(r.cluster, *ctx.config) : nullptr;
+    const ClusterConfig* cl = cluster_config(r.cluster, ctx);
     if (!cl)
         return violation("replicas: cluster " + r.cluster + " is not configured");
     std::string where = "replicas: cluster " + r.cluster + ": ";
@@ -127,13 +126,10 @@ EngineCheck check_fence_request(const char* what, const std::string& cluster,
     std::string w = what;
     if (!ctx.ready)
         return violation(w + ": before ready");
-    if (!configured(cluster, ctx))
+    const ClusterConfig* cc = cluster_config(cluster, ctx);
+    if (!cc)
         return violation(w + ": cluster " + cluster + " is not configured");
-    const ClusterConfig* cc = nullptr;
-    for (auto& c : ctx.config->clusters)
-        if (c.name == cluster)
-            cc = &c;
-    if (!cc || !cc->fence)
+    if (!cc->fence)
         return violation(w + ": cluster " + cluster + " has fence = no");
     if (!valid_host(master.host) || master.port == 0)
         return violation(w + ": invalid address for cluster " + cluster);

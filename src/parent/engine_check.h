@@ -29,27 +29,28 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 #include "common/master.h"
 #include "common/proto.h"
+#include "parent/cluster_index.h"
 
 namespace rh {
-
-struct Config;
 
 struct EngineMessageContext {
     const Config* config = nullptr;
     uint64_t generation = 0;
     bool ready = false;                 // Ready already received
     const MasterMap* applied = nullptr; // what is in effect: the jump reference
-    const std::map<std::string, uint64_t>* floors = nullptr; // this engine's, by cluster
-    // The configured cluster names, for a lookup in constant time (a storm
+    // This engine's floors, by position in config->clusters (0: none, as no
+    // epoch is below 0); a list of another size is no floors at all.
+    const std::vector<uint64_t>* floors = nullptr;
+    // The configured clusters by name, for a lookup in O(log N) (a storm
     // of N messages must not cost N x N); without it config->clusters is
     // scanned.
-    const std::unordered_set<std::string>* configured = nullptr;
+    const ClusterIndex* configured = nullptr;
     // What the engine confirmed, by cluster: a replica in a Replicas
     // message is never the current master.
     const MasterMap* desired = nullptr;

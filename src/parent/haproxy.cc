@@ -239,20 +239,94 @@ std::optional<std::string> render_skeleton(const std::string& text,
     return render_with(text, std::move(clusters), master_placeholders, nullptr);
 }
 
-bool same_shape(const std::vector<HaproxyCluster>& a, const std::vector<HaproxyCluster>& b) {
-    if (a.size() != b.size())
-        return false;
-    for (size_t i = 0; i < a.size(); i++) {
-        const auto &x = a[i], &y = b[i];
-        if (x.name != y.name || x.external_port != y.external_port || x.backend != y.backend ||
-            x.server != y.server || x.master.has_value() != y.master.has_value() ||
-            std::string_view(family(x)) != family(y) ||
-            std::string_view(addr_family(x)) != addr_family(y) ||
-            x.replica_backend != y.replica_backend || x.replica_port != y.replica_port ||
-            x.max_replicas != y.max_replicas || x.replicas != y.replicas)
-            return false;
+namespace {
+
+// Where a shape's encoding goes: appended to a key, or compared with one
+// as it is produced (no key built, nothing allocated, stops at the first
+// difference).
+struct KeyWriter {
+    std::string key;
+    bool ok() const { return true; }
+    void bytes(std::string_view s) { key.append(s); }
+};
+
+struct KeyMatcher {
+    std::string_view key;
+    bool same = true;
+    bool ok() const { return same; }
+    void bytes(std::string_view s) {
+        same = same && key.substr(0, s.size()) == s;
+        key.remove_prefix(std::min(s.size(), key.size()));
     }
-    return true;
+};
+
+// n as a variable-length integer (7 bits a byte, low first): the lengths
+// and ports that make a key unambiguous cost a byte or two each.
+template <class Sink> void put_number(Sink& out, uint64_t n) {
+    char buf[10];
+    size_t len = 0;
+    while (n >= 0x80) {
+        buf[len++] = static_cast<char>(0x80 | (n & 0x7f));
+        n >>= 7;
+    }
+    buf[len++] = static_cast<char>(n);
+    out.bytes(std::string_view(buf, len));
+}
+
+// Length first, so no text can be read as the start of the next field.
+template <class Sink> void put_text(Sink& out, std::string_view s) {
+    put_number(out, s.size());
+    out.bytes(s);
+}
+
+// 0: no master, 1: a host name, 2: IPv4, 3: IPv6 (family()).
+uint64_t family_code(const HaproxyCluster& c) {
+    std::string_view f = family(c);
+    return !c.master ? 0 : f.empty() ? 1 : f == "v4" ? 2 : 3;
+}
+
+// Every field same_shape() compares, each one unambiguously delimited, and
+// nothing else: equal encodings if and only if the shapes are equal.
+template <class Sink> void encode_shape(Sink& out, const std::vector<HaproxyCluster>& clusters) {
+    put_number(out, clusters.size());
+    for (const auto& c : clusters) {
+        if (!out.ok())
+            return;
+        put_text(out, c.name);
+        put_number(out, c.external_port);
+        put_text(out, c.backend);
+        put_text(out, c.server);
+        put_number(out, family_code(c));
+        put_text(out, addr_family(c));
+        put_text(out, c.replica_backend);
+        put_number(out, c.replica_port);
+        put_number(out, c.max_replicas);
+        put_number(out, c.replicas.size());
+        for (const auto& r : c.replicas) {
+            put_text(out, r.replica.host);
+            put_number(out, r.replica.port);
+            put_text(out, r.addr);
+            put_number(out, r.slot);
+        }
+    }
+}
+
+} // namespace
+
+std::string shape_key(const std::vector<HaproxyCluster>& clusters) {
+    KeyWriter w;
+    encode_shape(w, clusters);
+    return std::move(w.key);
+}
+
+bool has_shape_key(const std::vector<HaproxyCluster>& clusters, std::string_view key) {
+    KeyMatcher m{key};
+    encode_shape(m, clusters);
+    return m.same && m.key.empty();
+}
+
+bool same_shape(const std::vector<HaproxyCluster>& a, const std::vector<HaproxyCluster>& b) {
+    return a.size() == b.size() && has_shape_key(b, shape_key(a));
 }
 
 std::string replica_server(uint16_t slot) {

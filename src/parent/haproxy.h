@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/address.h"
@@ -78,6 +79,14 @@ std::optional<std::string> render_skeleton(const std::string& text,
 // shapes give equal skeletons for one template: the skeleton is rendered
 // once per shape, not once per apply.
 bool same_shape(const std::vector<HaproxyCluster>& a, const std::vector<HaproxyCluster>& b);
+
+// The shape of a topology as a compact key (about 50 bytes a cluster, where
+// a copy of the topology costs about 250): same_shape(a, b) exactly when
+// shape_key(a) == shape_key(b). What the Applier keeps of the last shape.
+std::string shape_key(const std::vector<HaproxyCluster>& clusters);
+// Whether shape_key(clusters) == key, without building the key: a
+// comparison of a 10,000-cluster topology allocates nothing.
+bool has_shape_key(const std::vector<HaproxyCluster>& clusters, std::string_view key);
 
 // The skeleton of clusters' shape with their values put back in place of
 // the placeholders: the same bytes render() gives, in time linear in the

@@ -4,6 +4,7 @@ src_parent_libparent_a_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS) $(JANSSON_CF
 src_parent_libparent_a_SOURCES = \
 	%reldir%/applier.cc %reldir%/applier.h \
 	%reldir%/chroot.cc %reldir%/chroot.h \
+	%reldir%/cluster_index.cc %reldir%/cluster_index.h \
 	%reldir%/command.cc %reldir%/command.h \
 	%reldir%/engine_check.cc %reldir%/engine_check.h \
 	%reldir%/fence.cc %reldir%/fence.h \

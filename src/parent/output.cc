@@ -75,10 +75,7 @@ Output::Output(event_base* base, const Config& config, std::string template_text
 }
 
 void Output::index_configured() {
-    configured_.clear();
-    configured_.reserve(config_.clusters.size());
-    for (auto& c : config_.clusters)
-        configured_.insert(c.name);
+    configured_ = ClusterIndex(config_.clusters);
 }
 
 // A state-file entry no configured cluster matches (renamed or removed
@@ -86,7 +83,7 @@ void Output::index_configured() {
 // know that name.
 void Output::drop_unconfigured() {
     for (auto it = applied_.begin(); it != applied_.end();) {
-        if (configured_.count(it->first)) {
+        if (configured_.contains(it->first)) {
             ++it;
             continue;
         }

@@ -27,6 +27,7 @@
 #include "common/proto.h"
 #include "config/config.h"
 #include "parent/applier.h"
+#include "parent/cluster_index.h"
 
 namespace rh {
 
@@ -77,7 +78,7 @@ class Output {
     const MasterMap& desired() const { return desired_; }
     const ReplicaMap& applied_replicas() const { return applied_replicas_; }
     // The configured cluster names (engine_check.h looks them up).
-    const std::unordered_set<std::string>& configured() const { return configured_; }
+    const ClusterIndex& configured() const { return configured_; }
     const std::map<std::string, ClusterConfig>& removed() const { return removed_; }
     size_t confirmed_count() const;
     size_t applied_count() const;
@@ -126,8 +127,8 @@ class Output {
     ReplicaMap desired_replicas_;
     ReplicaMap applied_replicas_;
     std::map<std::string, ClusterConfig> removed_;
-    std::unordered_set<std::string> configured_; // names in config_.clusters
-    std::string last_error_;                     // of the last failed apply, until one succeeds
+    ClusterIndex configured_; // of config_.clusters
+    std::string last_error_;  // of the last failed apply, until one succeeds
 };
 
 // "N clusters confirmed (M messages): a H:P epoch E, b …", at most about

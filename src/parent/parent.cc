@@ -122,7 +122,9 @@ class Parent {
     bool engine_retiring_ = false; // asked to stop: its messages are ignored
     // The epoch each cluster last got from this engine: it may not go below
     // while this engine (so this set of Sentinel links) runs.
-    std::map<std::string, uint64_t> floors_;
+    // By position in config_.clusters (engine_check.h); sized when an
+    // engine starts, after any SIGHUP swap.
+    std::vector<uint64_t> floors_;
     // Clusters whose last Master from this engine was refused: the engine's
     // read backend follows a master the parent does not, so it is ignored
     // (engine_check.h), not taken for a lie.
@@ -189,7 +191,7 @@ void Parent::signal_cb(evutil_socket_t, short, void* arg) {
 void Parent::on_engine_started(Channel& ch) {
     engine_retiring_ = false;
     engine_ready_ = false;
-    floors_.clear();
+    floors_.assign(config_.clusters.size(), 0);
     master_refused_.clear();
     // Before the engine can chroot: it receives its configuration below.
     // The engine's own resolver reads its files before the chroot; only
@@ -236,7 +238,8 @@ void Parent::on_engine_message(proto::Message&& m) {
     if (auto* u = std::get_if<proto::Unfence>(&m))
         return fencer_.unfence(*u);
     auto& mm = std::get<proto::Master>(m);
-    floors_[mm.cluster] = mm.epoch;
+    if (auto pos = output_.configured().position(mm.cluster); pos && *pos < floors_.size())
+        floors_[*pos] = mm.epoch;
     master_refused_.erase(mm.cluster);
     output_.confirmed(mm);
     trim_timer_.arm(kTrimAfterQuiet);

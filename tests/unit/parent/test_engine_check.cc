@@ -4,6 +4,7 @@
 #include <map>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 #include "config/config.h"
 #include "parent/engine_check.h"
@@ -39,7 +40,8 @@ EngineCheck against_applied(uint64_t epoch, bool own = true) {
     static Config cfg = two_clusters();
     cfg.max_epoch_jump = 1000;
     static MasterMap applied = {{"alpha", MasterAt{{"10.0.0.1", 6379}, 100}}};
-    static std::map<std::string, uint64_t> floors = {{"alpha", 100}}, none;
+    // By position: alpha is the first configured cluster.
+    static std::vector<uint64_t> floors = {100, 0}, none = {0, 0};
     return check_engine_message(
         proto::Master{"alpha", {"10.0.0.2", 6379}, epoch, false, "10.0.0.2"},
         {&cfg, 3, true, &applied, own ? &floors : &none});
@@ -78,7 +80,7 @@ static void rejects_unconfigured_cluster(void**) {
 // The same rule through the name index the parent passes.
 static void rejects_unconfigured_cluster_by_index(void**) {
     static Config cfg = two_clusters();
-    std::unordered_set<std::string> names = {"alpha", "beta"};
+    ClusterIndex names(cfg.clusters);
     EngineMessageContext ctx{&cfg, 3, true};
     ctx.configured = &names;
     auto gamma =
@@ -88,6 +90,46 @@ static void rejects_unconfigured_cluster_by_index(void**) {
     auto beta =
         check_engine_message(proto::Master{"beta", {"10.0.0.1", 6379}, 1, false, "10.0.0.1"}, ctx);
     assert_int_equal(static_cast<int>(beta.kind), static_cast<int>(EngineCheck::Kind::accept));
+}
+
+// The index finds every name of a list in any order, and no other name.
+static void cluster_index_finds_names_in_any_order(void**) {
+    std::vector<ClusterConfig> list(5);
+    const char* names[] = {"delta", "alpha", "echo", "beta", "charlie"};
+    for (size_t i = 0; i < 5; i++)
+        list[i].name = names[i];
+    ClusterIndex idx(list);
+    for (size_t i = 0; i < 5; i++) {
+        assert_true(idx.position(names[i]) == std::optional<size_t>(i));
+        assert_ptr_equal(idx.find(names[i]), &list[i]);
+    }
+    for (const char* other : {"", "alph", "alphaa", "foxtrot", "a", "zulu"}) {
+        assert_false(idx.contains(other));
+        assert_null(idx.find(other));
+    }
+    assert_false(ClusterIndex().contains("alpha"));
+    assert_false(ClusterIndex(std::vector<ClusterConfig>{}).contains("alpha"));
+}
+
+// A floor is kept by position: it binds its own cluster and no other.
+static void floors_bind_by_position(void**) {
+    static Config cfg = two_clusters();
+    ClusterIndex idx(cfg.clusters);
+    std::vector<uint64_t> floors = {0, 50}; // beta had epoch 50 applied
+    EngineMessageContext ctx{&cfg, 3, true};
+    ctx.floors = &floors;
+    ctx.configured = &idx;
+    auto beta =
+        check_engine_message(proto::Master{"beta", {"10.0.0.1", 6379}, 49, false, "10.0.0.1"}, ctx);
+    assert_int_equal(static_cast<int>(beta.kind), static_cast<int>(EngineCheck::Kind::refuse));
+    assert_true(contains(beta.why, "below the epoch 50"));
+    auto alpha =
+        check_engine_message(proto::Master{"alpha", {"10.0.0.1", 6379}, 1, false, "10.0.0.1"}, ctx);
+    assert_int_equal(static_cast<int>(alpha.kind), static_cast<int>(EngineCheck::Kind::accept));
+    ctx.configured = nullptr; // the same through the scan of config->clusters
+    beta =
+        check_engine_message(proto::Master{"beta", {"10.0.0.1", 6379}, 49, false, "10.0.0.1"}, ctx);
+    assert_int_equal(static_cast<int>(beta.kind), static_cast<int>(EngineCheck::Kind::refuse));
 }
 
 static void rejects_invalid_address(void**) {
@@ -262,6 +304,8 @@ int main(void) {
         cmocka_unit_test(rejects_master_before_ready),
         cmocka_unit_test(rejects_unconfigured_cluster),
         cmocka_unit_test(rejects_unconfigured_cluster_by_index),
+        cmocka_unit_test(cluster_index_finds_names_in_any_order),
+        cmocka_unit_test(floors_bind_by_position),
         cmocka_unit_test(rejects_invalid_address),
         cmocka_unit_test(rejects_parent_only_types),
         cmocka_unit_test(epoch_rules_against_the_applied_epoch),

@@ -340,6 +340,44 @@ static void replicas_are_part_of_the_shape(void**) {
     assert_string_equal(filled->c_str(), render(t, {c}, nullptr)->c_str());
 }
 
+// The key the Applier keeps instead of a copy of the topology: equal
+// exactly when the shapes are, with no field able to run into the next
+// (a name's end read as a backend's start), and no value in it.
+static void shape_key_is_the_shape(void**) {
+    auto moved = sample();
+    moved[0].master = HostPort{"10.9.9.9", 7777};
+    moved[0].epoch = 99;
+    assert_true(shape_key(sample()) == shape_key(moved));
+    auto a = sample(), b = sample();
+    a[0].name = "ab";
+    a[0].backend = "c";
+    b[0].name = "a";
+    b[0].backend = "bc";
+    assert_false(shape_key(a) == shape_key(b));
+    assert_false(same_shape(a, b));
+    b = sample();
+    b[0].replica_port = 7100;
+    assert_false(shape_key(sample()) == shape_key(b));
+    b = sample();
+    b[0].max_replicas = 3;
+    assert_false(shape_key(sample()) == shape_key(b));
+    b = sample();
+    b[0].replicas.push_back(proto::ReplicaAt{{"10.0.0.7", 6379}, "", 0});
+    auto c = b;
+    c[0].replicas[0].slot = 1;
+    assert_false(shape_key(b) == shape_key(c));
+    assert_false(shape_key(sample()) == shape_key(b));
+    assert_true(shape_key({}) != shape_key(sample()));
+    // The comparison without a key built: the whole key, no more, no less.
+    auto key = shape_key(sample());
+    assert_true(has_shape_key(moved, key));
+    assert_false(has_shape_key(b, key));
+    assert_false(has_shape_key(sample(), key + "x"));
+    assert_false(has_shape_key(sample(), key.substr(0, key.size() - 1)));
+    assert_false(has_shape_key(sample(), ""));
+    assert_true(has_shape_key({}, shape_key({})));
+}
+
 static void replica_runtime_commands(void**) {
     using R = proto::ReplicaAt;
     std::vector<R> from = {R{{"10.0.0.2", 6380}, "", 0}, R{{"10.0.0.3", 6381}, "", 1}};
@@ -373,6 +411,7 @@ int main() {
         cmocka_unit_test(skeleton_changes_only_for_shape),
         cmocka_unit_test(master_addr_beside_master_host),
         cmocka_unit_test(filled_skeleton_is_the_rendering),
+        cmocka_unit_test(shape_key_is_the_shape),
         cmocka_unit_test(parse_errors_are_reported),
         cmocka_unit_test(shell_quoting),
         cmocka_unit_test(atomic_write_in_private_dir),
