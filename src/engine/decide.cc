@@ -197,12 +197,38 @@ const Decider::Sentinel* Decider::sentinel(const std::string& id) const {
     return it == sentinels_.end() ? nullptr : &it->second;
 }
 
+size_t Decider::index_of(const Work& w) const {
+    return static_cast<size_t>(&w.config - configs_.data());
+}
+
+bool Decider::monitors(const std::string& id, const std::string& cluster) const {
+    auto s = sentinels_.find(id);
+    auto w = clusters_.find(cluster);
+    if (s == sentinels_.end() || w == clusters_.end() || s->second.clusters.empty())
+        return false;
+    return s->second.clusters[index_of(*w->second)];
+}
+
+std::vector<std::string> Decider::monitored(const std::string& id) const {
+    std::vector<std::string> out;
+    auto s = sentinels_.find(id);
+    if (s == sentinels_.end() || s->second.clusters.empty())
+        return out;
+    for (const auto& [name, w] : clusters_) // by name
+        if (s->second.clusters[index_of(*w)])
+            out.push_back(name);
+    return out;
+}
+
 void Decider::on_master_info(const std::string& id, const sentinel::MasterInfo& m) {
     auto s = sentinels_.find(id);
     if (s == sentinels_.end() || !clusters_.count(m.name))
         return;
-    s->second.clusters.insert(m.name);
-    fence_report(*clusters_.at(m.name), id, m);
+    Work& known = *clusters_.at(m.name);
+    std::vector<bool>& bits = s->second.clusters;
+    bits.resize(configs_.size());
+    bits[index_of(known)] = true;
+    fence_report(known, id, m);
     // While a Sentinel runs a failover its view mixes old and new (the
     // leader shows the old address at the new epoch until +failover-end):
     // not a fact to act on. Its next report, after the failover, is.
@@ -242,8 +268,10 @@ void Decider::on_master_info(const std::string& id, const sentinel::MasterInfo& 
 }
 
 void Decider::on_not_monitored(const std::string& id, const std::string& cluster) {
-    if (auto s = sentinels_.find(id); s != sentinels_.end())
-        s->second.clusters.erase(cluster);
+    auto s = sentinels_.find(id);
+    auto w = clusters_.find(cluster);
+    if (s != sentinels_.end() && w != clusters_.end() && !s->second.clusters.empty())
+        s->second.clusters[index_of(*w->second)] = false;
     topology_.no_master(cluster, id);
     evaluate(cluster);
 }

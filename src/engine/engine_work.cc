@@ -724,7 +724,7 @@ ApiView Engine::build_view() const {
         s.state = link_state_name(st.state);
         s.last_updated = st.last_reply;
         if (known)
-            s.clusters.assign(known->clusters.begin(), known->clusters.end());
+            s.clusters = decider_->monitored(id);
         s.last_error = st.last_error;
         s.latency_ms = st.ping_latency.count() < 0 ? 0 : st.ping_latency.count() / 1000.0;
         s.reconnects = st.reconnects;
