@@ -344,8 +344,14 @@ void Engine::open_link(const std::string& id, const HostPort& addr, bool trusted
     }
     st.tls = tls_for(g.sentinel_tls, trusted);
     st.server_name = g.tls_server_name;
-    for (auto& c : clusters())
-        st.clusters.push_back(c.name);
+    if (!link_clusters_) {
+        std::vector<std::string> names;
+        names.reserve(clusters().size());
+        for (auto& c : clusters())
+            names.push_back(c.name);
+        link_clusters_ = std::make_shared<const ClusterNames>(std::move(names));
+    }
+    st.clusters = link_clusters_;
     st.ping_interval = Millis(g.ping_interval_ms);
     st.ping_timeout = Millis(g.ping_timeout_ms);
     st.connect_timeout = Millis(g.connect_timeout_ms);
