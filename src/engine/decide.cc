@@ -82,6 +82,17 @@ struct Decider::Work::Fencing {
 
 namespace {
 
+// Replaces `to` with `text`. An empty text also gives back the buffer of
+// the longer one it replaces (assigning "" keeps the capacity): a refusal
+// line cleared once a storm is over would otherwise keep about 100 bytes per
+// cluster for the rest of the engine's life.
+void keep_line(std::string& to, std::string text) {
+    if (text.empty())
+        std::string().swap(to);
+    else
+        to = std::move(text);
+}
+
 double ms_between(TopologyTime from, TopologyTime to) {
     return std::chrono::duration<double, std::milli>(to - from).count();
 }
@@ -364,7 +375,7 @@ void Decider::on_probe(const std::string& cluster, const ReplicaProbe& p) {
         if (refusals != rb.refusals && !refusals.empty())
             log::info("cluster %s: read backend leaves out %s", cluster.c_str(),
                       refusals.substr(0, 600).c_str());
-        rb.refusals = refusals;
+        keep_line(rb.refusals, std::move(refusals));
         set_read_backend(w, assign_slots(rb.slots, healthy, w.config.max_replicas), "ROLE round");
     }
     if (std::exchange(rb.probe_again, false) || !current)
@@ -701,7 +712,7 @@ void Decider::log_reasons(Work& w, const Verdict& v) {
         else
             log::warn("cluster %s: refused: %s", cluster.c_str(), r.text.c_str());
     }
-    w.last_reasons = reasons;
+    keep_line(w.last_reasons, std::move(reasons));
 }
 
 void Decider::start_confirm(Work& w, const HostPort& candidate, uint64_t epoch) {
