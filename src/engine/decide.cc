@@ -46,28 +46,52 @@ struct Decider::Work {
     std::optional<TopologyTime> event_at;
     std::optional<TopologyTime> news_at;
     TopologyTime role_asked_at{};
-    // The read backend (replicas.h): the trusted Sentinels' last SENTINEL
-    // REPLICAS lists, by Sentinel id; the slots the parent was last told
-    // (read_sent: told since the current master was announced); a ROLE
-    // round in flight, and whether another is owed when it ends.
-    std::map<std::string, std::vector<sentinel::ReplicaInfo>> replica_reports;
-    std::vector<ReplicaSlot> read_slots;
-    bool read_sent = false;
+    // The read backend and fencing: most clusters have neither, so their
+    // state lives apart, allocated only where the configuration asks for it
+    // (or, for fencing, once the parent reports a fence for the cluster).
+    struct ReadBackend;
+    struct Fencing;
+    std::unique_ptr<ReadBackend> read;
+    std::unique_ptr<Fencing> fencing;
+};
+
+// The read backend (replicas.h): the trusted Sentinels' last SENTINEL
+// REPLICAS lists, by Sentinel id; the slots the parent was last told
+// (sent: told since the current master was announced); a ROLE round in
+// flight, and whether another is owed when it ends.
+struct Decider::Work::ReadBackend {
+    std::map<std::string, std::vector<sentinel::ReplicaInfo>> reports;
+    std::vector<ReplicaSlot> slots;
+    bool sent = false;
     bool probing = false;
     bool probe_again = false;
-    std::string read_refusals; // the last round's refusals, logged when they change
-    // Fencing (fence.h): the Sentinels' o_down view, what was last asked
-    // of the parent (and about which master), and what it reports it did.
-    FenceRule fence;
-    FenceWant fence_asked = FenceWant::unknown;
-    HostPort fence_asked_for;
-    uint64_t fence_asked_epoch = 0;
-    FenceWant fence_now = FenceWant::unknown; // the last decision, for the API
-    uint32_t failover_timeout_ms = 0;         // Sentinel's, as a trusted one reported it
-    proto::FenceState fence_state;
+    std::string refusals; // the last round's refusals, logged when they change
+};
+
+// Fencing (fence.h): the Sentinels' o_down view, what was last asked of the
+// parent (and about which master), and what it reports it did.
+struct Decider::Work::Fencing {
+    FenceRule rule;
+    FenceWant asked = FenceWant::unknown;
+    HostPort asked_for;
+    uint64_t asked_epoch = 0;
+    FenceWant now = FenceWant::unknown; // the last decision, for the API
+    uint32_t failover_timeout_ms = 0;   // Sentinel's, as a trusted one reported it
+    proto::FenceState state;
 };
 
 namespace {
+
+// Replaces `to` with `text`. An empty text also gives back the buffer of
+// the longer one it replaces (assigning "" keeps the capacity): a refusal
+// line cleared once a storm is over would otherwise keep about 100 bytes per
+// cluster for the rest of the engine's life.
+void keep_line(std::string& to, std::string text) {
+    if (text.empty())
+        std::string().swap(to);
+    else
+        to = std::move(text);
+}
 
 double ms_between(TopologyTime from, TopologyTime to) {
     return std::chrono::duration<double, std::milli>(to - from).count();
@@ -105,6 +129,10 @@ Decider::Decider(DeciderSettings settings, std::vector<proto::ConfigCluster> clu
     for (auto& c : configs_) {
         topology_.add_cluster(c.name);
         auto w = std::make_unique<Work>(c);
+        if (!c.replica_backend.empty())
+            w->read = std::make_unique<Work::ReadBackend>();
+        if (c.fence)
+            w->fencing = std::make_unique<Work::Fencing>();
         if (c.applied_master) {
             topology_.seed(c.name, *c.applied_master, c.applied_epoch, now);
             w->addr = c.applied_addr;
@@ -166,8 +194,10 @@ size_t Decider::discovered_count() const {
 
 void Decider::forget_sentinel(const std::string& id) {
     for (auto& [name, w] : clusters_) {
-        w->replica_reports.erase(id);
-        w->fence.forget(id);
+        if (w->read)
+            w->read->reports.erase(id);
+        if (w->fencing)
+            w->fencing->rule.forget(id);
     }
     topology_.forget_sentinel(id);
     sentinels_.erase(id);
@@ -178,12 +208,38 @@ const Decider::Sentinel* Decider::sentinel(const std::string& id) const {
     return it == sentinels_.end() ? nullptr : &it->second;
 }
 
+size_t Decider::index_of(const Work& w) const {
+    return static_cast<size_t>(&w.config - configs_.data());
+}
+
+bool Decider::monitors(const std::string& id, const std::string& cluster) const {
+    auto s = sentinels_.find(id);
+    auto w = clusters_.find(cluster);
+    if (s == sentinels_.end() || w == clusters_.end() || s->second.clusters.empty())
+        return false;
+    return s->second.clusters[index_of(*w->second)];
+}
+
+std::vector<std::string> Decider::monitored(const std::string& id) const {
+    std::vector<std::string> out;
+    auto s = sentinels_.find(id);
+    if (s == sentinels_.end() || s->second.clusters.empty())
+        return out;
+    for (const auto& [name, w] : clusters_) // by name
+        if (s->second.clusters[index_of(*w)])
+            out.push_back(name);
+    return out;
+}
+
 void Decider::on_master_info(const std::string& id, const sentinel::MasterInfo& m) {
     auto s = sentinels_.find(id);
     if (s == sentinels_.end() || !clusters_.count(m.name))
         return;
-    s->second.clusters.insert(m.name);
-    fence_report(*clusters_.at(m.name), id, m);
+    Work& known = *clusters_.at(m.name);
+    std::vector<bool>& bits = s->second.clusters;
+    bits.resize(configs_.size());
+    bits[index_of(known)] = true;
+    fence_report(known, id, m);
     // While a Sentinel runs a failover its view mixes old and new (the
     // leader shows the old address at the new epoch until +failover-end):
     // not a fact to act on. Its next report, after the failover, is.
@@ -223,8 +279,10 @@ void Decider::on_master_info(const std::string& id, const sentinel::MasterInfo& 
 }
 
 void Decider::on_not_monitored(const std::string& id, const std::string& cluster) {
-    if (auto s = sentinels_.find(id); s != sentinels_.end())
-        s->second.clusters.erase(cluster);
+    auto s = sentinels_.find(id);
+    auto w = clusters_.find(cluster);
+    if (s != sentinels_.end() && w != clusters_.end() && !s->second.clusters.empty())
+        s->second.clusters[index_of(*w->second)] = false;
     topology_.no_master(cluster, id);
     evaluate(cluster);
 }
@@ -243,9 +301,9 @@ void Decider::on_replicas(const std::string& id, const std::string& cluster,
         v.push_back(x.addr);
     w.replicas = std::move(v);
     hooks_.changed();
-    if (w.config.replica_backend.empty())
+    if (!w.read)
         return;
-    w.replica_reports[id] = r;
+    w.read->reports[id] = r;
     probe_replicas(w);
 }
 
@@ -265,17 +323,18 @@ void Decider::reread_replicas(const std::string& cluster) {
 // against the announced master. One round per cluster at a time; what
 // arrives meanwhile makes one more round when it ends.
 void Decider::probe_replicas(Work& w) {
-    if (w.config.replica_backend.empty() || !w.announced || !hooks_.probe_replicas)
+    if (!w.read || !w.announced || !hooks_.probe_replicas)
         return;
-    if (w.probing) {
-        w.probe_again = true;
+    Work::ReadBackend& rb = *w.read;
+    if (rb.probing) {
+        rb.probe_again = true;
         return;
     }
-    auto cands = replica_candidates(w.replica_reports, *w.announced);
+    auto cands = replica_candidates(rb.reports, *w.announced);
     // The members first, so a crowd of new candidates cannot push them out
     // of the round; at most twice the slots are asked.
     std::stable_partition(cands.begin(), cands.end(), [&](const HostPort& hp) {
-        return std::any_of(w.read_slots.begin(), w.read_slots.end(),
+        return std::any_of(rb.slots.begin(), rb.slots.end(),
                            [&](const ReplicaSlot& s) { return s.addr == hp; });
     });
     if (cands.size() > 2u * w.config.max_replicas)
@@ -284,7 +343,7 @@ void Decider::probe_replicas(Work& w) {
         set_read_backend(w, {}, "no replica the trusted Sentinels report healthy");
         return;
     }
-    w.probing = true;
+    rb.probing = true;
     std::string name = w.config.name;
     hooks_.probe_replicas(w.config, *w.announced, cands,
                           [this, name](const ReplicaProbe& p) { on_probe(name, p); });
@@ -295,7 +354,10 @@ void Decider::on_probe(const std::string& cluster, const ReplicaProbe& p) {
     if (it == clusters_.end())
         return;
     Work& w = *it->second;
-    w.probing = false;
+    if (!w.read)
+        return;
+    Work::ReadBackend& rb = *w.read;
+    rb.probing = false;
     bool current = w.announced && p.master == *w.announced;
     if (current) {
         std::optional<uint64_t> lag;
@@ -310,21 +372,21 @@ void Decider::on_probe(const std::string& cluster, const ReplicaProbe& p) {
             else
                 refusals += format_host_port(one.addr) + ": " + why + "; ";
         }
-        if (refusals != w.read_refusals && !refusals.empty())
+        if (refusals != rb.refusals && !refusals.empty())
             log::info("cluster %s: read backend leaves out %s", cluster.c_str(),
                       refusals.substr(0, 600).c_str());
-        w.read_refusals = refusals;
-        set_read_backend(w, assign_slots(w.read_slots, healthy, w.config.max_replicas),
-                         "ROLE round");
+        keep_line(rb.refusals, std::move(refusals));
+        set_read_backend(w, assign_slots(rb.slots, healthy, w.config.max_replicas), "ROLE round");
     }
-    if (std::exchange(w.probe_again, false) || !current)
+    if (std::exchange(rb.probe_again, false) || !current)
         probe_replicas(w);
 }
 
 // Tells the parent the read backend when it changed (or was not told since
 // the master was announced).
 void Decider::set_read_backend(Work& w, std::vector<ReplicaSlot> slots, const char* why) {
-    if (w.read_sent && slots == w.read_slots)
+    Work::ReadBackend& rb = *w.read;
+    if (rb.sent && slots == rb.slots)
         return;
     std::string list;
     proto::Replicas msg;
@@ -336,8 +398,8 @@ void Decider::set_read_backend(Work& w, std::vector<ReplicaSlot> slots, const ch
     }
     log::info("cluster %s: read backend %s: %s (%s)", w.config.name.c_str(),
               w.config.replica_backend.c_str(), list.empty() ? "empty" : list.c_str(), why);
-    w.read_slots = std::move(slots);
-    w.read_sent = true;
+    rb.slots = std::move(slots);
+    rb.sent = true;
     if (!hooks_.announce_replicas || !hooks_.announce_replicas(msg))
         log::error("cluster %s: cannot tell the parent its read backend", w.config.name.c_str());
     hooks_.changed();
@@ -450,9 +512,9 @@ bool Decider::on_apply_result(const proto::ApplyResult& r) {
 void Decider::fence_report(Work& w, const std::string& id, const sentinel::MasterInfo& m) {
     if (!w.config.fence)
         return;
-    w.fence.report(id, m.addr, m.has_flag("o_down"));
+    w.fencing->rule.report(id, m.addr, m.has_flag("o_down"));
     if (topology_.is_trusted(id) && m.failover_timeout_ms > 0)
-        w.failover_timeout_ms =
+        w.fencing->failover_timeout_ms =
             static_cast<uint32_t>(std::min<uint64_t>(m.failover_timeout_ms, UINT32_MAX));
 }
 
@@ -468,35 +530,35 @@ void Decider::fence_check(Work& w) {
         !w.applied.master)
         return;
     const HostPort& applied = *w.applied.master;
-    FenceAsk d = w.fence.decide(
+    Work::Fencing& f = *w.fencing;
+    FenceAsk d = f.rule.decide(
         applied,
         [this](const std::string& id) {
             return topology_.is_trusted(id) && topology_.is_reachable(id);
         },
         topology_.policy().min_agreement);
     if (d.want != FenceWant::unknown)
-        w.fence_now = d.want;
-    if (d.want == FenceWant::unknown || (w.fence_asked == d.want && w.fence_asked_for == applied &&
-                                         w.fence_asked_epoch == w.applied.epoch))
+        f.now = d.want;
+    if (d.want == FenceWant::unknown ||
+        (f.asked == d.want && f.asked_for == applied && f.asked_epoch == w.applied.epoch))
         return;
     // Nothing to lift: only a master this engine asked to fence, or any
     // master the parent reports fenced, is worth an Unfence; and so is one
     // whose fence ran out (fence_timeout), since the parent fences that
     // master again only once it heard o_down clear (a predecessor engine
     // may have asked for that fence and died before o_down cleared).
-    bool asked_here = w.fence_asked == FenceWant::fence && w.fence_asked_for == applied;
-    bool parent_owes =
-        w.fence_state.master == applied &&
-        (w.fence_state.fenced || w.fence_state.lifted_by == proto::FenceLift::Timeout);
+    bool asked_here = f.asked == FenceWant::fence && f.asked_for == applied;
+    bool parent_owes = f.state.master == applied &&
+                       (f.state.fenced || f.state.lifted_by == proto::FenceLift::Timeout);
     if (d.want == FenceWant::unfence && !asked_here && !parent_owes) {
-        w.fence_asked = FenceWant::unfence;
-        w.fence_asked_for = applied;
-        w.fence_asked_epoch = w.applied.epoch;
+        f.asked = FenceWant::unfence;
+        f.asked_for = applied;
+        f.asked_epoch = w.applied.epoch;
         return;
     }
-    w.fence_asked = d.want;
-    w.fence_asked_for = applied;
-    w.fence_asked_epoch = w.applied.epoch;
+    f.asked = d.want;
+    f.asked_for = applied;
+    f.asked_epoch = w.applied.epoch;
     std::string who;
     for (auto& s : d.supporters)
         who += (who.empty() ? "" : ", ") + s;
@@ -513,7 +575,7 @@ void Decider::fence_check(Work& w) {
          {applied, w.applied.epoch, who, true,
           fence ? "o_down corroborated; fence asked" : "o_down cleared; unfence asked"});
     proto::Message m =
-        fence ? proto::Message(proto::Fence{name, applied, w.applied.epoch, w.failover_timeout_ms})
+        fence ? proto::Message(proto::Fence{name, applied, w.applied.epoch, f.failover_timeout_ms})
               : proto::Message(proto::Unfence{name, applied, w.applied.epoch});
     if (!hooks_.fence(m))
         log::error("cluster %s: cannot tell the parent", name.c_str());
@@ -524,14 +586,17 @@ bool Decider::on_fence_state(const proto::FenceState& st) {
     if (it == clusters_.end())
         return false;
     Work& w = *it->second;
-    bool first = w.fence_state.cluster.empty(); // the parent's replay to a new engine
-    w.fence_state = st;
+    if (!w.fencing)
+        w.fencing = std::make_unique<Work::Fencing>();
+    Work::Fencing& f = *w.fencing;
+    bool first = f.state.cluster.empty(); // the parent's replay to a new engine
+    f.state = st;
     // The Sentinels may have cleared o_down before this report came (a new
     // engine hears of the parent's fences after its first decisions): an
     // Unfence held back because nothing seemed fenced is owed now.
-    if (w.fence_asked == FenceWant::unfence && w.applied.master && st.master == w.applied.master &&
+    if (f.asked == FenceWant::unfence && w.applied.master && st.master == w.applied.master &&
         (st.fenced || st.lifted_by == proto::FenceLift::Timeout))
-        w.fence_asked = FenceWant::unknown;
+        f.asked = FenceWant::unknown;
     fence_check(w);
     if (first && !st.fenced) {
         hooks_.changed();
@@ -647,7 +712,7 @@ void Decider::log_reasons(Work& w, const Verdict& v) {
         else
             log::warn("cluster %s: refused: %s", cluster.c_str(), r.text.c_str());
     }
-    w.last_reasons = reasons;
+    keep_line(w.last_reasons, std::move(reasons));
 }
 
 void Decider::start_confirm(Work& w, const HostPort& candidate, uint64_t epoch) {
@@ -832,8 +897,8 @@ void Decider::announce(Work& w) {
     // read backend on a new master, and the next round against the new one
     // (at once, and again once the Sentinels' lists are re-read) fills it.
     // Replicas that stay keep their slots.
-    if (moved && !w.config.replica_backend.empty()) {
-        w.read_sent = false;
+    if (moved && w.read) {
+        w.read->sent = false;
         probe_replicas(w);
         reread_replicas(w.config.name);
     }
@@ -966,8 +1031,8 @@ ApiCluster Decider::view_cluster(const Work& w) const {
             c.replicas.push_back(r);
     c.read_backend = w.config.replica_backend;
     c.read_slots = w.config.max_replicas;
-    if (w.read_sent)
-        for (const auto& s : w.read_slots)
+    if (w.read && w.read->sent)
+        for (const auto& s : w.read->slots)
             c.read_servers.push_back({s.slot, s.addr});
     c.apply_state = apply_state_name(w.applied.state);
     // "applied" means the parent applied this very master; until then the
@@ -983,7 +1048,7 @@ ApiCluster Decider::view_cluster(const Work& w) const {
     c.apply_errors_by = w.apply_errors_by;
     c.fence = w.config.fence;
     if (c.fence) {
-        const auto& f = w.fence_state;
+        const auto& f = w.fencing->state;
         c.fenced = f.fenced;
         c.fenced_master = f.master;
         c.fenced_since = f.since;
@@ -992,7 +1057,7 @@ ApiCluster Decider::view_cluster(const Work& w) const {
         static constexpr const char* kLift[] = {"", "unfence", "switch", "timeout", "error"};
         c.fence_lifted_by = kLift[static_cast<size_t>(f.lifted_by) % proto::kFenceLiftCount];
         c.fence_error = f.error;
-        c.fence_sentinels = fence_want_name(w.fence_now);
+        c.fence_sentinels = fence_want_name(w.fencing->now);
     }
     return c;
 }

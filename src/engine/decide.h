@@ -26,7 +26,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -133,7 +132,10 @@ class Decider {
     struct Sentinel {
         bool configured = false;
         bool trusted = false;
-        std::set<std::string> clusters; // configured clusters it monitors
+        // Which configured clusters it monitors, one bit per cluster in
+        // configs() order (a set of names cost 80 bytes per cluster and
+        // Sentinel): read through monitors() and monitored().
+        std::vector<bool> clusters;
     };
 
     // Seeds each cluster's last applied master (from the state file). The
@@ -154,6 +156,11 @@ class Decider {
     size_t discovered_count() const;
     const Sentinel* sentinel(const std::string& id) const;
     const std::map<std::string, Sentinel>& sentinels() const { return sentinels_; }
+    // Whether Sentinel `id` reported monitoring configured cluster `cluster`
+    // (its last SENTINEL MASTER(S) answer named it).
+    bool monitors(const std::string& id, const std::string& cluster) const;
+    // The configured clusters Sentinel `id` monitors, sorted by name.
+    std::vector<std::string> monitored(const std::string& id) const;
 
     // What Sentinel `id` said or did.
     void on_master_info(const std::string& id, const sentinel::MasterInfo& m);
@@ -227,6 +234,7 @@ class Decider {
     void fence_report(Work& w, const std::string& id, const sentinel::MasterInfo& m);
     void fence_check(Work& w);
     int64_t wall(TopologyTime t) const;
+    size_t index_of(const Work& w) const;
     ApiCluster view_cluster(const Work& w) const;
 
     DeciderSettings settings_;

@@ -19,6 +19,7 @@ namespace rh {
 
 class Api;
 class Channel;
+class ClusterNames;
 class Consul;
 class CurlLibrary;
 class Decider;
@@ -115,6 +116,7 @@ class Engine {
     std::unique_ptr<Timer> readdress_timer_;
     std::unique_ptr<Decider> decider_;
     std::map<std::string, std::unique_ptr<SentinelLink>> links_; // by id, as decider_'s
+    std::shared_ptr<const ClusterNames> link_clusters_;          // every link's, built once
     std::map<std::string, std::unique_ptr<RoleCheck>> roles_;    // by cluster, while in use
     std::unique_ptr<Timer> role_sweep_;      // frees the idle ones once their callbacks returned
     std::vector<std::string> role_finished_; // clusters whose check ended since the last sweep

@@ -344,8 +344,14 @@ void Engine::open_link(const std::string& id, const HostPort& addr, bool trusted
     }
     st.tls = tls_for(g.sentinel_tls, trusted);
     st.server_name = g.tls_server_name;
-    for (auto& c : clusters())
-        st.clusters.push_back(c.name);
+    if (!link_clusters_) {
+        std::vector<std::string> names;
+        names.reserve(clusters().size());
+        for (auto& c : clusters())
+            names.push_back(c.name);
+        link_clusters_ = std::make_shared<const ClusterNames>(std::move(names));
+    }
+    st.clusters = link_clusters_;
     st.ping_interval = Millis(g.ping_interval_ms);
     st.ping_timeout = Millis(g.ping_timeout_ms);
     st.connect_timeout = Millis(g.connect_timeout_ms);
@@ -724,7 +730,7 @@ ApiView Engine::build_view() const {
         s.state = link_state_name(st.state);
         s.last_updated = st.last_reply;
         if (known)
-            s.clusters.assign(known->clusters.begin(), known->clusters.end());
+            s.clusters = decider_->monitored(id);
         s.last_error = st.last_error;
         s.latency_ms = st.ping_latency.count() < 0 ? 0 : st.ping_latency.count() / 1000.0;
         s.reconnects = st.reconnects;

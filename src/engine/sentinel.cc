@@ -40,6 +40,20 @@ const char* link_state_name(LinkState s) {
     return "unknown";
 }
 
+ClusterNames::ClusterNames(std::vector<std::string> names) : names_(std::move(names)) {
+    by_name_.resize(names_.size());
+    for (size_t i = 0; i < names_.size(); i++)
+        by_name_[i] = static_cast<uint32_t>(i);
+    std::sort(by_name_.begin(), by_name_.end(),
+              [this](uint32_t a, uint32_t b) { return names_[a] < names_[b]; });
+}
+
+bool ClusterNames::contains(std::string_view name) const {
+    auto it = std::lower_bound(by_name_.begin(), by_name_.end(), name,
+                               [this](uint32_t i, std::string_view n) { return names_[i] < n; });
+    return it != by_name_.end() && names_[*it] == name;
+}
+
 SentinelLink::SentinelLink(event_base* base, HostPort addr, SentinelSettings settings,
                            SentinelCallbacks cb)
     : base_(base), addr_(std::move(addr)), name_(format_host_port(addr_)),
@@ -49,7 +63,8 @@ SentinelLink::SentinelLink(event_base* base, HostPort addr, SentinelSettings set
       ping_timer_(base, [this] { send_ping(); }), reread_timer_(base, [this] { reread(); }),
       retry_timer_(base, [this] { connect_both(); }),
       reaper_(base, [this] { graveyard_.clear(); }) {
-    monitored_ = {settings_.clusters.begin(), settings_.clusters.end()};
+    if (!settings_.clusters)
+        settings_.clusters = std::make_shared<const ClusterNames>();
     stats_.state = LinkState::stopped;
 }
 
@@ -71,9 +86,8 @@ void SentinelLink::stop() {
     stats_.state = LinkState::stopped;
 }
 
-void SentinelLink::set_clusters(std::vector<std::string> clusters) {
-    settings_.clusters = std::move(clusters);
-    monitored_ = {settings_.clusters.begin(), settings_.clusters.end()};
+void SentinelLink::set_clusters(std::shared_ptr<const ClusterNames> clusters) {
+    settings_.clusters = clusters ? std::move(clusters) : std::make_shared<const ClusterNames>();
     reread();
 }
 
@@ -96,7 +110,7 @@ void SentinelLink::connect_both() {
                              [fail](const std::string& e) { fail("command connection: " + e); },
                              nullptr},
         opts);
-    cmd_->set_reply_budget(ReplyBudget::for_clusters(settings_.clusters.size())); // MASTERS
+    cmd_->set_reply_budget(ReplyBudget::for_clusters(settings_.clusters->size())); // MASTERS
     // The event connection carries only PINGs of ours: RedisConn times them out.
     RedisConnOptions sub_opts = opts;
     sub_opts.reply_timeout = settings_.ping_timeout;
@@ -337,7 +351,7 @@ void SentinelLink::send_ping() {
 }
 
 bool SentinelLink::monitored(const std::string& name) const {
-    return monitored_.count(name) != 0;
+    return settings_.clusters->contains(name);
 }
 
 void SentinelLink::reread() {
@@ -373,7 +387,7 @@ std::unordered_set<std::string> SentinelLink::on_masters(redisReply* r) {
         if (cb_.master)
             cb_.master(m);
     }
-    for (const auto& c : settings_.clusters) {
+    for (const auto& c : settings_.clusters->names()) {
         if (seen.count(c))
             read_cluster_details(c);
         else if (cb_.not_monitored)

@@ -71,9 +71,23 @@ void Topology::sentinel_down(const std::string& id) {
 }
 
 void Topology::forget_sentinel(const std::string& id) {
-    sentinels_.erase(id);
     for (auto& [name, c] : clusters_)
-        c.reports.erase(id);
+        erase_report(c, id);
+    sentinels_.erase(id);
+}
+
+std::vector<Topology::SentinelReport>::const_iterator
+Topology::find_report(const Cluster& c, const std::string& sentinel) {
+    auto it = std::lower_bound(
+        c.reports.begin(), c.reports.end(), sentinel,
+        [](const SentinelReport& r, const std::string& id) { return r.sentinel->first < id; });
+    return it != c.reports.end() && it->sentinel->first == sentinel ? it : c.reports.end();
+}
+
+void Topology::erase_report(Cluster& c, const std::string& sentinel) {
+    auto it = find_report(c, sentinel);
+    if (it != c.reports.end())
+        c.reports.erase(it);
 }
 
 void Topology::set_trusted(const std::string& id, bool trusted) {
@@ -102,10 +116,17 @@ bool Topology::report(const std::string& cluster, const std::string& sentinel, b
         return false;
     if (master.port == 0 || !valid_host(master.host))
         return false;
-    Sentinel& s = sentinels_[sentinel];
-    s.trusted = trusted;
-    s.reachable = true;
-    it->second.reports[sentinel] = Report{master, epoch, now};
+    SentinelEntry& s = *sentinels_.try_emplace(sentinel).first;
+    s.second.trusted = trusted;
+    s.second.reachable = true;
+    auto& reports = it->second.reports;
+    auto pos = std::lower_bound(
+        reports.begin(), reports.end(), sentinel,
+        [](const SentinelReport& r, const std::string& id) { return r.sentinel->first < id; });
+    if (pos != reports.end() && pos->sentinel == &s)
+        pos->report = Report{master, epoch, now};
+    else
+        reports.insert(pos, SentinelReport{&s, Report{master, epoch, now}});
     note_seed_support(it->second);
     return true;
 }
@@ -117,8 +138,8 @@ void Topology::note_seed_support(Cluster& c) {
     if (!st.seeded || st.seed_corroborated)
         return;
     size_t n = 0;
-    for (const auto& [id, r] : c.reports)
-        n += counts(id) && r.master == st.master && r.epoch == st.epoch ? 1 : 0;
+    for (const auto& [s, r] : c.reports)
+        n += counts(*s) && r.master == st.master && r.epoch == st.epoch ? 1 : 0;
     st.seed_corroborated = n >= policy_.min_agreement;
 }
 
@@ -127,14 +148,14 @@ bool Topology::reports_same(const std::string& cluster, const std::string& senti
     auto it = clusters_.find(cluster);
     if (it == clusters_.end())
         return false;
-    auto r = it->second.reports.find(sentinel);
-    return r != it->second.reports.end() && r->second.master == master && r->second.epoch == epoch;
+    auto r = find_report(it->second, sentinel);
+    return r != it->second.reports.end() && r->report.master == master && r->report.epoch == epoch;
 }
 
 void Topology::no_master(const std::string& cluster, const std::string& sentinel) {
     auto it = clusters_.find(cluster);
     if (it != clusters_.end())
-        it->second.reports.erase(sentinel);
+        erase_report(it->second, sentinel);
 }
 
 bool Topology::seed(const std::string& cluster, const HostPort& master, uint64_t epoch,
@@ -155,19 +176,14 @@ bool Topology::seed(const std::string& cluster, const HostPort& master, uint64_t
     return true;
 }
 
-bool Topology::counts(const std::string& sentinel) const {
-    auto it = sentinels_.find(sentinel);
-    return it != sentinels_.end() && it->second.trusted && it->second.reachable;
-}
-
 // Rule 5. The reference is the highest epoch among the other counting
 // reports, or the current epoch when there are none.
-bool Topology::suspicious(const Cluster& c, const std::string& sentinel, const Report& r,
+bool Topology::suspicious(const Cluster& c, const SentinelEntry* sentinel, const Report& r,
                           uint64_t* reference) const {
     bool have_ref = false;
     uint64_t ref = 0;
-    for (const auto& [id, other] : c.reports) {
-        if (id == sentinel || !counts(id))
+    for (const auto& [s, other] : c.reports) {
+        if (s == sentinel || !counts(*s))
             continue;
         ref = have_ref ? std::max(ref, other.epoch) : other.epoch;
         have_ref = true;
@@ -186,9 +202,10 @@ Verdict Topology::decide(const Cluster& c) const {
     const ClusterState& st = c.state;
     std::map<GroupKey, std::vector<std::string>> groups;
 
-    for (const auto& [id, r] : c.reports) {
-        if (!counts(id)) {
-            if (!is_trusted(id) && !(st.has_master && r.master == st.master))
+    for (const auto& [s, r] : c.reports) {
+        const std::string& id = s->first;
+        if (!counts(*s)) {
+            if (!s->second.trusted && !(st.has_master && r.master == st.master))
                 v.reasons.push_back({RefusalKind::untrusted,
                                      {id},
                                      r.master,
@@ -198,7 +215,7 @@ Verdict Topology::decide(const Cluster& c) const {
             continue;
         }
         uint64_t ref = 0;
-        if (suspicious(c, id, r, &ref)) {
+        if (suspicious(c, s, r, &ref)) {
             v.reasons.push_back({RefusalKind::epoch_jump,
                                  {id},
                                  r.master,
@@ -321,8 +338,8 @@ bool Topology::is_stale(const std::string& cluster) const {
     auto it = clusters_.find(cluster);
     if (it == clusters_.end())
         return true;
-    for (const auto& kv : it->second.reports)
-        if (counts(kv.first))
+    for (const auto& sr : it->second.reports)
+        if (counts(*sr.sentinel))
             return false;
     return true;
 }
@@ -332,8 +349,8 @@ TopologyTime Topology::last_trusted_report(const std::string& cluster) const {
     auto it = clusters_.find(cluster);
     if (it == clusters_.end())
         return newest;
-    for (const auto& [id, r] : it->second.reports)
-        if (is_trusted(id) && r.when > newest)
+    for (const auto& [s, r] : it->second.reports)
+        if (s->second.trusted && r.when > newest)
             newest = r.when;
     return newest;
 }
@@ -343,15 +360,15 @@ std::vector<ReportView> Topology::reports(const std::string& cluster) const {
     auto it = clusters_.find(cluster);
     if (it == clusters_.end())
         return out;
-    for (const auto& [id, r] : it->second.reports) {
+    for (const auto& [s, r] : it->second.reports) {
         ReportView rv;
-        rv.sentinel = id;
+        rv.sentinel = s->first;
         rv.master = r.master;
         rv.epoch = r.epoch;
         rv.when = r.when;
-        rv.trusted = is_trusted(id);
-        rv.reachable = is_reachable(id);
-        rv.suspicious = counts(id) && suspicious(it->second, id, r, nullptr);
+        rv.trusted = s->second.trusted;
+        rv.reachable = s->second.reachable;
+        rv.suspicious = counts(*s) && suspicious(it->second, s, r, nullptr);
         out.push_back(std::move(rv));
     }
     return out;

@@ -146,6 +146,11 @@ struct ClusterState {
 class Topology {
   public:
     explicit Topology(TopologyPolicy policy = {});
+    // Reports point into sentinels_: moving keeps the nodes, a copy would not.
+    Topology(const Topology&) = delete;
+    Topology& operator=(const Topology&) = delete;
+    Topology(Topology&&) = default;
+    Topology& operator=(Topology&&) = default;
 
     const TopologyPolicy& policy() const { return policy_; }
 
@@ -199,14 +204,26 @@ class Topology {
         bool reachable = true;
         bool trusted = false;
     };
+    using SentinelEntry = std::pair<const std::string, Sentinel>; // a node of sentinels_
+    // A Sentinel's latest report, naming the Sentinel by its entry in
+    // sentinels_: an id is stored once, not once per cluster it reports.
+    // Every report's Sentinel is in sentinels_ (report() adds it, and
+    // forget_sentinel() drops its reports before it).
+    struct SentinelReport {
+        const SentinelEntry* sentinel;
+        Report report;
+    };
     struct Cluster {
         ClusterState state;
-        std::map<std::string, Report> reports; // by sentinel id
+        std::vector<SentinelReport> reports; // sorted by sentinel id
     };
 
-    bool counts(const std::string& sentinel) const;
+    static bool counts(const SentinelEntry& s) { return s.second.trusted && s.second.reachable; }
+    static std::vector<SentinelReport>::const_iterator find_report(const Cluster& c,
+                                                                   const std::string& sentinel);
+    static void erase_report(Cluster& c, const std::string& sentinel);
     void note_seed_support(Cluster& c);
-    bool suspicious(const Cluster& c, const std::string& sentinel, const Report& r,
+    bool suspicious(const Cluster& c, const SentinelEntry* sentinel, const Report& r,
                     uint64_t* reference) const;
     Verdict decide(const Cluster& c) const;
 

@@ -231,7 +231,7 @@ SentinelCallbacks record(Seen* s) {
 
 SentinelSettings fast_settings(std::vector<std::string> clusters) {
     SentinelSettings st;
-    st.clusters = std::move(clusters);
+    st.clusters = std::make_shared<const ClusterNames>(std::move(clusters));
     st.ping_interval = 200ms;
     st.ping_timeout = 1000ms;
     st.connect_timeout = 1000ms;

@@ -627,7 +627,12 @@ static void failover_in_progress_report_is_not_used(void**) {
     d->on_master_info(S2id, m);
     assert_true(w.roles.empty());
     assert_true(w.reads.empty());
-    assert_int_equal(d->sentinel(S1id)->clusters.count(C), 1);
+    assert_true(d->monitors(S1id, C));
+    assert_true(d->monitors(S2id, C));
+    assert_false(d->monitors(S3id, C));
+    assert_false(d->monitors(S1id, "unknown"));
+    assert_true(d->monitored(S1id) == std::vector<std::string>{C});
+    assert_true(d->monitored(S3id).empty());
 }
 
 static void seeded_master_is_announced_once_reported_again(void**) {
@@ -690,7 +695,7 @@ static void all_sentinels_down_keeps_the_master(void**) {
     assert_false(only_cluster(d->view_clusters()).stale);
     d->on_not_monitored(S1id, C);
     assert_true(only_cluster(d->view_clusters()).stale);
-    assert_int_equal(d->sentinel(S1id)->clusters.count(C), 0);
+    assert_false(d->monitors(S1id, C));
     assert_int_equal(w.announced.size(), 1);
 }
 

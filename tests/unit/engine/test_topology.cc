@@ -2,6 +2,7 @@
 // C++ headers first: cmocka defines a fail() macro that clashes with <ios>.
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include "engine/topology.h"
 
@@ -477,6 +478,45 @@ static void rejects_unknown_cluster_and_bad_address(void**) {
     assert_true(t.clusters().empty());
 }
 
+// Reports are kept per Sentinel in id order whatever order they came in; a
+// forgotten Sentinel's reports go with it, and a Sentinel that reports again
+// afterwards (a new entry) is counted like any other.
+static void reports_stay_in_sentinel_order_across_forget(void**) {
+    Topology t = make();
+    assert_true(t.report(C, S3, true, A, 2, at(1)));
+    assert_true(t.report(C, S1, true, B, 2, at(1)));
+    assert_true(t.report(C, S2, true, A, 2, at(1)));
+    auto r = t.reports(C);
+    assert_int_equal(r.size(), 3);
+    assert_string_equal(r[0].sentinel.c_str(), S1.c_str());
+    assert_string_equal(r[1].sentinel.c_str(), S2.c_str());
+    assert_string_equal(r[2].sentinel.c_str(), S3.c_str());
+    assert_true(r[0].master == B && r[1].master == A && r[2].master == A);
+    // A newer report replaces the Sentinel's own, in place.
+    assert_true(t.report(C, S1, true, A, 2, at(2)));
+    assert_int_equal(t.reports(C).size(), 3);
+    assert_true(t.reports_same(C, S1, A, 2));
+    t.forget_sentinel(S2);
+    r = t.reports(C);
+    assert_int_equal(r.size(), 2);
+    assert_string_equal(r[0].sentinel.c_str(), S1.c_str());
+    assert_string_equal(r[1].sentinel.c_str(), S3.c_str());
+    assert_false(t.reports_same(C, S2, A, 2));
+    Verdict v = t.verdict(C);
+    assert_int_equal(v.kind, VerdictKind::Confirm);
+    assert_true(v.supporters == (std::vector<std::string>{S1, S3}));
+    t.no_master(C, S1);
+    assert_int_equal(t.verdict(C).kind, VerdictKind::None);
+    assert_true(t.report(C, S2, true, A, 2, at(3)));
+    r = t.reports(C);
+    assert_int_equal(r.size(), 2);
+    assert_string_equal(r[0].sentinel.c_str(), S2.c_str());
+    assert_true(r[0].trusted && r[0].reachable);
+    v = t.verdict(C);
+    assert_int_equal(v.kind, VerdictKind::Confirm);
+    assert_true(v.supporters == (std::vector<std::string>{S2, S3}));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(first_report_confirms_then_settles),
@@ -494,6 +534,7 @@ int main(void) {
         cmocka_unit_test(seed_then_reports),
         cmocka_unit_test(single_trusted_sentinel),
         cmocka_unit_test(forget_and_no_master_drop_reports),
+        cmocka_unit_test(reports_stay_in_sentinel_order_across_forget),
         cmocka_unit_test(reports_same_is_the_latest_report_of_that_sentinel),
         cmocka_unit_test(rejects_unknown_cluster_and_bad_address),
     };
