@@ -115,8 +115,10 @@ class Engine {
     std::vector<std::unique_ptr<SentinelName>> sentinel_names_;
     std::unique_ptr<Timer> readdress_timer_;
     std::unique_ptr<Decider> decider_;
+    // Every link's list of cluster names, built once; declared before the
+    // links, so it outlives them.
+    std::unique_ptr<const ClusterNames> link_clusters_;
     std::map<std::string, std::unique_ptr<SentinelLink>> links_; // by id, as decider_'s
-    std::shared_ptr<const ClusterNames> link_clusters_;          // every link's, built once
     std::map<std::string, std::unique_ptr<RoleCheck>> roles_;    // by cluster, while in use
     std::unique_ptr<Timer> role_sweep_;      // frees the idle ones once their callbacks returned
     std::vector<std::string> role_finished_; // clusters whose check ended since the last sweep

@@ -349,9 +349,9 @@ void Engine::open_link(const std::string& id, const HostPort& addr, bool trusted
         names.reserve(clusters().size());
         for (auto& c : clusters())
             names.push_back(c.name);
-        link_clusters_ = std::make_shared<const ClusterNames>(std::move(names));
+        link_clusters_ = std::make_unique<const ClusterNames>(std::move(names));
     }
-    st.clusters = link_clusters_;
+    st.clusters = link_clusters_.get();
     st.ping_interval = Millis(g.ping_interval_ms);
     st.ping_timeout = Millis(g.ping_timeout_ms);
     st.connect_timeout = Millis(g.connect_timeout_ms);

@@ -64,7 +64,7 @@ SentinelLink::SentinelLink(event_base* base, HostPort addr, SentinelSettings set
       retry_timer_(base, [this] { connect_both(); }),
       reaper_(base, [this] { graveyard_.clear(); }) {
     if (!settings_.clusters)
-        settings_.clusters = std::make_shared<const ClusterNames>();
+        settings_.clusters = &no_clusters_;
     stats_.state = LinkState::stopped;
 }
 
@@ -86,8 +86,8 @@ void SentinelLink::stop() {
     stats_.state = LinkState::stopped;
 }
 
-void SentinelLink::set_clusters(std::shared_ptr<const ClusterNames> clusters) {
-    settings_.clusters = clusters ? std::move(clusters) : std::make_shared<const ClusterNames>();
+void SentinelLink::set_clusters(const ClusterNames* clusters) {
+    settings_.clusters = clusters ? clusters : &no_clusters_;
     reread();
 }
 

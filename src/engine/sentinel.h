@@ -63,7 +63,9 @@ struct SentinelSettings {
     // link's address was resolved from (a Sentinel configured by name);
     // empty: the address itself, an IP literal.
     std::string server_name;
-    std::shared_ptr<const ClusterNames> clusters; // null: none
+    // Not owned: outlives the link (no shared_ptr: a UBSan build checks its
+    // virtual calls with a pipe, which the engine's sandbox forbids).
+    const ClusterNames* clusters = nullptr; // null: none
     std::chrono::milliseconds ping_interval{1000};
     std::chrono::milliseconds ping_timeout{3000};
     std::chrono::milliseconds connect_timeout{3000};
@@ -128,7 +130,7 @@ class SentinelLink {
     // One SENTINEL REPLICAS <name> (if up and monitored); while one is
     // outstanding, a call makes exactly one more after its reply.
     void read_replicas(const std::string& name);
-    void set_clusters(std::shared_ptr<const ClusterNames> clusters);
+    void set_clusters(const ClusterNames* clusters); // not owned; null: none
 
     const HostPort& addr() const { return addr_; }
     const std::string& name() const { return name_; } // "127.0.0.1:26379"
@@ -164,6 +166,7 @@ class SentinelLink {
     event_base* base_;
     HostPort addr_;
     std::string name_;
+    ClusterNames no_clusters_; // settings_.clusters when none is given
     SentinelSettings settings_;
     SentinelCallbacks cb_;
     SentinelStats stats_;

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fcntl.h>
 #include <fstream>
 #include <functional>
@@ -230,8 +231,10 @@ SentinelCallbacks record(Seen* s) {
 }
 
 SentinelSettings fast_settings(std::vector<std::string> clusters) {
+    // A link does not own its list of names: these live as long as the test.
+    static std::deque<ClusterNames> lists;
     SentinelSettings st;
-    st.clusters = std::make_shared<const ClusterNames>(std::move(clusters));
+    st.clusters = &lists.emplace_back(std::move(clusters));
     st.ping_interval = 200ms;
     st.ping_timeout = 1000ms;
     st.connect_timeout = 1000ms;
