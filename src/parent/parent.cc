@@ -62,10 +62,13 @@ size_t engine_queue_limit(size_t clusters) {
     return (size_t{1} << 20) + clusters * 2 * 1152;
 }
 
-// The configuration at path, checked, with the secrets the engine cannot
+// The configuration at opts.config_path, checked (with the engine's
+// libraries when they are needed), with the secrets the engine cannot
 // read; every error is logged with its file:line. False when unusable.
-bool load_usable(const std::string& path, Config* out, std::string* template_text) {
-    auto errors = load_and_check(path, out, template_text);
+bool load_usable(const Options& opts, Config* out, std::string* template_text) {
+    auto errors = load_and_check(opts.config_path, out, template_text);
+    if (errors.empty() && opts.check_libraries)
+        errors = opts.check_libraries(*out);
     for (auto& e : errors)
         log::error("%s", format_error(e).c_str());
     return errors.empty() && load_secrets(*out);
@@ -326,7 +329,7 @@ void Parent::reload_config() {
     log::info("SIGHUP: reloading %s", opts_.config_path.c_str());
     Config fresh;
     std::string template_text;
-    if (!load_usable(opts_.config_path, &fresh, &template_text)) {
+    if (!load_usable(opts_, &fresh, &template_text)) {
         log::error("configuration rejected; still running with the previous one");
         return;
     }
@@ -383,7 +386,7 @@ std::vector<ConfigError> load_and_check(const std::string& path, Config* out,
 int parent_main(const Options& opts) {
     Config config;
     std::string template_text;
-    if (!load_usable(opts.config_path, &config, &template_text))
+    if (!load_usable(opts, &config, &template_text))
         return 1;
     log::Level level = config.log_level;
     for (int i = 0; i < opts.verbosity && level > log::Level::debug; i++)

@@ -3,6 +3,7 @@
 // output (output.h). It has no network sockets of its own.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,11 @@ struct Options {
     std::string config_path;
     bool foreground = false;
     int verbosity = 0;
+    // What only the engine's libraries can check (OpenSSL loads, a key
+    // matches its certificate), run in a child so that the parent never
+    // maps them: at start, on SIGHUP (a failure keeps the running
+    // configuration) and by -n. Unset: nothing to check.
+    std::function<std::vector<ConfigError>(const Config&)> check_libraries;
 };
 
 // Everything -n checks: the file, its environment, and that the HAProxy

@@ -6,6 +6,7 @@ fourth Sentinel whose certificate is for another name. Each test starts its
 own daemon against them."""
 import json
 import os
+import signal
 import socket
 import ssl
 import subprocess
@@ -16,8 +17,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rhtest
-from rhtest import RedisGroup, Resp, RespError, Server, poll_until, run_tests
-from rhdaemon import DAEMON, Daemon
+from rhtest import RedisGroup, Resp, Server, poll_until, run_tests
+from rhdaemon import DAEMON, Daemon, children_of
 
 NAME = "testing"
 TIMERS = "ping_interval = 200ms\nping_timeout = 1s\nreread_interval = 1s\n"
@@ -256,6 +257,35 @@ def test_a_key_that_does_not_match_its_certificate_fails_the_check():
     # OpenSSL's words: "key values mismatch".
     assert "mismatch.conf:8: [tls] key_file %s: " % certs["server"][1] in res.stderr, res.stderr
     assert "mismatch" in res.stderr.split("key_file")[1], res.stderr
+
+
+def test_sighup_with_a_mismatched_key_keeps_the_running_configuration():
+    """What only OpenSSL can check is checked on SIGHUP too, in a child of
+    the parent (which never maps OpenSSL itself): the file is rejected with
+    file:line, and the running engine and configuration are kept."""
+    s = setup()
+    d, port = start_daemon(good_sentinels())
+    poll_until(lambda: reported(port) == s["group"].sentinel_master(NAME), 15,
+               "the master, over TLS")
+    engine = d.wait_engine()
+    with open(d.config) as f:
+        text = f.read()
+    key = s["certs"]["client"][1]
+    assert key in text, text
+    with open(d.config, "w") as f:
+        f.write(text.replace(key, s["certs"]["server"][1]))
+    mark = len(d.log())
+    os.kill(d.pid, signal.SIGHUP)
+    d.wait_log("configuration rejected; still running with the previous one")
+    after = d.log()[mark:]
+    line = [n + 1 for n, ln in enumerate(text.splitlines()) if ln.startswith("key_file")][0]
+    assert "%s:%d: [tls] key_file %s: " % (d.config, line, s["certs"]["server"][1]) in after, \
+        after
+    assert "restarting the engine" not in after, after
+    assert engine in children_of(d.pid), (engine, children_of(d.pid))
+    assert api(port, "/api/ping")[1] == "Pong"
+    # The parent still maps no OpenSSL: it checked in a child.
+    assert not openssl_mapped(d.pid), openssl_mapped(d.pid)
 
 
 def test_wrong_name_refused_and_acl_user_follows_failover():
