@@ -1,6 +1,7 @@
 // redishappyd: keeps HAProxy and Consul pointed at the Redis master that
 // Redis Sentinel has confirmed. See redishappyd(8).
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +31,13 @@ void usage() {
     exit(1);
 }
 
+// Whether some link of the configuration is TLS (the engine then loads
+// OpenSSL).
+bool uses_tls(const rh::Config& config) {
+    return config.sentinel_tls || std::any_of(config.clusters.begin(), config.clusters.end(),
+                                              [](const auto& c) { return c.tls; });
+}
+
 // What the engine's run-time libraries say of a configuration: libcurl for
 // [consul], OpenSSL for TLS, and the TLS context the engine will build (a
 // key that does not match its certificate, a CA file OpenSSL cannot use).
@@ -39,9 +47,7 @@ std::vector<rh::ConfigError> library_errors(const rh::Config& config) {
     std::string err;
     if (config.consul && !rh::CurlLibrary::load(&err))
         out.push_back({config.path, 0, "[consul] needs libcurl: " + err + " (install libcurl4)"});
-    bool tls = config.sentinel_tls || std::any_of(config.clusters.begin(), config.clusters.end(),
-                                                  [](const auto& c) { return c.tls; });
-    if (!tls)
+    if (!uses_tls(config))
         return out;
     auto lib = rh::TlsLibrary::load(&err);
     if (!lib) {
@@ -65,14 +71,20 @@ std::vector<rh::ConfigError> library_errors(const rh::Config& config) {
 // library_errors() in a child, so that the parent never maps libcurl or
 // OpenSSL: the child writes each error as "LINE MESSAGE\n" and exits.
 std::vector<rh::ConfigError> library_errors_in_child(const rh::Config& config) {
-    bool tls = config.sentinel_tls || std::any_of(config.clusters.begin(), config.clusters.end(),
-                                                  [](const auto& c) { return c.tls; });
-    if (!config.consul && !tls)
+    if (!config.consul && !uses_tls(config))
         return {};
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0)
         return {{config.path, 0, std::string("cannot check libraries: pipe: ") + strerror(errno)}};
+    // Every signal blocked across the fork, and in the child for good:
+    // the parent's handlers (libevent's, writing to its loop) never run
+    // there, and a signal sent to the parent meanwhile waits for it.
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
     pid_t pid = fork();
+    if (pid != 0)
+        sigprocmask(SIG_SETMASK, &old, nullptr);
     if (pid < 0) {
         int e = errno;
         close(fds[0]);
