@@ -8,43 +8,34 @@
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <new>
 #include <optional>
 
 namespace rh {
 
 namespace {
 
-// hiredis's default reply functions, wrapped: every object is charged to
-// the reader's ReplyMeter (if any) before hiredis allocates it, and, when the
-// reader belongs to a RedisConn, a top-level reply nobody asked for is
-// refused as soon as its first byte is parsed, before it is built. A null
-// object makes the reader fail and the link dies with our reason.
-struct Functions {
-    redisReplyObjectFunctions fns{};
-    redisReplyObjectFunctions orig{};
-};
-
-const Functions& capped_functions();
-
-ReplyMeter* meter(const redisReadTask* t) {
-    return static_cast<ReplyMeter*>(t->privdata);
-}
+// The reply functions: every object is charged to the reader's meter
+// before it is built and, when the reader belongs to a RedisConn, a
+// top-level reply nobody asked for is refused as soon as its first byte is
+// parsed. A null object makes the reader fail and the link dies with our
+// reason. Objects are laid out as hiredis's own (callers read redisReply),
+// in the reader's arena; freeObject has nothing to do.
 
 // A reply object may be built if it fits the budget and its connection (if
 // any) accepts it.
 bool admit(const redisReadTask* t, size_t bytes, size_t slots, std::string_view str = {},
            int elements = 0) {
-    ReplyMeter* m = meter(t);
-    if (!m)
-        return true;
-    if (!m->charge(t, bytes, slots))
+    ReplyMeter& m = ReplyReader::of(t)->meter();
+    if (!m.charge(t, bytes, slots))
         return false;
-    RedisConn* c = m->conn;
+    RedisConn* c = m.conn;
     if (!c)
         return true;
     if (!t->parent)
@@ -54,44 +45,69 @@ bool admit(const redisReadTask* t, size_t bytes, size_t slots, std::string_view 
     return true;
 }
 
-void* gated_string(const redisReadTask* t, char* s, size_t len) {
-    return admit(t, len + 1, 0, std::string_view(s, len))
-               ? capped_functions().orig.createString(t, s, len)
-               : nullptr;
+// A new object of t's type in its reader's arena, linked into its parent.
+redisReply* new_object(const redisReadTask* t, int type) {
+    void* p = ReplyReader::of(t)->arena().allocate(sizeof(redisReply));
+    if (!p)
+        return nullptr;
+    auto* r = new (p) redisReply{};
+    r->type = type;
+    if (t->parent)
+        static_cast<redisReply*>(t->parent->obj)->element[t->idx] = r;
+    return r;
 }
 
-void* gated_array(const redisReadTask* t, int elements) {
+void* create_string(const redisReadTask* t, char* s, size_t len) {
+    if (!admit(t, len + 1, 0, std::string_view(s, len)))
+        return nullptr;
+    auto* buf = static_cast<char*>(ReplyReader::of(t)->arena().allocate(len + 1));
+    redisReply* r = buf ? new_object(t, t->type) : nullptr;
+    if (!r)
+        return nullptr;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    r->str = buf;
+    r->len = len;
+    return r;
+}
+
+void* create_array(const redisReadTask* t, int elements) {
     if (elements < 0)
         return nullptr;
     auto n = static_cast<size_t>(elements);
-    return admit(t, n * sizeof(redisReply*), n, {}, elements)
-               ? capped_functions().orig.createArray(t, elements)
-               : nullptr;
+    if (!admit(t, n * sizeof(redisReply*), n, {}, elements))
+        return nullptr;
+    redisReply** slots = nullptr;
+    if (n > 0) {
+        slots = static_cast<redisReply**>(
+            ReplyReader::of(t)->arena().allocate(n * sizeof(redisReply*)));
+        if (!slots)
+            return nullptr;
+    }
+    redisReply* r = new_object(t, REDIS_REPLY_ARRAY);
+    if (!r)
+        return nullptr;
+    r->element = slots;
+    r->elements = n;
+    return r;
 }
 
-void* gated_integer(const redisReadTask* t, long long v) {
-    return admit(t, 0, 0) ? capped_functions().orig.createInteger(t, v) : nullptr;
+void* create_integer(const redisReadTask* t, long long v) {
+    redisReply* r = admit(t, 0, 0) ? new_object(t, REDIS_REPLY_INTEGER) : nullptr;
+    if (r)
+        r->integer = v;
+    return r;
 }
 
-void* gated_nil(const redisReadTask* t) {
-    return admit(t, 0, 0) ? capped_functions().orig.createNil(t) : nullptr;
+void* create_nil(const redisReadTask* t) {
+    return admit(t, 0, 0) ? new_object(t, REDIS_REPLY_NIL) : nullptr;
 }
 
-const Functions& capped_functions() {
-    static const Functions f = [] {
-        Functions out;
-        redisReader* r = redisReaderCreate();
-        out.orig = *r->fn;
-        redisReaderFree(r);
-        out.fns = out.orig;
-        out.fns.createString = gated_string;
-        out.fns.createArray = gated_array;
-        out.fns.createInteger = gated_integer;
-        out.fns.createNil = gated_nil;
-        return out;
-    }();
-    return f;
-}
+void free_nothing(void*) {}
+
+// hiredis takes the table by a non-const pointer but never writes through it.
+const redisReplyObjectFunctions reply_functions = {create_string, create_array, create_integer,
+                                                   create_nil, free_nothing};
 
 size_t depth_of(const redisReadTask* t) {
     size_t d = 1;
@@ -171,8 +187,74 @@ bool ReplyMeter::check_pending(const redisReader* r) {
     return true;
 }
 
-redisReplyObjectFunctions* capped_reply_functions() {
-    return const_cast<redisReplyObjectFunctions*>(&capped_functions().fns);
+void* ReplyArena::allocate(size_t n) {
+    constexpr size_t align = alignof(redisReply);
+    n = (n + align - 1) & ~(align - 1);
+    if (blocks_.empty() || blocks_.back().size - used_ < n) {
+        size_t size = blocks_.empty() ? kFirstBlock : std::min(blocks_.back().size * 2, kMaxBlock);
+        size = std::max(size, n);
+        char* data = nullptr;
+        if (size >= kMappedBlock) {
+            void* m =
+                mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            data = m == MAP_FAILED ? nullptr : static_cast<char*>(m);
+        } else {
+            data = static_cast<char*>(malloc(size));
+        }
+        if (!data)
+            return nullptr;
+        blocks_.push_back({data, size});
+        used_ = 0;
+    }
+    char* p = blocks_.back().data + used_;
+    used_ += n;
+    memset(p, 0, n);
+    return p;
+}
+
+void ReplyArena::release(size_t keep) {
+    for (size_t i = keep; i < blocks_.size(); i++) {
+        if (blocks_[i].size >= kMappedBlock)
+            munmap(blocks_[i].data, blocks_[i].size);
+        else
+            free(blocks_[i].data);
+    }
+    blocks_.resize(std::min(keep, blocks_.size()));
+}
+
+void ReplyArena::reset() {
+    release(!blocks_.empty() && blocks_[0].size <= kKeptBlock ? 1 : 0);
+    used_ = 0;
+}
+
+ReplyReader::ReplyReader(ReplyBudget budget)
+    : reader_(redisReaderCreateWithFunctions(
+          const_cast<redisReplyObjectFunctions*>(&reply_functions))) {
+    meter_.budget = budget;
+    if (reader_)
+        reader_->privdata = this;
+}
+
+bool ReplyReader::feed(const char* data, size_t n) {
+    return redisReaderFeed(reader_.get(), data, n) == REDIS_OK;
+}
+
+int ReplyReader::get(redisReply** out) {
+    *out = nullptr;
+    // No object of a reply in progress exists until its root does: with
+    // none, the previous reply (handled by now) can go.
+    if (!reader_->reply)
+        arena_.reset();
+    void* r = nullptr;
+    int rc = redisReaderGetReply(reader_.get(), &r);
+    *out = static_cast<redisReply*>(r);
+    return rc;
+}
+
+std::string ReplyReader::error() const {
+    if (!meter_.refused.empty())
+        return meter_.refused;
+    return "protocol error: " + std::string(reader_->errstr);
 }
 
 bool is_push(const redisReply* r) {
@@ -195,7 +277,7 @@ RedisConn::RedisConn(event_base* base, HostPort addr, Callbacks cb, RedisConnOpt
       reply_timer_(base, [this] {
           fail("no reply within " + std::to_string(opts_.reply_timeout.count()) + " ms");
       }) {
-    meter_.conn = this;
+    reader_.meter().conn = this;
 }
 
 RedisConn::~RedisConn() {
@@ -291,12 +373,10 @@ bool RedisConn::connect(std::string* err) {
         *err = "not an IP address: " + addr_.host + " (names are resolved before connecting)";
         return false;
     }
-    reader_.reset(redisReaderCreateWithFunctions(capped_reply_functions()));
-    if (!reader_) {
+    if (!reader_.ok()) {
         *err = "out of memory";
         return false;
     }
-    reader_->privdata = &meter_;
     if (opts_.tls) {
         if (!open_socket(err))
             return false;
@@ -374,7 +454,7 @@ bool RedisConn::admit_reply(int type, int elements) {
     if (!replies_.empty())
         return true;
     if (!subscribed_) {
-        meter_.refuse("unsolicited reply");
+        reader_.meter().refuse("unsolicited reply");
         return false;
     }
     // A refused SUBSCRIBE (an ACL user without the channel) answers one
@@ -382,7 +462,7 @@ bool RedisConn::admit_reply(int type, int elements) {
     if (type == REDIS_REPLY_ERROR)
         return true;
     if (type != REDIS_REPLY_ARRAY || elements != 3) {
-        meter_.refuse("malformed pub/sub message");
+        reader_.meter().refuse("malformed pub/sub message");
         return false;
     }
     push_ = true;
@@ -394,7 +474,7 @@ bool RedisConn::admit_element(int idx, int type, std::string_view str) {
         return true;
     bool ok = type == REDIS_REPLY_STRING && (idx == 1 || str == "message" || str == "subscribe");
     if (!ok)
-        meter_.refuse("malformed pub/sub message");
+        reader_.meter().refuse("malformed pub/sub message");
     return ok;
 }
 
@@ -464,28 +544,25 @@ void RedisConn::read_replies() {
         evbuffer_iovec v{};
         if (evbuffer_peek(in, -1, nullptr, &v, 1) < 1)
             break;
-        if (redisReaderFeed(reader_.get(), static_cast<const char*>(v.iov_base), v.iov_len) !=
-            REDIS_OK) {
+        if (!reader_.feed(static_cast<const char*>(v.iov_base), v.iov_len)) {
             fail("out of memory");
             return;
         }
         evbuffer_drain(in, v.iov_len);
         for (;;) {
-            void* out = nullptr;
-            if (redisReaderGetReply(reader_.get(), &out) != REDIS_OK) {
-                fail(meter_.refused.empty() ? "protocol error: " + std::string(reader_->errstr)
-                                            : meter_.refused);
+            redisReply* reply = nullptr;
+            if (reader_.get(&reply) != REDIS_OK) {
+                fail(reader_.error());
                 return;
             }
-            if (!out)
+            if (!reply)
                 break;
-            std::unique_ptr<redisReply, ReplyFree> reply(static_cast<redisReply*>(out));
-            dispatch(reply.get());
+            dispatch(reply);
             if (closed_)
                 return;
         }
-        if (!meter_.check_pending(reader_.get())) {
-            fail(meter_.refused);
+        if (!reader_.check_pending()) {
+            fail(reader_.meter().refused);
             return;
         }
     }

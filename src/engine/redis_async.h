@@ -5,7 +5,8 @@
 // its async context also aborted on replies nobody asked for. Here:
 // - every reply object is charged to a budget as the reader builds it, and
 //   a pending bulk header or unparsed input over the budget is refused
-//   before it is buffered (capped_reply_functions, ReplyMeter);
+//   before it is buffered (ReplyReader, ReplyMeter); a reply's objects
+//   live in one arena, released together (ReplyArena);
 // - a top-level reply no command asked for is refused (only a subscribed
 //   connection accepts pub/sub messages, ["message"|"subscribe", ch, x]);
 // - commands are pipelined: written at once, replies matched in order;
@@ -26,6 +27,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,8 +39,9 @@
 namespace rh {
 
 // The budget of one reply (redishappyd(8), BUDGETS). Bytes are counted as
-// hiredis allocates them: a reply object (sizeof(redisReply)) per element,
-// plus string lengths, plus a pointer per array slot. Measured with Redis
+// hiredis's own reply functions would allocate them: a reply object
+// (sizeof(redisReply)) per element, plus string lengths, plus a pointer per
+// array slot. Measured with Redis
 // 7.0, SENTINEL MASTERS costs 41 elements and ~2.7 KB per master, so the
 // base budget admits ~2,500 masters; a Sentinel link adds room for each
 // configured cluster (10,000 masters: 410,000 elements, ~27 MB).
@@ -56,8 +59,7 @@ struct ReplyBudget {
     static ReplyBudget for_events() { return {64u << 10, 16, 2}; }
 };
 
-// Counts the objects of the reply being read against a budget. Point a
-// reader's privdata at one (RedisConn does) for the budget to apply.
+// Counts the objects of the reply being read against a budget.
 struct ReplyMeter {
     ReplyBudget budget;
     size_t bytes = 0;                // of the reply being read
@@ -73,10 +75,84 @@ struct ReplyMeter {
     void refuse(const std::string& why);
 };
 
-// hiredis's default reply functions, counting each object against the
-// ReplyMeter in the reader's privdata (if any); for any redisReader (the
-// fuzz target and the unit tests use it).
-redisReplyObjectFunctions* capped_reply_functions();
+// Where one reply's objects live: bump allocation in blocks, all released
+// together once the reply has been handled. hiredis's own functions make
+// two heap allocations per element (the object and its string); a
+// SENTINEL MASTERS of 10,000 masters is 410,000 elements, and freeing them
+// one by one after it was handled left the engine's heap tens of
+// megabytes larger than its live data, for good (fragmentation). Blocks
+// from kMappedBlock up are mapped on their own, so they go back to the
+// kernel when the reply is done whatever malloc's thresholds are.
+class ReplyArena {
+  public:
+    static constexpr size_t kFirstBlock = 1024;
+    static constexpr size_t kKeptBlock = 4096;        // kept between replies
+    static constexpr size_t kMappedBlock = 256 << 10; // and larger: mmap
+    static constexpr size_t kMaxBlock = 8u << 20;
+
+    ReplyArena() = default;
+    ~ReplyArena() { release(0); }
+    ReplyArena(const ReplyArena&) = delete;
+    ReplyArena& operator=(const ReplyArena&) = delete;
+
+    // n zeroed bytes aligned for a redisReply; null when out of memory.
+    void* allocate(size_t n);
+    // Frees every object; a small first block stays for the next reply.
+    void reset();
+    size_t blocks() const { return blocks_.size(); }
+
+  private:
+    struct Block {
+        char* data;
+        size_t size;
+    };
+    void release(size_t keep); // frees blocks_[keep..]
+
+    std::vector<Block> blocks_;
+    size_t used_ = 0; // of blocks_.back()
+};
+
+// hiredis's reader with the engine's reply functions: each object is
+// charged to the meter before it is built (a null object makes the reader
+// fail, and the meter says why), and lives in the arena. A reply returned
+// by get() is valid until the next get() or the reader's destruction. The
+// fuzz target and the unit tests read through this class too.
+class ReplyReader {
+  public:
+    explicit ReplyReader(ReplyBudget budget = {});
+    ReplyReader(const ReplyReader&) = delete;
+    ReplyReader& operator=(const ReplyReader&) = delete;
+
+    // False when the reader could not be created (out of memory).
+    bool ok() const { return reader_ != nullptr; }
+    // Appends input; false when out of memory.
+    bool feed(const char* data, size_t n);
+    // The next whole reply in *out, or null when none is complete yet:
+    // REDIS_OK; REDIS_ERR when the input was refused or is not RESP
+    // (error() says why; the reader is then dead).
+    int get(redisReply** out);
+    // After feeding: false (and the meter's refusal set) when the reply
+    // being read has announced or buffered more than its budget allows.
+    bool check_pending() { return meter_.check_pending(reader_.get()); }
+    std::string error() const;
+
+    ReplyMeter& meter() { return meter_; }
+    ReplyArena& arena() { return arena_; }
+    size_t buffered() const { return reader_ ? reader_->len : 0; } // unparsed input kept
+
+    // For the reply functions only.
+    static ReplyReader* of(const redisReadTask* t) {
+        return static_cast<ReplyReader*>(t->privdata);
+    }
+
+  private:
+    struct ReaderFree {
+        void operator()(redisReader* r) const { redisReaderFree(r); }
+    };
+    ReplyMeter meter_;
+    ReplyArena arena_;
+    std::unique_ptr<redisReader, ReaderFree> reader_; // last: its reply is in arena_
+};
 
 // How to reach a server. Zero timeouts mean none.
 struct RedisConnOptions {
@@ -131,7 +207,7 @@ class RedisConn {
     // Silences every callback; the socket is freed by the destructor.
     void close();
     // Replaces the default budget of each reply; call before connect().
-    void set_reply_budget(const ReplyBudget& b) { meter_.budget = b; }
+    void set_reply_budget(const ReplyBudget& b) { reader_.meter().budget = b; }
 
     bool connected() const { return connected_; }
     size_t pending() const { return replies_.size(); }
@@ -146,13 +222,6 @@ class RedisConn {
     struct BevFree {
         void operator()(bufferevent* b) const { bufferevent_free(b); }
     };
-    struct ReaderFree {
-        void operator()(redisReader* r) const { redisReaderFree(r); }
-    };
-    struct ReplyFree {
-        void operator()(redisReply* r) const { freeReplyObject(r); }
-    };
-
     static void on_read(bufferevent* bev, void* arg);
     static void on_bev_event(bufferevent* bev, short what, void* arg);
 
@@ -170,7 +239,6 @@ class RedisConn {
     Callbacks cb_;
     RedisConnOptions opts_;
     std::unique_ptr<bufferevent, BevFree> bev_;
-    std::unique_ptr<redisReader, ReaderFree> reader_;
     SSL* ssl_ = nullptr; // owned by bev_ once it exists
     std::deque<ReplyFn> replies_;
     bool connected_ = false;
@@ -179,7 +247,7 @@ class RedisConn {
     bool push_ = false; // the reply being read can only be a pub/sub push
     bool sync_ = false; // inside connect(): errors are returned, not called back
     std::string sync_err_;
-    ReplyMeter meter_;
+    ReplyReader reader_;
     Timer connect_timer_, reply_timer_;
 };
 

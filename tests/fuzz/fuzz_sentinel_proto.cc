@@ -43,21 +43,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const auto& chs = event_channels();
         (void)parse_event(chs[data[0] % chs.size()], all);
     }
-    // The engine's reader configuration: every reply charged to a budget.
-    rh::ReplyMeter meter;
-    redisReader* rd = redisReaderCreateWithFunctions(rh::capped_reply_functions());
-    rd->privdata = &meter;
-    redisReaderFeed(rd, reinterpret_cast<const char*>(data), size);
+    // The engine's reader: every reply charged to a budget, in an arena.
+    rh::ReplyReader rd;
+    rd.feed(reinterpret_cast<const char*>(data), size);
     for (int i = 0; i < 16; i++) {
-        void* out = nullptr;
-        if (redisReaderGetReply(rd, &out) != REDIS_OK || !meter.check_pending(rd) || !out) {
-            if (out)
-                freeReplyObject(out);
+        redisReply* out = nullptr;
+        if (rd.get(&out) != REDIS_OK || !rd.check_pending() || !out)
             break;
-        }
-        parse_all(static_cast<redisReply*>(out));
-        freeReplyObject(out);
+        parse_all(out);
     }
-    redisReaderFree(rd);
     return 0;
 }

@@ -19,31 +19,24 @@ using namespace rh;
 
 namespace {
 
-struct ReaderFree {
-    void operator()(redisReader* r) const { redisReaderFree(r); }
-};
-
-// A hiredis reader with the engine's reply functions and a meter.
+// The engine's reader (reply functions, meter, arena) with a helper that
+// feeds it and reads one reply.
 struct Reader {
-    ReplyMeter meter;
-    std::unique_ptr<redisReader, ReaderFree> r{
-        redisReaderCreateWithFunctions(capped_reply_functions())};
+    ReplyReader reader;
+    ReplyMeter& meter = reader.meter();
 
-    explicit Reader(ReplyBudget b = {}) {
-        meter.budget = b;
-        r->privdata = &meter;
-    }
+    explicit Reader(ReplyBudget b = {}) : reader(b) {}
     // Feeds resp; REDIS_OK with a reply, REDIS_OK without one (incomplete,
     // and within budget) or REDIS_ERR (refused).
-    int feed(const std::string& resp, bool* got = nullptr) {
-        redisReaderFeed(r.get(), resp.data(), resp.size());
-        void* out = nullptr;
-        int rc = redisReaderGetReply(r.get(), &out);
+    int feed(const std::string& resp, bool* got = nullptr, redisReply** out = nullptr) {
+        reader.feed(resp.data(), resp.size());
+        redisReply* r = nullptr;
+        int rc = reader.get(&r);
         if (got)
-            *got = out != nullptr;
+            *got = r != nullptr;
         if (out)
-            freeReplyObject(out);
-        if (rc == REDIS_OK && !meter.check_pending(r.get()))
+            *out = r;
+        if (rc == REDIS_OK && !reader.check_pending())
             return REDIS_ERR;
         return rc;
     }
@@ -100,7 +93,7 @@ static void huge_bulk_header_is_refused_at_once(void**) {
     long before = peak_rss_kb();
     assert_int_equal(rd.feed("$50000000\r\nxxxxxxxx"), REDIS_ERR);
     assert_non_null(strstr(rd.meter.refused.c_str(), "bulk string of 50000000 bytes"));
-    assert_true(rd.r->len < 64);
+    assert_true(rd.reader.buffered() < 64);
     assert_true(peak_rss_kb() - before < 4096);
 }
 
@@ -208,6 +201,75 @@ static void event_budget_admits_messages_and_nothing_more(void**) {
     assert_int_equal(nested.feed("*1\r\n*1\r\n:1\r\n"), REDIS_ERR);
 }
 
+// Replies read from one feed come out one by one, each whole and laid out
+// as hiredis lays it out; each stays valid until the next get().
+static void pipelined_replies_are_read_whole_one_by_one(void**) {
+    ReplyReader rd;
+    std::string in = "*3\r\n$6\r\nmaster\r\n:42\r\n*0\r\n+OK\r\n-ERR no\r\n$-1\r\n";
+    assert_true(rd.feed(in.data(), in.size()));
+    redisReply* r = nullptr;
+    assert_int_equal(rd.get(&r), REDIS_OK);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->elements, 3);
+    assert_int_equal(r->element[0]->type, REDIS_REPLY_STRING);
+    assert_string_equal(r->element[0]->str, "master");
+    assert_int_equal(r->element[0]->len, 6);
+    assert_int_equal(r->element[1]->type, REDIS_REPLY_INTEGER);
+    assert_int_equal(r->element[1]->integer, 42);
+    assert_int_equal(r->element[2]->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->element[2]->elements, 0);
+    assert_int_equal(rd.get(&r), REDIS_OK);
+    assert_int_equal(r->type, REDIS_REPLY_STATUS);
+    assert_string_equal(r->str, "OK");
+    assert_int_equal(rd.get(&r), REDIS_OK);
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    assert_string_equal(r->str, "ERR no");
+    assert_int_equal(rd.get(&r), REDIS_OK);
+    assert_int_equal(r->type, REDIS_REPLY_NIL);
+    assert_int_equal(rd.get(&r), REDIS_OK);
+    assert_null(r);
+}
+
+// A reply that arrives in pieces keeps what was built from the first
+// pieces: the arena is reset only between replies.
+static void a_reply_in_pieces_keeps_its_first_part(void**) {
+    ReplyReader rd;
+    std::string resp = sentinel_masters(300);
+    redisReply* r = nullptr;
+    for (size_t at = 0; at < resp.size(); at += 997) {
+        std::string piece = resp.substr(at, 997);
+        assert_true(rd.feed(piece.data(), piece.size()));
+        assert_int_equal(rd.get(&r), REDIS_OK);
+        if (at + 997 < resp.size())
+            assert_null(r);
+    }
+    assert_non_null(r);
+    assert_int_equal(r->elements, 300);
+    for (size_t i = 0; i < 300; i++) {
+        const redisReply* m = r->element[i];
+        assert_int_equal(m->elements, 40);
+        assert_string_equal(m->element[0]->str, "name");
+        assert_string_equal(m->element[1]->str, ("cluster-" + std::to_string(i)).c_str());
+    }
+}
+
+// SENTINEL MASTERS of 10,000 masters takes mapped blocks; once the next
+// reply is asked for they are gone, and a small reply needs one block.
+static void a_large_reply_gives_its_blocks_back(void**) {
+    std::string resp = sentinel_masters(10000) + "+OK\r\n";
+    ReplyReader rd(ReplyBudget::for_clusters(10000));
+    assert_true(rd.feed(resp.data(), resp.size()));
+    redisReply* r = nullptr;
+    assert_int_equal(rd.get(&r), REDIS_OK);
+    assert_int_equal(r->elements, 10000);
+    assert_string_equal(r->element[9999]->element[1]->str, "cluster-9999");
+    assert_true(rd.arena().blocks() > 3);
+    assert_int_equal(rd.get(&r), REDIS_OK);
+    assert_string_equal(r->str, "OK");
+    assert_int_equal(rd.arena().blocks(), 1);
+}
+
 // A host name is refused before any socket exists: resolving it here
 // would be a blocking getaddrinfo() on the engine's loop.
 static void a_host_name_is_never_connected_to(void**) {
@@ -234,6 +296,9 @@ int main(void) {
         cmocka_unit_test(budget_is_per_reply),
         cmocka_unit_test(sentinel_masters_of_ten_thousand_fit_their_budget),
         cmocka_unit_test(event_budget_admits_messages_and_nothing_more),
+        cmocka_unit_test(pipelined_replies_are_read_whole_one_by_one),
+        cmocka_unit_test(a_reply_in_pieces_keeps_its_first_part),
+        cmocka_unit_test(a_large_reply_gives_its_blocks_back),
         cmocka_unit_test(a_host_name_is_never_connected_to),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
