@@ -1,8 +1,6 @@
 // Rendering of the read-only HTTP API (see api_json.h).
 #include "engine/api_json.h"
 
-#include <jansson.h>
-
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -11,173 +9,162 @@
 
 #include "common/log.h"
 #include "common/validate.h"
+#include "engine/json_writer.h"
 
 namespace rh {
 
 namespace {
 
-struct JsonDecref {
-    void operator()(json_t* j) const { json_decref(j); }
-};
-using JsonPtr = std::unique_ptr<json_t, JsonDecref>;
-
-// Text from the network (a Sentinel's error, an announced name) may be
-// anything; jansson refuses a string that is not UTF-8 (null: the key
-// would silently vanish from the object). Such text is shown escaped, as
-// the log shows it.
-json_t* str(std::string_view s) {
-    if (json_t* j = json_stringn(s.data(), s.size()))
-        return j;
-    std::string escaped;
-    log::escape(s, &escaped);
-    return json_stringn(escaped.data(), escaped.size());
+void host_port_obj(JsonWriter& w, const HostPort& hp) {
+    w.begin_object().key("Host").string(hp.host).key("Port").integer(hp.port).end_object();
 }
 
-json_t* str_array(const std::vector<std::string>& v) {
-    json_t* a = json_array();
+void secret(JsonWriter& w, bool set) {
+    set ? w.string("***") : w.null();
+}
+
+void string_array(JsonWriter& w, const std::vector<std::string>& v) {
+    w.begin_array();
     for (const auto& s : v)
-        json_array_append_new(a, str(s));
-    return a;
+        w.string(s);
+    w.end_array();
 }
 
-json_t* host_port_obj(const HostPort& hp) {
-    json_t* o = json_object();
-    json_object_set_new(o, "Host", str(hp.host));
-    json_object_set_new(o, "Port", json_integer(hp.port));
-    return o;
+// A string, or null when empty.
+void string_or_null(JsonWriter& w, const std::string& s) {
+    s.empty() ? w.null() : w.string(s);
 }
 
-json_t* secret(bool set) {
-    return set ? json_string("***") : json_null();
-}
-
-std::string dump(const JsonPtr& j) {
-    char* s = json_dumps(j.get(), JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!s)
-        return "null";
-    std::string out(s);
-    std::free(s);
-    out += '\n';
-    return out;
-}
-
-json_t* config_clusters(const ApiConfig& c) {
-    json_t* a = json_array();
+void config_clusters(JsonWriter& w, const ApiConfig& c) {
+    w.begin_array();
     for (const auto& cl : c.clusters) {
-        json_t* o = json_object();
-        json_object_set_new(o, "Name", str(cl.name));
-        json_object_set_new(o, "ExternalPort", json_integer(cl.external_port));
-        json_object_set_new(o, "password", secret(cl.password_set));
-        json_array_append_new(a, o);
+        w.begin_object().key("Name").string(cl.name);
+        w.key("ExternalPort").integer(cl.external_port).key("password");
+        secret(w, cl.password_set);
+        w.end_object();
     }
-    return a;
+    w.end_array();
 }
 
-json_t* config_settings(const ApiConfig& c) {
-    json_t* o = json_object();
-    for (const auto& e : c.settings) {
-        json_t* sec = json_object_get(o, e.section.c_str());
-        if (!sec) {
-            sec = json_object();
-            json_object_set_new(o, e.section.c_str(), sec);
+// {"section": {"key": "value", ...}, ...}: sections in the order they first
+// appear; a key given twice keeps its first place and its last value.
+void config_settings(JsonWriter& w, const ApiConfig& c) {
+    const auto& all = c.settings;
+    w.begin_object();
+    for (size_t i = 0; i < all.size(); i++) {
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = all[j].section == all[i].section;
+        if (seen)
+            continue;
+        w.key(all[i].section).begin_object();
+        for (size_t j = i; j < all.size(); j++) {
+            const auto& e = all[j];
+            bool repeated = false;
+            for (size_t k = i; k < j && !repeated; k++)
+                repeated = all[k].section == e.section && all[k].key == e.key;
+            if (e.section != all[i].section || repeated)
+                continue;
+            const ApiConfigEntry* last = &e;
+            for (size_t k = j + 1; k < all.size(); k++)
+                if (all[k].section == e.section && all[k].key == e.key)
+                    last = &all[k];
+            w.key(e.key).string(last->value);
         }
-        json_object_set_new(sec, e.key.c_str(), str(e.value));
+        w.end_object();
     }
-    return o;
+    w.end_object();
 }
 
-json_t* sentinel_obj(const ApiSentinel& s) {
-    json_t* o = json_object();
-    json_object_set_new(o, "sentinelLocation", str(s.address));
-    json_object_set_new(o, "lastUpdated", str(rfc3339_utc(s.last_updated)));
-    json_object_set_new(o, "clusters", str_array(s.clusters));
-    json_object_set_new(o, "state", json_integer(sentinel_state_code(s.state)));
-    json_object_set_new(o, "stateName", str(s.state));
-    json_object_set_new(o, "configured", json_boolean(s.configured));
-    json_object_set_new(o, "trusted", json_boolean(s.trusted));
-    json_object_set_new(o, "lastError", str(s.last_error));
-    json_object_set_new(o, "latencyMs", json_real(s.latency_ms));
-    json_object_set_new(o, "reconnects", json_integer(static_cast<json_int_t>(s.reconnects)));
-    return o;
+void sentinel_obj(JsonWriter& w, const ApiSentinel& s) {
+    w.begin_object();
+    w.key("sentinelLocation").string(s.address);
+    w.key("lastUpdated").string(rfc3339_utc(s.last_updated));
+    w.key("clusters");
+    string_array(w, s.clusters);
+    w.key("state").integer(sentinel_state_code(s.state));
+    w.key("stateName").string(s.state);
+    w.key("configured").boolean(s.configured);
+    w.key("trusted").boolean(s.trusted);
+    w.key("lastError").string(s.last_error);
+    w.key("latencyMs").real(s.latency_ms);
+    w.key("reconnects").integer(static_cast<int64_t>(s.reconnects));
+    w.end_object();
 }
 
 // {"backend", "slots", "servers": [{"server", "slot", "ip", "port"}]}, or
 // null without a replica_backend.
-json_t* read_backend_obj(const ApiCluster& c) {
-    if (c.read_backend.empty())
-        return json_null();
-    json_t* o = json_object();
-    json_object_set_new(o, "backend", str(c.read_backend));
-    json_object_set_new(o, "slots", json_integer(c.read_slots));
-    json_t* servers = json_array();
-    for (const auto& s : c.read_servers) {
-        json_t* so = json_object();
-        json_object_set_new(so, "server", str("replica" + std::to_string(s.slot + 1)));
-        json_object_set_new(so, "slot", json_integer(s.slot + 1));
-        json_object_set_new(so, "ip", str(s.addr.host));
-        json_object_set_new(so, "port", json_integer(s.addr.port));
-        json_array_append_new(servers, so);
+void read_backend_obj(JsonWriter& w, const ApiCluster& c) {
+    if (c.read_backend.empty()) {
+        w.null();
+        return;
     }
-    json_object_set_new(o, "servers", servers);
-    return o;
+    w.begin_object().key("backend").string(c.read_backend).key("slots").integer(c.read_slots);
+    w.key("servers").begin_array();
+    for (const auto& s : c.read_servers) {
+        w.begin_object().key("server").string("replica" + std::to_string(s.slot + 1));
+        w.key("slot").integer(s.slot + 1).key("ip").string(s.addr.host);
+        w.key("port").integer(s.addr.port).end_object();
+    }
+    w.end_array().end_object();
 }
 
-json_t* cluster_obj(const ApiCluster& c) {
-    json_t* o = json_object();
-    json_object_set_new(o, "name", str(c.name));
-    json_object_set_new(o, "externalPort", json_integer(c.external_port));
-    json_object_set_new(o, "ip", c.master ? str(c.master->host) : json_null());
-    json_object_set_new(o, "port", c.master ? json_integer(c.master->port) : json_null());
-    json_object_set_new(o, "addr",
-                        c.master && !c.master_addr.empty() ? str(c.master_addr) : json_null());
-    json_object_set_new(o, "resolveError",
-                        c.resolve_error.empty() ? json_null() : str(c.resolve_error));
-    json_object_set_new(o, "epoch", json_integer(static_cast<json_int_t>(c.epoch)));
-    json_object_set_new(o, "confirmed", json_boolean(c.confirmed));
-    json_object_set_new(o, "confirmedAt", str(rfc3339_utc(c.confirmed_at)));
-    json_object_set_new(o, "stale", json_boolean(c.stale));
-    json_object_set_new(o, "corroboratedBy", str_array(c.corroborated_by));
-    json_t* reps = json_array();
-    for (const auto& r : c.replicas) {
-        json_t* ro = json_object();
-        json_object_set_new(ro, "ip", str(r.host));
-        json_object_set_new(ro, "port", json_integer(r.port));
-        json_array_append_new(reps, ro);
-    }
-    json_object_set_new(o, "replicas", reps);
-    json_object_set_new(o, "readBackend", read_backend_obj(c));
-    json_t* ap = json_object();
-    json_object_set_new(ap, "state", str(c.apply_state));
-    json_object_set_new(ap, "error", str(c.apply_error));
-    json_object_set_new(ap, "at", str(rfc3339_utc(c.applied_at)));
-    json_object_set_new(ap, "errors", json_integer(static_cast<json_int_t>(c.apply_errors)));
-    json_object_set_new(o, "applied", ap);
-    json_object_set_new(o, "switches", json_integer(static_cast<json_int_t>(c.switches)));
-    json_object_set_new(o, "lastSwitch", str(rfc3339_utc(c.last_switch)));
-    json_t* co = json_object();
-    json_object_set_new(co, "state", str(c.consul_state));
-    json_object_set_new(co, "error", str(c.consul_error));
-    json_object_set_new(co, "errors", json_integer(static_cast<json_int_t>(c.consul_errors)));
-    json_object_set_new(co, "detail", str(c.consul_detail));
-    json_object_set_new(co, "fenced", json_integer(static_cast<json_int_t>(c.consul_fenced)));
-    json_object_set_new(co, "casConflicts",
-                        json_integer(static_cast<json_int_t>(c.consul_conflicts)));
-    json_object_set_new(o, "consul", co);
+void cluster_obj(JsonWriter& w, const ApiCluster& c) {
+    w.begin_object();
+    w.key("name").string(c.name);
+    w.key("externalPort").integer(c.external_port);
+    w.key("ip");
+    c.master ? w.string(c.master->host) : w.null();
+    w.key("port");
+    c.master ? w.integer(c.master->port) : w.null();
+    w.key("addr");
+    c.master && !c.master_addr.empty() ? w.string(c.master_addr) : w.null();
+    w.key("resolveError");
+    string_or_null(w, c.resolve_error);
+    w.key("epoch").integer(static_cast<int64_t>(c.epoch));
+    w.key("confirmed").boolean(c.confirmed);
+    w.key("confirmedAt").string(rfc3339_utc(c.confirmed_at));
+    w.key("stale").boolean(c.stale);
+    w.key("corroboratedBy");
+    string_array(w, c.corroborated_by);
+    w.key("replicas").begin_array();
+    for (const auto& r : c.replicas)
+        w.begin_object().key("ip").string(r.host).key("port").integer(r.port).end_object();
+    w.end_array();
+    w.key("readBackend");
+    read_backend_obj(w, c);
+    w.key("applied").begin_object();
+    w.key("state").string(c.apply_state);
+    w.key("error").string(c.apply_error);
+    w.key("at").string(rfc3339_utc(c.applied_at));
+    w.key("errors").integer(static_cast<int64_t>(c.apply_errors));
+    w.end_object();
+    w.key("switches").integer(static_cast<int64_t>(c.switches));
+    w.key("lastSwitch").string(rfc3339_utc(c.last_switch));
+    w.key("consul").begin_object();
+    w.key("state").string(c.consul_state);
+    w.key("error").string(c.consul_error);
+    w.key("errors").integer(static_cast<int64_t>(c.consul_errors));
+    w.key("detail").string(c.consul_detail);
+    w.key("fenced").integer(static_cast<int64_t>(c.consul_fenced));
+    w.key("casConflicts").integer(static_cast<int64_t>(c.consul_conflicts));
+    w.end_object();
     if (c.fence) {
-        json_t* fo = json_object();
-        json_object_set_new(fo, "fenced", json_boolean(c.fenced));
-        json_object_set_new(fo, "ip", c.fenced_master ? str(c.fenced_master->host) : json_null());
-        json_object_set_new(fo, "port",
-                            c.fenced_master ? json_integer(c.fenced_master->port) : json_null());
-        json_object_set_new(fo, "since", str(rfc3339_utc(c.fenced_since)));
-        json_object_set_new(fo, "deadline", str(rfc3339_utc(c.fence_deadline)));
-        json_object_set_new(fo, "fences", json_integer(static_cast<json_int_t>(c.fences)));
-        json_object_set_new(fo, "liftedBy", str(c.fence_lifted_by));
-        json_object_set_new(fo, "error", str(c.fence_error));
-        json_object_set_new(fo, "sentinels", str(c.fence_sentinels));
-        json_object_set_new(o, "fence", fo);
+        w.key("fence").begin_object();
+        w.key("fenced").boolean(c.fenced);
+        w.key("ip");
+        c.fenced_master ? w.string(c.fenced_master->host) : w.null();
+        w.key("port");
+        c.fenced_master ? w.integer(c.fenced_master->port) : w.null();
+        w.key("since").string(rfc3339_utc(c.fenced_since));
+        w.key("deadline").string(rfc3339_utc(c.fence_deadline));
+        w.key("fences").integer(static_cast<int64_t>(c.fences));
+        w.key("liftedBy").string(c.fence_lifted_by);
+        w.key("error").string(c.fence_error);
+        w.key("sentinels").string(c.fence_sentinels);
+        w.end_object();
     }
-    return o;
+    w.end_object();
 }
 
 // Metrics: one HELP/TYPE header then the samples of one family.
@@ -255,91 +242,99 @@ int sentinel_state_code(std::string_view state) {
 
 std::string render_configuration(const ApiView& v) {
     const ApiConfig& c = v.config;
-    JsonPtr o(json_object());
-    json_object_set_new(o.get(), "Clusters", config_clusters(c));
-    json_t* sents = json_array();
+    std::string out;
+    JsonWriter w(out);
+    w.begin_object().key("Clusters");
+    config_clusters(w, c);
+    w.key("Sentinels").begin_array();
     for (const auto& s : c.sentinels)
-        json_array_append_new(sents, host_port_obj(s));
-    json_object_set_new(o.get(), "Sentinels", sents);
-    json_object_set_new(o.get(), "SentinelPassword", secret(c.sentinel_password_set));
-    json_t* hap = json_object();
-    json_object_set_new(hap, "TemplatePath", str(c.haproxy_template_path));
-    json_object_set_new(hap, "OutputPath", str(c.haproxy_output_path));
-    json_object_set_new(hap, "ReloadCommand", str(c.haproxy_reload_command));
-    json_object_set_new(o.get(), "HAProxy", hap);
-    json_t* con = json_object();
-    json_object_set_new(con, "Address", str(c.consul_address));
-    json_object_set_new(con, "Services", str_array(c.consul_services));
-    json_object_set_new(con, "token", secret(c.consul_token_set));
-    json_object_set_new(o.get(), "Consul", con);
-    json_t* api = json_array();
+        host_port_obj(w, s);
+    w.end_array().key("SentinelPassword");
+    secret(w, c.sentinel_password_set);
+    w.key("HAProxy").begin_object();
+    w.key("TemplatePath").string(c.haproxy_template_path);
+    w.key("OutputPath").string(c.haproxy_output_path);
+    w.key("ReloadCommand").string(c.haproxy_reload_command);
+    w.end_object();
+    w.key("Consul").begin_object().key("Address").string(c.consul_address).key("Services");
+    string_array(w, c.consul_services);
+    w.key("token");
+    secret(w, c.consul_token_set);
+    w.end_object();
+    w.key("ApiListen").begin_array();
     for (const auto& l : c.api_listen)
-        json_array_append_new(api, str(format_host_port(l)));
-    json_object_set_new(o.get(), "ApiListen", api);
-    json_object_set_new(o.get(), "Settings", config_settings(c));
-    json_object_set_new(o.get(), "version", str(v.version));
-    json_object_set_new(o.get(), "startedAt", str(rfc3339_utc(v.started_at)));
-    return dump(o);
+        w.string(format_host_port(l));
+    w.end_array().key("Settings");
+    config_settings(w, c);
+    w.key("version").string(v.version);
+    w.key("startedAt").string(rfc3339_utc(v.started_at));
+    w.end_object();
+    return out + '\n';
 }
 
 std::string render_sentinels(const ApiView& v) {
-    JsonPtr o(json_object());
-    json_t* m = json_object();
-    for (const auto& s : v.sentinels)
-        json_object_set_new(m, s.address.c_str(), sentinel_obj(s));
-    json_object_set_new(o.get(), "sentinels", m);
+    std::string out;
+    JsonWriter w(out);
+    w.begin_object().key("sentinels").begin_object();
+    for (const auto& s : v.sentinels) {
+        w.key(s.address);
+        sentinel_obj(w, s);
+    }
+    w.end_object();
     // Sentinels configured by name: each name's last answer, or why it
     // does not resolve (retried with backoff).
-    json_t* names = json_object();
+    w.key("names").begin_object();
     for (const auto& n : v.sentinel_names) {
-        json_t* no = json_object();
-        json_t* ids = json_array();
-        for (const auto& id : n.sentinels)
-            json_array_append_new(ids, str(id));
-        json_object_set_new(no, "sentinels", ids);
-        json_object_set_new(no, "resolveError",
-                            n.resolve_error.empty() ? json_null() : str(n.resolve_error));
-        json_object_set_new(no, "resolvedAt", str(rfc3339_utc(n.resolved_at)));
-        json_object_set_new(names, n.name.c_str(), no);
+        w.key(n.name).begin_object().key("sentinels");
+        string_array(w, n.sentinels);
+        w.key("resolveError");
+        string_or_null(w, n.resolve_error);
+        w.key("resolvedAt").string(rfc3339_utc(n.resolved_at));
+        w.end_object();
     }
-    json_object_set_new(o.get(), "names", names);
-    return dump(o);
+    w.end_object().end_object();
+    return out + '\n';
 }
 
 std::string render_topology(const ApiView& v) {
-    JsonPtr a(json_array());
+    std::string out;
+    // About 700 bytes a cluster: one allocation for most answers.
+    out.reserve(1024 + v.clusters.size() * 768);
+    JsonWriter w(out);
+    w.begin_array();
     for (const auto& c : v.clusters)
-        json_array_append_new(a.get(), cluster_obj(c));
-    return dump(a);
+        cluster_obj(w, c);
+    w.end_array();
+    out += '\n';
+    return out;
 }
 
 ApiResponse render_health(const ApiView& v) {
-    JsonPtr reasons(json_array());
+    std::vector<std::string> reasons;
     bool any_up = false;
     for (const auto& s : v.sentinels)
         any_up = any_up || s.state == "up";
     if (!any_up)
-        json_array_append_new(reasons.get(), json_string("no sentinel is up"));
+        reasons.push_back("no sentinel is up");
     for (const auto& c : v.clusters) {
         if (!c.master)
-            json_array_append_new(reasons.get(),
-                                  str("cluster " + c.name + ": no confirmed master"));
+            reasons.push_back("cluster " + c.name + ": no confirmed master");
         else if (c.apply_state != "applied")
-            json_array_append_new(
-                reasons.get(),
-                str("cluster " + c.name + ": master not applied (" + c.apply_state + ")"));
+            reasons.push_back("cluster " + c.name + ": master not applied (" + c.apply_state + ")");
     }
-    JsonPtr o(json_object());
     ApiResponse r;
-    if (json_array_size(reasons.get()) == 0) {
-        json_object_set_new(o.get(), "status", json_string("ok"));
+    JsonWriter w(r.body);
+    w.begin_object().key("status");
+    if (reasons.empty()) {
+        w.string("ok");
         r.status = 200;
     } else {
-        json_object_set_new(o.get(), "status", json_string("unhealthy"));
-        json_object_set(o.get(), "reasons", reasons.get());
+        w.string("unhealthy").key("reasons");
+        string_array(w, reasons);
         r.status = 503;
     }
-    r.body = dump(o);
+    w.end_object();
+    r.body += '\n';
     return r;
 }
 
@@ -609,9 +604,9 @@ std::string render_process_metrics(const std::optional<proto::ProcessStats>& st)
 }
 
 std::string render_error(std::string_view msg) {
-    JsonPtr o(json_object());
-    json_object_set_new(o.get(), "error", str(msg));
-    return dump(o);
+    std::string out;
+    JsonWriter(out).begin_object().key("error").string(msg).end_object();
+    return out + '\n';
 }
 
 } // namespace rh
@@ -649,25 +644,21 @@ bool url_decode(std::string_view s, std::string* out) {
     return true;
 }
 
-json_t* event_obj(const Event& e) {
-    json_t* o = json_object();
-    json_object_set_new(o, "time", json_integer(e.last_ms / 1000));
-    json_object_set_new(o, "timeMs", json_integer(e.last_ms));
-    json_object_set_new(o, "firstTime", json_integer(e.first_ms / 1000));
-    json_object_set_new(o, "firstTimeMs", json_integer(e.first_ms));
-    json_object_set_new(o, "count", json_integer(static_cast<json_int_t>(e.count)));
-    json_object_set_new(o, "cluster", str(e.cluster));
-    json_object_set_new(o, "kind", json_string(event_kind_name(e.kind)));
-    json_object_set_new(o, "reason", json_string(event_reason_name(e.reason)));
-    json_t* d = json_object();
-    json_object_set_new(d, "master",
-                        e.detail.master ? str(format_host_port(*e.detail.master)) : json_null());
-    json_object_set_new(d, "epoch", json_integer(static_cast<json_int_t>(e.detail.epoch)));
-    json_object_set_new(d, "sentinel", str(e.detail.sentinel));
-    json_object_set_new(d, "trusted", json_boolean(e.detail.trusted));
-    json_object_set_new(d, "text", str(e.detail.text));
-    json_object_set_new(o, "detail", d);
-    return o;
+void event_obj(JsonWriter& w, const Event& e) {
+    w.begin_object();
+    w.key("time").integer(e.last_ms / 1000).key("timeMs").integer(e.last_ms);
+    w.key("firstTime").integer(e.first_ms / 1000).key("firstTimeMs").integer(e.first_ms);
+    w.key("count").integer(static_cast<int64_t>(e.count));
+    w.key("cluster").string(e.cluster);
+    w.key("kind").string(event_kind_name(e.kind));
+    w.key("reason").string(event_reason_name(e.reason));
+    w.key("detail").begin_object().key("master");
+    e.detail.master ? w.string(format_host_port(*e.detail.master)) : w.null();
+    w.key("epoch").integer(static_cast<int64_t>(e.detail.epoch));
+    w.key("sentinel").string(e.detail.sentinel);
+    w.key("trusted").boolean(e.detail.trusted);
+    w.key("text").string(e.detail.text);
+    w.end_object().end_object();
 }
 
 ApiResponse bad_query(const std::string& why) {
@@ -735,7 +726,9 @@ ApiResponse render_events(const ApiView& v, std::string_view query) {
         if (!known)
             return bad_query("no cluster named " + q->cluster + " is configured");
     }
-    JsonPtr a(json_array());
+    std::string out;
+    JsonWriter w(out);
+    w.begin_object().key("events").begin_array();
     // v.events is oldest first: keep the newest n that match.
     size_t matching = 0;
     for (const auto& e : v.events)
@@ -748,14 +741,13 @@ ApiResponse render_events(const ApiView& v, std::string_view query) {
             skip--;
             continue;
         }
-        json_array_append_new(a.get(), event_obj(e));
+        event_obj(w, e);
     }
-    JsonPtr o(json_object());
-    json_object_set(o.get(), "events", a.get());
-    json_object_set_new(o.get(), "capacity", json_integer(static_cast<json_int_t>(kEventCapacity)));
-    json_object_set_new(o.get(), "evicted",
-                        json_integer(static_cast<json_int_t>(v.events_evicted)));
-    return {200, dump(o)};
+    w.end_array();
+    w.key("capacity").integer(static_cast<int64_t>(kEventCapacity));
+    w.key("evicted").integer(static_cast<int64_t>(v.events_evicted));
+    w.end_object();
+    return {200, out + '\n'};
 }
 
 } // namespace rh

@@ -15,6 +15,7 @@ src_engine_libengine_a_SOURCES = \
 	%reldir%/engine.cc %reldir%/engine.h %reldir%/engine_work.cc \
 	%reldir%/events.cc %reldir%/events.h \
 	%reldir%/fence.cc %reldir%/fence.h \
+	%reldir%/json_writer.cc %reldir%/json_writer.h \
 	%reldir%/privsep.cc %reldir%/privsep.h \
 	%reldir%/replicas.cc %reldir%/replicas.h \
 	%reldir%/redis_async.cc %reldir%/redis_async.h \

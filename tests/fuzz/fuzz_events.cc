@@ -1,4 +1,4 @@
-// fuzz-sources: src/engine/api_json.cc src/engine/events.cc src/common/address.cc src/common/validate.cc src/common/log.cc
+// fuzz-sources: src/engine/api_json.cc src/engine/json_writer.cc src/engine/events.cc src/common/address.cc src/common/validate.cc src/common/log.cc
 // libFuzzer target: bytes -> the /api/events query parser and renderer, and
 // the event log. The query comes from any API client; the recorded strings
 // from Sentinels. Checks: the reply is 200 or 400, valid JSON; a 200 holds
