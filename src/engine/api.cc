@@ -159,7 +159,7 @@ void Api::set_view(ApiView view) {
     events_view_.reset();
 }
 
-void Api::set_source(std::function<ApiView()> source) {
+void Api::set_source(std::function<ApiView(unsigned parts)> source) {
     source_ = std::move(source);
     fixed_.reset();
     invalidate();
@@ -172,9 +172,9 @@ void Api::invalidate() {
     events_view_.reset();
 }
 
-ApiView Api::build_view() const {
+ApiView Api::build_view(unsigned parts) const {
     if (source_)
-        return source_();
+        return source_(parts);
     return fixed_ ? *fixed_ : ApiView{};
 }
 
@@ -184,7 +184,7 @@ const ApiView& Api::events_view() {
     events_view_asked_ = true;
     if (!events_view_) {
         keep_for_a_while();
-        ApiView v = build_view();
+        ApiView v = build_view(kEventsParts);
         ApiView e;
         e.events = std::move(v.events);
         e.events_evicted = v.events_evicted;
@@ -209,16 +209,17 @@ const Api::Reply* Api::reply_for(const std::string& path) {
     if (path == "/api/ping") {
         r = {200, "text/plain; charset=utf-8", "Pong"};
     } else if (path == "/api/configuration") {
-        r.body = render_configuration(build_view());
+        r.body = render_configuration(build_view(kConfigurationParts));
     } else if (path == "/api/sentinels") {
-        r.body = render_sentinels(build_view());
+        r.body = render_sentinels(build_view(kSentinelsParts));
     } else if (path == "/api/topology") {
-        r.body = render_topology(build_view());
+        r.body = render_topology(build_view(kTopologyParts));
     } else if (path == "/api/health") {
-        ApiResponse h = render_health(build_view());
+        ApiResponse h = render_health(build_view(kHealthParts));
         r = {h.status, "application/json", std::move(h.body)};
     } else if (path == "/metrics") {
-        r = {200, "text/plain; version=0.0.4; charset=utf-8", render_metrics(build_view())};
+        r = {200, "text/plain; version=0.0.4; charset=utf-8",
+             render_metrics(build_view(kMetricsParts))};
     } else if (path == "/api/events") {
         ApiResponse ev = render_events(events_view(), "");
         r = {ev.status, "application/json", std::move(ev.body)};

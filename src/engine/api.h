@@ -73,7 +73,8 @@ class Api {
     // rendered since the last invalidate(); only the bodies are kept, the
     // view is dropped once they are rendered (it is larger than the body
     // most clients ask for). Runs on the request's loop iteration.
-    void set_source(std::function<ApiView()> source);
+    // It is given the parts (ApiParts) the body needs.
+    void set_source(std::function<ApiView(unsigned parts)> source);
     // The view changed: forget every rendered body.
     void invalidate();
     // The parent's latest samples of both processes, added to /metrics.
@@ -118,7 +119,7 @@ class Api {
     void resume_listeners();
     void send(evhttp_request* req, const Reply& r, bool allow_header = false);
     Reply with_own_counters(const Reply& metrics) const;
-    ApiView build_view() const;
+    ApiView build_view(unsigned parts) const;
     const ApiView& events_view();
     const Reply* reply_for(const std::string& path);
     void keep_for_a_while();
@@ -127,7 +128,7 @@ class Api {
 
     ApiLimits limits_;
     std::unique_ptr<evhttp, HttpFree> http_;
-    std::function<ApiView()> source_;
+    std::function<ApiView(unsigned parts)> source_;
     std::optional<ApiView> fixed_;                   // set_view's, when there is no source
     std::unordered_map<std::string, Reply> replies_; // rendered since the last change, by path
     std::optional<ApiView> events_view_; // events and cluster names: for /api/events?query

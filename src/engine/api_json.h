@@ -129,6 +129,27 @@ struct ApiSentinelName {
     int64_t resolved_at = 0;            // unix seconds; 0 = never
 };
 
+// The parts of a view a rendering needs (a bit set). Building all of it
+// for every answer cost, at 10,000 clusters, a settings list of 20,000
+// entries and each Sentinel's list of 10,000 names for an /api/topology
+// that shows neither.
+enum ApiParts : unsigned {
+    kViewSentinels = 1u << 0, // sentinels (without their cluster lists), sentinel_names
+    kViewMonitored = 1u << 1, // each Sentinel's clusters (with kViewSentinels)
+    kViewClusters = 1u << 2,  // clusters, propagation histograms
+    kViewEvents = 1u << 3,    // events, events_evicted
+    kViewConfig = 1u << 4,    // config
+    kViewAll = (1u << 5) - 1,
+};
+
+// What each rendering below reads of the view.
+inline constexpr unsigned kConfigurationParts = kViewConfig;
+inline constexpr unsigned kSentinelsParts = kViewSentinels | kViewMonitored;
+inline constexpr unsigned kTopologyParts = kViewClusters;
+inline constexpr unsigned kHealthParts = kViewSentinels | kViewClusters;
+inline constexpr unsigned kMetricsParts = kViewSentinels | kViewClusters;
+inline constexpr unsigned kEventsParts = kViewEvents | kViewClusters;
+
 struct ApiView {
     std::vector<ApiSentinel> sentinels;
     std::vector<ApiSentinelName> sentinel_names;

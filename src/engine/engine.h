@@ -92,7 +92,8 @@ class Engine {
     void flush_announcements();
     void mark_dirty();
     void publish_view();
-    ApiView build_view() const;
+    ApiView build_view(unsigned parts) const; // ApiParts
+    void view_sentinels(ApiView& v, bool monitored) const;
     ApiConfig view_config() const;
 
     bool foreground_;

@@ -211,9 +211,9 @@ void Engine::after_drop() {
     start_consul();
     view_timer_ = std::make_unique<Timer>(base_.get(), [this] { publish_view(); });
     if (api_)
-        api_->set_source([this] {
+        api_->set_source([this](unsigned parts) {
             auto t0 = std::chrono::steady_clock::now();
-            ApiView v = build_view();
+            ApiView v = build_view(parts);
             auto took = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - t0);
             view_delay_ = std::clamp<Millis>(4 * took, 20ms, 2s);
             return v;
@@ -716,10 +716,41 @@ void Engine::publish_view() {
         trim_timer_->arm(kTrimAfterQuiet);
 }
 
-ApiView Engine::build_view() const {
+ApiView Engine::build_view(unsigned parts) const {
     ApiView v;
     v.version = PACKAGE_VERSION;
     v.started_at = started_at_;
+    if (parts & kViewSentinels)
+        view_sentinels(v, parts & kViewMonitored);
+    if (parts & kViewClusters) {
+        v.clusters = decider_->view_clusters();
+        for (auto& c : v.clusters) {
+            const ConsulStatus* cs = consul_ ? consul_->status(c.name) : nullptr;
+            if (cs) {
+                c.consul_state = consul_state_name(cs->state);
+                c.consul_error = cs->last_error;
+                c.consul_errors = cs->errors;
+                c.consul_errors_by = cs->errors_by;
+                c.consul_detail = cs->detail;
+                c.consul_fenced = cs->fenced;
+                c.consul_conflicts = cs->cas_conflicts;
+            } else if (consul_) {
+                c.consul_state = "pending";
+            }
+        }
+        v.propagation_runtime = decider_->propagation(proto::ApplyPath::Runtime);
+        v.propagation_reload = decider_->propagation(proto::ApplyPath::Reload);
+    }
+    if (parts & kViewEvents) {
+        v.events = decider_->events().last();
+        v.events_evicted = decider_->events().evicted();
+    }
+    if (parts & kViewConfig)
+        v.config = view_config();
+    return v;
+}
+
+void Engine::view_sentinels(ApiView& v, bool monitored) const {
     for (auto& [id, link] : links_) {
         auto& st = link->stats();
         const Decider::Sentinel* known = decider_->sentinel(id);
@@ -729,7 +760,7 @@ ApiView Engine::build_view() const {
         s.trusted = known && known->trusted;
         s.state = link_state_name(st.state);
         s.last_updated = st.last_reply;
-        if (known)
+        if (known && monitored)
             s.clusters = decider_->monitored(id);
         s.last_error = st.last_error;
         s.latency_ms = st.ping_latency.count() < 0 ? 0 : st.ping_latency.count() / 1000.0;
@@ -740,27 +771,6 @@ ApiView Engine::build_view() const {
     for (auto& n : sentinel_names_)
         v.sentinel_names.push_back(ApiSentinelName{
             format_host_port(n->name), {n->ids.begin(), n->ids.end()}, n->error, n->resolved_at});
-    v.clusters = decider_->view_clusters();
-    v.events = decider_->events().last();
-    v.events_evicted = decider_->events().evicted();
-    for (auto& c : v.clusters) {
-        const ConsulStatus* cs = consul_ ? consul_->status(c.name) : nullptr;
-        if (cs) {
-            c.consul_state = consul_state_name(cs->state);
-            c.consul_error = cs->last_error;
-            c.consul_errors = cs->errors;
-            c.consul_errors_by = cs->errors_by;
-            c.consul_detail = cs->detail;
-            c.consul_fenced = cs->fenced;
-            c.consul_conflicts = cs->cas_conflicts;
-        } else if (consul_) {
-            c.consul_state = "pending";
-        }
-    }
-    v.propagation_runtime = decider_->propagation(proto::ApplyPath::Runtime);
-    v.propagation_reload = decider_->propagation(proto::ApplyPath::Reload);
-    v.config = view_config();
-    return v;
 }
 
 ApiConfig Engine::view_config() const {

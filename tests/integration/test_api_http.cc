@@ -56,7 +56,7 @@ class Server {
         start(ipv6);
     }
     // The engine's way: views come from a source, built when asked for.
-    Server(ApiLimits limits, std::function<ApiView()> source)
+    Server(ApiLimits limits, std::function<ApiView(unsigned parts)> source)
         : base_(event_base_new()), api_(std::make_unique<Api>(base_.get(), limits)) {
         api_->set_source(std::move(source));
         start(false);
@@ -256,7 +256,9 @@ static void serves_every_endpoint(void**) {
 // change, and each body is then served from its copy until the next change.
 static void bodies_are_rendered_when_asked_for(void**) {
     std::atomic<int> built{0};
-    Server s(test_limits(), [&built] {
+    std::atomic<unsigned> asked{0}; // the parts of the last view built
+    Server s(test_limits(), [&built, &asked](unsigned parts) {
+        asked = parts;
         ApiView v = healthy_view();
         v.clusters[0].name = "c" + std::to_string(++built);
         return v;
@@ -266,17 +268,20 @@ static void bodies_are_rendered_when_asked_for(void**) {
     assert_int_equal(built.load(), 0); // ping needs no view
     assert_true(has(body_of(get(s.port(), "/api/topology")), "\"name\":\"c1\""));
     assert_true(has(body_of(get(s.port(), "/api/topology")), "\"name\":\"c1\""));
-    assert_int_equal(built.load(), 1); // the second from the copy
+    assert_int_equal(built.load(), 1);             // the second from the copy
+    assert_int_equal(asked.load(), kViewClusters); // only what the body shows
     s.invalidate();
     s.invalidate(); // changes nobody asked about cost no view
     assert_int_equal(built.load(), 1);
     assert_true(has(body_of(get(s.port(), "/api/topology")), "\"name\":\"c2\""));
     assert_true(has(body_of(get(s.port(), "/metrics")), "c3"));
     assert_int_equal(built.load(), 3);
+    assert_int_equal(asked.load(), kViewSentinels | kViewClusters);
     // Queries of /api/events are answered from one view per change.
     assert_true(has(get(s.port(), "/api/events?n=1"), "HTTP/1.1 200"));
     assert_true(has(get(s.port(), "/api/events?cluster=c4"), "HTTP/1.1 200"));
     assert_int_equal(built.load(), 4);
+    assert_int_equal(asked.load(), kViewEvents | kViewClusters);
     assert_true(has(get(s.port(), "/api/events?cluster=c3"), "HTTP/1.1 400"));
     assert_int_equal(built.load(), 4);
 }
@@ -285,7 +290,7 @@ static void bodies_are_rendered_when_asked_for(void**) {
 // at the earliest) and rendered again for the next request.
 static void unasked_bodies_are_forgotten(void**) {
     std::atomic<int> built{0};
-    Server s(test_limits(), [&built] {
+    Server s(test_limits(), [&built](unsigned) {
         built++;
         return healthy_view();
     });
