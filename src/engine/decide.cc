@@ -426,7 +426,7 @@ void Decider::on_event(const std::string& id, const sentinel::Event& e) {
         log::info("sentinel %s: +switch-master %s to %s; asking the trusted Sentinels", id.c_str(),
                   sw->master.c_str(), format_host_port(sw->to).c_str());
         switch_sign(*clusters_.at(sw->master), sw->to);
-        return reread_trusted(sw->master);
+        return reread_trusted(sw->master, &sw->to);
     }
     auto& ie = std::get<sentinel::InstanceEvent>(e);
     // +odown/-odown of a master name it in the event itself, with no "@" part.
@@ -466,11 +466,12 @@ void Decider::on_link_down(const std::string& id, const std::string& err) {
 // Something happened to the cluster (an event, which carries no epoch):
 // re-read it from every trusted Sentinel, by reads sent from now on. Each
 // link keeps at most one read per cluster outstanding and one more queued,
-// so a storm of events costs a bounded number of reads.
-void Decider::reread_trusted(const std::string& cluster) {
+// so a storm of events costs a bounded number of reads; a +switch-master
+// passes the master it announces, so a read whose reply names it suffices.
+void Decider::reread_trusted(const std::string& cluster, const HostPort* announced) {
     for (auto& [id, s] : sentinels_)
         if (s.trusted)
-            hooks_.read_master(id, cluster, ReadFreshness::after_now);
+            hooks_.read_master(id, cluster, ReadFreshness::after_now, announced);
 }
 
 // Corroboration at once: `from` newly reports (addr, epoch); ask every other
@@ -480,7 +481,7 @@ void Decider::corroborate(const std::string& cluster, const std::string& from, c
                           uint64_t epoch) {
     for (auto& [id, s] : sentinels_)
         if (s.trusted && id != from && !topology_.reports_same(cluster, id, addr, epoch))
-            hooks_.read_master(id, cluster, ReadFreshness::in_flight_ok);
+            hooks_.read_master(id, cluster, ReadFreshness::in_flight_ok, nullptr);
 }
 
 bool Decider::on_apply_result(const proto::ApplyResult& r) {

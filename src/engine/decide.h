@@ -90,8 +90,10 @@ struct DeciderHooks {
     // trusted: whether the link may be given the configured secrets (rule 8
     // of the design: never to a discovered Sentinel unless trust_discovered).
     std::function<void(const std::string& id, const HostPort& addr, bool trusted)> open_link;
-    // Ask Sentinel `id` SENTINEL MASTER <cluster>.
-    std::function<void(const std::string& id, const std::string& cluster, ReadFreshness)>
+    // Ask Sentinel `id` SENTINEL MASTER <cluster>; `announced`: the master
+    // the event that asks named (null: none, or not an event).
+    std::function<void(const std::string& id, const std::string& cluster, ReadFreshness,
+                       const HostPort* announced)>
         read_master;
     // Ask `candidate` ROLE; `done` runs once with the answer. A new check for
     // the same cluster replaces the one in flight (whose `done` never runs).
@@ -210,7 +212,7 @@ class Decider {
   private:
     struct Work; // one cluster's confirmation and output state
 
-    void reread_trusted(const std::string& cluster);
+    void reread_trusted(const std::string& cluster, const HostPort* announced = nullptr);
     void corroborate(const std::string& cluster, const std::string& from, const HostPort& addr,
                      uint64_t epoch);
     void evaluate(const std::string& cluster);

@@ -249,9 +249,10 @@ void Engine::start_decider() {
     h.open_link = [this](const std::string& id, const HostPort& addr, bool trusted) {
         open_link(id, addr, trusted);
     };
-    h.read_master = [this](const std::string& id, const std::string& cluster, ReadFreshness f) {
+    h.read_master = [this](const std::string& id, const std::string& cluster, ReadFreshness f,
+                           const HostPort* announced) {
         if (auto it = links_.find(id); it != links_.end())
-            it->second->read_master(cluster, f);
+            it->second->read_master(cluster, f, announced);
     };
     h.check_role = [this](const proto::ConfigCluster& c, const HostPort& candidate,
                           DeciderHooks::RoleDone done) {

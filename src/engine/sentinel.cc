@@ -447,12 +447,22 @@ void SentinelLink::send_replicas_read(const std::string& name) {
         replicas_reading_.emplace(name, false);
 }
 
-void SentinelLink::read_master(const std::string& name, ReadFreshness freshness) {
+void SentinelLink::read_master(const std::string& name, ReadFreshness freshness,
+                               const HostPort* announced) {
     if (stats_.state != LinkState::up)
         return;
     if (auto it = reading_.find(name); it != reading_.end()) {
-        if (freshness == ReadFreshness::after_now)
-            it->second = true;
+        if (freshness == ReadFreshness::after_now) {
+            using Again = PendingRead::Again;
+            PendingRead& p = it->second;
+            if (!announced || p.again == Again::yes ||
+                (p.again == Again::unless_announced && p.announced != *announced)) {
+                p.again = Again::yes;
+            } else if (p.again == Again::no) {
+                p.again = Again::unless_announced;
+                p.announced = *announced;
+            }
+        }
         stats_.reads_coalesced++;
         return;
     }
@@ -467,20 +477,26 @@ void SentinelLink::read_master(const std::string& name, ReadFreshness freshness)
 // A burst of events for one cluster (a storm, or every Sentinel publishing
 // the same +switch-master) costs at most two reads per link: the one
 // outstanding and one sent after its reply, which reflects every event
-// received before that reply.
+// received before that reply; one, when that reply already names the master
+// the events announced.
 void SentinelLink::send_master_read(const std::string& name) {
     bool ok = send({"SENTINEL", "MASTER", name}, [this, name](redisReply* r) {
+        using Again = PendingRead::Again;
         auto it = reading_.find(name);
-        bool again = it != reading_.end() && it->second;
-        if (it != reading_.end())
+        bool again = false;
+        if (it != reading_.end()) {
+            const PendingRead& p = it->second;
+            again = p.again == Again::yes || (p.again == Again::unless_announced &&
+                                              !sentinel::reply_names_master(r, p.announced));
             reading_.erase(it);
+        }
         if (again)
             send_master_read(name);
         if (stats_.state == LinkState::up) // not if sending again failed
             on_master(name, r);
     });
     if (ok) {
-        reading_.emplace(name, false);
+        reading_.emplace(name, PendingRead{});
         stats_.master_reads++;
     }
 }

@@ -126,7 +126,11 @@ class SentinelLink {
     void stop();   // closes both connections; start() again to resume
     void reread(); // full re-read now (if up)
     // One SENTINEL MASTER <name> (if up); at most one per cluster outstanding.
-    void read_master(const std::string& name, ReadFreshness freshness = ReadFreshness::after_now);
+    // `announced`: the master the event that asks (after_now) names, as
+    // +switch-master does; a read outstanding whose reply names it needs no
+    // read after it (see PendingRead).
+    void read_master(const std::string& name, ReadFreshness freshness = ReadFreshness::after_now,
+                     const HostPort* announced = nullptr);
     // One SENTINEL REPLICAS <name> (if up and monitored); while one is
     // outstanding, a call makes exactly one more after its reply.
     void read_replicas(const std::string& name);
@@ -177,8 +181,19 @@ class SentinelLink {
     // the last reply (progress), so the timeout counts silence.
     std::deque<Clock::time_point> sent_;
     bool cmd_ready_ = false, sub_ready_ = false;
-    // Clusters with a SENTINEL MASTER outstanding; true: read again on reply.
-    std::unordered_map<std::string, bool> reading_;
+    // A SENTINEL MASTER outstanding, and whether events since it was sent
+    // ask for one more after its reply: not, in any case, or unless the
+    // reply names the master every one of them announced (a storm of
+    // +switch-master from two Sentinels then costs two reads per cluster
+    // and link, not four: the reply to the read the first event sent
+    // already shows the switch the second announces). A reply naming it
+    // may carry an older epoch only if the master came back to the same
+    // address meanwhile; the periodic re-read heals that.
+    struct PendingRead {
+        enum class Again : uint8_t { no, yes, unless_announced } again = Again::no;
+        HostPort announced;
+    };
+    std::unordered_map<std::string, PendingRead> reading_;
     // Clusters with a read_replicas outstanding; true: read again on reply.
     std::unordered_map<std::string, bool> replicas_reading_;
     unsigned masters_in_flight_ = 0; // SENTINEL MASTERS outstanding

@@ -356,6 +356,25 @@ Parsed<MasterInfo> parse_master(const redisReply* r) {
     return Parsed<MasterInfo>::ok(std::move(*m));
 }
 
+bool reply_names_master(const redisReply* r, const HostPort& addr) {
+    if (!r || r->type != REDIS_REPLY_ARRAY)
+        return false;
+    std::string port = std::to_string(addr.port);
+    bool ip = false, pt = false;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply* k = r->element[i];
+        const redisReply* v = r->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            return false;
+        std::string_view key(k->str, k->len), val(v->str, v->len);
+        if (key == "ip")
+            ip = val == addr.host;
+        else if (key == "port")
+            pt = val == port;
+    }
+    return ip && pt;
+}
+
 Parsed<std::vector<MasterInfo>> parse_masters(const redisReply* r) {
     return parse_list<MasterInfo>(r, max_masters, "master", master_from);
 }

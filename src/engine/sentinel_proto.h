@@ -66,6 +66,10 @@ struct SentinelInfo {
 
 // Reply to SENTINEL MASTER <name>: one flat key/value array.
 Parsed<MasterInfo> parse_master(const redisReply* r);
+// Whether a SENTINEL MASTER <name> reply names addr as the master (its
+// "ip" and "port" fields, byte for byte). Cheap, and no validation: a reply
+// that passes is still parsed and judged by parse_master.
+bool reply_names_master(const redisReply* r, const HostPort& addr);
 // Reply to SENTINEL MASTERS: an array of flat key/value arrays.
 Parsed<std::vector<MasterInfo>> parse_masters(const redisReply* r);
 Parsed<std::vector<ReplicaInfo>> parse_replicas(const redisReply* r);

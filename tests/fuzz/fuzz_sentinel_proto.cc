@@ -22,6 +22,7 @@ using namespace rh::sentinel;
 static void parse_all(const redisReply* r) {
     (void)parse_master(r);
     (void)parse_masters(r);
+    (void)reply_names_master(r, {"127.0.0.1", 6379});
     if (auto reps = parse_replicas(r)) {
         // What the read backend makes of a hostile list: candidates, slots.
         auto c = rh::replica_candidates({{"s", *reps.value}}, {"127.0.0.1", 6379});

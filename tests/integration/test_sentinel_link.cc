@@ -295,6 +295,33 @@ void test_read_guard(event_base* base, const HostPort& sentinel) {
     CHECK(run_until(
               base, [&] { return seen.masters > before + 1; }, 2s),
           "read after the guard gave nothing");
+    run_until(
+        base, [] { return false; }, 200ms);
+
+    // Events that announce the master (+switch-master) need no read after
+    // the outstanding one when its reply names that master; one announcing
+    // another address still gets its read.
+    HostPort reported = seen.master.addr;
+    HostPort elsewhere{reported.host, static_cast<uint16_t>(reported.port + 1)};
+    for (const HostPort* announced : {&reported, &elsewhere}) {
+        before = seen.masters;
+        reads = link.stats().master_reads;
+        link.read_master("mymaster");
+        link.read_master("mymaster", ReadFreshness::after_now, announced);
+        link.read_master("mymaster", ReadFreshness::after_now, announced);
+        int want = announced == &reported ? 1 : 2;
+        CHECK(run_until(
+                  base, [&] { return seen.masters >= before + want; }, 2s),
+              "announcing %s: %d replies", format_host_port(*announced).c_str(),
+              seen.masters - before);
+        run_until(
+            base, [] { return false; }, 200ms);
+        CHECK(seen.masters == before + want &&
+                  link.stats().master_reads == reads + static_cast<unsigned long>(want),
+              "announcing %s: %d replies, %lu reads (wanted %d)",
+              format_host_port(*announced).c_str(), seen.masters - before,
+              link.stats().master_reads - reads, want);
+    }
 
     // A corroboration that rides on an outstanding SENTINEL MASTERS whose
     // reply turns out unusable (here: the Sentinel also monitors a master

@@ -26,6 +26,7 @@ const HostPort B{"10.0.0.2", 6379};
 struct Read {
     std::string sentinel, cluster;
     ReadFreshness freshness;
+    std::optional<HostPort> announced;
 };
 
 struct RoleCheck {
@@ -66,8 +67,10 @@ struct World {
             if (trusted)
                 given_secrets.push_back(id);
         };
-        h.read_master = [this](const std::string& id, const std::string& c, ReadFreshness f) {
-            reads.push_back({id, c, f});
+        h.read_master = [this](const std::string& id, const std::string& c, ReadFreshness f,
+                               const HostPort* announced) {
+            reads.push_back(
+                {id, c, f, announced ? std::optional<HostPort>(*announced) : std::nullopt});
         };
         h.check_role = [this](const proto::ConfigCluster& c, const HostPort& cand,
                               DeciderHooks::RoleDone done) {
@@ -563,6 +566,8 @@ static void switch_master_rereads_every_trusted_sentinel(void**) {
         assert_int_equal(w.reads_of(id, ReadFreshness::after_now), 1);
     assert_int_equal(w.reads_of(D1id, ReadFreshness::after_now), 0);
     assert_true(w.roles.empty()); // a hint, never the decision
+    for (const auto& r : w.reads) // each read says what the event announced
+        assert_true(r.announced == B);
 
     size_t reads = w.reads.size();
     d->on_event(S1id, sentinel::SwitchMaster{"other", A, B});
