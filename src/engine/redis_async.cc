@@ -294,13 +294,15 @@ namespace {
 // connection between PINGs) is found by probes: after 5 s of silence, every 2 s, 3 unanswered ->
 // closed, about 11 s. TCP_USER_TIMEOUT bounds unacknowledged writes the same way. Best effort: a
 // failure leaves the kernel's defaults.
-void tune_socket(int fd, bool keepalive, bool reset_on_close) {
+void tune_socket(int fd, bool keepalive, bool reset_on_close, bool tls) {
     int on = 1, idle = 5, interval = 2, count = 3;
     unsigned user_timeout_ms = 11000;
     // As hiredis did: a command or a TLS handshake flight written while
     // the previous segment is unacknowledged must not wait for the peer's
-    // delayed ACK (Nagle).
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    // delayed ACK (Nagle). A plain one-shot connection (a ROLE check)
+    // writes its commands once, in one segment: nothing for Nagle to hold.
+    if (keepalive || !reset_on_close || tls)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     if (reset_on_close) {
         linger abort{1, 0};
         (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
@@ -409,7 +411,7 @@ bool RedisConn::connect(std::string* err) {
         return false;
     }
     if (evutil_socket_t fd = bufferevent_getfd(bev_.get()); fd >= 0)
-        tune_socket(fd, opts_.keepalive, opts_.reset_on_close);
+        tune_socket(fd, opts_.keepalive, opts_.reset_on_close, opts_.tls != nullptr);
     if (opts_.connect_timeout.count() > 0)
         connect_timer_.arm(opts_.connect_timeout);
     return true;
