@@ -366,10 +366,14 @@ void Engine::open_link(const std::string& id, const HostPort& addr, bool trusted
     st.server_name = g.tls_server_name;
     if (!link_clusters_) {
         std::vector<std::string> names;
+        std::vector<bool> read_backends;
         names.reserve(clusters().size());
-        for (auto& c : clusters())
+        for (auto& c : clusters()) {
             names.push_back(c.name);
-        link_clusters_ = std::make_unique<const ClusterNames>(std::move(names));
+            read_backends.push_back(!c.replica_backend.empty());
+        }
+        link_clusters_ =
+            std::make_unique<const ClusterNames>(std::move(names), std::move(read_backends));
     }
     st.clusters = link_clusters_.get();
     st.ping_interval = Millis(g.ping_interval_ms);

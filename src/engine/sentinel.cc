@@ -40,7 +40,8 @@ const char* link_state_name(LinkState s) {
     return "unknown";
 }
 
-ClusterNames::ClusterNames(std::vector<std::string> names) : names_(std::move(names)) {
+ClusterNames::ClusterNames(std::vector<std::string> names, std::vector<bool> read_backends)
+    : names_(std::move(names)), read_backends_(std::move(read_backends)) {
     by_name_.resize(names_.size());
     for (size_t i = 0; i < names_.size(); i++)
         by_name_[i] = static_cast<uint32_t>(i);
@@ -48,10 +49,12 @@ ClusterNames::ClusterNames(std::vector<std::string> names) : names_(std::move(na
               [this](uint32_t a, uint32_t b) { return names_[a] < names_[b]; });
 }
 
-bool ClusterNames::contains(std::string_view name) const {
+std::optional<size_t> ClusterNames::index_of(std::string_view name) const {
     auto it = std::lower_bound(by_name_.begin(), by_name_.end(), name,
                                [this](uint32_t i, std::string_view n) { return names_[i] < n; });
-    return it != by_name_.end() && names_[*it] == name;
+    if (it == by_name_.end() || names_[*it] != name)
+        return std::nullopt;
+    return *it;
 }
 
 SentinelLink::SentinelLink(event_base* base, HostPort addr, SentinelSettings settings,
@@ -214,7 +217,9 @@ void SentinelLink::drop_connections() {
     reading_.clear(); // their replies will never come
     replicas_reading_.clear();
     masters_in_flight_ = 0;
-    riders_.clear(); // the full re-read on reconnection answers them
+    riders_.clear();  // the full re-read on reconnection answers them
+    details_.clear(); // read them all again once up
+    rereads_ = 0;
     cmd_ready_ = sub_ready_ = false;
     // We may be inside one of their callbacks: silence them now, free later.
     for (auto* c : {&cmd_, &sub_}) {
@@ -380,25 +385,44 @@ std::unordered_set<std::string> SentinelLink::on_masters(redisReply* r) {
         return seen;
     }
     got_reply();
+    const ClusterNames& names = *settings_.clusters;
+    if (details_.size() != names.size())
+        details_.assign(names.size(), DetailCounts{});
+    unsigned turn = rereads_++ % kDetailsEvery;
+    enum : uint8_t { kReplicas = 1, kSentinels = 2 };
+    std::vector<std::pair<const std::string*, uint8_t>> details; // after every master
     for (const auto& m : *masters.value) {
-        if (!monitored(m.name))
-            continue;
+        auto i = names.index_of(m.name);
+        if (!i)
+            continue; // not ours
         seen.insert(m.name);
+        if (details_.size() != names.size()) // a callback dropped the link
+            details_.assign(names.size(), DetailCounts{});
+        DetailCounts& d = details_[*i];
+        bool due = *i % kDetailsEvery == turn;
+        uint8_t what =
+            (due || names.read_backend(*i) || d.replicas != m.num_slaves ? kReplicas : 0) |
+            (due || d.sentinels != m.num_other_sentinels ? kSentinels : 0);
+        d = {m.num_slaves, m.num_other_sentinels};
+        if (what)
+            details.emplace_back(&names.names()[*i], what);
         if (cb_.master)
             cb_.master(m);
     }
-    for (const auto& c : settings_.clusters->names()) {
-        if (seen.count(c))
-            read_cluster_details(c);
-        else if (cb_.not_monitored)
+    for (auto [name, what] : details)
+        read_cluster_details(*name, what & kReplicas, what & kSentinels);
+    for (const auto& c : names.names())
+        if (!seen.count(c) && cb_.not_monitored)
             cb_.not_monitored(c);
-    }
     return seen;
 }
 
-void SentinelLink::read_cluster_details(const std::string& name) {
-    send({"SENTINEL", "REPLICAS", name},
-         [this, name](redisReply* r) { on_replicas_reply(name, r); });
+void SentinelLink::read_cluster_details(const std::string& name, bool replicas, bool sentinels) {
+    if (replicas)
+        send({"SENTINEL", "REPLICAS", name},
+             [this, name](redisReply* r) { on_replicas_reply(name, r); });
+    if (!sentinels)
+        return;
     send({"SENTINEL", "SENTINELS", name}, [this, name](redisReply* r) {
         auto sens = sentinel::parse_sentinels(r);
         if (!sens) {

@@ -199,6 +199,7 @@ pid_t fake_server(int lfd, std::string reply, size_t bulk_fill) {
 
 struct Seen {
     int ups = 0, downs = 0, masters = 0, not_monitored = 0, bad = 0;
+    int replica_lists = 0, sentinel_lists = 0; // SENTINEL REPLICAS / SENTINELS replies
     sentinel::MasterInfo master;
     std::vector<sentinel::SentinelInfo> sentinels;
     std::vector<sentinel::ReplicaInfo> replicas;
@@ -218,9 +219,11 @@ SentinelCallbacks record(Seen* s) {
     };
     cb.not_monitored = [s](const std::string&) { s->not_monitored++; };
     cb.sentinels = [s](const std::string&, const std::vector<sentinel::SentinelInfo>& v) {
+        s->sentinel_lists++;
         s->sentinels = v;
     };
     cb.replicas = [s](const std::string&, const std::vector<sentinel::ReplicaInfo>& v) {
+        s->replica_lists++;
         s->replicas = v;
     };
     cb.bad_reply = [s](const std::string& r) {
@@ -230,11 +233,12 @@ SentinelCallbacks record(Seen* s) {
     return cb;
 }
 
-SentinelSettings fast_settings(std::vector<std::string> clusters) {
+SentinelSettings fast_settings(std::vector<std::string> clusters,
+                               std::vector<bool> read_backends = {}) {
     // A link does not own its list of names: these live as long as the test.
     static std::deque<ClusterNames> lists;
     SentinelSettings st;
-    st.clusters = &lists.emplace_back(std::move(clusters));
+    st.clusters = &lists.emplace_back(std::move(clusters), std::move(read_backends));
     st.ping_interval = 200ms;
     st.ping_timeout = 1000ms;
     st.connect_timeout = 1000ms;
@@ -242,6 +246,53 @@ SentinelSettings fast_settings(std::vector<std::string> clusters) {
     st.backoff_base = 50ms;
     st.backoff_max = 300ms;
     return st;
+}
+
+// A cluster's replicas and Sentinels are read with the first SENTINEL
+// MASTERS after the link comes up; periodic re-reads then read them only
+// when its counts change, in its turn (one in kDetailsEvery), or, for the
+// replicas, when it has a read backend.
+void test_details_on_change_only(event_base* base, const HostPort& sentinel) {
+    for (bool read_backend : {false, true}) {
+        Seen seen;
+        SentinelSettings st = fast_settings({"mymaster"}, {read_backend});
+        st.reread_interval = 60s;
+        SentinelLink link(base, sentinel, st, record(&seen));
+        link.start();
+        CHECK(run_until(
+                  base, [&] { return seen.replica_lists == 1 && seen.sentinel_lists == 1; }, 5s),
+              "first details not read (%d replica lists, %d sentinel lists)", seen.replica_lists,
+              seen.sentinel_lists);
+        // Counts that change (the other Sentinel discovered late) are read
+        // again: start counting once they are settled.
+        auto reread = [&](int i) {
+            int before = seen.masters;
+            link.reread();
+            CHECK(run_until(
+                      base, [&] { return seen.masters > before; }, 2s),
+                  "re-read %d gave nothing", i);
+        };
+        for (int i = 0; i < 50 && seen.master.num_other_sentinels != 1; i++) {
+            reread(0);
+            run_until(
+                base, [] { return false; }, 100ms);
+        }
+        CHECK(seen.master.num_other_sentinels == 1, "the other Sentinel is not known");
+        reread(0);
+        run_until(
+            base, [] { return false; }, 200ms);
+        int replica_lists = seen.replica_lists, sentinel_lists = seen.sentinel_lists;
+        for (int i = 1; i <= 3; i++)
+            reread(i);
+        run_until(
+            base, [] { return false; }, 200ms); // their details, had they been asked
+        int want = read_backend ? 3 : 0;
+        CHECK(
+            seen.replica_lists - replica_lists == want && seen.sentinel_lists - sentinel_lists == 0,
+            "read backend %d: %d replica lists (want %d), %d sentinel lists (want 0)", read_backend,
+            seen.replica_lists - replica_lists, want, seen.sentinel_lists - sentinel_lists);
+        link.stop();
+    }
 }
 
 // At most one SENTINEL MASTER per cluster outstanding on a link: calls while
@@ -402,6 +453,7 @@ void test_live(event_base* base) {
     // unanswered send nothing, except that an event (after_now) makes
     // exactly one more read follow the reply.
     test_read_guard(base, link.addr());
+    test_details_on_change_only(base, link.addr());
 
     int nm = seen.not_monitored;
     link.read_master("nosuch");
