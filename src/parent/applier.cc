@@ -87,6 +87,15 @@ const Applier::Skeleton& Applier::skeleton_of(const std::vector<HaproxyCluster>&
     return shape_skeleton_;
 }
 
+void Applier::prepare(const std::vector<HaproxyCluster>& likely) {
+    if (busy() || shape_)
+        return;
+    auto t = Clock::now();
+    bool made = skeleton_of(likely) != nullptr;
+    log::debug("haproxy: skeleton of %zu clusters %s ahead of the first apply in %.1f ms",
+               likely.size(), made ? "rendered" : "not made", ms_since(t));
+}
+
 // What render() gives for clusters, from the skeleton of their shape when
 // there is one: a batch that only moves masters costs no template render.
 std::optional<std::string> Applier::rendering(const std::vector<HaproxyCluster>& clusters,

@@ -64,7 +64,8 @@ Output::Output(event_base* base, const Config& config, std::string template_text
     : config_(config), hooks_(std::move(hooks)), base_(base),
       grace_timer_(base, [this] { on_grace_over(); }), apply_timer_(base, [this] { apply(); }),
       refusal_timer_(base, [this] { on_refusal_window(); }),
-      burst_timer_(base, [this] { schedule_apply(); }) {
+      burst_timer_(base, [this] { schedule_apply(); }),
+      prepare_timer_(base, [this] { prepare_now(); }) {
     // What was last applied: a restart renders exactly that until the
     // engine knows better, so it never writes an empty or partial file.
     if (!config_.state_file.empty())
@@ -286,6 +287,21 @@ void Output::log_batch() {
     log::notice("%s", batch_summary(batch_, batch_messages_).c_str());
     batch_.clear();
     batch_messages_ = 0;
+}
+
+void Output::prepare_first_apply() {
+    if (applier_)
+        prepare_timer_.arm(std::chrono::milliseconds(1));
+}
+
+void Output::prepare_now() {
+    if (!applier_)
+        return;
+    auto likely = haproxy_clusters();
+    for (auto& c : likely)
+        if (!c.master)
+            c.master = HostPort{"0.0.0.0", 1}; // a placeholder: only its family counts
+    applier_->prepare(likely);
 }
 
 // Every configured cluster, at its confirmed master or, until the engine

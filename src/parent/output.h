@@ -63,6 +63,11 @@ class Output {
     void refused(const std::string& why);
     // Tells a new engine what is in effect.
     void replay();
+    // A new engine is ready: while it reads the Sentinels, the Applier
+    // renders the skeleton of the likely first topology (each cluster at
+    // the master in effect, or at some IPv4 master), a moment later, once
+    // the replay is on its way (Applier::prepare).
+    void prepare_first_apply();
 
     // SIGHUP, before the parent swaps in `fresh`: clusters dropped from the
     // file are forgotten (and the state file saved without them); with
@@ -96,6 +101,7 @@ class Output {
     void log_batch();
     void on_refusal_window();
     std::vector<HaproxyCluster> haproxy_clusters() const;
+    void prepare_now();
     void on_applied(const ApplyOutcome& r);
     void log_outcome(const ApplyOutcome& r) const;
     void apply_without_output();
@@ -110,6 +116,7 @@ class Output {
     Timer apply_timer_;
     Timer refusal_timer_;
     Timer burst_timer_; // a burst's last Master is late: apply what came
+    Timer prepare_timer_;
     bool grace_over_ = false;
     std::chrono::steady_clock::time_point last_apply_{}; // start of the last apply
     bool last_apply_reloaded_ = false;                   // it ran the reload command

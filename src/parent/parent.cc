@@ -230,6 +230,7 @@ void Parent::on_engine_message(proto::Message&& m) {
         update_status();
         output_.replay();
         fencer_.replay();
+        output_.prepare_first_apply();
         return send_process_stats();
     }
     if (auto* rr = std::get_if<proto::Replicas>(&m)) {

@@ -405,11 +405,49 @@ static void epoch_only_and_missing_socket(void**) {
     assert_int_equal(system(rm.c_str()), 0);
 }
 
+// A skeleton rendered ahead of the first apply (Applier::prepare) gives the
+// very bytes a render would, whether the guessed shape is the one applied
+// (only filled in) or not (rendered again).
+static void a_prepared_skeleton_gives_the_same_file(void**) {
+    const std::string tmpl = "{{#clusters}}listen {{name}}\n"
+                             "{{#has_master}}  server m {{master_host}}:{{master_port}} "
+                             "e{{epoch}}\n{{/has_master}}{{^has_master}}  # none\n"
+                             "{{/has_master}}{{/clusters}}";
+    std::vector<HaproxyCluster> want = {{"c1", 7000, HostPort{"10.0.0.1", 6379}, 4, "b1", "s"},
+                                        {"c2", 7001, HostPort{"10.0.0.2", 6380}, 9, "b2", "s"}};
+    std::string expected = *render(tmpl, want, nullptr);
+    for (const char* guess : {"0.0.0.0", "::1"}) { // the shape applied, then another
+        char dir[] = "/tmp/rh-applier-prepare.XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        EventBasePtr base{event_base_new()};
+        ApplierSettings s;
+        s.template_text = tmpl;
+        s.output = std::string(dir) + "/out.cfg";
+        s.reload_command = "true";
+        MasterMap st;
+        std::optional<ApplyOutcome> slot;
+        Applier ap(base.get(), s, st, [&](const ApplyOutcome& r) {
+            slot = r;
+            st = r.in_effect;
+        });
+        std::vector<HaproxyCluster> likely = want;
+        for (auto& c : likely)
+            c.master = HostPort{guess, 1};
+        ap.prepare(likely);
+        auto r = apply_once(base.get(), ap, slot, want);
+        assert_true(r.ok);
+        assert_true(file_has_content(s.output, expected));
+        std::string rm = "rm -rf '" + std::string(dir) + "'";
+        assert_int_equal(system(rm.c_str()), 0);
+    }
+}
+
 int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(against_real_haproxy, nullptr, teardown),
         cmocka_unit_test(reload_timeout_is_reported_and_retried),
         cmocka_unit_test(epoch_only_and_missing_socket),
+        cmocka_unit_test(a_prepared_skeleton_gives_the_same_file),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
