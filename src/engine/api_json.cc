@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <ctime>
 #include <memory>
+#include <unordered_map>
+#include <vector>
 
 #include "common/log.h"
 #include "common/validate.h"
@@ -47,30 +49,32 @@ void config_clusters(JsonWriter& w, const ApiConfig& c) {
 }
 
 // {"section": {"key": "value", ...}, ...}: sections in the order they first
-// appear; a key given twice keeps its first place and its last value.
+// appear; a key given twice keeps its first place and its last value (as
+// jansson's object set did). One pass to group, linear in the settings:
+// the engine adds two per cluster, each cluster a section of its own.
 void config_settings(JsonWriter& w, const ApiConfig& c) {
-    const auto& all = c.settings;
+    struct Section {
+        std::vector<const ApiConfigEntry*> entries; // first place of each key
+        std::unordered_map<std::string_view, size_t> by_key;
+    };
+    std::vector<Section> sections;
+    std::unordered_map<std::string_view, size_t> by_name;
+    for (const auto& e : c.settings) {
+        auto [it, fresh] = by_name.try_emplace(e.section, sections.size());
+        if (fresh)
+            sections.emplace_back();
+        Section& s = sections[it->second];
+        auto [k, new_key] = s.by_key.try_emplace(e.key, s.entries.size());
+        if (new_key)
+            s.entries.push_back(&e);
+        else
+            s.entries[k->second] = &e; // the last value, at the first place
+    }
     w.begin_object();
-    for (size_t i = 0; i < all.size(); i++) {
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = all[j].section == all[i].section;
-        if (seen)
-            continue;
-        w.key(all[i].section).begin_object();
-        for (size_t j = i; j < all.size(); j++) {
-            const auto& e = all[j];
-            bool repeated = false;
-            for (size_t k = i; k < j && !repeated; k++)
-                repeated = all[k].section == e.section && all[k].key == e.key;
-            if (e.section != all[i].section || repeated)
-                continue;
-            const ApiConfigEntry* last = &e;
-            for (size_t k = j + 1; k < all.size(); k++)
-                if (all[k].section == e.section && all[k].key == e.key)
-                    last = &all[k];
-            w.key(e.key).string(last->value);
-        }
+    for (const auto& s : sections) {
+        w.key(s.entries.front()->section).begin_object();
+        for (const ApiConfigEntry* e : s.entries)
+            w.key(e->key).string(e->value);
         w.end_object();
     }
     w.end_object();

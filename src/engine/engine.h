@@ -128,9 +128,13 @@ class Engine {
     std::unique_ptr<Consul> consul_;
     std::unique_ptr<Timer> view_timer_;
     // How long after a change the API view is rebuilt: 20 ms, or four times
-    // the last build when that is longer (at 10,000 clusters a build takes
-    // about 150 ms), so rebuilding never takes more than a fifth of the loop.
+    // what the builds since the last change took together when that is
+    // longer (at 10,000 clusters a whole build takes about 150 ms), so
+    // rebuilding never takes more than a fifth of the loop, and a cheap
+    // build of one part (ApiParts) after an expensive one does not shorten
+    // the wait.
     std::chrono::milliseconds view_delay_{20};
+    std::chrono::microseconds view_built_{0}; // build time since the last change
     // Confirmed masters not yet sent to the parent. A storm is sent as one
     // burst, so the parent applies it as one batch (one render, one reload)
     // instead of one per min_reload_interval: masters confirmed while other

@@ -233,8 +233,10 @@ void Engine::after_drop() {
         api_->set_source([this](unsigned parts) {
             auto t0 = std::chrono::steady_clock::now();
             ApiView v = build_view(parts);
-            auto took = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - t0);
-            view_delay_ = std::clamp<Millis>(4 * took, 20ms, 2s);
+            view_built_ += std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::steady_clock::now() - t0);
+            view_delay_ =
+                std::clamp<Millis>(std::chrono::duration_cast<Millis>(4 * view_built_), 20ms, 2s);
             return v;
         });
     housekeeping_timer_ = std::make_unique<Timer>(base_.get(), [this] { housekeeping(); });
@@ -735,6 +737,7 @@ void Engine::publish_view() {
     // through a storm cannot keep the engine rendering.
     if (api_)
         api_->invalidate();
+    view_built_ = {};
     // Views are published after every change: trim once they stop.
     if (trim_timer_)
         trim_timer_->arm(kTrimAfterQuiet);

@@ -83,6 +83,7 @@ void* create_array(const redisReadTask* t, int elements) {
             ReplyReader::of(t)->arena().allocate(n * sizeof(redisReply*)));
         if (!slots)
             return nullptr;
+        memset(slots, 0, n * sizeof(redisReply*));
     }
     redisReply* r = new_object(t, REDIS_REPLY_ARRAY);
     if (!r)
@@ -203,22 +204,29 @@ void* ReplyArena::allocate(size_t n) {
         }
         if (!data)
             return nullptr;
-        blocks_.push_back({data, size});
+        try { // called from hiredis's C frames: nothing may be thrown through them
+            blocks_.push_back({data, size});
+        } catch (...) {
+            free_block({data, size});
+            return nullptr;
+        }
         used_ = 0;
     }
     char* p = blocks_.back().data + used_;
     used_ += n;
-    memset(p, 0, n);
     return p;
 }
 
+void ReplyArena::free_block(Block b) {
+    if (b.size >= kMappedBlock)
+        munmap(b.data, b.size);
+    else
+        free(b.data);
+}
+
 void ReplyArena::release(size_t keep) {
-    for (size_t i = keep; i < blocks_.size(); i++) {
-        if (blocks_[i].size >= kMappedBlock)
-            munmap(blocks_[i].data, blocks_[i].size);
-        else
-            free(blocks_[i].data);
-    }
+    for (size_t i = keep; i < blocks_.size(); i++)
+        free_block(blocks_[i]);
     blocks_.resize(std::min(keep, blocks_.size()));
 }
 

@@ -95,7 +95,7 @@ class ReplyArena {
     ReplyArena(const ReplyArena&) = delete;
     ReplyArena& operator=(const ReplyArena&) = delete;
 
-    // n zeroed bytes aligned for a redisReply; null when out of memory.
+    // n bytes (not zeroed) aligned for a redisReply; null when out of memory.
     void* allocate(size_t n);
     // Frees every object; a small first block stays for the next reply.
     void reset();
@@ -107,6 +107,7 @@ class ReplyArena {
         size_t size;
     };
     void release(size_t keep); // frees blocks_[keep..]
+    static void free_block(Block b);
 
     std::vector<Block> blocks_;
     size_t used_ = 0; // of blocks_.back()

@@ -202,6 +202,8 @@ void SentinelLink::check_up() {
     stats_.down_since = 0;
     attempt_ = 0;
     log::info("sentinel %s: link up", name_.c_str());
+    details_.clear(); // read them all with the first SENTINEL MASTERS
+    rereads_ = 0;
     if (cb_.up)
         cb_.up();
     reread();
@@ -217,9 +219,7 @@ void SentinelLink::drop_connections() {
     reading_.clear(); // their replies will never come
     replicas_reading_.clear();
     masters_in_flight_ = 0;
-    riders_.clear();  // the full re-read on reconnection answers them
-    details_.clear(); // read them all again once up
-    rereads_ = 0;
+    riders_.clear(); // the full re-read on reconnection answers them
     cmd_ready_ = sub_ready_ = false;
     // We may be inside one of their callbacks: silence them now, free later.
     for (auto* c : {&cmd_, &sub_}) {
@@ -399,11 +399,17 @@ std::unordered_set<std::string> SentinelLink::on_masters(redisReply* r) {
         if (details_.size() != names.size()) // a callback dropped the link
             details_.assign(names.size(), DetailCounts{});
         DetailCounts& d = details_[*i];
-        bool due = *i % kDetailsEvery == turn;
+        auto clamp = [](uint64_t n) {
+            return static_cast<uint32_t>(std::min<uint64_t>(n, DetailCounts::kUnknown - 1));
+        };
+        DetailCounts now{
+            clamp(m.num_slaves), clamp(m.num_other_sentinels),
+            static_cast<uint32_t>(std::hash<std::string>{}(m.addr.host) * 31 + m.addr.port)};
+        bool due = *i % kDetailsEvery == turn || now.master != d.master;
         uint8_t what =
-            (due || names.read_backend(*i) || d.replicas != m.num_slaves ? kReplicas : 0) |
-            (due || d.sentinels != m.num_other_sentinels ? kSentinels : 0);
-        d = {m.num_slaves, m.num_other_sentinels};
+            (due || names.read_backend(*i) || now.replicas != d.replicas ? kReplicas : 0) |
+            (due || now.sentinels != d.sentinels ? kSentinels : 0);
+        d = now;
         if (what)
             details.emplace_back(&names.names()[*i], what);
         if (cb_.master)
@@ -419,14 +425,17 @@ std::unordered_set<std::string> SentinelLink::on_masters(redisReply* r) {
 
 void SentinelLink::read_cluster_details(const std::string& name, bool replicas, bool sentinels) {
     if (replicas)
-        send({"SENTINEL", "REPLICAS", name},
-             [this, name](redisReply* r) { on_replicas_reply(name, r); });
+        send({"SENTINEL", "REPLICAS", name}, [this, name](redisReply* r) {
+            if (!on_replicas_reply(name, r))
+                forget_details(name, true);
+        });
     if (!sentinels)
         return;
     send({"SENTINEL", "SENTINELS", name}, [this, name](redisReply* r) {
         auto sens = sentinel::parse_sentinels(r);
         if (!sens) {
             bad("SENTINEL SENTINELS " + name, sens.error);
+            forget_details(name, false);
             return;
         }
         got_reply();
@@ -435,15 +444,24 @@ void SentinelLink::read_cluster_details(const std::string& name, bool replicas, 
     });
 }
 
-void SentinelLink::on_replicas_reply(const std::string& name, redisReply* r) {
+// The next re-read reads them again.
+void SentinelLink::forget_details(const std::string& name, bool replicas) {
+    auto i = settings_.clusters->index_of(name);
+    if (!i || *i >= details_.size())
+        return;
+    (replicas ? details_[*i].replicas : details_[*i].sentinels) = DetailCounts::kUnknown;
+}
+
+bool SentinelLink::on_replicas_reply(const std::string& name, redisReply* r) {
     auto reps = sentinel::parse_replicas(r);
     if (!reps) {
         bad("SENTINEL REPLICAS " + name, reps.error);
-        return;
+        return false;
     }
     got_reply();
     if (cb_.replicas)
         cb_.replicas(name, *reps.value);
+    return true;
 }
 
 void SentinelLink::read_replicas(const std::string& name) {

@@ -167,8 +167,9 @@ class SentinelLink {
     std::unordered_set<std::string> on_masters(redisReply* r);
     void on_master(const std::string& name, redisReply* r);
     void read_cluster_details(const std::string& name, bool replicas, bool sentinels);
+    void forget_details(const std::string& name, bool replicas); // its read failed
     void send_replicas_read(const std::string& name);
-    void on_replicas_reply(const std::string& name, redisReply* r);
+    bool on_replicas_reply(const std::string& name, redisReply* r); // false: bad reply
     void bad(const std::string& what, const std::string& reason);
     void got_reply();
     bool monitored(const std::string& name) const;
@@ -209,15 +210,18 @@ class SentinelLink {
     std::unordered_set<std::string> riders_;
     // Each cluster's replicas and Sentinels (SENTINEL REPLICAS, SENTINEL
     // SENTINELS) are read with the first SENTINEL MASTERS after the link
-    // comes up; after that, with a periodic one only when its counts
-    // (num-slaves, num-other-sentinels) changed, when the cluster has a read
-    // backend (replicas), or in the cluster's turn: one in kDetailsEvery
-    // re-reads. Reading them every time cost, at 10,000 clusters, 20,000
-    // commands per link and re-read (8,000 a second at reread_interval
-    // 5 s); events (+slave, +sentinel) report changes meanwhile.
+    // comes up; after that, with a periodic one only when its master or
+    // counts (num-slaves, num-other-sentinels) changed, when the last read
+    // of them failed, when the cluster has a read backend (replicas), or in
+    // the cluster's turn: one in kDetailsEvery re-reads. Reading them every
+    // time cost, at 10,000 clusters, 20,000 commands per link and re-read
+    // (8,000 a second at reread_interval 5 s); events (+slave, +sentinel)
+    // report changes meanwhile.
     static constexpr unsigned kDetailsEvery = 12;
     struct DetailCounts {
-        uint64_t replicas = UINT64_MAX, sentinels = UINT64_MAX; // MAX: not read yet
+        static constexpr uint32_t kUnknown = UINT32_MAX; // not read yet, or the read failed
+        uint32_t replicas = kUnknown, sentinels = kUnknown;
+        uint32_t master = 0; // a hash of the master's address
     };
     std::vector<DetailCounts> details_; // by index in settings_.clusters
     unsigned rereads_ = 0;              // SENTINEL MASTERS replies since up

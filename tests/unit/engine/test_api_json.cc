@@ -241,6 +241,27 @@ static void configuration_redacts_secrets(void**) {
     assert_true(json_is_null(json_object_get(k.get(), "SentinelPassword")));
 }
 
+// Settings are grouped by section in the order sections first appear; a key
+// given twice keeps its first place and its last value. At 10,000 clusters
+// (two settings each, a section per cluster) the grouping stays linear: the
+// first JsonWriter version compared every pair and took minutes.
+static void configuration_groups_settings_in_order(void**) {
+    ApiView v = sample_view();
+    v.config.settings = {{"a", "x", "1"}, {"b", "y", "2"}, {"a", "z", "3"}, {"a", "x", "4"}};
+    std::string body = render_configuration(v);
+    assert_non_null(strstr(body.c_str(), R"("Settings":{"a":{"x":"4","z":"3"},"b":{"y":"2"}})"));
+    v.config.settings.clear();
+    for (int i = 0; i < 10000; i++) {
+        std::string sec = "cluster c" + std::to_string(i);
+        v.config.settings.push_back({sec, "tls", "no"});
+        v.config.settings.push_back({sec, "username", ""});
+    }
+    auto j = parse(render_configuration(v));
+    json_t* st = json_object_get(j.get(), "Settings");
+    assert_int_equal(json_object_size(st), 10000);
+    assert_string_equal(sget(json_object_get(st, "cluster c9999"), "tls"), "no");
+}
+
 static void health_ok_when_applied_and_sentinel_up(void**) {
     ApiResponse r = render_health(sample_view());
     assert_int_equal(r.status, 200);
@@ -567,6 +588,7 @@ int main() {
         cmocka_unit_test(topology_fields),
         cmocka_unit_test(topology_without_master_has_null_address),
         cmocka_unit_test(configuration_redacts_secrets),
+        cmocka_unit_test(configuration_groups_settings_in_order),
         cmocka_unit_test(health_ok_when_applied_and_sentinel_up),
         cmocka_unit_test(health_503_reasons),
         cmocka_unit_test(escapes_prometheus_labels),
