@@ -74,7 +74,7 @@ EngineCheck check_replicas(const proto::Replicas& r, const EngineMessageContext&
     if (!cl)
         return violation("replicas: cluster " + r.cluster + " is not configured");
     std::string where = "replicas: cluster " + r.cluster + ": ";
-    if (cl->replica_backend.empty())
+    if (cl->replica_backend().empty())
         return violation(where + "no replica_backend is configured");
     if (ctx.master_refused && ctx.master_refused->count(r.cluster))
         return {EngineCheck::Kind::refuse,

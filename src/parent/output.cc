@@ -297,8 +297,8 @@ std::vector<HaproxyCluster> Output::haproxy_clusters() const {
         HaproxyCluster h;
         h.name = c.name;
         h.external_port = c.external_port;
-        h.backend = c.haproxy_backend;
-        h.server = c.haproxy_server;
+        h.backend = c.haproxy_backend();
+        h.server = c.haproxy_server();
         const MasterAt* m = nullptr;
         if (auto it = desired_.find(c.name); it != desired_.end())
             m = &it->second;
@@ -309,13 +309,13 @@ std::vector<HaproxyCluster> Output::haproxy_clusters() const {
             h.epoch = m->epoch;
             h.addr = m->addr;
         }
-        h.replica_backend = c.replica_backend;
+        h.replica_backend = c.replica_backend();
         h.replica_port = c.replica_port;
         h.max_replicas = c.max_replicas;
         // Only with a confirmed master: the read backend was checked
         // against it. A removed replica_backend drops the replicas.
         if (auto r = desired_replicas_.find(c.name);
-            !c.replica_backend.empty() && r != desired_replicas_.end() && desired_.count(c.name))
+            !c.replica_backend().empty() && r != desired_replicas_.end() && desired_.count(c.name))
             for (const auto& x : r->second)
                 if (x.slot < c.max_replicas)
                     h.replicas.push_back(x);

@@ -18,8 +18,8 @@ Config two_sentinels() {
     ClusterConfig a;
     a.name = "alpha";
     a.external_port = 7000;
-    a.haproxy_backend = "redis_alpha";
-    a.consul_tags = {"x", "y"};
+    a.edit_text().haproxy_backend = "redis_alpha";
+    a.edit_text().consul_tags = {"x", "y"};
     c.clusters = {a};
     return c;
 }
@@ -123,7 +123,7 @@ void tls_and_users_are_sent(void**) {
     c.tls.verify = false;
     c.tls.server_name = "redis.example";
     c.clusters[0].tls = true;
-    c.clusters[0].username = "rh";
+    c.clusters[0].edit_text().username = "rh";
     auto msgs = through_codec(engine_messages(c, 1, {}, {}));
     auto& b = std::get<proto::ConfigBegin>(msgs[0]);
     assert_true(b.sentinel_tls);

@@ -192,7 +192,7 @@ static void epoch_rules_without_reference(void**) {
 // confirmed master, within max_replicas, IP literals, never the master.
 static void replicas_checked_against_state(void**) {
     Config cfg = two_clusters();
-    cfg.clusters[0].replica_backend = "alpha_read";
+    cfg.clusters[0].edit_text().replica_backend = "alpha_read";
     cfg.clusters[0].max_replicas = 2;
     MasterMap desired = {{"alpha", MasterAt{{"10.0.0.1", 6379}, 4}}};
     auto run = [&](const proto::Replicas& r, const MasterMap* d) {
