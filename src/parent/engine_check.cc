@@ -84,8 +84,7 @@ EngineCheck check_replicas(const proto::Replicas& r, const EngineMessageContext&
                          std::to_string(cl->max_replicas));
     const MasterAt* master = nullptr;
     if (ctx.desired)
-        if (auto it = ctx.desired->find(r.cluster); it != ctx.desired->end())
-            master = &it->second;
+        master = ctx.desired(r.cluster);
     if (!r.replicas.empty() && !master)
         return violation(where + "replicas before a confirmed master");
     std::set<uint16_t> slots;

@@ -214,9 +214,10 @@ void Parent::on_engine_message(proto::Message&& m) {
         log::debug("engine %d is stopping: message ignored", static_cast<int>(engine_.pid()));
         return;
     }
-    EngineCheck c =
-        check_engine_message(m, {&config_, generation_, engine_ready_, &output_.applied(), &floors_,
-                                 &output_.configured(), &output_.desired(), &master_refused_});
+    EngineCheck c = check_engine_message(
+        m,
+        {&config_, generation_, engine_ready_, &output_.applied(), &floors_, &output_.configured(),
+         [this](const std::string& c) { return output_.desired(c); }, &master_refused_});
     if (c.kind == EngineCheck::Kind::violation)
         return engine_.kill("protocol violation: " + c.why);
     if (c.kind == EngineCheck::Kind::refuse) {
