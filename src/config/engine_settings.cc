@@ -101,13 +101,13 @@ unsigned effective_min_agreement(const Config& c) {
     return c.sentinels.size() >= 2 || named ? 2 : 1;
 }
 
-std::vector<proto::Message> engine_messages(const Config& c, uint64_t generation,
-                                            const MasterMap& applied,
-                                            const std::map<std::string, ClusterConfig>& removed) {
-    std::vector<proto::Message> out;
-    out.emplace_back(global_message(c, generation));
+bool engine_messages(const Config& c, uint64_t generation, const MasterMap& applied,
+                     const std::map<std::string, ClusterConfig>& removed, const MessageSink& out) {
+    if (!out(global_message(c, generation)))
+        return false;
     for (auto& s : c.sentinels)
-        out.emplace_back(proto::ConfigSentinel{s});
+        if (!out(proto::ConfigSentinel{s}))
+            return false;
     for (auto& cl : c.clusters) {
         proto::ConfigCluster m = cluster_message(cl);
         if (auto it = applied.find(cl.name); it != applied.end()) {
@@ -115,16 +115,17 @@ std::vector<proto::Message> engine_messages(const Config& c, uint64_t generation
             m.applied_epoch = it->second.epoch;
             m.applied_addr = it->second.addr;
         }
-        out.emplace_back(std::move(m));
+        if (!out(std::move(m)))
+            return false;
     }
     for (auto& [name, cl] : removed) {
         proto::ConfigCluster m = cluster_message(cl);
         m.removed = true;
-        out.emplace_back(std::move(m));
+        if (!out(std::move(m)))
+            return false;
     }
-    out.emplace_back(proto::ConfigEnd{generation, static_cast<uint32_t>(c.sentinels.size()),
-                                      static_cast<uint32_t>(c.clusters.size() + removed.size())});
-    return out;
+    return out(proto::ConfigEnd{generation, static_cast<uint32_t>(c.sentinels.size()),
+                                static_cast<uint32_t>(c.clusters.size() + removed.size())});
 }
 
 } // namespace rh
