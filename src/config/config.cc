@@ -40,6 +40,42 @@ ParseResult load_config(const std::string& path) {
     return parse_config(text, path);
 }
 
+const ClusterText& ClusterConfig::text() const {
+    static const ClusterText defaulted;
+    return text_ ? *text_ : defaulted;
+}
+
+ClusterText& ClusterConfig::edit_text() {
+    if (!text_ || text_.use_count() > 1)
+        text_ = std::make_shared<ClusterText>(text());
+    return *text_;
+}
+
+void ClusterConfig::share_text_of(const ClusterConfig& other) {
+    if (other.text_ != text_ && other.text() == text())
+        text_ = other.text_;
+}
+
+std::string ClusterConfig::haproxy_backend() const {
+    return text().haproxy_backend.empty() ? "redis_" + name : text().haproxy_backend;
+}
+
+std::string ClusterConfig::haproxy_server() const {
+    return text().haproxy_server.empty() ? "master" : text().haproxy_server;
+}
+
+std::string ClusterConfig::consul_service() const {
+    return text().consul_service.empty() ? name : text().consul_service;
+}
+
+std::string ClusterConfig::consul_service_id() const {
+    return text().consul_service_id.empty() ? "redishappy-" + name : text().consul_service_id;
+}
+
+std::string ClusterConfig::consul_node() const {
+    return text().consul_node.empty() ? "redishappy-" + name : text().consul_node;
+}
+
 std::string format_error(const ConfigError& e) {
     if (e.line == 0)
         return e.file + ": " + e.message;

@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,37 +39,71 @@ struct ConfigError {
     std::string message;
 };
 
-struct ClusterConfig {
-    std::string name; // [cluster NAME]; NAME: [A-Za-z0-9._-]{1,64}
-    int line = 0;     // line of the section header
-    uint16_t external_port = 0;
+// A cluster's settings that are text. Most clusters of a large
+// configuration have the same ones (all defaulted, or one password and one
+// set of tags for all), so the parser keeps each distinct set once and the
+// clusters share it: at 10,000 clusters a copy each cost about 3.5 MB of
+// the parent's memory. A field whose default is made of the cluster's name
+// stays empty when defaulted (so defaulted clusters share too) and
+// ClusterConfig's accessor of the same name derives it: the one home of
+// each default.
+struct ClusterText {
     std::string password;                 // optional: AUTH for ROLE on this cluster's servers
-    std::string haproxy_backend;          // default "redis_<name>"
-    std::string haproxy_server;           // default "master"
-    std::string consul_service;           // default: name
-    std::string consul_service_id;        // default "redishappy-<name>"
+    std::string username;                 // optional: AUTH username password
+    std::string haproxy_backend;          // "": "redis_<name>"
+    std::string haproxy_server;           // "": "master"
+    std::string consul_service;           // "": the name
+    std::string consul_service_id;        // "": "redishappy-<name>"
     std::vector<std::string> consul_tags; // default: [consul] tags
-    std::string consul_node;              // default: [consul] node, else "redishappy-<name>"
+    std::string consul_node;              // default: [consul] node; "": "redishappy-<name>"
     std::string consul_datacenter;        // default: [consul] datacenter (may be empty)
     // The read backend: the HAProxy backend whose servers replica1 ..
     // replica<max_replicas> hold the healthy replicas ("": none).
     std::string replica_backend;
+    auto operator<=>(const ClusterText&) const = default;
+};
+
+struct ClusterConfig {
+    std::string name; // [cluster NAME]; NAME: [A-Za-z0-9._-]{1,64}
+    int line = 0;     // line of the section header
+    uint16_t external_port = 0;
     uint16_t replica_port = 0; // for the template only; 0: none
     int replica_port_line = 0;
     uint16_t max_replicas = 8;               // 1 to 64
     std::optional<uint64_t> max_replica_lag; // bytes; unset: no lag rule
     // Line of each key as given (0 = defaulted), for later checks.
     int external_port_line = 0;
-    // TLS and ACL user for ROLE on this cluster's servers.
-    std::string username; // optional: AUTH username password
-    bool tls = false;     // default: [sentinels] tls
+    bool tls = false; // TLS for ROLE on this cluster's servers; default: [sentinels] tls
     // Fencing (redishappy.conf(5) fence): a master the trusted Sentinels
     // agree is objectively down is put in maint until the switch, -odown,
     // or fence_timeout (0 = Sentinel's failover-timeout, as the engine reads
     // it). Requires [haproxy] runtime_socket.
     bool fence = false;
-    Millis fence_timeout{0};
     int fence_line = 0;
+    Millis fence_timeout{0};
+
+    // The text settings with their defaults applied (ClusterText).
+    const std::string& password() const { return text().password; }
+    const std::string& username() const { return text().username; }
+    std::string haproxy_backend() const;
+    std::string haproxy_server() const;
+    std::string consul_service() const;
+    std::string consul_service_id() const;
+    const std::vector<std::string>& consul_tags() const { return text().consul_tags; }
+    std::string consul_node() const;
+    const std::string& consul_datacenter() const { return text().consul_datacenter; }
+    const std::string& replica_backend() const { return text().replica_backend; }
+
+    // The text settings as given (empty where defaulted).
+    const ClusterText& text() const;
+    // To change them: this cluster's own copy (made when it shares one).
+    ClusterText& edit_text();
+    // Shares other's text settings when they are equal to these (the
+    // parser's interning); else changes nothing.
+    void share_text_of(const ClusterConfig& other);
+
+  private:
+    std::shared_ptr<ClusterText> text_; // null: every text setting defaulted
 };
 
 // [tls]: how TLS connections (to Sentinels with [sentinels] tls, to a

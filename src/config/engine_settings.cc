@@ -71,17 +71,17 @@ proto::ConfigCluster cluster_message(const ClusterConfig& cl) {
     proto::ConfigCluster m;
     m.name = cl.name;
     m.external_port = cl.external_port;
-    m.password = cl.password;
-    m.haproxy_backend = cl.haproxy_backend;
-    m.haproxy_server = cl.haproxy_server;
-    m.consul_service = cl.consul_service;
-    m.consul_service_id = cl.consul_service_id;
-    m.consul_node = cl.consul_node;
-    m.consul_datacenter = cl.consul_datacenter;
-    m.consul_tags = cl.consul_tags;
-    m.username = cl.username;
+    m.password = cl.password();
+    m.haproxy_backend = cl.haproxy_backend();
+    m.haproxy_server = cl.haproxy_server();
+    m.consul_service = cl.consul_service();
+    m.consul_service_id = cl.consul_service_id();
+    m.consul_node = cl.consul_node();
+    m.consul_datacenter = cl.consul_datacenter();
+    m.consul_tags = cl.consul_tags();
+    m.username = cl.username();
     m.tls = cl.tls;
-    m.replica_backend = cl.replica_backend;
+    m.replica_backend = cl.replica_backend();
     m.max_replicas = cl.max_replicas;
     m.lag_limited = cl.max_replica_lag.has_value();
     m.max_replica_lag = cl.max_replica_lag.value_or(0);
@@ -101,13 +101,13 @@ unsigned effective_min_agreement(const Config& c) {
     return c.sentinels.size() >= 2 || named ? 2 : 1;
 }
 
-std::vector<proto::Message> engine_messages(const Config& c, uint64_t generation,
-                                            const MasterMap& applied,
-                                            const std::map<std::string, ClusterConfig>& removed) {
-    std::vector<proto::Message> out;
-    out.emplace_back(global_message(c, generation));
+bool engine_messages(const Config& c, uint64_t generation, const MasterMap& applied,
+                     const std::map<std::string, ClusterConfig>& removed, const MessageSink& out) {
+    if (!out(global_message(c, generation)))
+        return false;
     for (auto& s : c.sentinels)
-        out.emplace_back(proto::ConfigSentinel{s});
+        if (!out(proto::ConfigSentinel{s}))
+            return false;
     for (auto& cl : c.clusters) {
         proto::ConfigCluster m = cluster_message(cl);
         if (auto it = applied.find(cl.name); it != applied.end()) {
@@ -115,16 +115,17 @@ std::vector<proto::Message> engine_messages(const Config& c, uint64_t generation
             m.applied_epoch = it->second.epoch;
             m.applied_addr = it->second.addr;
         }
-        out.emplace_back(std::move(m));
+        if (!out(std::move(m)))
+            return false;
     }
     for (auto& [name, cl] : removed) {
         proto::ConfigCluster m = cluster_message(cl);
         m.removed = true;
-        out.emplace_back(std::move(m));
+        if (!out(std::move(m)))
+            return false;
     }
-    out.emplace_back(proto::ConfigEnd{generation, static_cast<uint32_t>(c.sentinels.size()),
-                                      static_cast<uint32_t>(c.clusters.size() + removed.size())});
-    return out;
+    return out(proto::ConfigEnd{generation, static_cast<uint32_t>(c.sentinels.size()),
+                                static_cast<uint32_t>(c.clusters.size() + removed.size())});
 }
 
 } // namespace rh

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <vector>
 
@@ -18,11 +19,16 @@ namespace rh {
 // configured (no single Sentinel may move a master), else 1.
 unsigned effective_min_agreement(const Config& c);
 
-// The transfer for configuration generation `generation`. applied: masters
-// in effect, so a new engine starts from them; removed: clusters dropped
-// from the file whose Consul registrations the engine must withdraw.
-std::vector<proto::Message> engine_messages(const Config& c, uint64_t generation,
-                                            const MasterMap& applied,
-                                            const std::map<std::string, ClusterConfig>& removed);
+// Takes each message as it is made; false stops the transfer. (The whole
+// transfer as one list was 13 MB of the parent's peak at 10,000 clusters:
+// every message is the size of the largest one.)
+using MessageSink = std::function<bool(const proto::Message&)>;
+
+// The transfer for configuration generation `generation`, handed to out in
+// order. applied: masters in effect, so a new engine starts from them;
+// removed: clusters dropped from the file whose Consul registrations the
+// engine must withdraw. False when out stopped it.
+bool engine_messages(const Config& c, uint64_t generation, const MasterMap& applied,
+                     const std::map<std::string, ClusterConfig>& removed, const MessageSink& out);
 
 } // namespace rh

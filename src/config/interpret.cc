@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <unistd.h>
@@ -144,6 +145,7 @@ class Interpreter {
     void tls(const Section& s);
     void cluster(const Section& s, std::string name, ClusterGiven* given);
     void check_fences();
+    void share_texts();
     void finish_clusters(const std::vector<ClusterGiven>& given);
     void finish_tls();
     void user_needs_password(const Section& s, const std::string& where, const std::string& user,
@@ -554,33 +556,38 @@ void Interpreter::cluster(const Section& s, std::string name, ClusterGiven* give
                    cl.external_port = *p;
                    cl.external_port_line = e.line;
                }},
-              {"password", false, [&](const Entry& e) { str(e, &cl.password); }},
-              {"username", false, [&](const Entry& e) { str(e, &cl.username); }},
+              {"password", false, [&](const Entry& e) { str(e, &cl.edit_text().password); }},
+              {"username", false, [&](const Entry& e) { str(e, &cl.edit_text().username); }},
               {"tls", false,
                [&](const Entry& e) {
                    boolean(e, &cl.tls);
                    given->tls = true;
                }},
-              {"haproxy_backend", false, [&](const Entry& e) { ident(e, &cl.haproxy_backend); }},
-              {"haproxy_server", false, [&](const Entry& e) { ident(e, &cl.haproxy_server); }},
-              {"consul_service", false, [&](const Entry& e) { str(e, &cl.consul_service); }},
-              {"consul_service_id", false, [&](const Entry& e) { str(e, &cl.consul_service_id); }},
+              {"haproxy_backend", false,
+               [&](const Entry& e) { ident(e, &cl.edit_text().haproxy_backend); }},
+              {"haproxy_server", false,
+               [&](const Entry& e) { ident(e, &cl.edit_text().haproxy_server); }},
+              {"consul_service", false,
+               [&](const Entry& e) { str(e, &cl.edit_text().consul_service); }},
+              {"consul_service_id", false,
+               [&](const Entry& e) { str(e, &cl.edit_text().consul_service_id); }},
               {"consul_tags", false,
                [&](const Entry& e) {
                    given->tags = !e.value.empty();
-                   tags(e, &cl.consul_tags);
+                   tags(e, &cl.edit_text().consul_tags);
                }},
               {"consul_node", false,
                [&](const Entry& e) {
                    given->node = !e.value.empty();
-                   str(e, &cl.consul_node);
+                   str(e, &cl.edit_text().consul_node);
                }},
               {"consul_datacenter", false,
                [&](const Entry& e) {
                    given->datacenter = !e.value.empty();
-                   str(e, &cl.consul_datacenter);
+                   str(e, &cl.edit_text().consul_datacenter);
                }},
-              {"replica_backend", false, [&](const Entry& e) { ident(e, &cl.replica_backend); }},
+              {"replica_backend", false,
+               [&](const Entry& e) { ident(e, &cl.edit_text().replica_backend); }},
               {"replica_port", false,
                [&](const Entry& e) {
                    auto p = parse_port(e.value);
@@ -623,30 +630,25 @@ void Interpreter::cluster(const Section& s, std::string name, ClusterGiven* give
     bool has_port = std::any_of(s.entries.begin(), s.entries.end(),
                                 [](const Entry& e) { return e.key == "external_port"; });
     required(s, where, "external_port", has_port);
-    user_needs_password(s, where, cl.username, cl.password);
-    if (cl.haproxy_backend.empty())
-        cl.haproxy_backend = "redis_" + name;
-    if (cl.haproxy_server.empty())
-        cl.haproxy_server = "master";
-    if (!cl.replica_backend.empty() && cl.replica_backend == cl.haproxy_backend)
+    user_needs_password(s, where, cl.username(), cl.password());
+    // Defaults made of the name are left empty: ClusterConfig derives them.
+    if (!cl.replica_backend().empty() && cl.replica_backend() == cl.haproxy_backend())
         error(s.line, where + ": replica_backend must differ from haproxy_backend ('" +
-                          cl.replica_backend + "')");
-    if (cl.consul_service.empty())
-        cl.consul_service = name;
-    if (cl.consul_service_id.empty())
-        cl.consul_service_id = "redishappy-" + name;
+                          cl.replica_backend() + "')");
     c_.clusters.push_back(std::move(cl));
 }
 
 void Interpreter::finish_clusters(const std::vector<ClusterGiven>& given) {
     for (size_t i = 0; i < c_.clusters.size(); i++) {
         auto& cl = c_.clusters[i];
-        if (!given[i].tags)
-            cl.consul_tags = c_.consul_tags;
-        if (!given[i].node)
-            cl.consul_node = c_.consul_node.empty() ? "redishappy-" + cl.name : c_.consul_node;
-        if (!given[i].datacenter)
-            cl.consul_datacenter = c_.consul_datacenter;
+        // Only what differs is written: a cluster given nothing keeps no
+        // text of its own.
+        if (!given[i].tags && cl.consul_tags() != c_.consul_tags)
+            cl.edit_text().consul_tags = c_.consul_tags;
+        if (!given[i].node && cl.text().consul_node != c_.consul_node)
+            cl.edit_text().consul_node = c_.consul_node; // "": redishappy-<name>
+        if (!given[i].datacenter && cl.consul_datacenter() != c_.consul_datacenter)
+            cl.edit_text().consul_datacenter = c_.consul_datacenter;
         if (!given[i].tls)
             cl.tls = c_.sentinel_tls;
     }
@@ -675,6 +677,17 @@ void Interpreter::finish_clusters(const std::vector<ClusterGiven>& given) {
     }
     std::sort(c_.clusters.begin(), c_.clusters.end(),
               [](const ClusterConfig& a, const ClusterConfig& b) { return a.name < b.name; });
+    share_texts();
+}
+
+// Clusters with equal text settings share one copy (ClusterText).
+void Interpreter::share_texts() {
+    auto by_text = [](const ClusterConfig* a, const ClusterConfig* b) {
+        return a->text() < b->text();
+    };
+    std::set<const ClusterConfig*, decltype(by_text)> distinct(by_text);
+    for (auto& cl : c_.clusters)
+        cl.share_text_of(**distinct.insert(&cl).first);
 }
 
 // A fence is a runtime change (maint, shutdown sessions, ready): without

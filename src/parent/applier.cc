@@ -79,8 +79,10 @@ void Applier::submit(std::vector<HaproxyCluster> desired) {
 const Applier::Skeleton& Applier::skeleton_of(const std::vector<HaproxyCluster>& clusters) {
     if (!shape_ || !has_shape_key(clusters, *shape_)) {
         shape_skeleton_.reset();
-        if (auto sk = render_skeleton(s_.template_text, clusters))
+        if (auto sk = render_skeleton(s_.template_text, clusters)) {
+            sk->shrink_to_fit(); // kept until the shape changes: no growth room
             shape_skeleton_ = std::make_shared<const std::string>(std::move(*sk));
+        }
         shape_ = shape_key(clusters);
         shape_->shrink_to_fit(); // kept until the shape changes
     }

@@ -74,7 +74,7 @@ EngineCheck check_replicas(const proto::Replicas& r, const EngineMessageContext&
     if (!cl)
         return violation("replicas: cluster " + r.cluster + " is not configured");
     std::string where = "replicas: cluster " + r.cluster + ": ";
-    if (cl->replica_backend.empty())
+    if (cl->replica_backend().empty())
         return violation(where + "no replica_backend is configured");
     if (ctx.master_refused && ctx.master_refused->count(r.cluster))
         return {EngineCheck::Kind::refuse,
@@ -84,8 +84,7 @@ EngineCheck check_replicas(const proto::Replicas& r, const EngineMessageContext&
                          std::to_string(cl->max_replicas));
     const MasterAt* master = nullptr;
     if (ctx.desired)
-        if (auto it = ctx.desired->find(r.cluster); it != ctx.desired->end())
-            master = &it->second;
+        master = ctx.desired(r.cluster);
     if (!r.replicas.empty() && !master)
         return violation(where + "replicas before a confirmed master");
     std::set<uint16_t> slots;

@@ -29,6 +29,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -51,9 +52,9 @@ struct EngineMessageContext {
     // of N messages must not cost N x N); without it config->clusters is
     // scanned.
     const ClusterIndex* configured = nullptr;
-    // What the engine confirmed, by cluster: a replica in a Replicas
-    // message is never the current master.
-    const MasterMap* desired = nullptr;
+    // The master the engine confirmed for a cluster (null: none): a
+    // replica in a Replicas message is never the current master.
+    std::function<const MasterAt*(const std::string&)> desired = nullptr;
     // Clusters whose last Master from this engine was refused (an epoch
     // rule): their Replicas are refused too, not a violation, since they
     // follow the master the engine believes in.

@@ -93,8 +93,8 @@ void Fencer::fence(const proto::Fence& m) {
     c.st.fences++;
     c.st.lifted_by = proto::FenceLift::None;
     c.st.error.clear();
-    c.backend = cc->haproxy_backend;
-    c.server = cc->haproxy_server;
+    c.backend = cc->haproxy_backend();
+    c.server = cc->haproxy_server();
     std::string name = m.cluster;
     c.timer = std::make_unique<Timer>(base_, [this, name] { on_timeout(name); });
     c.timer->arm(timeout);
@@ -166,7 +166,7 @@ void Fencer::reloaded() {
     for (auto it = retry_.begin(); it != retry_.end();) {
         const ClusterConfig* cc = config_of(it->first);
         if (cc &&
-            it->second.commands == unfence_commands(cc->haproxy_backend, cc->haproxy_server)) {
+            it->second.commands == unfence_commands(cc->haproxy_backend(), cc->haproxy_server())) {
             ++it;
             continue;
         }
@@ -177,8 +177,8 @@ void Fencer::reloaded() {
     for (auto& [name, c] : clusters_)
         if (c.st.fenced) {
             if (const ClusterConfig* cc = config_of(name)) {
-                c.backend = cc->haproxy_backend;
-                c.server = cc->haproxy_server;
+                c.backend = cc->haproxy_backend();
+                c.server = cc->haproxy_server();
             }
             log::notice("cluster %s: haproxy reloaded; applying the fence of %s again",
                         name.c_str(), format_host_port(*c.st.master).c_str());

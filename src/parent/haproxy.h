@@ -55,8 +55,8 @@ bool check_template(const std::string& text, std::string* err);
 // Renders text with clusters sorted by name. Values are inserted verbatim:
 // {{x}} and {{{x}}} are the same (no HTML escaping). Hosts are not re-checked
 // here; callers only pass hosts that went through valid_host().
-std::optional<std::string> render(const std::string& text, std::vector<HaproxyCluster> clusters,
-                                  std::string* err);
+std::optional<std::string> render(const std::string& text,
+                                  const std::vector<HaproxyCluster>& clusters, std::string* err);
 
 // The shape of a rendering: the same text with every master's address,
 // port and epoch replaced by a placeholder that names the cluster's position
@@ -68,7 +68,7 @@ std::optional<std::string> render(const std::string& text, std::vector<HaproxyCl
 // (a name can be refused by HAProxy's resolver), the template fails, or the
 // template itself holds a placeholder delimiter (\x01 or \x02).
 std::optional<std::string> render_skeleton(const std::string& text,
-                                           std::vector<HaproxyCluster> clusters);
+                                           const std::vector<HaproxyCluster>& clusters);
 
 // Whether two topologies have the same shape: the same clusters in the same
 // order, with the same names, ports, backends and servers, each with or
@@ -94,6 +94,6 @@ bool has_shape_key(const std::vector<HaproxyCluster>& clusters, std::string_view
 // no mustache render). nullopt if a placeholder names no cluster of this
 // shape (then render()).
 std::optional<std::string> fill_skeleton(const std::string& skeleton,
-                                         std::vector<HaproxyCluster> clusters);
+                                         const std::vector<HaproxyCluster>& clusters);
 
 } // namespace rh

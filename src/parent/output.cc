@@ -72,7 +72,30 @@ Output::Output(event_base* base, const Config& config, std::string template_text
         applied_ = load_state(config_.state_file);
     index_configured();
     drop_unconfigured();
+    // Each stays unconfirmed until the engine confirms a master for it.
+    for (auto& [name, m] : applied_)
+        unconfirmed_.insert(unconfirmed_.end(), name);
     make_applier(std::move(template_text));
+}
+
+bool Output::is_confirmed(const std::string& cluster) const {
+    return unapplied_.count(cluster) || (applied_.count(cluster) && !unconfirmed_.count(cluster));
+}
+
+const MasterAt* Output::desired(const std::string& cluster) const {
+    if (auto it = unapplied_.find(cluster); it != unapplied_.end())
+        return &it->second;
+    if (auto a = applied_.find(cluster); a != applied_.end() && !unconfirmed_.count(cluster))
+        return &a->second;
+    return nullptr;
+}
+
+void Output::set_desired(const std::string& cluster, const MasterAt& m) {
+    unconfirmed_.erase(cluster);
+    if (auto a = applied_.find(cluster); a != applied_.end() && a->second == m)
+        unapplied_.erase(cluster);
+    else
+        unapplied_[cluster] = m;
 }
 
 void Output::index_configured() {
@@ -102,9 +125,9 @@ void Output::confirmed(const proto::Master& m) {
     // Replicas are checked against one master: a new master empties the
     // read backend until the engine sends the one checked against it, so
     // the new master (a replica until now) never stays in it.
-    if (auto it = desired_.find(m.cluster); it != desired_.end() && it->second.master != m.master)
+    if (const MasterAt* before = desired(m.cluster); before && before->master != m.master)
         desired_replicas_.erase(m.cluster);
-    desired_[m.cluster] = MasterAt{m.master, m.epoch, m.addr};
+    set_desired(m.cluster, MasterAt{m.master, m.epoch, m.addr});
     batch_[m.cluster] = MasterAt{m.master, m.epoch, m.addr};
     batch_messages_++;
     // The rest of the burst is on its way: one apply for all of it. An
@@ -195,7 +218,8 @@ void Output::retire_removed(const Config& fresh) {
         // Forgotten with or without [consul]: an engine started with the
         // new configuration does not know the name.
         forgot = applied_.erase(old.name) > 0 || forgot;
-        desired_.erase(old.name);
+        unapplied_.erase(old.name);
+        unconfirmed_.erase(old.name);
         desired_replicas_.erase(old.name);
         applied_replicas_.erase(old.name);
         batch_.erase(old.name);
@@ -217,7 +241,7 @@ void Output::reconfigure(std::string template_text) {
 size_t Output::confirmed_count() const {
     size_t n = 0;
     for (auto& c : config_.clusters)
-        n += desired_.count(c.name);
+        n += is_confirmed(c.name);
     return n;
 }
 
@@ -251,7 +275,7 @@ bool Output::may_apply() const {
     if (grace_over_)
         return true;
     for (auto& c : config_.clusters)
-        if (!desired_.count(c.name))
+        if (!is_confirmed(c.name))
             return false;
     return true;
 }
@@ -313,10 +337,10 @@ std::vector<HaproxyCluster> Output::haproxy_clusters() const {
         HaproxyCluster h;
         h.name = c.name;
         h.external_port = c.external_port;
-        h.backend = c.haproxy_backend;
-        h.server = c.haproxy_server;
+        h.backend = c.haproxy_backend();
+        h.server = c.haproxy_server();
         const MasterAt* m = nullptr;
-        if (auto it = desired_.find(c.name); it != desired_.end())
+        if (auto it = unapplied_.find(c.name); it != unapplied_.end())
             m = &it->second;
         else if (auto a = applied_.find(c.name); a != applied_.end())
             m = &a->second;
@@ -325,13 +349,13 @@ std::vector<HaproxyCluster> Output::haproxy_clusters() const {
             h.epoch = m->epoch;
             h.addr = m->addr;
         }
-        h.replica_backend = c.replica_backend;
+        h.replica_backend = c.replica_backend();
         h.replica_port = c.replica_port;
         h.max_replicas = c.max_replicas;
         // Only with a confirmed master: the read backend was checked
         // against it. A removed replica_backend drops the replicas.
         if (auto r = desired_replicas_.find(c.name);
-            !c.replica_backend.empty() && r != desired_replicas_.end() && desired_.count(c.name))
+            !c.replica_backend().empty() && r != desired_replicas_.end() && is_confirmed(c.name))
             for (const auto& x : r->second)
                 if (x.slot < c.max_replicas)
                     h.replicas.push_back(x);
@@ -393,7 +417,7 @@ void Output::log_outcome(const ApplyOutcome& r) const {
 // confirmed is, by definition, what is in effect.
 void Output::apply_without_output() {
     MasterMap next = applied_;
-    for (auto& [name, m] : desired_)
+    for (auto& [name, m] : unapplied_)
         next[name] = m;
     take_in_effect(next, wall_now(), proto::ApplyPath::None);
     hooks_.changed();
@@ -407,19 +431,35 @@ void Output::apply_without_output() {
 bool Output::take_in_effect(const MasterMap& in_effect, int64_t now, proto::ApplyPath path) {
     if (in_effect == applied_)
         return false;
+    // What the engine confirmed does not change with what is in effect: a
+    // confirmed master that leaves becomes unapplied, a master that comes
+    // into effect unconfirmed (none does today) is marked so.
+    for (auto& [name, m] : applied_) {
+        auto it = in_effect.find(name);
+        if ((it == in_effect.end() || it->second != m) && !unconfirmed_.count(name))
+            unapplied_.emplace(name, m); // unless it has an unapplied master already
+        if (it == in_effect.end())
+            unconfirmed_.erase(name);
+    }
     for (auto& [name, m] : in_effect) {
         auto it = applied_.find(name);
         if (it == applied_.end() || it->second != m)
             hooks_.report(applied_result(name, m, now, path));
+        if (it == applied_.end() && !unapplied_.count(name))
+            unconfirmed_.insert(name);
     }
     applied_ = in_effect;
+    for (auto it = unapplied_.begin(); it != unapplied_.end();) {
+        auto a = applied_.find(it->first);
+        it = a != applied_.end() && a->second == it->second ? unapplied_.erase(it) : std::next(it);
+    }
     save_state_file();
     return true;
 }
 
 // Each confirmed master that is not in effect failed to apply.
 void Output::report_errors(const std::string& error, proto::ApplyError reason, int64_t now) {
-    for (auto& [name, m] : desired_) {
+    for (auto& [name, m] : unapplied_) {
         auto it = applied_.find(name);
         if (it != applied_.end() && it->second == m)
             continue;

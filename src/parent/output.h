@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_set>
 
@@ -78,9 +79,9 @@ class Output {
     void reconfigure(std::string template_text);
 
     const MasterMap& applied() const { return applied_; }
-    // What the engine confirmed (engine_check.h: a replica is never the
-    // current master).
-    const MasterMap& desired() const { return desired_; }
+    // The master the engine confirmed for cluster (null: none yet):
+    // engine_check.h checks that a replica is never the current master.
+    const MasterAt* desired(const std::string& cluster) const;
     const ReplicaMap& applied_replicas() const { return applied_replicas_; }
     // The configured cluster names (engine_check.h looks them up).
     const ClusterIndex& configured() const { return configured_; }
@@ -108,6 +109,8 @@ class Output {
     bool take_in_effect(const MasterMap& in_effect, int64_t now, proto::ApplyPath path);
     void report_errors(const std::string& error, proto::ApplyError reason, int64_t now);
     void save_state_file();
+    bool is_confirmed(const std::string& cluster) const;
+    void set_desired(const std::string& cluster, const MasterAt& m);
 
     const Config& config_;
     Hooks hooks_;
@@ -126,8 +129,16 @@ class Output {
     size_t refusals_hidden_ = 0; // refused in the current one-second window, not logged
     std::string last_refusal_;
     std::unique_ptr<Applier> applier_;
-    MasterMap desired_;
+    // Desired and applied state, the desired kept as its difference from
+    // the applied (at 10,000 clusters a second full map cost 1.6 MB, for
+    // what is, once quiet, a copy): a cluster's desired master is
+    //   - its entry in unapplied_ (confirmed, not what is in effect), else
+    //   - its entry in applied_ unless it is in unconfirmed_, else none.
+    // Invariants: unconfirmed_ is a subset of applied_'s names and shares
+    // none with unapplied_; no entry of unapplied_ equals applied_'s.
     MasterMap applied_;
+    MasterMap unapplied_;
+    std::set<std::string> unconfirmed_; // in effect, not yet confirmed by the engine
     // The read backends: as the engine last sent them (emptied when the
     // cluster's master changes), and as in effect in HAProxy. Not in the
     // state file: a new engine sends them again within a re-read.

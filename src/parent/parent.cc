@@ -203,9 +203,9 @@ void Parent::on_engine_started(Channel& ch) {
     if (geteuid() == 0 && config_.consul && !copy_resolver_files(config_.chroot, &err))
         log::warn("chroot %s: %s; host names may not resolve in the engine", config_.chroot.c_str(),
                   err.c_str());
-    for (auto& m : engine_messages(config_, generation_, output_.applied(), output_.removed()))
-        if (!ch.send(m))
-            log::fatalx("configuration does not fit the protocol limits");
+    if (!engine_messages(config_, generation_, output_.applied(), output_.removed(),
+                         [&ch](const proto::Message& m) { return ch.send(m); }))
+        log::fatalx("configuration does not fit the protocol limits");
 }
 
 // A closed set, each message checked against state before it is acted on.
@@ -214,9 +214,10 @@ void Parent::on_engine_message(proto::Message&& m) {
         log::debug("engine %d is stopping: message ignored", static_cast<int>(engine_.pid()));
         return;
     }
-    EngineCheck c =
-        check_engine_message(m, {&config_, generation_, engine_ready_, &output_.applied(), &floors_,
-                                 &output_.configured(), &output_.desired(), &master_refused_});
+    EngineCheck c = check_engine_message(
+        m,
+        {&config_, generation_, engine_ready_, &output_.applied(), &floors_, &output_.configured(),
+         [this](const std::string& c) { return output_.desired(c); }, &master_refused_});
     if (c.kind == EngineCheck::Kind::violation)
         return engine_.kill("protocol violation: " + c.why);
     if (c.kind == EngineCheck::Kind::refuse) {

@@ -215,30 +215,30 @@ static void full_config_round_trip(void**) {
     assert_string_equal(a.name.c_str(), "alpha");
     assert_int_equal(a.line, 28);
     assert_int_equal(a.external_port, 6379);
-    assert_string_equal(a.password.c_str(), "pw");
-    assert_string_equal(a.haproxy_backend.c_str(), "be_alpha");
-    assert_string_equal(a.haproxy_server.c_str(), "srv:1");
-    assert_string_equal(a.consul_service.c_str(), "redis-alpha");
-    assert_string_equal(a.consul_service_id.c_str(), "id-alpha");
-    assert_int_equal(a.consul_tags.size(), 2);
-    assert_string_equal(a.consul_tags[0].c_str(), "a");
-    assert_string_equal(a.consul_tags[1].c_str(), "b");
-    assert_string_equal(a.consul_node.c_str(), "n1");
-    assert_string_equal(a.consul_datacenter.c_str(), "dc9");
+    assert_string_equal(a.password().c_str(), "pw");
+    assert_string_equal(a.haproxy_backend().c_str(), "be_alpha");
+    assert_string_equal(a.haproxy_server().c_str(), "srv:1");
+    assert_string_equal(a.consul_service().c_str(), "redis-alpha");
+    assert_string_equal(a.consul_service_id().c_str(), "id-alpha");
+    assert_int_equal(a.consul_tags().size(), 2);
+    assert_string_equal(a.consul_tags()[0].c_str(), "a");
+    assert_string_equal(a.consul_tags()[1].c_str(), "b");
+    assert_string_equal(a.consul_node().c_str(), "n1");
+    assert_string_equal(a.consul_datacenter().c_str(), "dc9");
     auto& z = c.clusters[1]; // defaults, some from [consul]
     assert_string_equal(z.name.c_str(), "zeta");
     assert_int_equal(z.line, 26);
     assert_int_equal(z.external_port, 7000);
-    assert_string_equal(z.password.c_str(), "");
-    assert_string_equal(z.haproxy_backend.c_str(), "redis_zeta");
-    assert_string_equal(z.haproxy_server.c_str(), "master");
-    assert_string_equal(z.consul_service.c_str(), "zeta");
-    assert_string_equal(z.consul_service_id.c_str(), "redishappy-zeta");
-    assert_int_equal(z.consul_tags.size(), 2);
-    assert_string_equal(z.consul_tags[0].c_str(), "redis");
-    assert_string_equal(z.consul_tags[1].c_str(), "master");
-    assert_string_equal(z.consul_node.c_str(), "node0");
-    assert_string_equal(z.consul_datacenter.c_str(), "dc1");
+    assert_string_equal(z.password().c_str(), "");
+    assert_string_equal(z.haproxy_backend().c_str(), "redis_zeta");
+    assert_string_equal(z.haproxy_server().c_str(), "master");
+    assert_string_equal(z.consul_service().c_str(), "zeta");
+    assert_string_equal(z.consul_service_id().c_str(), "redishappy-zeta");
+    assert_int_equal(z.consul_tags().size(), 2);
+    assert_string_equal(z.consul_tags()[0].c_str(), "redis");
+    assert_string_equal(z.consul_tags()[1].c_str(), "master");
+    assert_string_equal(z.consul_node().c_str(), "node0");
+    assert_string_equal(z.consul_datacenter().c_str(), "dc1");
 
     assert_true(c.haproxy);
     assert_string_equal(c.haproxy_template.c_str(), "/etc/t.mustache");
@@ -261,12 +261,47 @@ static void full_config_round_trip(void**) {
     assert_string_equal(c.consul_token.c_str(), ""); // never filled by the parser
 }
 
+// Clusters with equal text settings share one copy (at 10,000 clusters a
+// copy each was most of the configuration's memory); a cluster with its
+// own keeps its own, and a change to a shared one is a private copy.
+static void equal_cluster_texts_are_shared(void**) {
+    auto r = parse(std::string(minimal) + "[consul]\naddress = http://127.0.0.1:8500\n"
+                                          "tags = redis\ndatacenter = dc1\n"
+                                          "[cluster c1]\nexternal_port = 1\npassword = pw\n"
+                                          "[cluster c2]\nexternal_port = 2\npassword = pw\n"
+                                          "[cluster c3]\nexternal_port = 3\npassword = other\n"
+                                          "[cluster c4]\nexternal_port = 4\npassword = pw\n"
+                                          "consul_node = n4\n");
+    assert_clean(r);
+    auto& cl = r.config.clusters;
+    assert_int_equal(cl.size(), 4);
+    assert_ptr_equal(&cl[0].text(), &cl[1].text());
+    assert_ptr_not_equal(&cl[0].text(), &cl[2].text());
+    assert_ptr_not_equal(&cl[0].text(), &cl[3].text());
+    // Shared, each still derives its own name-made defaults.
+    assert_string_equal(cl[0].consul_node().c_str(), "redishappy-c1");
+    assert_string_equal(cl[1].consul_node().c_str(), "redishappy-c2");
+    assert_string_equal(cl[1].consul_service_id().c_str(), "redishappy-c2");
+    assert_string_equal(cl[1].haproxy_backend().c_str(), "redis_c2");
+    assert_string_equal(cl[1].consul_datacenter().c_str(), "dc1");
+    assert_string_equal(cl[3].consul_node().c_str(), "n4");
+    // Copy on write.
+    cl[1].edit_text().password = "changed";
+    assert_string_equal(cl[0].password().c_str(), "pw");
+    assert_string_equal(cl[1].password().c_str(), "changed");
+    // A cluster given nothing has no text of its own, and shares with no one.
+    ClusterConfig plain;
+    plain.share_text_of(cl[0]);
+    assert_string_equal(plain.password().c_str(), "");
+    assert_string_equal(plain.haproxy_server().c_str(), "master");
+}
+
 static void cluster_node_defaults_without_consul(void**) {
     auto r = parse(std::string(minimal) + "[cluster c1]\nexternal_port = 1\n");
     assert_clean(r);
-    assert_string_equal(r.config.clusters[0].consul_node.c_str(), "redishappy-c1");
-    assert_string_equal(r.config.clusters[0].consul_datacenter.c_str(), "");
-    assert_true(r.config.clusters[0].consul_tags.empty());
+    assert_string_equal(r.config.clusters[0].consul_node().c_str(), "redishappy-c1");
+    assert_string_equal(r.config.clusters[0].consul_datacenter().c_str(), "");
+    assert_true(r.config.clusters[0].consul_tags().empty());
 }
 
 static void line_numbers_survive_comments_and_blanks(void**) {
@@ -407,12 +442,12 @@ static void read_backend_keys(void**) {
     std::string m = std::string(minimal) + "[cluster a]\nexternal_port = 1\n";
     auto r = parse(m);
     assert_clean(r);
-    assert_true(r.config.clusters[0].replica_backend.empty());
+    assert_true(r.config.clusters[0].replica_backend().empty());
     assert_int_equal(r.config.clusters[0].max_replicas, 8);
     assert_false(r.config.clusters[0].max_replica_lag.has_value());
     r = parse(m + "replica_backend = a_read\nmax_replicas = 64\nmax_replica_lag = 1048576\n");
     assert_clean(r);
-    assert_string_equal(r.config.clusters[0].replica_backend.c_str(), "a_read");
+    assert_string_equal(r.config.clusters[0].replica_backend().c_str(), "a_read");
     assert_int_equal(r.config.clusters[0].max_replicas, 64);
     assert_int_equal(*r.config.clusters[0].max_replica_lag, 1048576);
     assert_clean(parse(m + "max_replica_lag = 0\n"));
@@ -754,9 +789,9 @@ static void tls_and_acl_keys(void**) {
     assert_true(c.sentinel_tls);
     assert_string_equal(c.sentinel_username.c_str(), "rhs");
     assert_true(c.clusters[0].tls); // a: the [sentinels] value
-    assert_true(c.clusters[0].username.empty());
+    assert_true(c.clusters[0].username().empty());
     assert_false(c.clusters[1].tls); // b: its own
-    assert_string_equal(c.clusters[1].username.c_str(), "rh");
+    assert_string_equal(c.clusters[1].username().c_str(), "rh");
 
     // A cluster may use TLS when the Sentinels do not.
     r = parse(std::string("[tls]\nca_file = /ca\n") + minimal +
@@ -930,6 +965,7 @@ int main() {
         cmocka_unit_test(minimal_config_gets_defaults),
         cmocka_unit_test(full_config_round_trip),
         cmocka_unit_test(cluster_node_defaults_without_consul),
+        cmocka_unit_test(equal_cluster_texts_are_shared),
         cmocka_unit_test(line_numbers_survive_comments_and_blanks),
         cmocka_unit_test(inline_comments_and_semicolons),
         cmocka_unit_test(indented_line_is_not_a_continuation),

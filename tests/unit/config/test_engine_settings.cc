@@ -12,14 +12,26 @@ using namespace rh;
 
 namespace {
 
+// The whole transfer, in order.
+std::vector<proto::Message> all_messages(const Config& c, uint64_t generation,
+                                         const MasterMap& applied,
+                                         const std::map<std::string, ClusterConfig>& removed) {
+    std::vector<proto::Message> out;
+    assert_true(engine_messages(c, generation, applied, removed, [&](const proto::Message& m) {
+        out.push_back(m);
+        return true;
+    }));
+    return out;
+}
+
 Config two_sentinels() {
     Config c;
     c.sentinels = {HostPort{"127.0.0.1", 26379}, HostPort{"127.0.0.1", 26380}};
     ClusterConfig a;
     a.name = "alpha";
     a.external_port = 7000;
-    a.haproxy_backend = "redis_alpha";
-    a.consul_tags = {"x", "y"};
+    a.edit_text().haproxy_backend = "redis_alpha";
+    a.edit_text().consul_tags = {"x", "y"};
     c.clusters = {a};
     return c;
 }
@@ -64,7 +76,7 @@ void transfer_in_order(void**) {
     ClusterConfig old;
     old.name = "beta";
     old.external_port = 7001;
-    auto msgs = through_codec(engine_messages(c, 7, applied, {{"beta", old}}));
+    auto msgs = through_codec(all_messages(c, 7, applied, {{"beta", old}}));
     assert_int_equal(msgs.size(), 6); // begin, 2 sentinels, alpha, beta (removed), end
 
     auto& b = std::get<proto::ConfigBegin>(msgs[0]);
@@ -92,21 +104,33 @@ void transfer_in_order(void**) {
     assert_int_equal(e.clusters, 2);
 }
 
+// A sink that refuses a message (the channel would not take it) stops the
+// transfer there.
+void a_refused_message_stops_the_transfer(void**) {
+    Config c = two_sentinels();
+    size_t taken = 0;
+    assert_false(engine_messages(c, 1, {}, {}, [&](const proto::Message&) { return ++taken < 2; }));
+    assert_int_equal(taken, 2);
+    taken = 0;
+    assert_true(engine_messages(c, 1, {}, {}, [&](const proto::Message&) { return ++taken > 0; }));
+    assert_int_equal(taken, 5); // begin, 2 sentinels, alpha, end
+}
+
 // Commands may hold credentials: the engine sees them only when told to
 // show them.
 void commands_are_redacted_unless_shown(void**) {
     Config c = two_sentinels();
     c.check_command = "haproxy -c -f %s";
     c.reload_command = "curl -u admin:hunter2 http://lb/reload";
-    auto b = std::get<proto::ConfigBegin>(engine_messages(c, 1, {}, {})[0]);
+    auto b = std::get<proto::ConfigBegin>(all_messages(c, 1, {}, {})[0]);
     assert_string_equal(b.haproxy_check_command.c_str(), "***");
     assert_string_equal(b.haproxy_reload_command.c_str(), "***");
     c.reload_command.clear();
-    b = std::get<proto::ConfigBegin>(engine_messages(c, 1, {}, {})[0]);
+    b = std::get<proto::ConfigBegin>(all_messages(c, 1, {}, {})[0]);
     assert_string_equal(b.haproxy_reload_command.c_str(), ""); // none set: nothing to hide
     c.api_show_commands = true;
     c.reload_command = "systemctl reload haproxy";
-    b = std::get<proto::ConfigBegin>(engine_messages(c, 1, {}, {})[0]);
+    b = std::get<proto::ConfigBegin>(all_messages(c, 1, {}, {})[0]);
     assert_string_equal(b.haproxy_check_command.c_str(), "haproxy -c -f %s");
     assert_string_equal(b.haproxy_reload_command.c_str(), "systemctl reload haproxy");
 }
@@ -123,8 +147,8 @@ void tls_and_users_are_sent(void**) {
     c.tls.verify = false;
     c.tls.server_name = "redis.example";
     c.clusters[0].tls = true;
-    c.clusters[0].username = "rh";
-    auto msgs = through_codec(engine_messages(c, 1, {}, {}));
+    c.clusters[0].edit_text().username = "rh";
+    auto msgs = through_codec(all_messages(c, 1, {}, {}));
     auto& b = std::get<proto::ConfigBegin>(msgs[0]);
     assert_true(b.sentinel_tls);
     assert_string_equal(b.sentinel_username.c_str(), "rhs");
@@ -144,6 +168,7 @@ int main() {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(min_agreement_defaults),
         cmocka_unit_test(transfer_in_order),
+        cmocka_unit_test(a_refused_message_stops_the_transfer),
         cmocka_unit_test(commands_are_redacted_unless_shown),
         cmocka_unit_test(tls_and_users_are_sent),
     };

@@ -210,19 +210,19 @@ static void sample_consul(void**) {
     auto& cache = c.clusters[0];
     assert_string_equal(cache.name.c_str(), "cache");
     assert_int_equal(cache.external_port, 7000);
-    assert_string_equal(cache.consul_node.c_str(), "redis-cache");
-    assert_int_equal(cache.consul_tags.size(), 2);
-    assert_string_equal(cache.consul_tags[0].c_str(), "redis");
-    assert_string_equal(cache.consul_tags[1].c_str(), "master");
-    assert_string_equal(cache.consul_datacenter.c_str(), "eu-west");
-    assert_string_equal(cache.consul_service.c_str(), "cache");
+    assert_string_equal(cache.consul_node().c_str(), "redis-cache");
+    assert_int_equal(cache.consul_tags().size(), 2);
+    assert_string_equal(cache.consul_tags()[0].c_str(), "redis");
+    assert_string_equal(cache.consul_tags()[1].c_str(), "master");
+    assert_string_equal(cache.consul_datacenter().c_str(), "eu-west");
+    assert_string_equal(cache.consul_service().c_str(), "cache");
     auto& queue = c.clusters[1];
     assert_string_equal(queue.name.c_str(), "queue");
     assert_int_equal(queue.external_port, 7001);
-    assert_string_equal(queue.consul_node.c_str(), "redishappy-queue"); // no Node: the default
-    assert_int_equal(queue.consul_tags.size(), 1);
-    assert_string_equal(queue.consul_tags[0].c_str(), "redis");
-    assert_string_equal(queue.consul_datacenter.c_str(), "eu-west");
+    assert_string_equal(queue.consul_node().c_str(), "redishappy-queue"); // no Node: the default
+    assert_int_equal(queue.consul_tags().size(), 1);
+    assert_string_equal(queue.consul_tags()[0].c_str(), "redis");
+    assert_string_equal(queue.consul_datacenter().c_str(), "eu-west");
     expect_warning(r, "Consul.Services[0].Node: ", "anti-entropy");
     expect_warning(r, "Consul.Services[0].Node: ", "redishappy-cache");
     expect_warning(r, "Consul: ", "does not remove the catalog registrations");
@@ -243,10 +243,10 @@ static void sample_consul_old(void**) {
     assert_int_equal(c.clusters.size(), 1);
     assert_string_equal(c.clusters[0].name.c_str(), "billing");
     assert_int_equal(c.clusters[0].external_port, 6390);
-    assert_string_equal(c.clusters[0].consul_datacenter.c_str(), "dc2"); // inherited
-    assert_string_equal(c.clusters[0].consul_node.c_str(), "redishappy-billing");
-    assert_int_equal(c.clusters[0].consul_tags.size(), 1);
-    assert_string_equal(c.clusters[0].consul_tags[0].c_str(), "primary");
+    assert_string_equal(c.clusters[0].consul_datacenter().c_str(), "dc2"); // inherited
+    assert_string_equal(c.clusters[0].consul_node().c_str(), "redishappy-billing");
+    assert_int_equal(c.clusters[0].consul_tags().size(), 1);
+    assert_string_equal(c.clusters[0].consul_tags()[0].c_str(), "primary");
     assert_false(contains(r.ini, "reports"));
     expect_warning(r, "consul.services[1]: ", "\"reports\" is not in Clusters; skipped");
     expect_warning(r, "consul: ", "does not remove the catalog registrations");
@@ -263,11 +263,11 @@ static void sample_both(void**) {
     auto& t = c.clusters[0];
     assert_string_equal(t.name.c_str(), "testing");
     assert_int_equal(t.external_port, 6379);
-    assert_string_equal(t.consul_node.c_str(), "redis-1");
-    assert_int_equal(t.consul_tags.size(), 2);
-    assert_string_equal(t.consul_tags[0].c_str(), "redis");
-    assert_string_equal(t.consul_tags[1].c_str(), "master");
-    assert_string_equal(t.consul_datacenter.c_str(), "dc1");
+    assert_string_equal(t.consul_node().c_str(), "redis-1");
+    assert_int_equal(t.consul_tags().size(), 2);
+    assert_string_equal(t.consul_tags()[0].c_str(), "redis");
+    assert_string_equal(t.consul_tags()[1].c_str(), "master");
+    assert_string_equal(t.consul_datacenter().c_str(), "dc1");
     assert_true(c.haproxy);
     assert_string_equal(c.haproxy_template.c_str(), "haproxy_template.mustache");
     assert_string_equal(c.haproxy_output.c_str(), "haproxy.cfg");
@@ -544,7 +544,7 @@ static void consul_address_forms(void**) {
         doc(R"("Consul": {"Services": [{"Cluster": "c1", "Node": "ext-redis"}]})"), "t.json");
     auto c = parse_clean(r);
     assert_string_equal(c.consul_address.c_str(), "http://127.0.0.1:8500");
-    assert_string_equal(c.clusters[0].consul_node.c_str(), "ext-redis");
+    assert_string_equal(c.clusters[0].consul_node().c_str(), "ext-redis");
     expect_warning(r, "Consul.Address: ", "not given");
 }
 
@@ -557,8 +557,8 @@ static void consul_service_warnings(void**) {
     auto r = convert_original_config(json, "t.json");
     auto c = parse_clean(r);
     assert_int_equal(c.clusters.size(), 2);
-    assert_string_equal(c.clusters[0].consul_node.c_str(), "n1"); // the first entry wins
-    assert_string_equal(c.clusters[1].consul_node.c_str(), "redishappy-b");
+    assert_string_equal(c.clusters[0].consul_node().c_str(), "n1"); // the first entry wins
+    assert_string_equal(c.clusters[1].consul_node().c_str(), "redishappy-b");
     assert_false(contains(r.ini, "n2"));
     expect_warning(r, "Consul.Services[0].Node: ", "\"n1\"");
     expect_warning(r, "Consul.Services[1]: ", "second entry for cluster \"a\"");

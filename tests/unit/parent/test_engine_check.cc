@@ -188,15 +188,26 @@ static void epoch_rules_without_reference(void**) {
     assert_false(check_epoch("beta", 4, &floor, &top, 1000).empty());
 }
 
+// EngineMessageContext::desired over a map (null: nothing confirmed).
+std::function<const MasterAt*(const std::string&)> lookup(const MasterMap* d) {
+    return [d](const std::string& c) -> const MasterAt* {
+        if (!d)
+            return nullptr;
+        auto it = d->find(c);
+        return it == d->end() ? nullptr : &it->second;
+    };
+}
+
 // The read backend: only for a cluster with a replica_backend, after a
 // confirmed master, within max_replicas, IP literals, never the master.
 static void replicas_checked_against_state(void**) {
     Config cfg = two_clusters();
-    cfg.clusters[0].replica_backend = "alpha_read";
+    cfg.clusters[0].edit_text().replica_backend = "alpha_read";
     cfg.clusters[0].max_replicas = 2;
     MasterMap desired = {{"alpha", MasterAt{{"10.0.0.1", 6379}, 4}}};
     auto run = [&](const proto::Replicas& r, const MasterMap* d) {
-        EngineCheck c = check_engine_message(r, {&cfg, 3, true, nullptr, nullptr, nullptr, d});
+        EngineCheck c =
+            check_engine_message(r, {&cfg, 3, true, nullptr, nullptr, nullptr, lookup(d)});
         return c.kind == EngineCheck::Kind::violation ? c.why : "";
     };
     using R = proto::ReplicaAt;
@@ -246,9 +257,9 @@ static void replicas_checked_against_state(void**) {
     // After a refused Master the engine follows another master: refused,
     // not a violation (its replicas may include the parent's master).
     std::unordered_set<std::string> refused = {"alpha"};
-    EngineCheck diverged =
-        check_engine_message(proto::Replicas{"alpha", {R{{"10.0.0.1", 6379}, "", 0}}},
-                             {&cfg, 3, true, nullptr, nullptr, nullptr, &desired, &refused});
+    EngineCheck diverged = check_engine_message(
+        proto::Replicas{"alpha", {R{{"10.0.0.1", 6379}, "", 0}}},
+        {&cfg, 3, true, nullptr, nullptr, nullptr, lookup(&desired), &refused});
     assert_true(diverged.kind == EngineCheck::Kind::refuse);
     assert_true(contains(diverged.why, "refused"));
     EngineCheck before = check_engine_message(proto::Replicas{"alpha", {}}, {&cfg, 3, false});

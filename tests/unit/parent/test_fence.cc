@@ -134,8 +134,8 @@ static void fencer_against_an_admin_socket(void**) {
         cfg.runtime_socket = admin.path;
         ClusterConfig a;
         a.name = "alpha";
-        a.haproxy_backend = "redis_alpha";
-        a.haproxy_server = "master";
+        a.edit_text().haproxy_backend = "redis_alpha";
+        a.edit_text().haproxy_server = "master";
         a.fence = true;
         a.fence_timeout = milliseconds(100);
         cfg.clusters = {a};
@@ -198,8 +198,8 @@ static void failed_lift_is_retried(void**) {
         cfg.runtime_socket = admin.path;
         ClusterConfig a;
         a.name = "alpha";
-        a.haproxy_backend = "redis_alpha";
-        a.haproxy_server = "master";
+        a.edit_text().haproxy_backend = "redis_alpha";
+        a.edit_text().haproxy_server = "master";
         a.fence = true;
         a.fence_timeout = milliseconds(60000);
         cfg.clusters = {a};
@@ -248,7 +248,7 @@ static void failed_lift_is_retried(void**) {
         assert_true(run_until(base, [&] { return admin.lines.size() == n + 2; }));
         assert_true(run_until(base, [&] { return !reports.back().error.empty(); }));
         admin.fail = false;
-        cfg.clusters[0].haproxy_server = "primary";
+        cfg.clusters[0].edit_text().haproxy_server = "primary";
         f.reloaded();
         auto quiet_until = std::chrono::steady_clock::now() + kFenceRetryFirst * 3;
         while (std::chrono::steady_clock::now() < quiet_until)
@@ -256,7 +256,7 @@ static void failed_lift_is_retried(void**) {
         assert_int_equal(admin.lines.size(), n + 2);
         f.fence(proto::Fence{"alpha", A, 8, 0});
         assert_true(run_until(base, [&] { return admin.lines.size() == n + 3; }));
-        cfg.clusters[0].haproxy_server = "primary2";
+        cfg.clusters[0].edit_text().haproxy_server = "primary2";
         f.reloaded();
         assert_true(run_until(base, [&] { return admin.lines.size() == n + 4; }));
         assert_string_equal(admin.lines.back().c_str(),

@@ -140,6 +140,45 @@ void a_marked_burst_waits_for_its_last_message(void**) {
     assert_true(f.run_until([&] { return out.applied().at("beta").master.port == 7004; }));
 }
 
+// Desired is what this engine confirmed, apart from what is in effect: a
+// master from the state file is not confirmed until the engine says so, a
+// confirmation equal to it or away from it is the cluster's desired master
+// at once, applied only once everything is known.
+void desired_is_what_the_engine_confirmed(void**) {
+    Fixture f;
+    {
+        Output out(f.base.get(), f.config, "", f.hooks());
+        out.confirmed(master("alpha", 7001, 3));
+        out.confirmed(master("beta", 7002, 5));
+        f.settle();
+        assert_int_equal(out.desired("alpha")->master.port, 7001);
+        assert_int_equal(out.desired("beta")->epoch, 5);
+    }
+    f.reports.clear();
+    Output again(f.base.get(), f.config, "", f.hooks());
+    assert_null(again.desired("alpha"));
+    assert_null(again.desired("beta"));
+    again.confirmed(master("alpha", 7001, 3)); // what is in effect
+    assert_int_equal(again.confirmed_count(), 1);
+    assert_int_equal(again.desired("alpha")->master.port, 7001);
+    assert_null(again.desired("beta"));
+    again.confirmed(master("alpha", 7009, 4)); // elsewhere: not applied while beta is unknown
+    f.settle();
+    assert_int_equal(again.desired("alpha")->master.port, 7009);
+    assert_int_equal(again.desired("alpha")->epoch, 4);
+    assert_int_equal(again.applied().at("alpha").master.port, 7001);
+    assert_true(f.reports.empty());
+    again.confirmed(master("beta", 7002, 5));
+    f.settle();
+    assert_int_equal(again.confirmed_count(), 2);
+    assert_int_equal(again.applied().at("alpha").master.port, 7009);
+    assert_int_equal(again.desired("alpha")->master.port, 7009);
+    assert_int_equal(again.desired("beta")->master.port, 7002);
+    assert_null(again.desired("gamma"));
+    assert_int_equal(f.reports.size(), 1); // alpha moved, beta was in effect
+    assert_string_equal(f.reports[0].cluster.c_str(), "alpha");
+}
+
 // A restart starts from the state file and tells the new engine about it.
 void state_file_is_replayed(void**) {
     Fixture f;
@@ -255,6 +294,7 @@ int main() {
         cmocka_unit_test(a_burst_is_one_batch),
         cmocka_unit_test(a_marked_burst_waits_for_its_last_message),
         cmocka_unit_test(state_file_is_replayed),
+        cmocka_unit_test(desired_is_what_the_engine_confirmed),
         cmocka_unit_test(dropped_clusters_are_retired),
         cmocka_unit_test(unconfigured_state_entries_are_dropped),
         cmocka_unit_test(dropped_clusters_are_forgotten_without_consul),

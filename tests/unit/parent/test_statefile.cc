@@ -1,4 +1,5 @@
 // Unit tests for the state file (src/parent/statefile.cc).
+#include <jansson.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -27,6 +28,41 @@ static void round_trip(void**) {
     assert_true(format_state(*back) == text); // stable bytes
     auto empty = parse_state(format_state({}), &err);
     assert_true(empty && empty->empty());
+}
+
+// The file as jansson writes the whole document at once (what the state
+// file was before it was written a cluster at a time): the bytes must not
+// change, so files written by either version compare equal.
+static std::string whole_document(const MasterMap& st) {
+    json_t* clusters = json_object();
+    for (const auto& [name, m] : st) {
+        json_t* epoch = m.epoch > static_cast<uint64_t>(INT64_MAX)
+                            ? json_string(std::to_string(m.epoch).c_str())
+                            : json_integer(static_cast<json_int_t>(m.epoch));
+        json_t* c = json_pack("{s:s, s:i, s:o}", "host", m.master.host.c_str(), "port",
+                              static_cast<int>(m.master.port), "epoch", epoch);
+        if (!m.addr.empty())
+            json_object_set_new(c, "addr", json_string(m.addr.c_str()));
+        json_object_set_new(clusters, name.c_str(), c);
+    }
+    json_t* root = json_pack("{s:i, s:o}", "version", 1, "clusters", clusters);
+    char* s = json_dumps(root, JSON_SORT_KEYS | JSON_INDENT(2));
+    std::string out = std::string(s) + "\n";
+    free(s);
+    json_decref(root);
+    return out;
+}
+
+static void same_bytes_as_one_jansson_document(void**) {
+    assert_string_equal(format_state({}).c_str(), whole_document({}).c_str());
+    MasterMap st;
+    st["a.b-c_d"] = {HostPort{"redis-1.example.net", 6379}, 3, "10.0.0.7"};
+    st["Z9"] = {HostPort{"2001:db8::2", 65535}, 0};
+    st["c10"] = {HostPort{"10.0.0.1", 1}, UINT64_MAX, "10.0.0.1"};
+    st["c2"] = {HostPort{"fe80::1", 26379}, static_cast<uint64_t>(INT64_MAX), "fe80::1"};
+    assert_string_equal(format_state(st).c_str(), whole_document(st).c_str());
+    MasterMap one{{"only", MasterAt{HostPort{"127.0.0.1", 7000}, 1}}};
+    assert_string_equal(format_state(one).c_str(), whole_document(one).c_str());
 }
 
 static void expect_drop(const char* text, const char* needle);
@@ -168,9 +204,13 @@ static void load_and_save(void**) {
 
 int main() {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(round_trip),        cmocka_unit_test(rejects_bad_files),
-        cmocka_unit_test(drops_bad_entries), cmocka_unit_test(epochs_are_unsigned_64_bit),
-        cmocka_unit_test(load_and_save),     cmocka_unit_test(resolved_address_round_trip),
+        cmocka_unit_test(round_trip),
+        cmocka_unit_test(same_bytes_as_one_jansson_document),
+        cmocka_unit_test(rejects_bad_files),
+        cmocka_unit_test(drops_bad_entries),
+        cmocka_unit_test(epochs_are_unsigned_64_bit),
+        cmocka_unit_test(load_and_save),
+        cmocka_unit_test(resolved_address_round_trip),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
