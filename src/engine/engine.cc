@@ -74,6 +74,8 @@ void Engine::on_message(proto::Message&& m) {
         receiving_ = true;
         pending_ = EngineConfig{};
         pending_.global = std::move(*b);
+        // Each cluster is kept compactly as it arrives (cluster.h).
+        pending_.clusters = ClusterTable(pending_.global.consul);
         return;
     }
     if (auto* s = std::get_if<proto::ConfigSentinel>(&m)) {
@@ -86,9 +88,9 @@ void Engine::on_message(proto::Message&& m) {
         if (!receiving_)
             return fail("config-cluster outside a transfer");
         if (c->removed)
-            pending_.removed.push_back(std::move(*c));
+            pending_.removed.add(std::move(*c));
         else
-            pending_.clusters.push_back(std::move(*c));
+            pending_.clusters.add(std::move(*c));
         return;
     }
     if (auto* e = std::get_if<proto::ConfigEnd>(&m)) {
@@ -97,6 +99,8 @@ void Engine::on_message(proto::Message&& m) {
             e->clusters != pending_.clusters.size() + pending_.removed.size())
             return fail("config-end does not match the transfer");
         receiving_ = false;
+        pending_.clusters.finish();
+        pending_.removed.finish();
         return configure(std::move(pending_));
     }
     if (auto* r = std::get_if<proto::ApplyResult>(&m))
