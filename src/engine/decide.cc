@@ -1105,7 +1105,7 @@ ApiCluster Decider::view_cluster(const Work& w) const {
         c.epoch = st->epoch;
         c.confirmed = !st->seeded;
         c.confirmed_at = wall(st->confirmed_at);
-        c.corroborated_by = st->supporters;
+        c.corroborated_by = st->supporters.ids();
         c.switches = st->switches;
         c.last_switch = wall(st->last_switch);
     }
