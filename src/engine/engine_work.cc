@@ -573,6 +573,9 @@ void Engine::start_queued_role_checks() {
             continue;
         QueuedRoleCheck q = std::move(it->second);
         role_waiting_.erase(it);
+        // Emptied after a storm: its buckets, sized for every cluster, go.
+        if (role_waiting_.empty() && role_waiting_.bucket_count() > 64)
+            decltype(role_waiting_)().swap(role_waiting_);
         role_checks_running_++;
         start_role_check(*q.cluster, q.candidate, std::move(q.done));
     }
