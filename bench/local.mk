@@ -21,3 +21,7 @@ bench_fake_farm_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CORE_CFLAGS)
 bench_fake_farm_LDADD = $(LIBEVENT_CORE_LIBS)
 check_PROGRAMS += bench/probe
 bench_probe_SOURCES = %reldir%/probe.cc
+check_PROGRAMS += bench/decider_size
+bench_decider_size_SOURCES = %reldir%/decider_size.cc
+bench_decider_size_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS) $(HIREDIS_CFLAGS)
+bench_decider_size_LDADD = $(ENGINE_LIBS)

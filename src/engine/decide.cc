@@ -15,37 +15,38 @@ namespace rh {
 
 using Millis = std::chrono::milliseconds;
 
+// One cluster's state. Kept small, since there is one per configured
+// cluster for the engine's life (at 10,000 clusters each byte here is
+// 10 kB): what only a change under way, a failure or an option needs lives
+// apart, allocated while it is needed.
 struct Decider::Work {
-    explicit Work(const proto::ConfigCluster& c) : config(c) {}
-    const proto::ConfigCluster& config; // in configs_
-    std::optional<HostPort> confirming;
-    uint64_t confirming_epoch = 0;
-    bool retry_pending = false;        // a failed confirmation waits for retry_due
+    explicit Work(const EngineCluster& c) : config(c) {}
+    const EngineCluster& config;       // in configs_
     std::optional<HostPort> announced; // last master sent to the parent
     uint64_t announced_epoch = 0;
     // The IP literal the current master was confirmed at (its name
     // resolved), and the one last sent to the parent.
     std::string addr;
     std::string announced_addr;
-    std::string resolve_error;         // the last lookup of a master's name failed: why
-    std::optional<HostPort> published; // last master given to Consul
-    uint64_t published_epoch = 0;
     std::string last_reasons; // to log each refusal once, not on every re-read
     std::vector<HostPort> replicas;
+    // What the parent last reported of the cluster (proto::ApplyResult, but
+    // its error text, in `failures`).
+    struct Applied {
+        proto::ApplyState state = proto::ApplyState::Applied;
+        std::optional<HostPort> master;
+        uint64_t epoch = 0;
+        int64_t at = 0; // unix seconds
+    } applied;
+    bool retry_pending = false;   // a failed confirmation waits for retry_due
+    bool published = false;       // the announced master (and epoch) was given to Consul
     bool seed_wait_noted = false; // the event log has the seeded master waiting
-    proto::ApplyResult applied;
-    uint64_t apply_errors = 0;
-    std::array<uint64_t, proto::kApplyErrorCount> apply_errors_by{};
-    // The first sign of a switch away from switch_from, not yet applied.
-    std::optional<TopologyTime> switch_seen;
-    HostPort switch_from;
-    unsigned confirm_attempts = 0;
-    // Timing of the change being confirmed, logged with its confirmation:
-    // the first +switch-master naming a new master, the first report of a
-    // higher epoch, and when ROLE was asked. Reset once a master is confirmed.
-    std::optional<TopologyTime> event_at;
-    std::optional<TopologyTime> news_at;
-    TopologyTime role_asked_at{};
+    // A change under way; null when none is (see settle()).
+    struct Change;
+    std::unique_ptr<Change> change;
+    // Failures to apply or to resolve: null until the first.
+    struct Failures;
+    std::unique_ptr<Failures> failures;
     // The read backend and fencing: most clusters have neither, so their
     // state lives apart, allocated only where the configuration asks for it
     // (or, for fencing, once the parent reports a fence for the cluster).
@@ -53,7 +54,56 @@ struct Decider::Work {
     struct Fencing;
     std::unique_ptr<ReadBackend> read;
     std::unique_ptr<Fencing> fencing;
+
+    Change& changing(); // the change under way, started if none is
+    const std::optional<HostPort>& confirming() const;
+    Failures& failed(); // allocated at the first failure
 };
+
+// A change being confirmed, or a switch not yet applied: allocated by its
+// first sign, freed by settle() once nothing of it is left.
+struct Decider::Work::Change {
+    std::optional<HostPort> confirming; // the candidate asked ROLE now
+    uint64_t confirming_epoch = 0;
+    unsigned confirm_attempts = 0; // failed confirmations since the last success
+    // The first sign of a switch away from switch_from, not yet applied.
+    std::optional<TopologyTime> switch_seen;
+    HostPort switch_from;
+    // Timing of the change being confirmed, logged with its confirmation:
+    // the first +switch-master naming a new master, the first report of a
+    // higher epoch, and when ROLE was asked. Reset once a master is confirmed.
+    std::optional<TopologyTime> event_at;
+    std::optional<TopologyTime> news_at;
+    TopologyTime role_asked_at{};
+
+    bool idle() const {
+        return !confirming && confirm_attempts == 0 && !switch_seen && !event_at && !news_at;
+    }
+};
+
+struct Decider::Work::Failures {
+    std::string apply_error; // the parent's last error (while in state Error)
+    uint64_t apply_errors = 0;
+    std::array<uint64_t, proto::kApplyErrorCount> apply_errors_by{};
+    std::string resolve_error; // the last lookup of a master's name failed: why
+};
+
+Decider::Work::Change& Decider::Work::changing() {
+    if (!change)
+        change = std::make_unique<Change>();
+    return *change;
+}
+
+const std::optional<HostPort>& Decider::Work::confirming() const {
+    static const std::optional<HostPort> none;
+    return change ? change->confirming : none;
+}
+
+Decider::Work::Failures& Decider::Work::failed() {
+    if (!failures)
+        failures = std::make_unique<Failures>();
+    return *failures;
+}
 
 // The read backend (replicas.h): the trusted Sentinels' last SENTINEL
 // REPLICAS lists, by Sentinel id; the slots the parent was last told
@@ -121,26 +171,36 @@ std::string confirm_timing(const std::optional<TopologyTime>& event_at,
 
 } // namespace
 
-Decider::Decider(DeciderSettings settings, std::vector<proto::ConfigCluster> clusters,
-                 DeciderHooks hooks)
+Decider::Decider(DeciderSettings settings, ClusterTable clusters, DeciderHooks hooks)
     : settings_(std::move(settings)), hooks_(std::move(hooks)), configs_(std::move(clusters)),
       topology_(settings_.policy) {
     auto now = hooks_.now();
-    for (auto& c : configs_) {
+    works_.reserve(configs_.size()); // never grows again: Work is referred to
+    for (size_t i = 0; i < configs_.size(); i++) {
+        const EngineCluster& c = configs_[i];
         topology_.add_cluster(c.name);
-        auto w = std::make_unique<Work>(c);
-        if (!c.replica_backend.empty())
-            w->read = std::make_unique<Work::ReadBackend>();
-        if (c.fence)
-            w->fencing = std::make_unique<Work::Fencing>();
-        if (c.applied_master) {
-            topology_.seed(c.name, *c.applied_master, c.applied_epoch, now);
-            w->addr = c.applied_addr;
-            w->applied = {c.name, proto::ApplyState::Applied, c.applied_master, c.applied_epoch, 0,
-                          ""};
+        Work& w = works_.emplace_back(c);
+        if (!c.replica_backend().empty())
+            w.read = std::make_unique<Work::ReadBackend>();
+        if (c.fence())
+            w.fencing = std::make_unique<Work::Fencing>();
+        if (const auto& seed = configs_.seed(i)) {
+            topology_.seed(c.name, seed->master, seed->epoch, now);
+            w.addr = seed->addr;
+            w.applied = {proto::ApplyState::Applied, seed->master, seed->epoch, 0};
         }
-        clusters_[c.name] = std::move(w);
     }
+    configs_.drop_seeds();
+}
+
+Decider::Work* Decider::work(std::string_view cluster) {
+    auto i = configs_.find(cluster);
+    return i ? &works_[*i] : nullptr;
+}
+
+const Decider::Work* Decider::work(std::string_view cluster) const {
+    auto i = configs_.find(cluster);
+    return i ? &works_[*i] : nullptr;
 }
 
 Decider::~Decider() = default;
@@ -193,11 +253,11 @@ size_t Decider::discovered_count() const {
 }
 
 void Decider::forget_sentinel(const std::string& id) {
-    for (auto& [name, w] : clusters_) {
-        if (w->read)
-            w->read->reports.erase(id);
-        if (w->fencing)
-            w->fencing->rule.forget(id);
+    for (auto& w : works_) {
+        if (w.read)
+            w.read->reports.erase(id);
+        if (w.fencing)
+            w.fencing->rule.forget(id);
     }
     topology_.forget_sentinel(id);
     sentinels_.erase(id);
@@ -209,15 +269,15 @@ const Decider::Sentinel* Decider::sentinel(const std::string& id) const {
 }
 
 size_t Decider::index_of(const Work& w) const {
-    return static_cast<size_t>(&w.config - configs_.data());
+    return static_cast<size_t>(&w - works_.data());
 }
 
 bool Decider::monitors(const std::string& id, const std::string& cluster) const {
     auto s = sentinels_.find(id);
-    auto w = clusters_.find(cluster);
-    if (s == sentinels_.end() || w == clusters_.end() || s->second.clusters.empty())
+    const Work* w = work(cluster);
+    if (s == sentinels_.end() || !w || s->second.clusters.empty())
         return false;
-    return s->second.clusters[index_of(*w->second)];
+    return s->second.clusters[index_of(*w)];
 }
 
 std::vector<std::string> Decider::monitored(const std::string& id) const {
@@ -225,18 +285,18 @@ std::vector<std::string> Decider::monitored(const std::string& id) const {
     auto s = sentinels_.find(id);
     if (s == sentinels_.end() || s->second.clusters.empty())
         return out;
-    for (const auto& [name, w] : clusters_) // by name
-        if (s->second.clusters[index_of(*w)])
-            out.push_back(name);
+    for (uint32_t i : configs_.by_name())
+        if (s->second.clusters[i])
+            out.push_back(configs_[i].name);
     return out;
 }
 
 void Decider::on_master_info(const std::string& id, const sentinel::MasterInfo& m) {
     auto s = sentinels_.find(id);
-    auto c = clusters_.find(m.name);
-    if (s == sentinels_.end() || c == clusters_.end())
+    Work* found = work(m.name);
+    if (s == sentinels_.end() || !found)
         return;
-    Work& known = *c->second; // one lookup: at 10,000 clusters this runs 10,000 times a re-read
+    Work& known = *found; // one lookup: at 10,000 clusters this runs 10,000 times a re-read
     std::vector<bool>& bits = s->second.clusters;
     bits.resize(configs_.size());
     bits[index_of(known)] = true;
@@ -256,8 +316,9 @@ void Decider::on_master_info(const std::string& id, const sentinel::MasterInfo& 
     const ClusterState* before = topology_.state(m.name);
     bool differs = !before || !before->has_master || before->master != m.addr ||
                    before->epoch != m.config_epoch;
-    if (!known.news_at && (!before || !before->has_master || m.config_epoch > before->epoch))
-        known.news_at = hooks_.now();
+    if ((!known.change || !known.change->news_at) &&
+        (!before || !before->has_master || m.config_epoch > before->epoch))
+        known.changing().news_at = hooks_.now();
     // Only news is worth corroborating: a Sentinel repeating itself was
     // corroborated when it first said it, and what the others learned since
     // reaches us through their events and re-reads.
@@ -280,22 +341,22 @@ void Decider::on_master_info(const std::string& id, const sentinel::MasterInfo& 
 
 void Decider::on_not_monitored(const std::string& id, const std::string& cluster) {
     auto s = sentinels_.find(id);
-    auto w = clusters_.find(cluster);
-    if (s != sentinels_.end() && w != clusters_.end() && !s->second.clusters.empty())
-        s->second.clusters[index_of(*w->second)] = false;
+    const Work* w = work(cluster);
+    if (s != sentinels_.end() && w && !s->second.clusters.empty())
+        s->second.clusters[index_of(*w)] = false;
     topology_.no_master(cluster, id);
     evaluate(cluster);
 }
 
 void Decider::on_replicas(const std::string& id, const std::string& cluster,
                           const std::vector<sentinel::ReplicaInfo>& r) {
-    auto it = clusters_.find(cluster);
+    Work* found = work(cluster);
     auto s = sentinels_.find(id);
     // An untrusted Sentinel never adds a replica, to the API's list or to
     // the read backend: anyone can announce one.
-    if (it == clusters_.end() || s == sentinels_.end() || !s->second.trusted)
+    if (!found || s == sentinels_.end() || !s->second.trusted)
         return;
-    Work& w = *it->second;
+    Work& w = *found;
     std::vector<HostPort> v;
     for (auto& x : r)
         v.push_back(x.addr);
@@ -310,9 +371,8 @@ void Decider::on_replicas(const std::string& id, const std::string& cluster,
 // Something happened to a replica (an event): every trusted Sentinel's
 // list again, then a ROLE round.
 void Decider::reread_replicas(const std::string& cluster) {
-    auto it = clusters_.find(cluster);
-    if (it == clusters_.end() || it->second->config.replica_backend.empty() ||
-        !hooks_.read_replicas)
+    const Work* w = work(cluster);
+    if (!w || w->config.replica_backend().empty() || !hooks_.read_replicas)
         return;
     for (auto& [id, s] : sentinels_)
         if (s.trusted)
@@ -337,8 +397,8 @@ void Decider::probe_replicas(Work& w) {
         return std::any_of(rb.slots.begin(), rb.slots.end(),
                            [&](const ReplicaSlot& s) { return s.addr == hp; });
     });
-    if (cands.size() > 2u * w.config.max_replicas)
-        cands.resize(2u * w.config.max_replicas);
+    if (cands.size() > 2u * w.config.max_replicas())
+        cands.resize(2u * w.config.max_replicas());
     if (cands.empty()) {
         set_read_backend(w, {}, "no replica the trusted Sentinels report healthy");
         return;
@@ -350,19 +410,15 @@ void Decider::probe_replicas(Work& w) {
 }
 
 void Decider::on_probe(const std::string& cluster, const ReplicaProbe& p) {
-    auto it = clusters_.find(cluster);
-    if (it == clusters_.end())
+    Work* found = work(cluster);
+    if (!found || !found->read)
         return;
-    Work& w = *it->second;
-    if (!w.read)
-        return;
+    Work& w = *found;
     Work::ReadBackend& rb = *w.read;
     rb.probing = false;
     bool current = w.announced && p.master == *w.announced;
     if (current) {
-        std::optional<uint64_t> lag;
-        if (w.config.lag_limited)
-            lag = w.config.max_replica_lag;
+        std::optional<uint64_t> lag = w.config.max_replica_lag();
         std::vector<HostPort> healthy;
         std::string refusals;
         for (const auto& one : p.replicas) {
@@ -376,7 +432,7 @@ void Decider::on_probe(const std::string& cluster, const ReplicaProbe& p) {
             log::info("cluster %s: read backend leaves out %s", cluster.c_str(),
                       refusals.substr(0, 600).c_str());
         keep_line(rb.refusals, std::move(refusals));
-        set_read_backend(w, assign_slots(rb.slots, healthy, w.config.max_replicas), "ROLE round");
+        set_read_backend(w, assign_slots(rb.slots, healthy, w.config.max_replicas()), "ROLE round");
     }
     if (std::exchange(rb.probe_again, false) || !current)
         probe_replicas(w);
@@ -397,7 +453,7 @@ void Decider::set_read_backend(Work& w, std::vector<ReplicaSlot> slots, const ch
         msg.replicas.push_back({s.addr, "", s.slot});
     }
     log::info("cluster %s: read backend %s: %s (%s)", w.config.name.c_str(),
-              w.config.replica_backend.c_str(), list.empty() ? "empty" : list.c_str(), why);
+              w.config.replica_backend().c_str(), list.empty() ? "empty" : list.c_str(), why);
     rb.slots = std::move(slots);
     rb.sent = true;
     if (!hooks_.announce_replicas || !hooks_.announce_replicas(msg))
@@ -407,7 +463,7 @@ void Decider::set_read_backend(Work& w, std::vector<ReplicaSlot> slots, const ch
 
 void Decider::on_discovered(const std::string& cluster,
                             const std::vector<sentinel::SentinelInfo>& s) {
-    if (!clusters_.count(cluster))
+    if (!work(cluster))
         return;
     for (auto& x : s)
         add_sentinel(x.addr, false, cluster);
@@ -415,27 +471,28 @@ void Decider::on_discovered(const std::string& cluster,
 
 void Decider::on_event(const std::string& id, const sentinel::Event& e) {
     if (auto* sw = std::get_if<sentinel::SwitchMaster>(&e)) {
-        auto it = clusters_.find(sw->master);
-        if (it == clusters_.end())
+        Work* w = work(sw->master);
+        if (!w)
             return;
         // Only an event naming another master starts a change to time (the
         // leader Sentinel publishes its own about a second after the others).
         const ClusterState* st = topology_.state(sw->master);
-        if (!it->second->event_at && (!st || !st->has_master || st->master != sw->to))
-            it->second->event_at = hooks_.now();
+        if ((!w->change || !w->change->event_at) &&
+            (!st || !st->has_master || st->master != sw->to))
+            w->changing().event_at = hooks_.now();
         log::info("sentinel %s: +switch-master %s to %s; asking the trusted Sentinels", id.c_str(),
                   sw->master.c_str(), format_host_port(sw->to).c_str());
-        switch_sign(*clusters_.at(sw->master), sw->to);
+        switch_sign(*w, sw->to);
         return reread_trusted(sw->master, &sw->to);
     }
     auto& ie = std::get<sentinel::InstanceEvent>(e);
     // +odown/-odown of a master name it in the event itself, with no "@" part.
     if ((ie.channel == "+odown" || ie.channel == "-odown") && ie.kind == "master" && !ie.master) {
-        if (auto it = clusters_.find(ie.name); it != clusters_.end() && it->second->config.fence)
+        if (const Work* w = work(ie.name); w && w->config.fence())
             reread_trusted(ie.name);
         return;
     }
-    if (!ie.master || !clusters_.count(*ie.master))
+    if (!ie.master || !work(*ie.master))
         return;
     if (ie.channel == "+sentinel" && ie.kind == "sentinel")
         add_sentinel(ie.addr, false, *ie.master);
@@ -485,12 +542,13 @@ void Decider::corroborate(const std::string& cluster, const std::string& from, c
 }
 
 bool Decider::on_apply_result(const proto::ApplyResult& r) {
-    auto it = clusters_.find(r.cluster);
-    if (it == clusters_.end())
+    Work* w = work(r.cluster);
+    if (!w)
         return false;
     if (r.state == proto::ApplyState::Error) {
-        it->second->apply_errors++;
-        it->second->apply_errors_by[static_cast<size_t>(r.reason)]++;
+        Work::Failures& f = w->failed();
+        f.apply_errors++;
+        f.apply_errors_by[static_cast<size_t>(r.reason)]++;
         log::warn("cluster %s: parent could not apply: %s", r.cluster.c_str(), r.error.c_str());
         note(r.cluster, EventKind::apply_error, EventReason::apply_failed,
              {r.master, r.epoch, "", false, r.error});
@@ -500,10 +558,15 @@ bool Decider::on_apply_result(const proto::ApplyResult& r) {
                                                                 : EventReason::no_path;
         note(r.cluster, EventKind::applied, path, {r.master, r.epoch, "", false, ""});
     }
-    it->second->applied = r;
-    observe_propagation(*it->second, r);
-    publish_if_applied(*it->second);
-    fence_check(*it->second);
+    w->applied = {r.state, r.master, r.epoch, r.at};
+    if (!r.error.empty())
+        w->failed().apply_error = r.error;
+    else if (w->failures)
+        keep_line(w->failures->apply_error, "");
+    observe_propagation(*w, r);
+    publish_if_applied(*w);
+    fence_check(*w);
+    settle(*w);
     hooks_.changed();
     return true;
 }
@@ -511,7 +574,7 @@ bool Decider::on_apply_result(const proto::ApplyResult& r) {
 // A Sentinel's o_down view of the master it names, even mid-failover (the
 // leader's report still says whether the old master is down).
 void Decider::fence_report(Work& w, const std::string& id, const sentinel::MasterInfo& m) {
-    if (!w.config.fence)
+    if (!w.config.fence())
         return;
     w.fencing->rule.report(id, m.addr, m.has_flag("o_down"));
     if (topology_.is_trusted(id) && m.failover_timeout_ms > 0)
@@ -527,7 +590,7 @@ void Decider::fence_report(Work& w, const std::string& id, const sentinel::Maste
 // engine's first request about a master may be an Unfence of a fence its
 // predecessor asked for.
 void Decider::fence_check(Work& w) {
-    if (!w.config.fence || !hooks_.fence || w.applied.state != proto::ApplyState::Applied ||
+    if (!w.config.fence() || !hooks_.fence || w.applied.state != proto::ApplyState::Applied ||
         !w.applied.master)
         return;
     const HostPort& applied = *w.applied.master;
@@ -583,10 +646,10 @@ void Decider::fence_check(Work& w) {
 }
 
 bool Decider::on_fence_state(const proto::FenceState& st) {
-    auto it = clusters_.find(st.cluster);
-    if (it == clusters_.end())
+    Work* found = work(st.cluster);
+    if (!found)
         return false;
-    Work& w = *it->second;
+    Work& w = *found;
     if (!w.fencing)
         w.fencing = std::make_unique<Work::Fencing>();
     Work::Fencing& f = *w.fencing;
@@ -633,20 +696,21 @@ void Decider::switch_sign(Work& w, const HostPort& to) {
     if (!w.announced || to == *w.announced)
         return;
     auto now = hooks_.now();
-    if (w.switch_seen && now - *w.switch_seen <= kPropagationLimit)
+    if (w.change && w.change->switch_seen && now - *w.change->switch_seen <= kPropagationLimit)
         return;
-    w.switch_seen = now;
-    w.switch_from = *w.announced;
+    Work::Change& ch = w.changing();
+    ch.switch_seen = now;
+    ch.switch_from = *w.announced;
 }
 
 // The parent applied a master other than the one the clock started from,
 // and it is the one announced: the switch is in front of clients.
 void Decider::observe_propagation(Work& w, const proto::ApplyResult& r) {
-    if (!w.switch_seen || r.state != proto::ApplyState::Applied || !r.master ||
-        *r.master == w.switch_from || !w.announced || *r.master != *w.announced)
+    if (!w.change || !w.change->switch_seen || r.state != proto::ApplyState::Applied || !r.master ||
+        *r.master == w.change->switch_from || !w.announced || *r.master != *w.announced)
         return;
-    auto took = hooks_.now() - *w.switch_seen;
-    w.switch_seen.reset();
+    auto took = hooks_.now() - *w.change->switch_seen;
+    w.change->switch_seen.reset();
     if (took > kPropagationLimit || r.path == proto::ApplyPath::None)
         return;
     double seconds = std::chrono::duration<double>(took).count();
@@ -655,24 +719,24 @@ void Decider::observe_propagation(Work& w, const proto::ApplyResult& r) {
 }
 
 void Decider::retry_due(const std::string& cluster) {
-    auto it = clusters_.find(cluster);
-    if (it == clusters_.end())
+    Work* w = work(cluster);
+    if (!w)
         return;
-    it->second->retry_pending = false;
+    w->retry_pending = false;
     evaluate(cluster);
 }
 
 void Decider::evaluate_all() {
-    for (auto& [name, w] : clusters_)
-        evaluate(name);
+    for (uint32_t i : configs_.by_name())
+        evaluate(configs_[i].name);
     hooks_.changed();
 }
 
 void Decider::evaluate(const std::string& cluster) {
-    auto it = clusters_.find(cluster);
-    if (it == clusters_.end())
+    Work* found = work(cluster);
+    if (!found)
         return;
-    Work& w = *it->second;
+    Work& w = *found;
     Verdict v = topology_.verdict(cluster);
     log_reasons(w, v);
     switch (v.kind) {
@@ -684,7 +748,8 @@ void Decider::evaluate(const std::string& cluster) {
         // dead) address at the new epoch, and accepting that unconfirmed
         // would then make the real new master, at the same epoch, lose.
     case VerdictKind::Confirm:
-        if (w.confirming && *w.confirming == v.candidate && w.confirming_epoch == v.epoch)
+        if (w.confirming() && *w.confirming() == v.candidate &&
+            w.change->confirming_epoch == v.epoch)
             break; // already asking it
         if (w.retry_pending)
             break; // a failed confirmation is retried on its timer
@@ -693,7 +758,14 @@ void Decider::evaluate(const std::string& cluster) {
     }
     announce(w);
     fence_check(w);
+    settle(w);
     hooks_.changed();
+}
+
+// Frees the change under way once nothing of it is left.
+void Decider::settle(Work& w) {
+    if (w.change && w.change->idle())
+        w.change.reset();
 }
 
 // Logs the verdict's refusals when they differ from the last ones logged.
@@ -717,11 +789,12 @@ void Decider::log_reasons(Work& w, const Verdict& v) {
 }
 
 void Decider::start_confirm(Work& w, const HostPort& candidate, uint64_t epoch) {
-    if (!w.confirming)
+    Work::Change& ch = w.changing();
+    if (!ch.confirming)
         confirming_count_++; // else the check in flight is replaced
-    w.confirming = candidate;
-    w.confirming_epoch = epoch;
-    w.role_asked_at = hooks_.now();
+    ch.confirming = candidate;
+    ch.confirming_epoch = epoch;
+    ch.role_asked_at = hooks_.now();
     std::string name = w.config.name;
     log::info("cluster %s: confirming %s at epoch %llu with ROLE", name.c_str(),
               format_host_port(candidate).c_str(), static_cast<unsigned long long>(epoch));
@@ -733,15 +806,16 @@ void Decider::start_confirm(Work& w, const HostPort& candidate, uint64_t epoch) 
 
 void Decider::on_role(const std::string& name, uint64_t epoch, const HostPort& c,
                       const ConfirmResult& r) {
-    auto it = clusters_.find(name);
-    if (it == clusters_.end())
+    Work* found = work(name);
+    if (!found)
         return;
-    Work& w = *it->second;
-    if (w.confirming)
+    Work& w = *found;
+    if (w.confirming())
         confirming_count_--;
-    w.confirming.reset();
+    if (w.change)
+        w.change->confirming.reset();
     if (!is_ip_literal(c.host))
-        w.resolve_error = r.resolve_error;
+        set_resolve_error(w, r.resolve_error);
     if (r.role != ConfirmResult::Role::master)
         return role_refused(w, c, epoch, r);
     if (readdressed(w, c, epoch, r))
@@ -751,6 +825,7 @@ void Decider::on_role(const std::string& name, uint64_t epoch, const HostPort& c
     const ClusterState* before = topology_.state(name);
     bool initial = !before || !before->has_master; // the first since start-up is no switch
     if (topology_.confirmed(name, c, epoch, now)) {
+        Work::Change& ch = w.changing();
         w.addr = r.addr.empty() ? c.host : r.addr;
         std::string who;
         for (auto& s : v.supporters)
@@ -764,10 +839,10 @@ void Decider::on_role(const std::string& name, uint64_t epoch, const HostPort& c
                     "corroborated by %s%s",
                     name.c_str(), format_host_port(c).c_str(),
                     static_cast<unsigned long long>(epoch), who.c_str(),
-                    confirm_timing(w.event_at, w.news_at, w.role_asked_at, now).c_str());
-        w.confirm_attempts = 0;
-        w.event_at.reset();
-        w.news_at.reset();
+                    confirm_timing(ch.event_at, ch.news_at, ch.role_asked_at, now).c_str());
+        ch.confirm_attempts = 0;
+        ch.event_at.reset();
+        ch.news_at.reset();
     } else {
         log::info("cluster %s: %s confirmed but no longer the pick", name.c_str(),
                   format_host_port(c).c_str());
@@ -794,18 +869,19 @@ bool Decider::readdressed(Work& w, const HostPort& c, uint64_t epoch, const Conf
              {c, epoch, "", true, "ROLE master at " + r.addr + " (was " + w.addr + ")"});
     }
     w.addr = r.addr;
-    w.confirm_attempts = 0;
+    if (w.change)
+        w.change->confirm_attempts = 0;
     return true;
 }
 
 void Decider::readdress(const std::string& cluster, const std::vector<std::string>& addrs) {
-    auto it = clusters_.find(cluster);
-    if (it == clusters_.end())
+    Work* found = work(cluster);
+    if (!found)
         return;
-    Work& w = *it->second;
+    Work& w = *found;
     const ClusterState* st = topology_.state(cluster);
-    if (!st || !st->has_master || is_ip_literal(st->master.host) || w.confirming || addrs.empty() ||
-        std::find(addrs.begin(), addrs.end(), w.addr) != addrs.end())
+    if (!st || !st->has_master || is_ip_literal(st->master.host) || w.confirming() ||
+        addrs.empty() || std::find(addrs.begin(), addrs.end(), w.addr) != addrs.end())
         return;
     log::info("cluster %s: %s now resolves to %s, not %s", cluster.c_str(),
               format_host_port(st->master).c_str(), addrs.front().c_str(), w.addr.c_str());
@@ -813,16 +889,27 @@ void Decider::readdress(const std::string& cluster, const std::vector<std::strin
 }
 
 void Decider::resolved(const std::string& cluster, const std::string& error) {
-    auto it = clusters_.find(cluster);
-    if (it == clusters_.end() || it->second->resolve_error == error)
+    Work* w = work(cluster);
+    if (!w || resolve_error(*w) == error)
         return;
-    it->second->resolve_error = error;
+    set_resolve_error(*w, error);
     hooks_.changed();
 }
 
+const std::string& Decider::resolve_error(const Work& w) {
+    static const std::string none;
+    return w.failures ? w.failures->resolve_error : none;
+}
+
+void Decider::set_resolve_error(Work& w, const std::string& error) {
+    if (error.empty() && !w.failures)
+        return;
+    keep_line(w.failed().resolve_error, error);
+}
+
 const std::string* Decider::master_addr(const std::string& cluster) const {
-    auto it = clusters_.find(cluster);
-    return it == clusters_.end() ? nullptr : &it->second->addr;
+    const Work* w = work(cluster);
+    return w ? &w->addr : nullptr;
 }
 
 // The candidate is not (or not yet) a master: never shown; asked again after
@@ -841,8 +928,9 @@ void Decider::role_refused(Work& w, const HostPort& c, uint64_t epoch, const Con
                                                    : EventReason::role_failed,
          {c, epoch, "", false, "ROLE " + why});
     auto cap = static_cast<uint64_t>(settings_.backoff_max.count());
-    auto delay = Millis(std::min<uint64_t>(100ull << std::min(w.confirm_attempts, 6u), cap));
-    w.confirm_attempts++;
+    Work::Change& ch = w.changing();
+    auto delay = Millis(std::min<uint64_t>(100ull << std::min(ch.confirm_attempts, 6u), cap));
+    ch.confirm_attempts++;
     w.retry_pending = true;
     hooks_.arm_retry(name, delay);
     hooks_.changed();
@@ -860,7 +948,7 @@ void Decider::announce(Work& w) {
     if (w.addr.empty()) {
         // A master named by a host name, seeded without its address (an
         // older state file): ROLE-check it where its name leads first.
-        if (!w.confirming)
+        if (!w.confirming())
             start_confirm(w, st->master, st->epoch);
         return;
     }
@@ -888,6 +976,8 @@ void Decider::announce(Work& w) {
              {st->master, st->epoch, who, true, "the state file's master, reported by " + who});
     }
     bool moved = !w.announced || *w.announced != st->master;
+    if (moved || w.announced_epoch != st->epoch)
+        w.published = false;
     w.announced = st->master;
     w.announced_epoch = st->epoch;
     w.announced_addr = w.addr;
@@ -912,11 +1002,9 @@ void Decider::announce(Work& w) {
 void Decider::publish_if_applied(Work& w) {
     const auto& a = w.applied;
     if (!w.announced || a.state != proto::ApplyState::Applied || !a.master ||
-        *a.master != *w.announced ||
-        (w.published == w.announced && w.published_epoch == w.announced_epoch))
+        *a.master != *w.announced || w.published)
         return;
-    w.published = w.announced;
-    w.published_epoch = w.announced_epoch;
+    w.published = true;
     hooks_.publish(w.config, *w.announced, w.announced_epoch);
 }
 
@@ -1000,9 +1088,9 @@ int64_t Decider::wall(TopologyTime t) const {
 
 std::vector<ApiCluster> Decider::view_clusters() const {
     std::vector<ApiCluster> out;
-    out.reserve(clusters_.size());
-    for (auto& [name, w] : clusters_)
-        out.push_back(view_cluster(*w));
+    out.reserve(works_.size());
+    for (uint32_t i : configs_.by_name())
+        out.push_back(view_cluster(works_[i]));
     return out;
 }
 
@@ -1010,14 +1098,14 @@ ApiCluster Decider::view_cluster(const Work& w) const {
     ApiCluster c;
     c.name = w.config.name;
     c.external_port = w.config.external_port;
-    c.resolve_error = w.resolve_error;
+    c.resolve_error = resolve_error(w);
     if (const ClusterState* st = topology_.state(c.name); st && st->has_master) {
         c.master = st->master;
         c.master_addr = w.addr;
         c.epoch = st->epoch;
         c.confirmed = !st->seeded;
         c.confirmed_at = wall(st->confirmed_at);
-        c.corroborated_by = st->supporters;
+        c.corroborated_by = st->supporters.ids();
         c.switches = st->switches;
         c.last_switch = wall(st->last_switch);
     }
@@ -1030,8 +1118,8 @@ ApiCluster Decider::view_cluster(const Work& w) const {
     for (auto& r : w.replicas)
         if (!c.master || r != *c.master)
             c.replicas.push_back(r);
-    c.read_backend = w.config.replica_backend;
-    c.read_slots = w.config.max_replicas;
+    c.read_backend = w.config.replica_backend();
+    c.read_slots = w.config.max_replicas();
     if (w.read && w.read->sent)
         for (const auto& s : w.read->slots)
             c.read_servers.push_back({s.slot, s.addr});
@@ -1043,11 +1131,13 @@ ApiCluster Decider::view_cluster(const Work& w) const {
         c.apply_state = "pending";
     if (w.applied.at == 0 && !w.applied.master)
         c.apply_state = "pending";
-    c.apply_error = w.applied.error;
     c.applied_at = w.applied.at;
-    c.apply_errors = w.apply_errors;
-    c.apply_errors_by = w.apply_errors_by;
-    c.fence = w.config.fence;
+    if (w.failures) {
+        c.apply_error = w.failures->apply_error;
+        c.apply_errors = w.failures->apply_errors;
+        c.apply_errors_by = w.failures->apply_errors_by;
+    }
+    c.fence = w.config.fence();
     if (c.fence) {
         const auto& f = w.fencing->state;
         c.fenced = f.fenced;

@@ -32,6 +32,7 @@
 #include "common/address.h"
 #include "common/proto.h"
 #include "engine/api_json.h"
+#include "engine/cluster.h"
 #include "engine/events.h"
 #include "engine/fence.h"
 #include "engine/replicas.h"
@@ -97,16 +98,14 @@ struct DeciderHooks {
         read_master;
     // Ask `candidate` ROLE; `done` runs once with the answer. A new check for
     // the same cluster replaces the one in flight (whose `done` never runs).
-    std::function<void(const proto::ConfigCluster&, const HostPort& candidate, RoleDone done)>
-        check_role;
+    std::function<void(const EngineCluster&, const HostPort& candidate, RoleDone done)> check_role;
     // Call retry_due(cluster) after `delay`.
     std::function<void(const std::string& cluster, std::chrono::milliseconds delay)> arm_retry;
     // Tell the parent; false if the message could not be queued.
     std::function<bool(const proto::Master&)> announce;
     // Tell Consul, after the parent (may do nothing when there is no Consul).
     // The epoch fences the registration against other instances' older views.
-    std::function<void(const proto::ConfigCluster&, const HostPort& master, uint64_t epoch)>
-        publish;
+    std::function<void(const EngineCluster&, const HostPort& master, uint64_t epoch)> publish;
     // Something shown in the API changed.
     std::function<void()> changed;
 
@@ -117,7 +116,7 @@ struct DeciderHooks {
     // Ask `master` and each of `replicas` ROLE; `done` runs once with every
     // answer. A new probe for the same cluster replaces the one in flight
     // (whose `done` never runs).
-    std::function<void(const proto::ConfigCluster&, const HostPort& master,
+    std::function<void(const EngineCluster&, const HostPort& master,
                        const std::vector<HostPort>& replicas, ProbeDone done)>
         probe_replicas;
     // Tell the parent the cluster's read backend; false if not queued. Sent
@@ -144,8 +143,7 @@ class Decider {
     // Decider keeps the clusters' configuration (configs()); there is one
     // copy of it in the engine, not one per cluster's state and another
     // beside it.
-    Decider(DeciderSettings settings, std::vector<proto::ConfigCluster> clusters,
-            DeciderHooks hooks);
+    Decider(DeciderSettings settings, ClusterTable clusters, DeciderHooks hooks);
     ~Decider();
     Decider(const Decider&) = delete;
     Decider& operator=(const Decider&) = delete;
@@ -195,9 +193,9 @@ class Decider {
     const std::string* master_addr(const std::string& cluster) const;
     void evaluate_all();
 
-    size_t cluster_count() const { return clusters_.size(); }
+    size_t cluster_count() const { return configs_.size(); }
     // The configured clusters, in configuration order.
-    const std::vector<proto::ConfigCluster>& configs() const { return configs_; }
+    const ClusterTable& configs() const { return configs_; }
     // ROLE checks in flight, all clusters together.
     size_t confirming_count() const { return confirming_count_; }
     const Topology& topology() const { return topology_; }
@@ -210,13 +208,18 @@ class Decider {
     }
 
   private:
-    struct Work; // one cluster's confirmation and output state
+    struct Work;                          // one cluster's confirmation and output state
+    Work* work(std::string_view cluster); // null: not configured
+    const Work* work(std::string_view cluster) const;
 
     void reread_trusted(const std::string& cluster, const HostPort* announced = nullptr);
     void corroborate(const std::string& cluster, const std::string& from, const HostPort& addr,
                      uint64_t epoch);
     void evaluate(const std::string& cluster);
     void log_reasons(Work& w, const Verdict& v);
+    static void settle(Work& w);
+    static const std::string& resolve_error(const Work& w);
+    static void set_resolve_error(Work& w, const std::string& error);
     void start_confirm(Work& w, const HostPort& candidate, uint64_t epoch);
     void on_role(const std::string& cluster, uint64_t epoch, const HostPort& c,
                  const ConfirmResult& r);
@@ -241,10 +244,12 @@ class Decider {
 
     DeciderSettings settings_;
     DeciderHooks hooks_;
-    const std::vector<proto::ConfigCluster> configs_; // never resized: Work refers into it
+    ClusterTable configs_; // its seeds dropped once read; otherwise never changed
     Topology topology_;
     std::map<std::string, Sentinel> sentinels_;
-    std::map<std::string, std::unique_ptr<Work>> clusters_;
+    // One per cluster, in configs_ order (the same index); never resized:
+    // each refers to its configuration, and callers to it.
+    std::vector<Work> works_;
     EventLog events_;
     ApiHistogram propagation_runtime_;
     ApiHistogram propagation_reload_;

@@ -13,6 +13,7 @@
 
 #include "common/evutil.h"
 #include "common/proto.h"
+#include "engine/cluster.h"
 #include "engine/tls.h"
 
 namespace rh {
@@ -34,8 +35,8 @@ struct ReplicaProbe;
 struct EngineConfig {
     proto::ConfigBegin global;
     std::vector<HostPort> sentinels;
-    std::vector<proto::ConfigCluster> clusters;
-    std::vector<proto::ConfigCluster> removed; // to withdraw from Consul only
+    ClusterTable clusters;
+    ClusterTable removed{true}; // to withdraw from Consul only
 };
 
 class Engine {
@@ -57,7 +58,7 @@ class Engine {
     void on_process_stats(const proto::ProcessStats& st);
     void fail(const std::string& why);
     // The configured clusters: config_'s until the decider takes them.
-    const std::vector<proto::ConfigCluster>& clusters() const;
+    const ClusterTable& clusters() const;
 
     // ---- the wiring (engine_work.cc): real links, ROLE checks, Consul and
     // the API around the decision glue (decide.h) ----
@@ -66,11 +67,11 @@ class Engine {
     void start_consul();
     void open_link(const std::string& id, const HostPort& addr, bool trusted);
     using RoleDone = std::function<void(const HostPort&, const ConfirmResult&)>;
-    void check_role(const proto::ConfigCluster& c, const HostPort& candidate, RoleDone done);
+    void check_role(const EngineCluster& c, const HostPort& candidate, RoleDone done);
     RoleCheck& role_check_for(const std::string& cluster);
     void sweep_role_checks();
     void sweep_finished_role_checks();
-    void start_role_check(const proto::ConfigCluster& c, const HostPort& candidate, RoleDone done);
+    void start_role_check(const EngineCluster& c, const HostPort& candidate, RoleDone done);
     void start_queued_role_checks();
     void housekeeping();
     // Names (engine_work.cc): Sentinel addresses given by name, resolved
@@ -83,7 +84,7 @@ class Engine {
     // The read backend: a ROLE round per cluster, and the Replicas sent
     // after the Masters they follow.
     struct ReplicaRound;
-    void probe_replicas(const proto::ConfigCluster& c, const HostPort& master,
+    void probe_replicas(const EngineCluster& c, const HostPort& master,
                         const std::vector<HostPort>& replicas,
                         std::function<void(const ReplicaProbe&)> done);
     void finish_replica_round(const std::string& cluster);
@@ -151,7 +152,7 @@ class Engine {
     // clusters switching together must not open 10,000 connections in one
     // go); the others wait in order, the newest check per cluster only.
     struct QueuedRoleCheck {
-        const proto::ConfigCluster* cluster;
+        const EngineCluster* cluster;
         HostPort candidate;
         RoleDone done;
     };

@@ -79,15 +79,15 @@ struct Engine::SentinelName {
 
 namespace {
 
-ConsulService consul_service(const proto::ConfigCluster& c, const HostPort& master, uint64_t epoch,
+ConsulService consul_service(const EngineCluster& c, const HostPort& master, uint64_t epoch,
                              const std::string& instance) {
     ConsulService svc;
     svc.cluster = c.name;
-    svc.service = c.consul_service;
-    svc.service_id = c.consul_service_id;
-    svc.node = c.consul_node;
-    svc.datacenter = c.consul_datacenter;
-    svc.tags = c.consul_tags;
+    svc.service = c.consul_service();
+    svc.service_id = c.consul_service_id();
+    svc.node = c.consul_node();
+    svc.datacenter = c.consul_datacenter();
+    svc.tags = c.consul_tags();
     svc.address = master;
     svc.epoch = epoch;
     svc.instance = instance;
@@ -149,7 +149,7 @@ Engine::~Engine() {
 void Engine::load_tls() {
     auto& g = config_.global;
     bool used = g.sentinel_tls || std::any_of(config_.clusters.begin(), config_.clusters.end(),
-                                              [](const proto::ConfigCluster& c) { return c.tls; });
+                                              [](const EngineCluster& c) { return c.tls(); });
     if (!used)
         return;
     std::string err;
@@ -275,7 +275,7 @@ void Engine::start_decider() {
         if (auto it = links_.find(id); it != links_.end())
             it->second->read_master(cluster, f, announced);
     };
-    h.check_role = [this](const proto::ConfigCluster& c, const HostPort& candidate,
+    h.check_role = [this](const EngineCluster& c, const HostPort& candidate,
                           DeciderHooks::RoleDone done) {
         check_role(c, candidate, std::move(done));
     };
@@ -283,7 +283,7 @@ void Engine::start_decider() {
         role_check_for(cluster).retry.arm(delay);
     };
     h.announce = [this](const proto::Master& m) { return announce(m); };
-    h.publish = [this](const proto::ConfigCluster& c, const HostPort& master, uint64_t epoch) {
+    h.publish = [this](const EngineCluster& c, const HostPort& master, uint64_t epoch) {
         if (consul_)
             consul_->publish(consul_service(c, master, epoch, config_.global.consul_instance));
     };
@@ -292,7 +292,7 @@ void Engine::start_decider() {
         if (auto it = links_.find(id); it != links_.end())
             it->second->read_replicas(cluster);
     };
-    h.probe_replicas = [this](const proto::ConfigCluster& c, const HostPort& master,
+    h.probe_replicas = [this](const EngineCluster& c, const HostPort& master,
                               const std::vector<HostPort>& replicas, DeciderHooks::ProbeDone done) {
         probe_replicas(c, master, replicas, std::move(done));
     };
@@ -300,11 +300,11 @@ void Engine::start_decider() {
     h.fence = [this](const proto::Message& m) { return channel_->send(m); };
     // The clusters' configuration moves into the decider: clusters() from here on.
     decider_ = std::make_unique<Decider>(ds, std::move(config_.clusters), std::move(h));
-    config_.clusters.clear();
+    config_.clusters = ClusterTable();
     role_sweep_ = std::make_unique<Timer>(base_.get(), [this] { sweep_finished_role_checks(); });
 }
 
-const std::vector<proto::ConfigCluster>& Engine::clusters() const {
+const ClusterTable& Engine::clusters() const {
     return decider_ ? decider_->configs() : config_.clusters;
 }
 
@@ -372,7 +372,7 @@ void Engine::open_link(const std::string& id, const HostPort& addr, bool trusted
         names.reserve(clusters().size());
         for (auto& c : clusters()) {
             names.push_back(c.name);
-            read_backends.push_back(!c.replica_backend.empty());
+            read_backends.push_back(!c.replica_backend().empty());
         }
         link_clusters_ =
             std::make_unique<const ClusterNames>(std::move(names), std::move(read_backends));
@@ -411,7 +411,7 @@ void Engine::open_link(const std::string& id, const HostPort& addr, bool trusted
     raw->start();
 }
 
-void Engine::check_role(const proto::ConfigCluster& c, const HostPort& candidate, RoleDone done) {
+void Engine::check_role(const EngineCluster& c, const HostPort& candidate, RoleDone done) {
     confirm_progress();
     // A new check for a cluster replaces its check in flight or waiting.
     if (auto it = roles_.find(c.name);
@@ -435,15 +435,14 @@ void Engine::check_role(const proto::ConfigCluster& c, const HostPort& candidate
 // first (asynchronously: a slow name delays only this check) and ROLE is
 // asked at its first address; `done` hears of the candidate as named, with
 // the address in ConfirmResult::addr.
-void Engine::start_role_check(const proto::ConfigCluster& c, const HostPort& candidate,
-                              RoleDone done) {
+void Engine::start_role_check(const EngineCluster& c, const HostPort& candidate, RoleDone done) {
     RoleCheck& rc = role_check_for(c.name);
     // TLS verifies the name the candidate was announced by (or server_name),
     // not the address it resolved to.
     const std::string& sni = config_.global.tls_server_name;
     rc.confirmer.set_transport(
-        c.username,
-        RedisConnOptions{.tls = tls_for(c.tls, true),
+        c.username(),
+        RedisConnOptions{.tls = tls_for(c.tls(), true),
                          .server_name =
                              !sni.empty() || is_ip_literal(candidate.host) ? sni : candidate.host});
     if (rc.resolving) {
@@ -461,12 +460,12 @@ void Engine::start_role_check(const proto::ConfigCluster& c, const HostPort& can
             role_sweep_->arm(Millis(0));
     };
     if (is_ip_literal(candidate.host)) {
-        rc.confirmer.confirm(candidate, c.password, Millis(config_.global.confirm_timeout_ms),
+        rc.confirmer.confirm(candidate, c.password(), Millis(config_.global.confirm_timeout_ms),
                              std::move(finished));
         return;
     }
     rc.confirmer.cancel(); // a check in flight is replaced
-    std::string password = c.password;
+    std::string password = c.password();
     rc.resolving = resolver_->resolve(
         candidate.host, [this, &rc, candidate, password,
                          finished = std::move(finished)](const ResolveResult& res) mutable {
@@ -576,6 +575,9 @@ void Engine::start_queued_role_checks() {
             continue;
         QueuedRoleCheck q = std::move(it->second);
         role_waiting_.erase(it);
+        // Emptied after a storm: its buckets, sized for every cluster, go.
+        if (role_waiting_.empty() && role_waiting_.bucket_count() > 64)
+            decltype(role_waiting_)().swap(role_waiting_);
         role_checks_running_++;
         start_role_check(*q.cluster, q.candidate, std::move(q.done));
     }
@@ -583,7 +585,7 @@ void Engine::start_queued_role_checks() {
 
 // A new round replaces the cluster's round in flight: destroying its
 // Confirmers cancels them, so its `done` never runs.
-void Engine::probe_replicas(const proto::ConfigCluster& c, const HostPort& master,
+void Engine::probe_replicas(const EngineCluster& c, const HostPort& master,
                             const std::vector<HostPort>& replicas,
                             std::function<void(const ReplicaProbe&)> done) {
     auto round = std::make_unique<ReplicaRound>();
@@ -604,11 +606,11 @@ void Engine::probe_replicas(const proto::ConfigCluster& c, const HostPort& maste
         // user's password was sent as the default user's).
         const std::string& sni = config_.global.tls_server_name;
         rr->asks.back()->set_transport(
-            c.username,
-            RedisConnOptions{.tls = tls_for(c.tls, true),
+            c.username(),
+            RedisConnOptions{.tls = tls_for(c.tls(), true),
                              .server_name =
                                  !sni.empty() || is_ip_literal(target.host) ? sni : target.host});
-        rr->asks.back()->confirm(target, c.password, timeout,
+        rr->asks.back()->confirm(target, c.password(), timeout,
                                  [this, rr, name, i](const HostPort&, const ConfirmResult& r) {
                                      if (i == 0) {
                                          if (r.info && r.info->role == "master")
@@ -804,7 +806,7 @@ ApiConfig Engine::view_config() const {
     auto& g = config_.global;
     ApiConfig ac;
     for (auto& c : clusters())
-        ac.clusters.push_back({c.name, c.external_port, !c.password.empty()});
+        ac.clusters.push_back({c.name, c.external_port, !c.password().empty()});
     ac.sentinels = config_.sentinels;
     ac.sentinel_password_set = !g.sentinel_password.empty();
     ac.haproxy_template_path = g.haproxy_template;
@@ -814,7 +816,7 @@ ApiConfig Engine::view_config() const {
     ac.consul_token_set = !g.consul_token.empty();
     for (auto& c : clusters())
         if (g.consul)
-            ac.consul_services.push_back(c.consul_service);
+            ac.consul_services.push_back(c.consul_service());
 
     ac.api_listen = g.api_listen;
     auto setting = [&](const char* sec, const char* key, std::string val) {
@@ -849,8 +851,8 @@ ApiConfig Engine::view_config() const {
     setting("tls", "server_name", g.tls_server_name);
     for (auto& c : clusters()) {
         std::string sec = "cluster " + c.name;
-        ac.settings.push_back({sec, "tls", c.tls ? "yes" : "no"});
-        ac.settings.push_back({sec, "username", user(c.username)});
+        ac.settings.push_back({sec, "tls", c.tls() ? "yes" : "no"});
+        ac.settings.push_back({sec, "username", user(c.username())});
     }
     return ac;
 }

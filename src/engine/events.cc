@@ -110,10 +110,50 @@ std::string event_text(std::string_view s) {
     return out;
 }
 
+namespace {
+
+// Room reserved up front in every slot's strings (see EventLog::EventLog):
+// a cluster name, a pair of Sentinel ids, a refusal's line, as they mostly
+// are. Longer ones grow their slot's buffer once.
+constexpr size_t kSlotName = 47, kSlotSentinel = 47, kSlotText = 111;
+
+// Copies e into a slot, keeping the slot's buffers (a move would hand it
+// e's, allocated just now).
+void store_detail(EventDetail& slot, EventDetail&& d) {
+    slot.master = std::move(d.master); // an IP literal: no buffer
+    slot.epoch = d.epoch;
+    slot.sentinel.assign(d.sentinel);
+    slot.trusted = d.trusted;
+    slot.text.assign(d.text);
+}
+
+void store(Event& slot, Event&& e) {
+    slot.seq = e.seq;
+    slot.first_ms = e.first_ms;
+    slot.last_ms = e.last_ms;
+    slot.count = e.count;
+    slot.cluster.assign(e.cluster);
+    slot.kind = e.kind;
+    slot.reason = e.reason;
+    store_detail(slot.detail, std::move(e.detail));
+}
+
+} // namespace
+
 EventLog::EventLog() {
-    // The whole budget up front: recording never allocates a ring again.
+    // The whole budget up front: recording never allocates a ring again,
+    // nor, mostly, a slot's strings. Allocated while they came, during the
+    // bursts of a start or a storm, the strings of the events held were
+    // scattered among short-lived allocations and kept hundreds of pages
+    // resident after those were freed.
     decisions_.reserve(kEventDecisions);
     observations_.reserve(kEventObservations);
+    spare_.resize(kEventCapacity);
+    for (auto& e : spare_) {
+        e.cluster.reserve(kSlotName);
+        e.detail.sentinel.reserve(kSlotSentinel);
+        e.detail.text.reserve(kSlotText);
+    }
 }
 
 bool EventLog::holds(std::string_view cluster, EventKind kind, EventReason reason) const {
@@ -172,7 +212,7 @@ void EventLog::record(int64_t now_ms, std::string_view cluster, EventKind kind, 
         it->count++;
         it->last_ms = now_ms;
         it->seq = ++seq_;
-        it->detail = std::move(detail);
+        store_detail(it->detail, std::move(detail));
         folded_++;
         return;
     }
@@ -190,12 +230,16 @@ void EventLog::record(int64_t now_ms, std::string_view cluster, EventKind kind, 
 // the whole ring for each (erase at the front) was the engine's top item.
 void EventLog::put(std::vector<Event>& ring, size_t cap, Event e) {
     if (ring.size() < cap) {
-        ring.push_back(std::move(e));
+        ring.push_back(std::move(spare_.back())); // with its buffers
+        spare_.pop_back();
+        store(ring.back(), std::move(e));
+        if (spare_.empty())
+            std::vector<Event>().swap(spare_);
         return;
     }
     auto oldest = std::min_element(ring.begin(), ring.end(),
                                    [](const Event& a, const Event& b) { return a.seq < b.seq; });
-    *oldest = std::move(e);
+    store(*oldest, std::move(e));
     evicted_++;
 }
 

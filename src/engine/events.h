@@ -134,6 +134,7 @@ class EventLog {
 
     std::vector<Event> decisions_;    // by slot, not age (seq orders them); reserved once
     std::vector<Event> observations_; // by slot, not age (seq orders them); reserved once
+    std::vector<Event> spare_;        // slots not yet used, their strings reserved
     uint64_t seq_ = 0;
     uint64_t evicted_ = 0;
     uint64_t folded_ = 0;

@@ -6,6 +6,7 @@ src_engine_libengine_a_CXXFLAGS = $(AM_CXXFLAGS) $(LIBEVENT_CFLAGS) $(HIREDIS_CF
 	$(JANSSON_CFLAGS) $(LIBCURL_CFLAGS) $(LIBSECCOMP_CFLAGS) $(OPENSSL_CFLAGS)
 src_engine_libengine_a_SOURCES = \
 	%reldir%/api.cc %reldir%/api.h \
+	%reldir%/cluster.cc %reldir%/cluster.h \
 	%reldir%/api_json.cc %reldir%/api_json.h \
 	%reldir%/confirm.cc %reldir%/confirm.h \
 	%reldir%/consul.cc %reldir%/consul.h \

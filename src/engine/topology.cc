@@ -51,7 +51,13 @@ Topology::Topology(TopologyPolicy policy) : policy_(policy) {
 }
 
 bool Topology::add_cluster(const std::string& name) {
-    return clusters_.try_emplace(name).second;
+    auto [it, added] = clusters_.try_emplace(name);
+    // Room for the reports of the min_agreement Sentinels any decision
+    // needs, now: allocated as they arrive, the lists were scattered among
+    // the replies' short-lived allocations and kept their pages resident.
+    if (added)
+        it->second.reports.reserve(std::min(policy_.min_agreement, 4u));
+    return added;
 }
 
 bool Topology::remove_cluster(const std::string& name) {
@@ -172,7 +178,7 @@ bool Topology::seed(const std::string& cluster, const HostPort& master, uint64_t
     st.seeded = true;
     st.seed_corroborated = false;
     st.confirmed_at = now;
-    st.supporters.clear();
+    st.supporters = {};
     return true;
 }
 
@@ -315,8 +321,18 @@ bool Topology::confirmed(const std::string& cluster, const HostPort& candidate, 
     st.master = candidate;
     st.epoch = epoch;
     st.seeded = false;
-    st.supporters = std::move(v.supporters);
+    st.supporters = shared_ids(std::move(v.supporters));
     return true;
+}
+
+SentinelIds Topology::shared_ids(std::vector<std::string> ids) {
+    std::erase_if(id_lists_, [](const auto& w) { return w.expired(); });
+    for (const auto& w : id_lists_)
+        if (auto p = w.lock(); p && *p == ids)
+            return SentinelIds(std::move(p));
+    auto p = std::make_shared<const std::vector<std::string>>(std::move(ids));
+    id_lists_.push_back(p);
+    return SentinelIds(std::move(p));
 }
 
 void Topology::confirm_failed(const std::string& cluster, const HostPort& candidate, uint64_t epoch,

@@ -63,6 +63,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -128,16 +129,38 @@ struct ReportView {
     bool suspicious = false; // rule 5, evaluated now
 };
 
+// A sorted list of Sentinel ids, shared: the Sentinels that corroborated a
+// master are, for most clusters, the same few, so a Topology holds each
+// distinct list once (at 10,000 clusters a list per cluster cost about
+// 1 MB, allocated during a storm among its short-lived allocations).
+class SentinelIds {
+  public:
+    SentinelIds() = default;
+    const std::vector<std::string>& ids() const { return ids_ ? *ids_ : kNone; }
+    size_t size() const { return ids().size(); }
+    bool empty() const { return ids().empty(); }
+    std::vector<std::string>::const_iterator begin() const { return ids().begin(); }
+    std::vector<std::string>::const_iterator end() const { return ids().end(); }
+    bool operator==(const SentinelIds& o) const { return ids() == o.ids(); }
+
+  private:
+    friend class Topology;
+    explicit SentinelIds(std::shared_ptr<const std::vector<std::string>> ids)
+        : ids_(std::move(ids)) {}
+    static inline const std::vector<std::string> kNone{};
+    std::shared_ptr<const std::vector<std::string>> ids_; // null: none
+};
+
 // Per-cluster state, as shown to the API.
 struct ClusterState {
     bool has_master = false;
     HostPort master;
     uint64_t epoch = 0;
-    bool seeded = false;                 // current master came from seed()
-    bool seed_corroborated = false;      // ... and min_agreement Sentinels reported it
-    TopologyTime confirmed_at{};         // when it became current
-    std::vector<std::string> supporters; // who corroborated it (empty if seeded)
-    uint64_t switches = 0;               // times a Confirm candidate became current
+    bool seeded = false;            // current master came from seed()
+    bool seed_corroborated = false; // ... and min_agreement Sentinels reported it
+    TopologyTime confirmed_at{};    // when it became current
+    SentinelIds supporters;         // who corroborated it (empty if seeded)
+    uint64_t switches = 0;          // times a Confirm candidate became current
     TopologyTime last_switch{};
     uint64_t confirm_failures = 0;
     std::string last_confirm_error; // "10.0.0.2:6379 at epoch 5: why"
@@ -226,10 +249,14 @@ class Topology {
     bool suspicious(const Cluster& c, const SentinelEntry* sentinel, const Report& r,
                     uint64_t* reference) const;
     Verdict decide(const Cluster& c) const;
+    SentinelIds shared_ids(std::vector<std::string> ids);
 
     TopologyPolicy policy_;
     std::map<std::string, Sentinel> sentinels_;
     std::map<std::string, Cluster> clusters_;
+    // Every distinct list of supporters in use (expired ones are dropped
+    // as new ones come): few, so a linear search is enough.
+    std::vector<std::weak_ptr<const std::vector<std::string>>> id_lists_;
 };
 
 } // namespace rh

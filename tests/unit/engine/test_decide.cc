@@ -72,7 +72,7 @@ struct World {
             reads.push_back(
                 {id, c, f, announced ? std::optional<HostPort>(*announced) : std::nullopt});
         };
-        h.check_role = [this](const proto::ConfigCluster& c, const HostPort& cand,
+        h.check_role = [this](const EngineCluster& c, const HostPort& cand,
                               DeciderHooks::RoleDone done) {
             roles.push_back({c.name, cand, std::move(done)});
         };
@@ -81,7 +81,7 @@ struct World {
             announced.push_back(m);
             return true;
         };
-        h.publish = [this](const proto::ConfigCluster& c, const HostPort& m, uint64_t epoch) {
+        h.publish = [this](const EngineCluster& c, const HostPort& m, uint64_t epoch) {
             published.emplace_back(c.name, m);
             published_epochs.push_back(epoch);
         };
@@ -89,7 +89,7 @@ struct World {
         h.read_replicas = [this](const std::string& id, const std::string&) {
             replica_reads.push_back(id);
         };
-        h.probe_replicas = [this](const proto::ConfigCluster&, const HostPort& master,
+        h.probe_replicas = [this](const EngineCluster&, const HostPort& master,
                                   const std::vector<HostPort>& reps, DeciderHooks::ProbeDone done) {
             probes.push_back({master, reps, std::move(done)});
         };
@@ -130,7 +130,7 @@ std::unique_ptr<Decider> make(World& w, unsigned min_agreement = 2, bool trust_d
         c.lag_limited = true;
         c.max_replica_lag = max_lag;
     }
-    auto d = std::make_unique<Decider>(s, std::vector<proto::ConfigCluster>{c}, w.hooks());
+    auto d = std::make_unique<Decider>(s, ClusterTable({c}, false), w.hooks());
     for (auto& addr : {S1, S2, S3})
         d->add_sentinel(addr, true);
     return d;
@@ -647,7 +647,7 @@ static void seeded_master_is_announced_once_reported_again(void**) {
     c.name = C;
     c.applied_master = A;
     c.applied_epoch = 7;
-    Decider d(s, {c}, w.hooks());
+    Decider d(s, ClusterTable({c}, false), w.hooks());
     for (auto& addr : {S1, S2})
         d.add_sentinel(addr, true);
     ApiCluster v = only_cluster(d.view_clusters());
@@ -804,7 +804,7 @@ static void evicted_standing_refusal_is_recorded_again(void**) {
         c.name = i == 0 ? C : "noise" + std::to_string(i);
         cs.push_back(c);
     }
-    Decider d(s, cs, w.hooks());
+    Decider d(s, ClusterTable(cs, false), w.hooks());
     for (auto& addr : {S1, S2, S3})
         d.add_sentinel(addr, true);
     report(d, S1id, A, 1); // alone: min_agreement refuses it
@@ -833,7 +833,7 @@ static void events_record_seed_wait_and_max_discovered(void**) {
     c.name = C;
     c.applied_master = A;
     c.applied_epoch = 7;
-    Decider d(s, {c}, w.hooks());
+    Decider d(s, ClusterTable({c}, false), w.hooks());
     for (auto& addr : {S1, S2})
         d.add_sentinel(addr, true);
     report(d, S1id, A, 7);
@@ -869,7 +869,7 @@ static void fence_asked_once_on_corroborated_odown(void**) {
         asked.push_back(m);
         return true;
     };
-    Decider d(s, {c}, std::move(h));
+    Decider d(s, ClusterTable({c}, false), std::move(h));
     for (auto& addr : {S1, S2, S3})
         d.add_sentinel(addr, true);
     d.add_sentinel(D1, false);
@@ -938,7 +938,7 @@ static void unfence_after_a_fence_that_ran_out(void**) {
         asked.push_back(m);
         return true;
     };
-    Decider d(s, {c}, std::move(h));
+    Decider d(s, ClusterTable({c}, false), std::move(h));
     for (auto& addr : {S1, S2, S3})
         d.add_sentinel(addr, true);
     establish(d, w, A, 1);
@@ -970,7 +970,7 @@ static void unfence_after_a_fence_that_ran_out(void**) {
         asked2.push_back(m);
         return true;
     };
-    Decider d2(s, {c}, std::move(h2));
+    Decider d2(s, ClusterTable({c}, false), std::move(h2));
     for (auto& addr : {S1, S2, S3})
         d2.add_sentinel(addr, true);
     establish(d2, w2, A, 1);
@@ -994,7 +994,7 @@ static void unfence_after_a_fence_that_ran_out(void**) {
         asked3.push_back(m);
         return true;
     };
-    Decider d3(s, {c}, std::move(h3));
+    Decider d3(s, ClusterTable({c}, false), std::move(h3));
     for (auto& addr : {S1, S2, S3})
         d3.add_sentinel(addr, true);
     establish(d3, w3, A, 1);
@@ -1019,7 +1019,7 @@ static void no_fence_without_the_key(void**) {
     proto::ConfigCluster c;
     c.name = C;
     c.external_port = 6380;
-    Decider d(s, {c}, std::move(h));
+    Decider d(s, ClusterTable({c}, false), std::move(h));
     for (auto& addr : {S1, S2, S3})
         d.add_sentinel(addr, true);
     establish(d, w, A, 1);

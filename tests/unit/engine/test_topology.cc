@@ -517,6 +517,34 @@ static void reports_stay_in_sentinel_order_across_forget(void**) {
     assert_true(v.supporters == (std::vector<std::string>{S2, S3}));
 }
 
+// Clusters corroborated by the same Sentinels share one list of them; a
+// cluster corroborated by others has its own, and each shows its own.
+static void supporters_are_shared_between_clusters(void**) {
+    Topology t;
+    for (const char* c : {"one", "two", "three"})
+        assert_true(t.add_cluster(c));
+    t.set_trusted(S3, true);
+    for (const char* c : {"one", "two"}) {
+        t.report(c, S1, true, A, 3, at(1));
+        t.report(c, S2, true, A, 3, at(1));
+        assert_true(t.confirmed(c, A, 3, at(2)));
+    }
+    t.report("three", S1, true, A, 3, at(1));
+    t.report("three", S3, true, A, 3, at(1));
+    assert_true(t.confirmed("three", A, 3, at(2)));
+    const ClusterState* one = t.state("one");
+    const ClusterState* two = t.state("two");
+    const ClusterState* three = t.state("three");
+    assert_true(&one->supporters.ids() == &two->supporters.ids());
+    assert_true(one->supporters.ids() == (std::vector<std::string>{S1, S2}));
+    assert_true(three->supporters.ids() == (std::vector<std::string>{S1, S3}));
+    assert_false(one->supporters == three->supporters);
+    // A seed forgets them; the others keep theirs.
+    assert_true(t.seed("one", B, 9, at(3)));
+    assert_true(t.state("one")->supporters.empty());
+    assert_true(two->supporters.ids() == (std::vector<std::string>{S1, S2}));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(first_report_confirms_then_settles),
@@ -537,6 +565,7 @@ int main(void) {
         cmocka_unit_test(reports_stay_in_sentinel_order_across_forget),
         cmocka_unit_test(reports_same_is_the_latest_report_of_that_sentinel),
         cmocka_unit_test(rejects_unknown_cluster_and_bad_address),
+        cmocka_unit_test(supporters_are_shared_between_clusters),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
