@@ -46,10 +46,11 @@ void raise_nofile() {
 constexpr int kWarmDescriptors = 512;
 
 void warm_descriptor_table(event_base* base) {
+    std::vector<int> fds;
+    fds.reserve(kWarmDescriptors); // before any descriptor: nothing below throws
     int pair[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
         return;
-    std::vector<int> fds;
     for (int i = 0; i < kWarmDescriptors; i++) {
         int fd = fcntl(pair[0], F_DUPFD_CLOEXEC, 0);
         if (fd < 0)

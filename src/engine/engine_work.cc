@@ -102,7 +102,9 @@ namespace {
 // adds, changes and removes on an fd reaches the kernel as one epoll_ctl (a
 // ROLE check made 4.2 a check without it; strace -c of the engine during
 // bench/scale.py). libevent warns that the changelist is unsafe with fds
-// cloned by dup(); the engine dups none after it starts.
+// cloned by dup(). The engine's only dups are warm_descriptor_table's (see
+// engine.cc), each added and deleted in one pass, which the changelist
+// cancels before any epoll_ctl, and closed before the loop runs.
 event_base* new_engine_base() {
     event_config* cfg = event_config_new();
     if (!cfg)

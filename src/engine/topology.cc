@@ -326,12 +326,14 @@ bool Topology::confirmed(const std::string& cluster, const HostPort& candidate, 
 }
 
 SentinelIds Topology::shared_ids(std::vector<std::string> ids) {
-    std::erase_if(id_lists_, [](const auto& w) { return w.expired(); });
-    for (const auto& w : id_lists_)
-        if (auto p = w.lock(); p && *p == ids)
+    auto [it, fresh] = id_lists_.try_emplace(std::move(ids));
+    if (!fresh)
+        if (auto p = it->second.lock())
             return SentinelIds(std::move(p));
-    auto p = std::make_shared<const std::vector<std::string>>(std::move(ids));
-    id_lists_.push_back(p);
+    auto p = std::make_shared<const std::vector<std::string>>(it->first);
+    it->second = p;
+    if (++id_lists_added_ % kIdListSweep == 0)
+        std::erase_if(id_lists_, [](const auto& e) { return e.second.expired(); });
     return SentinelIds(std::move(p));
 }
 

@@ -254,9 +254,14 @@ class Topology {
     TopologyPolicy policy_;
     std::map<std::string, Sentinel> sentinels_;
     std::map<std::string, Cluster> clusters_;
-    // Every distinct list of supporters in use (expired ones are dropped
-    // as new ones come): few, so a linear search is enough.
-    std::vector<std::weak_ptr<const std::vector<std::string>>> id_lists_;
+    // Every distinct list of supporters in use, by its contents: usually a
+    // few, but as many as there are sets of Sentinels (with discovered ones
+    // trusted, thousands), so looked up, not searched. Expired entries are
+    // replaced when their list comes back, and swept every kIdListSweep new
+    // lists.
+    static constexpr size_t kIdListSweep = 1024;
+    std::map<std::vector<std::string>, std::weak_ptr<const std::vector<std::string>>> id_lists_;
+    size_t id_lists_added_ = 0;
 };
 
 } // namespace rh
