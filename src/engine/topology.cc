@@ -326,15 +326,13 @@ bool Topology::confirmed(const std::string& cluster, const HostPort& candidate, 
 }
 
 SentinelIds Topology::shared_ids(std::vector<std::string> ids) {
-    auto [it, fresh] = id_lists_.try_emplace(std::move(ids));
-    if (!fresh)
-        if (auto p = it->second.lock())
-            return SentinelIds(std::move(p));
-    auto p = std::make_shared<const std::vector<std::string>>(it->first);
-    it->second = p;
-    if (++id_lists_added_ % kIdListSweep == 0)
-        std::erase_if(id_lists_, [](const auto& e) { return e.second.expired(); });
-    return SentinelIds(std::move(p));
+    auto it = id_lists_.find(ids);
+    if (it == id_lists_.end()) {
+        if (++id_lists_added_ % kIdListSweep == 0)
+            std::erase_if(id_lists_, [](const SentinelIds::List& l) { return l.refs == 0; });
+        it = id_lists_.insert(SentinelIds::List{std::move(ids)}).first;
+    }
+    return SentinelIds(&*it);
 }
 
 void Topology::confirm_failed(const std::string& cluster, const HostPort& candidate, uint64_t epoch,

@@ -64,8 +64,10 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/address.h"
@@ -133,10 +135,39 @@ struct ReportView {
 // master are, for most clusters, the same few, so a Topology holds each
 // distinct list once (at 10,000 clusters a list per cluster cost about
 // 1 MB, allocated during a storm among its short-lived allocations).
+//
+// Counted by hand, not by std::shared_ptr: the engine runs under seccomp,
+// and a UBSan build checks the virtual calls of shared_ptr's control block
+// with a pipe, which the sandbox forbids (sentinel.h's ClusterNames, for
+// the same reason). The Topology owns the lists and frees the unused ones;
+// a SentinelIds must not outlive its Topology.
 class SentinelIds {
   public:
+    struct List {
+        std::vector<std::string> ids;
+        mutable size_t refs = 0; // SentinelIds holding it
+    };
+
     SentinelIds() = default;
-    const std::vector<std::string>& ids() const { return ids_ ? *ids_ : kNone; }
+    SentinelIds(const SentinelIds& o) : list_(o.list_) { hold(); }
+    SentinelIds(SentinelIds&& o) noexcept : list_(std::exchange(o.list_, nullptr)) {}
+    SentinelIds& operator=(const SentinelIds& o) {
+        if (o.list_)
+            o.list_->refs++;
+        release();
+        list_ = o.list_;
+        return *this;
+    }
+    SentinelIds& operator=(SentinelIds&& o) noexcept {
+        if (this != &o) {
+            release();
+            list_ = std::exchange(o.list_, nullptr);
+        }
+        return *this;
+    }
+    ~SentinelIds() { release(); }
+
+    const std::vector<std::string>& ids() const { return list_ ? list_->ids : kNone; }
     size_t size() const { return ids().size(); }
     bool empty() const { return ids().empty(); }
     std::vector<std::string>::const_iterator begin() const { return ids().begin(); }
@@ -145,10 +176,18 @@ class SentinelIds {
 
   private:
     friend class Topology;
-    explicit SentinelIds(std::shared_ptr<const std::vector<std::string>> ids)
-        : ids_(std::move(ids)) {}
+    explicit SentinelIds(const List* l) : list_(l) { hold(); }
+    void hold() {
+        if (list_)
+            list_->refs++;
+    }
+    void release() {
+        if (list_)
+            list_->refs--;
+        list_ = nullptr;
+    }
     static inline const std::vector<std::string> kNone{};
-    std::shared_ptr<const std::vector<std::string>> ids_; // null: none
+    const List* list_ = nullptr; // null: none
 };
 
 // Per-cluster state, as shown to the API.
@@ -253,15 +292,23 @@ class Topology {
 
     TopologyPolicy policy_;
     std::map<std::string, Sentinel> sentinels_;
-    std::map<std::string, Cluster> clusters_;
     // Every distinct list of supporters in use, by its contents: usually a
     // few, but as many as there are sets of Sentinels (with discovered ones
-    // trusted, thousands), so looked up, not searched. Expired entries are
-    // replaced when their list comes back, and swept every kIdListSweep new
-    // lists.
+    // trusted, thousands), so looked up, not searched. Lists no SentinelIds
+    // holds are freed every kIdListSweep new lists.
+    struct ByIds {
+        using is_transparent = void;
+        static const std::vector<std::string>& of(const SentinelIds::List& l) { return l.ids; }
+        static const std::vector<std::string>& of(const std::vector<std::string>& v) { return v; }
+        template <class A, class B> bool operator()(const A& a, const B& b) const {
+            return of(a) < of(b);
+        }
+    };
     static constexpr size_t kIdListSweep = 1024;
-    std::map<std::vector<std::string>, std::weak_ptr<const std::vector<std::string>>> id_lists_;
+    // Before clusters_: destroyed after the SentinelIds in it.
+    std::set<SentinelIds::List, ByIds> id_lists_; // nodes never move
     size_t id_lists_added_ = 0;
+    std::map<std::string, Cluster> clusters_;
 };
 
 } // namespace rh
