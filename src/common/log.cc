@@ -176,6 +176,16 @@ void vlog(Level l, const char* fmt, va_list ap, const char* suffix, bool fatal =
 
 } // namespace
 
+bool valid_utf8(std::string_view s) {
+    for (size_t i = 0; i < s.size();) {
+        size_t n = static_cast<unsigned char>(s[i]) < 0x80 ? 1 : utf8_length(s, i);
+        if (n == 0)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
 void escape(std::string_view s, std::string* out) {
     static constexpr char hex[] = "0123456789abcdef";
     out->reserve(out->size() + s.size());

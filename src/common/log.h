@@ -40,6 +40,9 @@ inline constexpr int64_t window_ms = 1000;
 // Appends s to out with control characters escaped: \n, \r, \t, \\ and
 // \xNN for other C0 bytes, DEL and bytes that are not valid UTF-8.
 void escape(std::string_view s, std::string* out);
+// Whether escape() keeps s as it is but for control characters: s is
+// UTF-8 by RFC 3629 (no overlongs, no surrogates, nothing above U+10FFFF).
+bool valid_utf8(std::string_view s);
 
 // Tests only: replaces the monotonic clock (milliseconds); null restores it.
 void set_clock_for_tests(int64_t (*now_ms)());

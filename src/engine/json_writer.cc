@@ -4,50 +4,10 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 
 #include "common/log.h"
 
 namespace rh {
-
-namespace {
-
-// The length of the UTF-8 sequence at s[i], or 0 if it is not one.
-size_t sequence_length(std::string_view s, size_t i) {
-    auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
-    unsigned char c = b(0);
-    if (c < 0x80)
-        return 1;
-    size_t n = c >= 0xC2 && c <= 0xDF   ? 2
-               : c >= 0xE0 && c <= 0xEF ? 3
-               : c >= 0xF0 && c <= 0xF4 ? 4
-                                        : 0;
-    if (n == 0 || i + n > s.size())
-        return 0;
-    uint32_t cp = c & (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07);
-    for (size_t k = 1; k < n; k++) {
-        if ((b(k) & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (b(k) & 0x3F);
-    }
-    if (n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)))
-        return 0;
-    if (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))
-        return 0;
-    return n;
-}
-
-} // namespace
-
-bool valid_utf8(std::string_view s) {
-    for (size_t i = 0; i < s.size();) {
-        size_t n = sequence_length(s, i);
-        if (n == 0)
-            return false;
-        i += n;
-    }
-    return true;
-}
 
 void JsonWriter::separate() {
     if (need_comma_)
@@ -69,7 +29,7 @@ JsonWriter& JsonWriter::close(char c) {
 
 void JsonWriter::quoted(std::string_view s) {
     std::string escaped;
-    if (!valid_utf8(s)) {
+    if (!log::valid_utf8(s)) {
         log::escape(s, &escaped);
         s = escaped;
     }

@@ -9,8 +9,9 @@
 // characters as \uXXXX), without the tree.
 //
 // Text from the network (a Sentinel's error, an announced name) may be any
-// bytes: a string or key that is not UTF-8 is written escaped as the log
-// shows it (log::escape), where jansson would have refused it.
+// bytes: a string or key that is not UTF-8 (log::valid_utf8, jansson's
+// rule too) is written escaped as the log shows it (log::escape), where
+// jansson would have refused it.
 #pragma once
 
 #include <cstdint>
@@ -45,9 +46,5 @@ class JsonWriter {
     std::string& out_;
     bool need_comma_ = false;
 };
-
-// Whether s is UTF-8 by jansson's rule: no overlong forms, no surrogates,
-// nothing above U+10FFFF.
-bool valid_utf8(std::string_view s);
 
 } // namespace rh

@@ -7,6 +7,7 @@
 #include <random>
 #include <string>
 
+#include "common/log.h"
 #include "engine/json_writer.h"
 
 // cmocka last: its fail() macro clashes with std::ios::fail.
@@ -55,16 +56,16 @@ static void reals_are_written_as_jansson_writes_them(void**) {
 }
 
 static void utf8_is_judged_as_jansson_judges_it(void**) {
-    assert_true(valid_utf8(""));
-    assert_true(valid_utf8("plain"));
-    assert_true(valid_utf8("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80")); // é € 😀
-    assert_false(valid_utf8("\xff"));
-    assert_false(valid_utf8("\xc0\x80"));         // overlong NUL
-    assert_false(valid_utf8("\xe0\x80\xaf"));     // overlong '/'
-    assert_false(valid_utf8("\xed\xa0\x80"));     // surrogate
-    assert_false(valid_utf8("\xf4\x90\x80\x80")); // above U+10FFFF
-    assert_false(valid_utf8("\xc3"));             // cut short
-    assert_false(valid_utf8("\xe2\x82"));
+    assert_true(log::valid_utf8(""));
+    assert_true(log::valid_utf8("plain"));
+    assert_true(log::valid_utf8("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80")); // é € 😀
+    assert_false(log::valid_utf8("\xff"));
+    assert_false(log::valid_utf8("\xc0\x80"));         // overlong NUL
+    assert_false(log::valid_utf8("\xe0\x80\xaf"));     // overlong '/'
+    assert_false(log::valid_utf8("\xed\xa0\x80"));     // surrogate
+    assert_false(log::valid_utf8("\xf4\x90\x80\x80")); // above U+10FFFF
+    assert_false(log::valid_utf8("\xc3"));             // cut short
+    assert_false(log::valid_utf8("\xe2\x82"));
 }
 
 // Whatever the bytes, the text is JSON; UTF-8 comes back as it went in, and
@@ -90,7 +91,7 @@ static void any_bytes_make_valid_json(void**) {
         json_t* v = json_object_iter_value(json_object_iter(j));
         if (as_key)
             assert_string_equal(k, json_string_value(v)); // key and value alike
-        if (valid_utf8(s)) {
+        if (log::valid_utf8(s)) {
             assert_int_equal(json_string_length(v), s.size());
             assert_memory_equal(json_string_value(v), s.data(), s.size());
         } else {
